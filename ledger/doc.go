@@ -1,0 +1,26 @@
+// Package ledger owns kassa's unit of truth and of replication: signed,
+// immutable entries, their canonical encoding, the per-origin hash chains, the
+// SQLite store that holds them and the state derived from them.
+//
+// Invariants:
+//
+//   - An entry never changes once written. Its id is the SHA-256 of its
+//     canonical encoding and its signature is its origin's ed25519 signature
+//     over the same bytes, so any change to a stored entry is detectable
+//     (see Verify).
+//   - Entries of one origin form a chain: seq 1, 2, 3, ... with no gaps, each
+//     prev the id of seq-1, hlc strictly increasing. A region applies an
+//     origin's entries only in that order.
+//   - Every entry's postings sum to zero per currency (double entry), so the
+//     sum of all balances in a currency is always zero.
+//   - Derived state (balances, the version vector, the digest) is a function
+//     of the set of entries held, never of the order they arrived in, and is
+//     committed in the same transaction as the entries it sums.
+//   - A rejected entry changes nothing. A different entry at an (origin, seq)
+//     already held is a fork: quarantined in its own table, never merged.
+//   - One goroutine writes; it commits waiting requests in groups. Once a
+//     write is queued it is committed or failed as a whole whatever the caller
+//     does, and a failed commit leaves storage and memory as they were.
+//
+// The package imports no other kassa package.
+package ledger

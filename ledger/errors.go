@@ -1,0 +1,63 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by the ledger. Every rejection wraps one of them, with the
+// detail in the message, so callers test with errors.Is and show the text.
+var (
+	ErrMalformed      = errors.New("ledger: malformed entry")
+	ErrUnbalanced     = errors.New("ledger: postings do not balance")
+	ErrSignature      = errors.New("ledger: bad signature")
+	ErrUnknownOrigin  = errors.New("ledger: unknown origin")
+	ErrChain          = errors.New("ledger: broken chain")
+	ErrGap            = errors.New("ledger: entry out of order")
+	ErrFork           = errors.New("ledger: fork")
+	ErrStorageFull    = errors.New("ledger: storage full")
+	ErrClosed         = errors.New("ledger: store closed")
+	ErrOwnOrigin      = errors.New("ledger: entry claims this region's origin")
+	ErrNotFound       = errors.New("ledger: not found")
+	ErrCorrupt        = errors.New("ledger: database corrupt")
+	ErrRegionMismatch = errors.New("ledger: database belongs to another region")
+)
+
+// RejectError describes an entry that was refused. It names the entry and
+// unwraps to the sentinel that says why.
+type RejectError struct {
+	Origin RegionID
+	Seq    uint64
+	ID     Hash
+	Err    error
+}
+
+func (e *RejectError) Error() string {
+	return fmt.Sprintf("entry %s/%d (%s): %v", e.Origin, e.Seq, e.ID.Short(), e.Err)
+}
+
+func (e *RejectError) Unwrap() error { return e.Err }
+
+// Reason returns a short, stable label for err, for metrics and status pages.
+func Reason(err error) string {
+	for _, r := range []struct {
+		err   error
+		label string
+	}{
+		{ErrMalformed, "malformed"},
+		{ErrUnbalanced, "unbalanced"},
+		{ErrSignature, "signature"},
+		{ErrUnknownOrigin, "unknown_origin"},
+		{ErrChain, "chain"},
+		{ErrGap, "gap"},
+		{ErrFork, "fork"},
+		{ErrStorageFull, "storage_full"},
+		{ErrClosed, "closed"},
+		{ErrOwnOrigin, "own_origin"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.label
+		}
+	}
+	return "other"
+}

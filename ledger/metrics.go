@@ -1,0 +1,78 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts what a Store does. A nil *Metrics counts nothing.
+type Metrics struct {
+	entries      prometheus.Counter
+	batches      prometheus.Histogram
+	commitTime   prometheus.Histogram
+	commitErrors prometheus.Counter
+	rejections   *prometheus.CounterVec
+	forks        prometheus.Counter
+}
+
+// NewMetrics creates the ledger's metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		entries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kassa_ledger_entries_committed_total",
+			Help: "Entries committed to this region's ledger (appended or applied).",
+		}),
+		batches: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kassa_ledger_commit_entries",
+			Help:    "Entries per group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 7),
+		}),
+		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kassa_ledger_commit_seconds",
+			Help:    "Time to sign, write and commit one group.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
+		}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kassa_ledger_commit_errors_total",
+			Help: "Group commits that failed; nothing of such a group was stored.",
+		}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kassa_ledger_rejected_total",
+			Help: "Remote entries rejected, by reason.",
+		}, []string{"reason"}),
+		forks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kassa_ledger_forks_total",
+			Help: "Entries quarantined as forks (a second entry at an origin and seq already held).",
+		}),
+	}
+	reg.MustRegister(m.entries, m.batches, m.commitTime, m.commitErrors, m.rejections, m.forks)
+	return m
+}
+
+func (m *Metrics) committed(n int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.entries.Add(float64(n))
+	m.batches.Observe(float64(n))
+	m.commitTime.Observe(d.Seconds())
+}
+
+func (m *Metrics) commitFailed() {
+	if m != nil {
+		m.commitErrors.Inc()
+	}
+}
+
+func (m *Metrics) rejected(reason string) {
+	if m != nil {
+		m.rejections.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) fork() {
+	if m != nil {
+		m.forks.Inc()
+	}
+}

@@ -1,0 +1,150 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Balance returns the balance of account in currency: the sum of every
+// posting to it. An account never posted to has balance zero.
+func (s *Store) Balance(ctx context.Context, account, currency string) (Amount, error) {
+	var a int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT amount FROM balances WHERE account = ? AND currency = ?`, account, currency).Scan(&a)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return Amount(a), err
+}
+
+// AccountBalance is one row of Balances.
+type AccountBalance struct {
+	Account  string `json:"account"`
+	Currency string `json:"currency"`
+	Amount   Amount `json:"amount"`
+}
+
+// Balances returns every account's balance, sorted by account and currency.
+// Zero balances are included: an account that was posted to stays listed.
+func (s *Store) Balances(ctx context.Context) ([]AccountBalance, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT account, currency, amount FROM balances ORDER BY account, currency`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AccountBalance
+	for rows.Next() {
+		var b AccountBalance
+		if err := rows.Scan(&b.Account, &b.Currency, &b.Amount); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// EntriesAfter returns up to limit entries of origin with seq > after, in seq
+// order. It is how a peer (or a restored region) catches up on one chain.
+func (s *Store) EntriesAfter(ctx context.Context, origin RegionID, after uint64, limit int) ([]Entry, error) {
+	return s.queryEntries(ctx, `SELECT body FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?`, string(origin), after, limit)
+}
+
+// EntriesSince returns up to limit entries in the order this region stored
+// them, starting after local position pos, and the position of the last one.
+// Positions are local to this database.
+func (s *Store) EntriesSince(ctx context.Context, pos int64, limit int) ([]Entry, int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT pos, body FROM entries WHERE pos > ? ORDER BY pos LIMIT ?`, pos, limit)
+	if err != nil {
+		return nil, pos, err
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&pos, &body); err != nil {
+			return nil, pos, err
+		}
+		e, err := DecodeEntry(body)
+		if err != nil {
+			return nil, pos, fmt.Errorf("%w: stored entry at pos %d: %v", ErrCorrupt, pos, err)
+		}
+		out = append(out, e)
+	}
+	return out, pos, rows.Err()
+}
+
+// Entry returns the entry with the given id, or ErrNotFound.
+func (s *Store) Entry(ctx context.Context, id Hash) (Entry, error) {
+	es, err := s.queryEntries(ctx, `SELECT body FROM entries WHERE id = ?`, id[:])
+	if err != nil {
+		return Entry{}, err
+	}
+	if len(es) == 0 {
+		return Entry{}, fmt.Errorf("%w: entry %s", ErrNotFound, id.Short())
+	}
+	return es[0], nil
+}
+
+// EntriesBySubject returns every entry about subject (an order, a consumer),
+// ordered by hlc and then origin: the same order in every region.
+func (s *Store) EntriesBySubject(ctx context.Context, subject string) ([]Entry, error) {
+	return s.queryEntries(ctx, `SELECT body FROM entries WHERE subject = ? ORDER BY hlc, origin, seq`, subject)
+}
+
+func (s *Store) queryEntries(ctx context.Context, q string, args ...any) ([]Entry, error) {
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		e, err := DecodeEntry(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: stored entry: %v", ErrCorrupt, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Fork is a quarantined entry: a second, different entry at an (origin, seq)
+// this region already held.
+type Fork struct {
+	Entry      Entry     `json:"entry"`
+	ID         Hash      `json:"id"`
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// Forks returns every quarantined entry, oldest first.
+func (s *Store) Forks(ctx context.Context) ([]Fork, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, body, detected_at FROM forks ORDER BY detected_at, origin, seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Fork
+	for rows.Next() {
+		var (
+			id, body []byte
+			at       string
+			f        Fork
+		)
+		if err := rows.Scan(&id, &body, &at); err != nil {
+			return nil, err
+		}
+		copy(f.ID[:], id)
+		if f.Entry, err = DecodeEntry(body); err != nil {
+			return nil, fmt.Errorf("%w: quarantined entry: %v", ErrCorrupt, err)
+		}
+		f.DetectedAt, _ = time.Parse(time.RFC3339Nano, at)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,341 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+)
+
+//go:embed migration/*.sql
+var migrations embed.FS
+
+// Keys maps each known origin to its ed25519 public key.
+type Keys map[RegionID]ed25519.PublicKey
+
+// Options configure a Store.
+type Options struct {
+	// Path of the SQLite database file. It is created if absent.
+	Path string
+	// Region is this region's id, the origin of every appended entry.
+	Region RegionID
+	// Key signs appended entries. Its public half must be Keys[Region].
+	Key ed25519.PrivateKey
+	// Keys verifies applied entries. Entries of an origin not in it are
+	// rejected with ErrUnknownOrigin.
+	Keys Keys
+	// Synchronous is SQLite's synchronous pragma: "NORMAL" (default) or "FULL".
+	Synchronous string
+	// MaxBatch bounds how many write requests one transaction commits.
+	MaxBatch int
+	// Now is the wall clock; time.Now if nil.
+	Now func() time.Time
+	// Logger receives rejections and storage errors; slog.Default() if nil.
+	Logger *slog.Logger
+	// Metrics, if not nil, counts what the store does.
+	Metrics *Metrics
+	// Pragmas are extra SQLite pragmas for the write connection, in DSN form
+	// ("max_page_count(64)"). Tests use them to simulate a full disk.
+	Pragmas []string
+}
+
+// Store is one region's ledger: its entries, their derived state (balances,
+// version vector, digest) and the single writer that changes them. Appending a
+// local entry and applying a remote one are the only ways in; every write
+// commits entries and derived state in one transaction, in groups.
+// A Store is safe for concurrent use.
+type Store struct {
+	opt   Options
+	log   *slog.Logger
+	wdb   *sql.DB // the one write connection, owned by the writer goroutine
+	rdb   *sql.DB // read pool
+	clock *clock
+
+	reqs chan *writeReq
+	quit chan struct{}
+	done chan struct{}
+
+	closeOnce sync.Once
+	closeMu   sync.RWMutex // held for reading while a request is being queued
+	closed    bool
+
+	mu     sync.RWMutex // guards heads, digest, count
+	heads  map[RegionID]head
+	digest Digest
+	count  int64
+}
+
+type head struct {
+	Seq uint64
+	ID  Hash
+	HLC HLC
+}
+
+// Open opens (creating if needed) the ledger database at opt.Path, applies the
+// embedded migrations, loads the derived state and starts the writer. It
+// returns ErrCorrupt for a file that is not a healthy SQLite database and
+// ErrRegionMismatch when the database was written by another region or key.
+func Open(ctx context.Context, opt Options) (*Store, error) {
+	if opt.Path == "" {
+		return nil, errors.New("ledger: no database path")
+	}
+	if !validName(string(opt.Region), MaxOriginLen, false) {
+		return nil, fmt.Errorf("ledger: invalid region id %q", opt.Region)
+	}
+	if len(opt.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("ledger: no signing key")
+	}
+	if pub, ok := opt.Keys[opt.Region]; !ok || !pub.Equal(opt.Key.Public()) {
+		return nil, fmt.Errorf("ledger: keys must hold this region's public key for %q", opt.Region)
+	}
+	switch strings.ToUpper(opt.Synchronous) {
+	case "":
+		opt.Synchronous = "NORMAL"
+	case "NORMAL", "FULL":
+		opt.Synchronous = strings.ToUpper(opt.Synchronous)
+	default:
+		return nil, fmt.Errorf("ledger: synchronous must be NORMAL or FULL, got %q", opt.Synchronous)
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 1024
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if fi, err := os.Stat(opt.Path); err == nil && fi.Size() > 0 && fi.Size() < 512 {
+		return nil, fmt.Errorf("%w: %s is %d bytes, too short for a database", ErrCorrupt, opt.Path, fi.Size())
+	}
+
+	s := &Store{
+		opt:   opt,
+		log:   opt.Logger,
+		clock: &clock{now: opt.Now},
+		reqs:  make(chan *writeReq, 4*opt.MaxBatch),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+		heads: make(map[RegionID]head),
+	}
+	var err error
+	if s.wdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, false, opt.Pragmas)); err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	if s.rdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, true, nil)); err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
+	}
+	s.rdb.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
+	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, classify(fmt.Errorf("ledger: migrate %s: %w", opt.Path, err))
+	}
+	if err := s.checkIdentity(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.load(ctx); err != nil {
+		s.closeDBs()
+		return nil, classify(fmt.Errorf("ledger: load %s: %w", opt.Path, err))
+	}
+	go s.writer()
+	return s, nil
+}
+
+func dsn(path, synchronous string, readOnly bool, extra []string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+synchronous+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	for _, p := range extra {
+		q.Add("_pragma", p)
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// classify maps SQLite's result codes to the ledger's sentinels so callers
+// (and operators reading the message) see what happened.
+func classify(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case 11, 26: // SQLITE_CORRUPT, SQLITE_NOTADB
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	case 13: // SQLITE_FULL
+		return fmt.Errorf("%w: %w", ErrStorageFull, err)
+	}
+	return err
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+			return err
+		} else if n > 0 {
+			continue
+		}
+		b, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(b)); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// checkIdentity binds the database to one region and key on first use and
+// refuses it to any other, so a mixed-up data directory or key file cannot
+// write a second chain under the same origin.
+func (s *Store) checkIdentity(ctx context.Context) error {
+	pub := []byte(s.opt.Key.Public().(ed25519.PublicKey))
+	for _, kv := range []struct {
+		key  string
+		want []byte
+	}{{"region", []byte(s.opt.Region)}, {"public_key", pub}} {
+		var got []byte
+		err := s.wdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, kv.key).Scan(&got)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := s.wdb.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, kv.key, kv.want); err != nil {
+				return classify(fmt.Errorf("ledger: record %s: %w", kv.key, err))
+			}
+		case err != nil:
+			return classify(fmt.Errorf("ledger: read %s: %w", kv.key, err))
+		case string(got) != string(kv.want):
+			if kv.key == "region" {
+				return fmt.Errorf("%w: %s holds region %q, this is %q", ErrRegionMismatch, s.opt.Path, got, s.opt.Region)
+			}
+			return fmt.Errorf("%w: %s was written with another key than the configured key file", ErrRegionMismatch, s.opt.Path)
+		}
+	}
+	return nil
+}
+
+func (s *Store) load(ctx context.Context) error {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT origin, seq, head, hlc_wall, hlc_logical FROM vector`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			origin string
+			h      head
+			id     []byte
+		)
+		if err := rows.Scan(&origin, &h.Seq, &id, &h.HLC.Wall, &h.HLC.Logical); err != nil {
+			return err
+		}
+		copy(h.ID[:], id)
+		s.heads[RegionID(origin)] = h
+		s.clock.observe(h.HLC)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var d []byte
+	switch err := s.rdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'digest'`).Scan(&d); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	default:
+		copy(s.digest[:], d)
+	}
+	return s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries`).Scan(&s.count)
+}
+
+// Region returns this store's region id.
+func (s *Store) Region() RegionID { return s.opt.Region }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.opt.Path }
+
+// Vector returns the version vector: for each origin, the highest seq up to
+// which this region holds every entry.
+func (s *Store) Vector() map[RegionID]uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v := make(map[RegionID]uint64, len(s.heads))
+	for o, h := range s.heads {
+		v[o] = h.Seq
+	}
+	return v
+}
+
+// Digest returns the order-independent digest of the set of entries held.
+// Two regions holding the same entries have the same digest.
+func (s *Store) Digest() Digest {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.digest
+}
+
+// Count returns how many entries the store holds.
+func (s *Store) Count() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.count
+}
+
+// Close stops accepting writes, commits what is already queued, and closes
+// the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		s.closeMu.Unlock()
+		close(s.quit)
+		<-s.done
+		err = s.closeDBs()
+	})
+	return err
+}
+
+func (s *Store) closeDBs() error {
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}

@@ -1,0 +1,342 @@
+package ledger_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"kassa/ledger"
+)
+
+var ctx = context.Background()
+
+func TestAppendChainsAndSigns(t *testing.T) {
+	r1 := newRegion("r1")
+	s := MustOpen(t, r1)
+	var prev ledger.Hash
+	for i := 1; i <= 3; i++ {
+		e, err := s.Append(ctx, sale(i, 100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Origin != "r1" || e.Seq != uint64(i) || e.Prev != prev {
+			t.Fatalf("got %s/%d prev %s, want r1/%d prev %s", e.Origin, e.Seq, e.Prev.Short(), i, prev.Short())
+		}
+		if err := e.VerifySignature(r1.key.Public().(ed25519.PublicKey)); err != nil {
+			t.Fatal(err)
+		}
+		prev = e.ID()
+	}
+	if got := s.Vector()["r1"]; got != 3 {
+		t.Fatalf("got vector %d, want 3", got)
+	}
+	bal, _ := s.Balance(ctx, "merchant:demo:payable", "SEK")
+	if bal != -300 {
+		t.Fatalf("got balance %d, want -300", bal)
+	}
+}
+
+func TestConcurrentAppendsGroupCommit(t *testing.T) {
+	s := MustOpen(t, newRegion("r1"))
+	const n = 400
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Append(ctx, sale(i, 10)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := s.Vector()["r1"]; got != n {
+		t.Fatalf("got vector %d, want %d", got, n)
+	}
+	rep, err := ledger.Verify(ctx, s.Path(), keysOf(newRegion("r1")))
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if rep.Entries != n || rep.Digest != s.Digest() {
+		t.Fatalf("got %d entries digest %s, want %d and %s", rep.Entries, rep.Digest, n, s.Digest())
+	}
+}
+
+func TestAppendRejectsBadDraftAndChangesNothing(t *testing.T) {
+	s := MustOpen(t, newRegion("r1"))
+	s.Append(ctx, sale(1, 5))
+	before := snapshot(t, s)
+	bad := sale(2, 5)
+	bad.Postings[0].Amount = 6
+	if _, err := s.Append(ctx, bad); !errors.Is(err, ledger.ErrUnbalanced) {
+		t.Fatalf("got %v, want ErrUnbalanced", err)
+	}
+	if after := snapshot(t, s); after != before {
+		t.Fatalf("state changed:\n%s\n%s", before, after)
+	}
+}
+
+func TestApplyReplicatesAndIsIdempotent(t *testing.T) {
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	a, b := MustOpen(t, r1, r2), MustOpen(t, r2, r1)
+	var es []ledger.Entry
+	for i := 0; i < 20; i++ {
+		e, err := a.Append(ctx, sale(i, ledger.Amount(i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, e)
+	}
+	// Reversed and duplicated: Apply sorts and skips what it holds.
+	in := append([]ledger.Entry(nil), es...)
+	for i, j := 0, len(in)-1; i < j; i, j = i+1, j-1 {
+		in[i], in[j] = in[j], in[i]
+	}
+	in = append(in, es[:5]...)
+	res, err := b.Apply(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 20 || res.Duplicates != 5 || len(res.Rejected) != 0 {
+		t.Fatalf("got %+v, want 20 applied, 5 duplicates", res)
+	}
+	res, _ = b.Apply(ctx, es)
+	if res.Applied != 0 || res.Duplicates != 20 {
+		t.Fatalf("second apply: got %+v, want all duplicates", res)
+	}
+	if snapshot(t, a) != snapshot(t, b) {
+		t.Fatalf("states differ:\n%s\n%s", snapshot(t, a), snapshot(t, b))
+	}
+}
+
+func TestApplyRejections(t *testing.T) {
+	r1, r2, r3 := newRegion("r1"), newRegion("r2"), newRegion("r3")
+	chain := signedChain(r2, 3, rand.New(rand.NewPCG(9, 9)))
+	stranger := signedChain(r3, 1, rand.New(rand.NewPCG(1, 1)))[0]
+	forged := chain[0]
+	forged.Sign(r1.key) // r1 cannot write r2's entries
+	unbalanced := chain[0]
+	unbalanced.Postings = []ledger.Posting{{Account: "a", Amount: 1, Currency: "SEK"}}
+	unbalanced.Sign(r2.key)
+
+	tests := []struct {
+		name  string
+		setup []ledger.Entry
+		in    ledger.Entry
+		want  error
+	}{
+		{"bad signature", nil, forged, ledger.ErrSignature},
+		{"unknown origin", nil, stranger, ledger.ErrUnknownOrigin},
+		{"unbalanced", nil, unbalanced, ledger.ErrUnbalanced},
+		{"gap", nil, chain[1], ledger.ErrGap},
+		{"chain", chain[:1], relink(chain[1], r2, ledger.Hash{1}), ledger.ErrChain},
+		{"fork", chain[:2], reword(chain[1], r2), ledger.ErrFork},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := MustOpen(t, r1, r2)
+			if _, err := s.Apply(ctx, tt.setup); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, s)
+			res, err := s.Apply(ctx, []ledger.Entry{tt.in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Rejected) != 1 || !errors.Is(res.Rejected[0], tt.want) {
+				t.Fatalf("got %+v, want one rejection %v", res, tt.want)
+			}
+			if after := snapshot(t, s); after != before {
+				t.Fatalf("state changed:\n%s\n%s", before, after)
+			}
+		})
+	}
+}
+
+func TestForkIsQuarantined(t *testing.T) {
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	s := MustOpen(t, r1, r2)
+	chain := signedChain(r2, 2, rand.New(rand.NewPCG(2, 2)))
+	s.Apply(ctx, chain)
+	other := reword(chain[1], r2)
+	s.Apply(ctx, []ledger.Entry{other})
+	s.Apply(ctx, []ledger.Entry{other}) // reported again, stored once
+	forks, err := s.Forks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(forks) != 1 || forks[0].ID != other.ID() {
+		t.Fatalf("got %d forks, want the one entry %s", len(forks), other.ID().Short())
+	}
+	got, _ := s.EntriesAfter(ctx, "r2", 1, 10)
+	if len(got) != 1 || got[0].ID() != chain[1].ID() {
+		t.Fatal("the held entry was replaced")
+	}
+	if _, err := ledger.Verify(ctx, s.Path(), keysOf(r1, r2)); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+}
+
+func TestOwnChainComesBack(t *testing.T) {
+	// A region whose disk was lost gets its own entries back from a peer and
+	// then continues its chain.
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	a := MustOpen(t, r1, r2)
+	var es []ledger.Entry
+	for i := 0; i < 5; i++ {
+		e, _ := a.Append(ctx, sale(i, 1))
+		es = append(es, e)
+	}
+	fresh := MustOpen(t, r1, r2)
+	if res, err := fresh.Apply(ctx, es); err != nil || res.Applied != 5 {
+		t.Fatalf("got %+v %v, want 5 applied", res, err)
+	}
+	e, err := fresh.Append(ctx, sale(9, 1))
+	if err != nil || e.Seq != 6 || e.Prev != es[4].ID() {
+		t.Fatalf("got %d prev %s, %v; want seq 6 after %s", e.Seq, e.Prev.Short(), err, es[4].ID().Short())
+	}
+}
+
+func TestReopenKeepsStateWithoutReplay(t *testing.T) {
+	r1 := newRegion("r1")
+	path := filepath.Join(t.TempDir(), "kassa.db")
+	s := MustOpenPath(t, path, r1)
+	for i := 0; i < 10; i++ {
+		s.Append(ctx, sale(i, 3))
+	}
+	want := snapshot(t, s)
+	s.Close()
+	s2 := MustOpenPath(t, path, r1)
+	if got := snapshot(t, s2); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	e, err := s2.Append(ctx, sale(11, 3))
+	if err != nil || e.Seq != 11 {
+		t.Fatalf("got seq %d %v, want 11", e.Seq, err)
+	}
+}
+
+func TestOpenRefusesOtherRegionOrKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kassa.db")
+	s := MustOpenPath(t, path, newRegion("r1"))
+	s.Close()
+	for name, r := range map[string]region{
+		"region": newRegion("r2"),
+		"key":    {id: "r1", key: newRegion("other").key},
+	} {
+		_, err := ledger.Open(ctx, ledger.Options{Path: path, Region: r.id, Key: r.key, Keys: keysOf(r), Logger: quietLogger()})
+		if !errors.Is(err, ledger.ErrRegionMismatch) {
+			t.Errorf("%s: got %v, want ErrRegionMismatch", name, err)
+		}
+	}
+}
+
+func TestOpenCorruptFile(t *testing.T) {
+	r := newRegion("r1")
+	for name, content := range map[string][]byte{
+		"short":   []byte("not a database"),
+		"garbage": []byte(strings.Repeat("garbage!", 1024)),
+	} {
+		path := filepath.Join(t.TempDir(), "kassa.db")
+		os.WriteFile(path, content, 0o600)
+		_, err := ledger.Open(ctx, ledger.Options{Path: path, Region: r.id, Key: r.key, Keys: keysOf(r), Logger: quietLogger()})
+		if !errors.Is(err, ledger.ErrCorrupt) {
+			t.Errorf("%s: got %v, want ErrCorrupt", name, err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != string(content) {
+			t.Errorf("%s: file was changed", name)
+		}
+	}
+}
+
+func TestStorageFullStoresNothing(t *testing.T) {
+	r := newRegion("r1")
+	path := filepath.Join(t.TempDir(), "kassa.db")
+	// max_page_count makes SQLite answer SQLITE_FULL, as a full disk would.
+	s, err := ledger.Open(ctx, ledger.Options{Path: path, Region: r.id, Key: r.key, Keys: keysOf(r),
+		Logger: quietLogger(), Pragmas: []string{"max_page_count(40)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var full error
+	var last ledger.Entry
+	big := sale(1, 1)
+	big.Data = []byte(`{"pad":"` + strings.Repeat("x", 3000) + `"}`)
+	for i := 0; i < 200 && full == nil; i++ {
+		e, err := s.Append(ctx, big)
+		if err != nil {
+			full = err
+			break
+		}
+		last = e
+	}
+	if !errors.Is(full, ledger.ErrStorageFull) {
+		t.Fatalf("got %v, want ErrStorageFull", full)
+	}
+	before := snapshot(t, s)
+	if _, err := s.Append(ctx, big); !errors.Is(err, ledger.ErrStorageFull) {
+		t.Fatalf("got %v, want ErrStorageFull again", err)
+	}
+	if snapshot(t, s) != before {
+		t.Fatal("a failed commit changed the state")
+	}
+	// A small entry still fits, and continues the chain right after the last stored one.
+	e, err := s.Append(ctx, sale(2, 1))
+	if err == nil && (e.Seq != last.Seq+1 || e.Prev != last.ID()) {
+		t.Fatalf("got seq %d after %d: the failed commit consumed a sequence number", e.Seq, last.Seq)
+	}
+	s.Close()
+	if _, err := ledger.Verify(ctx, path, keysOf(r)); err != nil {
+		t.Fatalf("verify after full disk: %v", err)
+	}
+}
+
+func TestAppendAfterClose(t *testing.T) {
+	s := MustOpen(t, newRegion("r1"))
+	s.Close()
+	if _, err := s.Append(ctx, sale(1, 1)); !errors.Is(err, ledger.ErrClosed) {
+		t.Fatalf("got %v, want ErrClosed", err)
+	}
+}
+
+// snapshot renders everything a store derives, for comparing two stores.
+func snapshot(tb testing.TB, s *ledger.Store) string {
+	tb.Helper()
+	bs, err := s.Balances(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "digest %s count %d\n", s.Digest(), s.Count())
+	v := s.Vector()
+	for _, o := range []ledger.RegionID{"r1", "r2", "r3"} {
+		fmt.Fprintf(&b, "%s=%d ", o, v[o])
+	}
+	b.WriteString("\n")
+	for _, x := range bs {
+		fmt.Fprintf(&b, "%s %s %d\n", x.Account, x.Currency, x.Amount)
+	}
+	return b.String()
+}
+
+// relink re-signs e with another prev, as a region with a broken chain would.
+func relink(e ledger.Entry, r region, prev ledger.Hash) ledger.Entry {
+	e.Prev = prev
+	e.Sign(r.key)
+	return e
+}
+
+// reword re-signs e with other content at the same (origin, seq): a fork.
+func reword(e ledger.Entry, r region) ledger.Entry {
+	e.Subject += "-fork"
+	e.Sign(r.key)
+	return e
+}
