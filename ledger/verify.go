@@ -165,7 +165,9 @@ func verifyDerived(ctx context.Context, db *sql.DB, heads map[RegionID]head, bal
 			keys = append(keys, k)
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i][0] < keys[j][0] || keys[i][0] == keys[j][0] && keys[i][1] < keys[j][1] })
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i][0] < keys[j][0] || keys[i][0] == keys[j][0] && keys[i][1] < keys[j][1]
+	})
 	for _, k := range keys {
 		if balances[k] != stored[k] {
 			return &VerifyError{Problem: fmt.Sprintf("derived balance of %s %s is %d, entries sum to %d", k[0], k[1], stored[k], balances[k])}
