@@ -1,0 +1,92 @@
+// Command kassa runs one region of the kassa payment gateway, and the
+// operator sub-commands around it (keygen, verify, restore). See README.md.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"kassa/region"
+)
+
+//go:embed config.yaml
+var defaultConfig []byte
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, pflag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "kassa:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// usageError is bad usage of the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var ue *usageError
+	var ce *region.ConfigError
+	switch {
+	case err == nil, errors.Is(err, pflag.ErrHelp):
+		return 0
+	case errors.As(err, &ue), errors.As(err, &ce):
+		return 2
+	}
+	return 1
+}
+
+// run is the whole program: main only adds the process around it, so tests
+// run exactly what operators run.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	env := &cmdEnv{environ: environ, stdout: stdout, stderr: stderr}
+	switch cmd {
+	case "serve":
+		return env.serve(ctx, args)
+	case "keygen":
+		return env.keygen(ctx, args)
+	case "verify":
+		return env.verify(ctx, args)
+	case "restore":
+		return env.restore(ctx, args)
+	case "cluster", "bench":
+		return env.later(cmd, args)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return &usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
+}
+
+const usage = `usage: kassa [command] [flags]
+
+commands:
+  serve     run a region (the default): kassa serve --config config.yaml
+  keygen    create the region key if absent and print its public key
+  verify    check every signature, chain link and sum in a region database
+  restore   restore a region database from its Litestream replica
+  cluster   run a local three-region cluster (not in this build yet)
+  bench     drive regions through the public API (not in this build yet)
+
+Run 'kassa <command> --help' for a command's flags.
+`
+
+type cmdEnv struct {
+	environ        []string
+	stdout, stderr io.Writer
+}

@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"kassa/ledger"
+	"kassa/region"
+)
+
+// syncBuffer is an io.Writer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// runCmd runs one kassa command to completion.
+func runCmd(t *testing.T, environ []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb syncBuffer
+	err := run(context.Background(), args, environ, &out, &errb)
+	if err != nil {
+		fmt.Fprintln(&errb, "kassa:", err)
+	}
+	return out.String(), errb.String(), exitCode(err)
+}
+
+var listening = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+
+// startServe runs `kassa serve` on port 0 and returns its base URL and a stop
+// function that interrupts it and returns its error.
+func startServe(t *testing.T, environ []string, args ...string) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), environ, &out, &errb)
+	}()
+	deadline := time.After(30 * time.Second)
+	for {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			var once sync.Once
+			var err error
+			stop := func() error {
+				once.Do(func() { cancel(); err = <-done })
+				return err
+			}
+			t.Cleanup(func() { stop() })
+			return m[1], stop
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve exited early: %v\nstderr:\n%s", err, errb.String())
+		case <-deadline:
+			cancel()
+			t.Fatalf("serve did not start\nstdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+		case <-time.After(10 * time.Millisecond): // polling the banner, not waiting for an event
+		}
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeHealthAndStatus(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startServe(t, nil, "--data-dir", dir)
+	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("healthz: got %d %q, want 200 ok", code, body)
+	}
+	if code, _ := get(t, base+"/readyz"); code != 200 {
+		t.Fatalf("readyz: got %d, want 200", code)
+	}
+	code, body := get(t, base+"/sync/v1/status")
+	if code != 200 {
+		t.Fatalf("status: got %d", code)
+	}
+	var st struct {
+		Region string            `json:"region"`
+		Vector map[string]uint64 `json:"vector"`
+		Digest string            `json:"digest"`
+		Peers  []any             `json:"peers"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("status is not JSON: %v\n%s", err, body)
+	}
+	if st.Region != "r1" || st.Vector == nil || len(st.Digest) != 64 || st.Peers == nil {
+		t.Fatalf("got status %+v, want region r1, a vector, a 64-digit digest and a peer list", st)
+	}
+	if strings.Contains(body, "sk_test") || strings.Contains(body, "PRIVATE") {
+		t.Fatal("status leaks a secret")
+	}
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "kassa_http_requests_total") {
+		t.Fatalf("metrics: got %d, want kassa metrics", code)
+	}
+	if code, body := get(t, base+"/no/such/route"); code != 404 || !strings.Contains(body, `"code":"not_found"`) {
+		t.Fatalf("unknown route: got %d %s", code, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "region.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v; want 0600", err, fi)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	tests := []struct {
+		name    string
+		environ []string
+		args    []string
+		key     string
+	}{
+		{"unknown file key", nil, []string{"--config", write("a.yaml", "listn: 1.2.3.4:5\n")}, "listn"},
+		{"unknown nested key", nil, []string{"--config", write("b.yaml", "backup:\n  ur: x\n")}, "backup.ur"},
+		{"bad listen", nil, []string{"--config", write("c.yaml", "listen: nowhere\n")}, "listen"},
+		{"bad duration", nil, []string{"--config", write("d.yaml", "backup:\n  sync_interval: often\n")}, "sync_interval"},
+		{"bad int", nil, []string{"--config", write("e.yaml", "ledger:\n  max_batch: lots\n")}, "max_batch"},
+		{"bad yaml", nil, []string{"--config", write("f.yaml", "region: [\n")}, "config"},
+		{"missing file", nil, []string{"--config", filepath.Join(dir, "nope.yaml")}, "config"},
+		{"env", []string{"KASSA_LEDGER_SYNCHRONOUS=SOMETIMES"}, nil, "ledger.synchronous"},
+		{"unknown env", []string{"KASSA_LISTN=x"}, nil, "KASSA_LISTN"},
+		{"bad peers env", []string{"KASSA_PEERS=[{"}, nil, "peers"},
+		{"bad peer key", nil, []string{"--config", write("g.yaml", "peers:\n  - {id: r2, url: 'http://127.0.0.1:1', public_key: abc}\n")}, "peers[0].public_key"},
+		{"peer unknown field", nil, []string{"--config", write("h.yaml", "peers:\n  - {id: r2, url: 'http://127.0.0.1:1', key: abc}\n")}, "peers[0]"},
+		{"production with demo", nil, []string{"--mode", "production", "--config", write("i.yaml", "merchants:\n  - {id: demo, name: D, api_secret: sk_test_demo, webhook_secret: whsec_test_demo}\n")}, "merchants[0]"},
+		{"flag", nil, []string{"--region", "R 1"}, "region"},
+		{"unknown flag", nil, []string{"--lisen", "x"}, "lisen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"serve", "--data-dir", filepath.Join(dir, "data")}, tt.args...)
+			_, stderr, code := runCmd(t, tt.environ, args...)
+			if code != 2 || !strings.Contains(stderr, tt.key) {
+				t.Fatalf("got exit %d, stderr %q; want 2 naming %q", code, stderr, tt.key)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "data", "kassa.db")); err == nil {
+				t.Fatal("a bad config created a database")
+			}
+		})
+	}
+}
+
+func TestProductionDropsDemoDefaults(t *testing.T) {
+	// Away from the repository's config.yaml, which names the demo merchant
+	// explicitly (and so is refused in production, as it should be).
+	dir := t.TempDir()
+	t.Chdir(dir)
+	base, stop := startServe(t, nil, "--data-dir", dir, "--mode", "production")
+	if code, _ := get(t, base+"/healthz"); code != 200 {
+		t.Fatalf("got %d", code)
+	}
+	stop()
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, cmd := range []string{"serve", "keygen", "verify", "restore", "cluster", "bench"} {
+		out, _, code := runCmd(t, nil, cmd, "--help")
+		if code != 0 || !strings.Contains(out, "usage: kassa "+cmd) {
+			t.Errorf("%s --help: got exit %d, %q", cmd, code, out)
+		}
+	}
+	if _, _, code := runCmd(t, nil, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: got exit %d, want 2", code)
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	dir := t.TempDir()
+	out, _, code := runCmd(t, nil, "keygen", "--data-dir", dir)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 1 {
+		t.Fatalf("got exit %d, stdout %q; want one line", code, out)
+	}
+	if b, err := base64.StdEncoding.DecodeString(lines[0]); err != nil || len(b) != 32 {
+		t.Fatalf("got %q, want base64 of 32 bytes", lines[0])
+	}
+	again, _, _ := runCmd(t, nil, "keygen", "--data-dir", dir)
+	if again != out {
+		t.Fatalf("second keygen: got %q, want the same key %q", again, out)
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "region.key"))
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("got mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// writeRegion creates a region in dir with n entries and returns its digest.
+func writeRegion(t *testing.T, dir string, n int) ledger.Digest {
+	t.Helper()
+	var cfg region.Config
+	env := &cmdEnv{stdout: io.Discard, stderr: io.Discard}
+	fs, _ := env.flags("serve", "", []string{"--data-dir", dir}, func(fs *pflag.FlagSet) { addConfigFlags(fs, "data-dir") })
+	cfg, err := env.loadConfig(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := region.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		_, err := r.Ledger().Append(context.Background(), ledger.Draft{
+			Kind: "order.captured", Subject: fmt.Sprintf("order-%d", i),
+			Postings: []ledger.Posting{
+				{Account: "consumer:c1:receivable", Amount: ledger.Amount(100 + i), Currency: "SEK"},
+				{Account: "merchant:demo:payable", Amount: -ledger.Amount(100 + i), Currency: "SEK"},
+			},
+			Data: []byte(`{"note":"test"}`),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := r.Ledger().Digest()
+	if err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestVerifyFindsTampering(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper string // SQL run against the database
+		want   string
+	}{
+		{"payload byte", `UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'test', 'tesT') AS BLOB) WHERE seq = 3`, "r1/3"},
+		{"signature", `UPDATE entries SET body = substr(body, 1, length(body)-1) || X'00' WHERE seq = 4`, "r1/4"},
+		{"chain link", `UPDATE entries SET body = substr(body, 1, 22) || zeroblob(32) || substr(body, 55) WHERE seq = 5`, "r1/5"},
+		{"balance", `UPDATE balances SET amount = amount + 1 WHERE account = 'merchant:demo:payable'`, "merchant:demo:payable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeRegion(t, dir, 8)
+			if out, stderr, code := runCmd(t, nil, "verify", "--data-dir", dir); code != 0 {
+				t.Fatalf("clean database: got exit %d\n%s%s", code, out, stderr)
+			}
+			db, err := sql.Open("sqlite", filepath.Join(dir, "kassa.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(tt.tamper); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			_, stderr, code := runCmd(t, nil, "verify", "--data-dir", dir)
+			if code != 1 || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("got exit %d, %q; want 1 naming %s", code, stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestRestoreFromReplica(t *testing.T) {
+	dir := t.TempDir()
+	want := writeRegion(t, dir, 20)
+	target := t.TempDir()
+	// The region key is not secret to verify with, so the restore checks its work.
+	key, _ := os.ReadFile(filepath.Join(dir, "region.key"))
+	os.WriteFile(filepath.Join(target, "region.key"), key, 0o600)
+	backupURL := "file://" + filepath.Join(dir, "backup")
+	out, stderr, code := runCmd(t, nil, "restore", "--data-dir", target, "--backup-url", backupURL)
+	if code != 0 || !strings.Contains(out, "verified: 20 entries, digest "+want.String()) {
+		t.Fatalf("got exit %d\n%s%s\nwant 20 entries with digest %s", code, out, stderr, want)
+	}
+	if _, _, code := runCmd(t, nil, "restore", "--data-dir", target, "--backup-url", backupURL); code != 1 {
+		t.Fatalf("restore over an existing database: got exit %d, want 1", code)
+	}
+	if _, _, code := runCmd(t, nil, "restore", "--data-dir", t.TempDir(), "--timestamp", "yesterday"); code != 2 {
+		t.Fatalf("bad timestamp: got exit %d, want 2", code)
+	}
+}
+
+func TestServeRestoresMissingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	want := writeRegion(t, dir, 10)
+	os.Remove(filepath.Join(dir, "kassa.db"))
+	os.Remove(filepath.Join(dir, "kassa.db-wal"))
+	os.Remove(filepath.Join(dir, "kassa.db-shm"))
+	base, stop := startServe(t, nil, "--data-dir", dir)
+	_, body := get(t, base+"/sync/v1/status")
+	if !strings.Contains(body, want.String()) || !strings.Contains(body, `"r1": 10`) {
+		t.Fatalf("got %s, want digest %s and r1 at 10", body, want)
+	}
+	stop()
+}
+
+func TestStartupFailuresAreClear(t *testing.T) {
+	t.Run("missing key with database", func(t *testing.T) {
+		dir := t.TempDir()
+		writeRegion(t, dir, 1)
+		os.Remove(filepath.Join(dir, "region.key"))
+		_, stderr, code := runCmd(t, nil, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
+		if code != 1 || !strings.Contains(stderr, "region.key is missing") {
+			t.Fatalf("got exit %d, %q", code, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "region.key")); err == nil {
+			t.Fatal("a new key was created for an existing database")
+		}
+	})
+	t.Run("corrupt database", func(t *testing.T) {
+		dir := t.TempDir()
+		garbage := bytes.Repeat([]byte("not sqlite "), 1000)
+		os.WriteFile(filepath.Join(dir, "kassa.db"), garbage, 0o600)
+		region.EnsureKey(filepath.Join(dir, "region.key"))
+		_, stderr, code := runCmd(t, nil, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
+		if code != 1 || !strings.Contains(stderr, "corrupt") {
+			t.Fatalf("got exit %d, %q", code, stderr)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "kassa.db")); !bytes.Equal(b, garbage) {
+			t.Fatal("the corrupt file was modified")
+		}
+		if _, _, code := runCmd(t, nil, "verify", "--data-dir", dir); code != 1 {
+			t.Fatalf("verify: got exit %d, want 1", code)
+		}
+	})
+	t.Run("port in use", func(t *testing.T) {
+		base, _ := startServe(t, nil, "--data-dir", t.TempDir())
+		addr := strings.TrimPrefix(base, "http://")
+		_, stderr, code := runCmd(t, nil, "serve", "--listen", addr, "--data-dir", t.TempDir())
+		if code != 1 || !strings.Contains(stderr, "listen on") {
+			t.Fatalf("got exit %d, %q", code, stderr)
+		}
+	})
+}

@@ -1,0 +1,87 @@
+package region
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// writeError writes the API's error shape. The message is public: it never
+// carries internal detail.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
+		"code": code, "message": msg, "correlation_id": w.Header().Get("Kassa-Correlation-Id"),
+	}})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// instrument gives every request a correlation id, a body limit, a panic
+// guard that answers 500 without a stack trace, a log line and metrics.
+func (r *Region) instrument(next *mux.Router) http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kassa_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"route", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "kassa_http_request_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	}, []string{"route"})
+	r.registry.MustRegister(requests, latency)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		start := time.Now()
+		cid := req.Header.Get("X-Request-Id")
+		if cid == "" || len(cid) > 64 {
+			var b [8]byte
+			rand.Read(b[:])
+			cid = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("Kassa-Correlation-Id", cid)
+		req.Body = http.MaxBytesReader(w, req.Body, r.cfg.HTTP.MaxBodyBytes)
+		sw := &statusWriter{ResponseWriter: w}
+		route := "unmatched"
+		var match mux.RouteMatch
+		if next.Match(req, &match) && match.Route != nil {
+			if tpl, err := match.Route.GetPathTemplate(); err == nil {
+				route = tpl
+			}
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				r.log.Error("handler panic", "route", route, "correlation_id", cid, "panic", p)
+				if sw.status == 0 {
+					writeError(sw, http.StatusInternalServerError, "internal", "internal error; quote the correlation id to support")
+				}
+			}
+			requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+			latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			r.log.Debug("request", "method", req.Method, "route", route, "status", sw.status,
+				"ms", time.Since(start).Milliseconds(), "correlation_id", cid)
+		}()
+		next.ServeHTTP(sw, req)
+	})
+}

@@ -1,0 +1,228 @@
+package region
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"kassa/backup"
+	"kassa/ledger"
+	regionsync "kassa/sync"
+)
+
+// Region is one running region. Create it with New, run it with Serve and
+// release it with Close.
+type Region struct {
+	cfg      Config
+	log      *slog.Logger
+	key      ed25519.PrivateKey
+	ledger   *ledger.Store
+	replica  *backup.Replicator
+	registry *prometheus.Registry
+	handler  http.Handler
+	ready    atomic.Bool
+	restored bool
+}
+
+// New prepares a region from a validated config: it restores a missing
+// database from the replica, loads (or, for a brand-new region, creates) the
+// key, starts replication and opens the ledger. It returns an error naming
+// what is wrong; nothing is left open on error.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Region, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Region{cfg: cfg, log: log.With("region", cfg.Region), registry: prometheus.NewRegistry()}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("region: create data dir: %w", err)
+	}
+	dbPath := cfg.DBPath()
+	restored, err := backup.RestoreIfMissing(ctx, cfg.Backup.URL, dbPath, r.log)
+	if err != nil {
+		return nil, fmt.Errorf("region: restore %s from %s: %w", dbPath, cfg.Backup.URL, err)
+	}
+	r.restored = restored
+	_, statErr := os.Stat(dbPath)
+	dbExists := statErr == nil
+	if dbExists {
+		r.key, err = LoadKey(cfg.KeyFile)
+		if errors.Is(err, ErrNoKey) {
+			return nil, fmt.Errorf("region: key file %s is missing but database %s exists: "+
+				"put the region's key file back (the database is bound to its key); a new key would fork the region's chain", cfg.KeyFile, dbPath)
+		}
+	} else {
+		var created bool
+		r.key, created, err = EnsureKey(cfg.KeyFile)
+		if created {
+			r.log.Info("created region key", "key_file", cfg.KeyFile, "public_key", PublicKeyString(r.key))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	keys := ledger.Keys{ledger.RegionID(cfg.Region): r.key.Public().(ed25519.PublicKey)}
+	for _, p := range cfg.Peers {
+		pub, _ := ParsePublicKey(p.PublicKey) // checked by Validate
+		keys[ledger.RegionID(p.ID)] = pub
+	}
+
+	r.replica, err = backup.Start(ctx, backup.Options{
+		DBPath: dbPath, URL: cfg.Backup.URL, SyncInterval: cfg.Backup.SyncInterval, Logger: r.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("region: start backup to %s: %w", cfg.Backup.URL, err)
+	}
+	r.ledger, err = ledger.Open(ctx, ledger.Options{
+		Path:        dbPath,
+		Region:      ledger.RegionID(cfg.Region),
+		Key:         r.key,
+		Keys:        keys,
+		Synchronous: cfg.Ledger.Synchronous,
+		MaxBatch:    cfg.Ledger.MaxBatch,
+		Logger:      r.log,
+		Metrics:     ledger.NewMetrics(r.registry),
+	})
+	if err != nil {
+		r.replica.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("region: open ledger: %w", err)
+	}
+	r.handler = r.routes()
+	return r, nil
+}
+
+// Ledger returns the region's ledger.
+func (r *Region) Ledger() *ledger.Store { return r.ledger }
+
+// PublicKey returns the region's public key as peers configure it.
+func (r *Region) PublicKey() string { return PublicKeyString(r.key) }
+
+// Restored reports whether New restored the database from the replica.
+func (r *Region) Restored() bool { return r.restored }
+
+// Handler returns the region's HTTP handler.
+func (r *Region) Handler() http.Handler { return r.handler }
+
+// Sync ships every committed write to the backup replica and waits.
+func (r *Region) Sync(ctx context.Context) error { return r.replica.Sync(ctx) }
+
+func (r *Region) routes() http.Handler {
+	m := mux.NewRouter()
+	m.Handle("/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})).Methods(http.MethodGet, http.MethodHead)
+	m.Handle("/readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !r.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})).Methods(http.MethodGet, http.MethodHead)
+	m.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{r.registry, prometheus.DefaultGatherer},
+		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)})).Methods(http.MethodGet)
+	peers := make([]regionsync.Peer, len(r.cfg.Peers))
+	for i, p := range r.cfg.Peers {
+		peers[i] = regionsync.Peer{ID: p.ID, URL: p.URL}
+	}
+	m.Handle("/sync/v1/status", regionsync.StatusHandler(r.ledger, peers)).Methods(http.MethodGet)
+	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route: "+req.URL.Path)
+	})
+	m.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", req.Method+" is not allowed on "+req.URL.Path)
+	})
+	return r.instrument(m)
+}
+
+// Serve answers HTTP on ln until ctx is done, then shuts down gracefully:
+// readiness goes false, in-flight requests finish (up to the shutdown
+// timeout), and Serve returns. Call Close afterwards.
+func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           r.handler,
+		ReadHeaderTimeout: min(r.cfg.HTTP.ReadTimeout, 5*time.Second),
+		ReadTimeout:       r.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      r.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       r.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	r.ready.Store(true)
+	select {
+	case err := <-errc:
+		r.ready.Store(false)
+		return fmt.Errorf("region: serve: %w", err)
+	case <-ctx.Done():
+	}
+	r.ready.Store(false)
+	r.log.Info("shutting down: draining requests")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("region: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close finishes queued ledger writes, closes the ledger and then the backup
+// replica (after a final sync). It is safe to call once after Serve returned.
+func (r *Region) Close() error {
+	r.ready.Store(false)
+	lerr := r.ledger.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	berr := r.replica.Close(ctx)
+	return errors.Join(lerr, berr)
+}
+
+// Banner is what an operator (or a newcomer after `go run .`) needs to know
+// about a region that just started listening on addr.
+func (r *Region) Banner(addr string) string {
+	base := r.cfg.PublicURL
+	if strings.HasSuffix(r.cfg.Listen, ":0") {
+		base = "http://" + addr
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "kassa region %s (%s mode) listening on http://%s\n", r.cfg.Region, r.cfg.Mode, addr)
+	fmt.Fprintf(&b, "  sync status:  %s/sync/v1/status\n", base)
+	fmt.Fprintf(&b, "  health:       %s/healthz   ready: %s/readyz   metrics: %s/metrics\n", base, base, base)
+	fmt.Fprintf(&b, "  database:     %s (%d entries)\n", r.cfg.DBPath(), r.ledger.Count())
+	fmt.Fprintf(&b, "  backup:       %s\n", r.cfg.Backup.URL)
+	fmt.Fprintf(&b, "  public key:   %s\n", r.PublicKey())
+	if r.cfg.Mode == "development" {
+		for _, m := range r.cfg.Merchants {
+			if m.ID == DemoMerchantID {
+				fmt.Fprintf(&b, "  demo merchant: id %s, API secret %s (merchant API: see README)\n", m.ID, m.APISecret)
+			}
+		}
+		for _, s := range r.cfg.Staff {
+			if s.Username == DemoStaffUser {
+				fmt.Fprintf(&b, "  demo staff:    %s / %s\n", s.Username, s.Password)
+			}
+		}
+	}
+	b.WriteString("Stop with Ctrl+C; it drains requests and finishes writes first.\n")
+	return b.String()
+}
