@@ -60,9 +60,12 @@ type Options struct {
 type Store struct {
 	opt   Options
 	log   *slog.Logger
-	wdb   *sql.DB // the one write connection, owned by the writer goroutine
+	wdb   *sql.DB // the one write connection, used only by the committer goroutine
 	rdb   *sql.DB // read pool
 	clock *clock
+
+	// Statements of the write path, prepared once on the write connection.
+	insEntry, insBalance, setVector, setDigest *sql.Stmt
 
 	reqs chan *writeReq
 	quit chan struct{}
@@ -76,6 +79,9 @@ type Store struct {
 	heads  map[RegionID]head
 	digest Digest
 	count  int64
+
+	changedMu sync.Mutex
+	changed   chan struct{} // closed and replaced after each commit that stored entries
 }
 
 type head struct {
@@ -130,6 +136,8 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 		heads: make(map[RegionID]head),
+
+		changed: make(chan struct{}),
 	}
 	var err error
 	if s.wdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, false, opt.Pragmas)); err != nil {
@@ -154,6 +162,10 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	if err := s.load(ctx); err != nil {
 		s.closeDBs()
 		return nil, classify(fmt.Errorf("ledger: load %s: %w", opt.Path, err))
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.closeDBs()
+		return nil, classify(fmt.Errorf("ledger: prepare %s: %w", opt.Path, err))
 	}
 	go s.writer()
 	return s, nil
@@ -336,6 +348,33 @@ func (s *Store) Close() error {
 	return err
 }
 
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.insEntry, `INSERT INTO entries (origin, seq, id, hlc, kind, subject, body) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insBalance, `INSERT INTO balances (account, currency, amount) VALUES (?, ?, ?)
+			ON CONFLICT (account, currency) DO UPDATE SET amount = amount + excluded.amount`},
+		{&s.setVector, `INSERT INTO vector (origin, seq, head, hlc_wall, hlc_logical) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, head = excluded.head, hlc_wall = excluded.hlc_wall, hlc_logical = excluded.hlc_logical`},
+		{&s.setDigest, `INSERT INTO meta (key, value) VALUES ('digest', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
+	} {
+		stmt, err := s.wdb.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return err
+		}
+		*p.stmt = stmt
+	}
+	return nil
+}
+
 func (s *Store) closeDBs() error {
-	return errors.Join(s.rdb.Close(), s.wdb.Close())
+	var errs []error
+	for _, stmt := range []*sql.Stmt{s.insEntry, s.insBalance, s.setVector, s.setDigest} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
+	}
+	return errors.Join(append(errs, s.rdb.Close(), s.wdb.Close())...)
 }

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -235,70 +237,161 @@ func (s *Store) submit(ctx context.Context, r *writeReq) (writeResult, error) {
 	return <-r.done, nil
 }
 
-// writer is the only goroutine that writes to the database. It takes every
-// request waiting (up to MaxBatch) and commits them in one transaction.
+// The write path is a two-stage pipeline. The writer goroutine stages
+// requests into a group: it assigns seq, prev and hlc against the state the
+// groups before it will leave, encodes and hashes each entry once and signs
+// the drafts (in parallel). The committer goroutine, the only user of the
+// write connection, commits the previous group meanwhile. So signing the next
+// group overlaps SQLite's work on the current one, and the group being staged
+// grows with every request that arrives while the committer is busy.
+//
+// A group is handed over only when the committer has finished the one before,
+// so at most one group is committing and one is being staged. If a commit
+// fails, nothing of it was stored or published, and the staged group, whose
+// sequence numbers and links assumed that commit, is staged again from the
+// committed state before it is handed over: a failed commit never consumes a
+// sequence number.
+
+// signChunk bounds how many drafts the writer signs between looks at the
+// committer, so that a finished commit is followed by the next without
+// waiting for a long signing run.
+const signChunk = 32
+
+// group is one transaction's worth of write requests.
+type group struct {
+	reqs    []*writeReq
+	results []writeResult
+	ops     []op
+	heads   map[RegionID]head // heads after this group, of the origins it moves
+	digest  Digest            // digest after this group
+	count   int64             // entries held after this group
+	inserts int
+	start   time.Time
+}
+
+// op is one step of a group's transaction, in staging order: insert an entry,
+// or decide about one whose (origin, seq) is already held.
+type op struct {
+	e    *Entry
+	id   Hash
+	body []byte // the stored form: canonical bytes and signature
+	held bool   // already held at (origin, seq): a duplicate or a fork
+	req  int    // index of the request in the group
+	idx  int    // index of the entry among the request's remote entries
+}
+
+// writer owns staging: it is the only goroutine that assigns sequence numbers
+// and the only one that talks to the committer.
 func (s *Store) writer() {
 	defer close(s.done)
-	batch := make([]*writeReq, 0, s.opt.MaxBatch)
+	toCommit := make(chan *group)
+	finished := make(chan error, 1)
+	go s.committer(toCommit, finished)
+	defer close(toCommit)
+
+	var inflight, pending *group
+	quitting := false
+	batch := make([]*writeReq, 0, signChunk)
 	for {
-		var first *writeReq
-		select {
-		case first = <-s.reqs:
-		case <-s.quit:
+		if inflight == nil && pending != nil {
+			toCommit <- pending
+			inflight, pending = pending, nil
+		}
+		if quitting && inflight == nil && pending == nil && len(s.reqs) == 0 {
 			// Close holds closeMu while closing quit, so nothing more can be
-			// queued: drain what is there and stop.
-			for {
+			// queued and everything queued has been committed or failed.
+			return
+		}
+		// A finished commit comes first: it frees the committer for the
+		// staged group.
+		select {
+		case err := <-finished:
+			inflight, pending = nil, s.afterCommit(err, pending)
+			continue
+		default:
+		}
+		reqs := s.reqs
+		if pending != nil && len(pending.reqs) >= s.opt.MaxBatch {
+			reqs = nil
+		}
+		quit := s.quit
+		if quitting {
+			quit = nil
+		}
+		select {
+		case err := <-finished:
+			inflight, pending = nil, s.afterCommit(err, pending)
+		case r := <-reqs:
+			if pending == nil {
+				pending = s.newGroup(inflight)
+			}
+			batch = append(batch[:0], r)
+		fill:
+			for len(batch) < signChunk && len(pending.reqs)+len(batch) < s.opt.MaxBatch {
 				select {
 				case r := <-s.reqs:
-					s.commit([]*writeReq{r})
+					batch = append(batch, r)
 				default:
-					return
+					break fill
 				}
 			}
+			s.stage(pending, inflight, batch)
+		case <-quit:
+			quitting = true
 		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < s.opt.MaxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
 	}
 }
 
-// commit writes one group of requests in a single transaction. Entry-level
-// rejections (gap, chain, fork) are decided against the staged state and do
-// not fail the group; a storage error fails every request in it, and then the
-// in-memory state is left exactly as it was before.
-func (s *Store) commit(batch []*writeReq) {
-	start := time.Now()
-	s.mu.RLock()
-	staged := make(map[RegionID]head, 4)
-	digest, count := s.digest, s.count
+// afterCommit returns the staged group ready to follow a finished commit:
+// as it is after a success, staged again from the committed state after a
+// failure.
+func (s *Store) afterCommit(err error, pending *group) *group {
+	if err == nil || pending == nil {
+		return pending
+	}
+	g := s.newGroup(nil)
+	g.start = pending.start
+	s.stage(g, nil, pending.reqs)
+	return g
+}
+
+// newGroup starts a group on top of base, or of the committed state if base
+// is nil.
+func (s *Store) newGroup(base *group) *group {
+	g := &group{heads: make(map[RegionID]head, 4), start: time.Now()}
+	if base != nil {
+		g.digest, g.count = base.digest, base.count
+	} else {
+		s.mu.RLock()
+		g.digest, g.count = s.digest, s.count
+		s.mu.RUnlock()
+	}
+	return g
+}
+
+// stage adds reqs to g, which follows base (nil: the committed state). Local
+// drafts get their place in this region's chain and are signed; remote
+// entries are checked against the staged chains. Entries at an (origin, seq)
+// already held are left to the transaction, which can read what is held.
+func (s *Store) stage(g, base *group, reqs []*writeReq) {
 	lookup := func(o RegionID) head {
-		if h, ok := staged[o]; ok {
+		if h, ok := g.heads[o]; ok {
 			return h
 		}
+		if base != nil {
+			if h, ok := base.heads[o]; ok {
+				return h
+			}
+		}
+		s.mu.RLock()
+		defer s.mu.RUnlock()
 		return s.heads[o]
 	}
-	s.mu.RUnlock()
-
-	results := make([]writeResult, len(batch))
-	var toSign []*Entry
-	var inserts []pending
-
-	tx, err := s.wdb.Begin()
-	if err != nil {
-		s.failAll(batch, classify(fmt.Errorf("ledger: begin: %w", err)))
-		return
-	}
-	defer tx.Rollback()
-
-	for i, r := range batch {
+	var toSign []int
+	for _, r := range reqs {
+		ri := len(g.reqs)
+		g.reqs = append(g.reqs, r)
+		g.results = append(g.results, writeResult{})
 		if r.draft != nil {
 			prev := lookup(s.opt.Region)
 			e := &Entry{
@@ -311,84 +404,163 @@ func (s *Store) commit(batch []*writeReq) {
 				Postings: r.draft.Postings,
 				Data:     r.draft.Data,
 			}
-			id := e.ID()
-			staged[e.Origin] = head{Seq: e.Seq, ID: id, HLC: e.HLC}
-			results[i].entry = *e
-			toSign = append(toSign, e)
-			inserts = append(inserts, pending{e, id})
-			digest = digest.Add(id)
-			count++
+			// One encoding serves the id, the signature and the stored body.
+			c := e.Canonical()
+			body := append(make([]byte, 0, len(c)+ed25519.SignatureSize), c...)
+			id := sha256.Sum256(body)
+			g.heads[e.Origin] = head{Seq: e.Seq, ID: id, HLC: e.HLC}
+			g.ops = append(g.ops, op{e: e, id: id, body: body, req: ri})
+			toSign = append(toSign, len(g.ops)-1)
+			g.digest = g.digest.Add(id)
+			g.count++
+			g.inserts++
 			continue
 		}
-		results[i].outcomes = make([]error, len(r.remote))
+		outcomes := make([]error, len(r.remote))
+		g.results[ri].outcomes = outcomes
 		for j := range r.remote {
 			e := &r.remote[j]
-			id := e.ID()
+			body, _ := e.MarshalBinary()
+			id := sha256.Sum256(body[:len(body)-len(e.Sig)])
 			h := lookup(e.Origin)
 			switch {
 			case e.Seq <= h.Seq:
-				results[i].outcomes[j] = s.checkHeld(tx, e, id)
+				g.ops = append(g.ops, op{e: e, id: id, body: body, held: true, req: ri, idx: j})
 				continue
 			case e.Seq > h.Seq+1:
-				results[i].outcomes[j] = fmt.Errorf("%w: have %s up to %d, got %d", ErrGap, e.Origin, h.Seq, e.Seq)
+				outcomes[j] = fmt.Errorf("%w: have %s up to %d, got %d", ErrGap, e.Origin, h.Seq, e.Seq)
 				continue
 			case e.Prev != h.ID:
-				results[i].outcomes[j] = fmt.Errorf("%w: prev %s is not %s/%d (%s)", ErrChain, e.Prev.Short(), e.Origin, h.Seq, h.ID.Short())
+				outcomes[j] = fmt.Errorf("%w: prev %s is not %s/%d (%s)", ErrChain, e.Prev.Short(), e.Origin, h.Seq, h.ID.Short())
 				continue
 			case h.Seq > 0 && !h.HLC.Less(e.HLC):
-				results[i].outcomes[j] = fmt.Errorf("%w: hlc %s does not follow %s", ErrMalformed, e.HLC, h.HLC)
+				outcomes[j] = fmt.Errorf("%w: hlc %s does not follow %s", ErrMalformed, e.HLC, h.HLC)
 				continue
 			}
-			staged[e.Origin] = head{Seq: e.Seq, ID: id, HLC: e.HLC}
-			inserts = append(inserts, pending{e, id})
-			digest = digest.Add(id)
-			count++
+			g.heads[e.Origin] = head{Seq: e.Seq, ID: id, HLC: e.HLC}
+			g.ops = append(g.ops, op{e: e, id: id, body: body, req: ri, idx: j})
+			g.digest = g.digest.Add(id)
+			g.count++
+			g.inserts++
 			s.clock.observe(e.HLC)
 		}
 	}
-
-	parallel(len(toSign), func(i int) { toSign[i].Sign(s.opt.Key) })
-	for i, r := range batch {
-		if r.draft != nil {
-			results[i].entry.Sig = toSign[0].Sig
-			toSign = toSign[1:]
-		}
-	}
-
-	if err := s.insert(tx, inserts, staged, digest); err != nil {
-		s.failAll(batch, classify(fmt.Errorf("ledger: commit: %w", err)))
-		return
-	}
-	if err := tx.Commit(); err != nil {
-		s.failAll(batch, classify(fmt.Errorf("ledger: commit: %w", err)))
-		return
-	}
-
-	s.mu.Lock()
-	for o, h := range staged {
-		s.heads[o] = h
-	}
-	s.digest, s.count = digest, count
-	s.mu.Unlock()
-	s.opt.Metrics.committed(len(inserts), time.Since(start))
-	for i, r := range batch {
-		r.done <- results[i]
+	parallel(len(toSign), func(i int) {
+		o := &g.ops[toSign[i]]
+		o.e.Sig = ed25519.Sign(s.opt.Key, o.body)
+		o.body = append(o.body, o.e.Sig...)
+	})
+	for _, i := range toSign {
+		g.results[g.ops[i].req].entry = *g.ops[i].e
 	}
 }
 
+// committer is the only goroutine that writes to the database. It commits
+// each group it is handed and says how that went.
+func (s *Store) committer(in <-chan *group, finished chan<- error) {
+	for g := range in {
+		finished <- s.commit(g)
+	}
+}
+
+// commit writes one group in a single transaction, then publishes the new
+// state and answers the group's requests. Entry-level rejections (gap, chain,
+// fork) were decided when staging or are decided here and do not fail the
+// group; a storage error fails every request in it, and then neither storage
+// nor the in-memory state has changed.
+func (s *Store) commit(g *group) error {
+	if err := s.write(g); err != nil {
+		err = classify(fmt.Errorf("ledger: commit: %w", err))
+		s.failAll(g.reqs, err)
+		return err
+	}
+	s.mu.Lock()
+	for o, h := range g.heads {
+		s.heads[o] = h
+	}
+	s.digest, s.count = g.digest, g.count
+	s.mu.Unlock()
+	s.opt.Metrics.committed(g.inserts, time.Since(g.start))
+	if g.inserts > 0 {
+		s.notifyChanged()
+	}
+	for i, r := range g.reqs {
+		r.done <- g.results[i]
+	}
+	return nil
+}
+
+// balanceKey names one row of the balances table.
+type balanceKey struct{ account, currency string }
+
+func (s *Store) write(g *group) error {
+	tx, err := s.wdb.Begin()
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	insEntry, insBalance := tx.Stmt(s.insEntry), tx.Stmt(s.insBalance)
+	// Balances are sums, so each touched balance is updated once per group.
+	sums := make(map[balanceKey]int64)
+	for i := range g.ops {
+		o := &g.ops[i]
+		e := o.e
+		if o.held {
+			g.results[o.req].outcomes[o.idx] = s.checkHeld(tx, o)
+			continue
+		}
+		if _, err := insEntry.Exec(string(e.Origin), e.Seq, o.id[:], e.HLC.Wall, e.Kind, e.Subject, o.body); err != nil {
+			return fmt.Errorf("insert %s/%d: %w", e.Origin, e.Seq, err)
+		}
+		for _, p := range e.Postings {
+			sums[balanceKey{p.Account, p.Currency}] += int64(p.Amount)
+		}
+	}
+	keys := make([]balanceKey, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	// In key order: the same work whatever order the postings came in, and
+	// B-tree pages visited in order.
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].account != keys[j].account {
+			return keys[i].account < keys[j].account
+		}
+		return keys[i].currency < keys[j].currency
+	})
+	for _, k := range keys {
+		// A zero sum still creates the row: an account posted to stays listed.
+		if _, err := insBalance.Exec(k.account, k.currency, sums[k]); err != nil {
+			return fmt.Errorf("post %s %s: %w", k.account, k.currency, err)
+		}
+	}
+	for o, h := range g.heads {
+		if _, err := tx.Stmt(s.setVector).Exec(string(o), h.Seq, h.ID[:], h.HLC.Wall, h.HLC.Logical); err != nil {
+			return fmt.Errorf("vector %s: %w", o, err)
+		}
+	}
+	if len(g.heads) > 0 {
+		if _, err := tx.Stmt(s.setDigest).Exec(g.digest[:]); err != nil {
+			return fmt.Errorf("digest: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
 // checkHeld decides about an entry at an (origin, seq) this store already
-// holds: the same id is a duplicate; another id is a fork, quarantined.
-func (s *Store) checkHeld(tx *sql.Tx, e *Entry, id Hash) error {
+// holds, in this transaction or an earlier one: the same id is a duplicate;
+// another id is a fork, quarantined.
+func (s *Store) checkHeld(tx *sql.Tx, o *op) error {
+	e := o.e
 	var held []byte
 	if err := tx.QueryRow(`SELECT id FROM entries WHERE origin = ? AND seq = ?`, string(e.Origin), e.Seq).Scan(&held); err != nil {
 		return fmt.Errorf("ledger: look up %s/%d: %w", e.Origin, e.Seq, err)
 	}
-	if string(held) == string(id[:]) {
+	if string(held) == string(o.id[:]) {
 		return errDuplicate
 	}
-	body, _ := e.MarshalBinary()
 	if _, err := tx.Exec(`INSERT OR IGNORE INTO forks (id, origin, seq, body, detected_at) VALUES (?, ?, ?, ?, ?)`,
-		id[:], string(e.Origin), e.Seq, body, s.opt.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		o.id[:], string(e.Origin), e.Seq, o.body, s.opt.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		return fmt.Errorf("ledger: quarantine fork: %w", err)
 	}
 	s.opt.Metrics.fork()
@@ -397,57 +569,10 @@ func (s *Store) checkHeld(tx *sql.Tx, e *Entry, id Hash) error {
 	return fmt.Errorf("%w: %s/%d is already %s", ErrFork, e.Origin, e.Seq, heldID.Short())
 }
 
-// pending is an entry about to be inserted, with its id computed once.
-type pending struct {
-	e  *Entry
-	id Hash
-}
-
-func (s *Store) insert(tx *sql.Tx, entries []pending, staged map[RegionID]head, digest Digest) error {
-	if len(entries) > 0 {
-		insEntry, err := tx.Prepare(`INSERT INTO entries (origin, seq, id, hlc, kind, subject, body) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insEntry.Close()
-		insBalance, err := tx.Prepare(`INSERT INTO balances (account, currency, amount) VALUES (?, ?, ?)
-			ON CONFLICT (account, currency) DO UPDATE SET amount = amount + excluded.amount`)
-		if err != nil {
-			return err
-		}
-		defer insBalance.Close()
-		for _, p := range entries {
-			e, id := p.e, p.id
-			body, _ := e.MarshalBinary()
-			if _, err := insEntry.Exec(string(e.Origin), e.Seq, id[:], e.HLC.Wall, e.Kind, e.Subject, body); err != nil {
-				return fmt.Errorf("insert %s/%d: %w", e.Origin, e.Seq, err)
-			}
-			for _, po := range e.Postings {
-				if _, err := insBalance.Exec(po.Account, po.Currency, int64(po.Amount)); err != nil {
-					return fmt.Errorf("post %s/%d: %w", e.Origin, e.Seq, err)
-				}
-			}
-		}
-	}
-	for o, h := range staged {
-		if _, err := tx.Exec(`INSERT INTO vector (origin, seq, head, hlc_wall, hlc_logical) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, head = excluded.head, hlc_wall = excluded.hlc_wall, hlc_logical = excluded.hlc_logical`,
-			string(o), h.Seq, h.ID[:], h.HLC.Wall, h.HLC.Logical); err != nil {
-			return fmt.Errorf("vector %s: %w", o, err)
-		}
-	}
-	if len(staged) > 0 {
-		if _, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('digest', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, digest[:]); err != nil {
-			return fmt.Errorf("digest: %w", err)
-		}
-	}
-	return nil
-}
-
-func (s *Store) failAll(batch []*writeReq, err error) {
-	s.log.Error("ledger commit failed; nothing of the batch was stored", "entries", len(batch), "err", err)
+func (s *Store) failAll(reqs []*writeReq, err error) {
+	s.log.Error("ledger commit failed; nothing of the batch was stored", "entries", len(reqs), "err", err)
 	s.opt.Metrics.commitFailed()
-	for _, r := range batch {
+	for _, r := range reqs {
 		r.done <- writeResult{err: err}
 	}
 }
