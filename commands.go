@@ -196,13 +196,8 @@ func (e *cmdEnv) restore(ctx context.Context, args []string) error {
 }
 
 func (e *cmdEnv) later(cmd string, args []string) error {
-	summary := map[string]string{
-		"cluster": "Run regions r1, r2, r3 on 127.0.0.1:P..P+2 (--data-dir DIR --base-port P).",
-		"bench":   "Drive regions through the public API (--target URL[,URL...] --duration D --concurrency N [--json FILE]).",
-	}[cmd]
-	if _, err := e.flags(cmd, summary+"\nNot available in this build: it needs region sync and the merchant API.", args, func(fs *pflag.FlagSet) {
-		fs.String("data-dir", "", "data directory")
-		fs.Int("base-port", 8081, "first port")
+	summary := "Drive regions through the public API (--target URL[,URL...] --duration D --concurrency N [--json FILE])."
+	if _, err := e.flags(cmd, summary+"\nNot available in this build: it needs the merchant API.", args, func(fs *pflag.FlagSet) {
 		fs.String("target", "", "region URLs")
 		fs.Duration("duration", 0, "how long")
 		fs.Int("concurrency", 0, "parallel clients")

@@ -64,7 +64,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return env.verify(ctx, args)
 	case "restore":
 		return env.restore(ctx, args)
-	case "cluster", "bench":
+	case "cluster":
+		return env.cluster(ctx, args)
+	case "bench":
 		return env.later(cmd, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
@@ -80,7 +82,7 @@ commands:
   keygen    create the region key if absent and print its public key
   verify    check every signature, chain link and sum in a region database
   restore   restore a region database from its Litestream replica
-  cluster   run a local three-region cluster (not in this build yet)
+  cluster   run a local three-region cluster r1, r2, r3
   bench     drive regions through the public API (not in this build yet)
 
 Run 'kassa <command> --help' for a command's flags.

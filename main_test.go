@@ -328,7 +328,7 @@ func TestServeRestoresMissingDatabase(t *testing.T) {
 	os.Remove(filepath.Join(dir, "kassa.db-shm"))
 	base, stop := startServe(t, nil, "--data-dir", dir)
 	_, body := get(t, base+"/sync/v1/status")
-	if !strings.Contains(body, want.String()) || !strings.Contains(body, `"r1": 10`) {
+	if !strings.Contains(body, want.String()) || !strings.Contains(body, `"r1":10`) {
 		t.Fatalf("got %s, want digest %s and r1 at 10", body, want)
 	}
 	stop()

@@ -40,6 +40,7 @@ type Config struct {
 	// Durability is "local" (acknowledge after this region's fsync).
 	Durability string       `mapstructure:"durability"`
 	Backup     BackupConfig `mapstructure:"backup"`
+	Sync       SyncConfig   `mapstructure:"sync"`
 	Ledger     LedgerConfig `mapstructure:"ledger"`
 	HTTP       HTTPConfig   `mapstructure:"http"`
 	Log        LogConfig    `mapstructure:"log"`
@@ -62,6 +63,29 @@ type BackupConfig struct {
 	// SyncInterval bounds how much a lost disk can lose of what was not yet
 	// pushed to a peer.
 	SyncInterval time.Duration `mapstructure:"sync_interval"`
+}
+
+// SyncConfig tunes replication between regions.
+type SyncConfig struct {
+	// BatchSize is the most entries one push carries (and a receiver accepts).
+	BatchSize int `mapstructure:"batch_size"`
+	// MaxBodyBytes bounds a push a receiver accepts.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// Interval is how often an idle peer gets a vector exchange.
+	Interval time.Duration `mapstructure:"interval"`
+	// Timeout bounds one request to a peer; Retries and the waits set the
+	// backoff between attempts.
+	Timeout      time.Duration `mapstructure:"timeout"`
+	Retries      int           `mapstructure:"retries"`
+	RetryWaitMin time.Duration `mapstructure:"retry_wait_min"`
+	RetryWaitMax time.Duration `mapstructure:"retry_wait_max"`
+	// MaxConcurrentPerPeer bounds the requests one peer has served at once.
+	MaxConcurrentPerPeer int `mapstructure:"max_concurrent_per_peer"`
+	// ReplayWindow is how far a request's timestamp may be from this clock.
+	ReplayWindow time.Duration `mapstructure:"replay_window"`
+	// RecoveryTimeout bounds how long a starting region waits for peers to
+	// hand back its own chain before it takes writes.
+	RecoveryTimeout time.Duration `mapstructure:"recovery_timeout"`
 }
 
 // LedgerConfig tunes the SQLite store.
@@ -175,6 +199,30 @@ func (c *Config) Validate() error {
 	}
 	if c.Backup.SyncInterval < 100*time.Millisecond || c.Backup.SyncInterval > time.Hour {
 		return bad("backup.sync_interval", "must be between 100ms and 1h, got %s", c.Backup.SyncInterval)
+	}
+	sc := c.Sync
+	if sc.BatchSize < 1 || sc.BatchSize > 10000 {
+		return bad("sync.batch_size", "must be between 1 and 10000, got %d", sc.BatchSize)
+	}
+	if sc.MaxBodyBytes < 64<<10 || sc.MaxBodyBytes > 256<<20 {
+		return bad("sync.max_body_bytes", "must be between 65536 and 268435456, got %d", sc.MaxBodyBytes)
+	}
+	if sc.Retries < 0 || sc.Retries > 20 {
+		return bad("sync.retries", "must be between 0 and 20, got %d", sc.Retries)
+	}
+	if sc.MaxConcurrentPerPeer < 1 || sc.MaxConcurrentPerPeer > 1000 {
+		return bad("sync.max_concurrent_per_peer", "must be between 1 and 1000, got %d", sc.MaxConcurrentPerPeer)
+	}
+	for key, d := range map[string]time.Duration{
+		"sync.interval": sc.Interval, "sync.timeout": sc.Timeout, "sync.retry_wait_min": sc.RetryWaitMin,
+		"sync.retry_wait_max": sc.RetryWaitMax, "sync.replay_window": sc.ReplayWindow, "sync.recovery_timeout": sc.RecoveryTimeout,
+	} {
+		if d < time.Millisecond || d > time.Hour {
+			return bad(key, "must be a duration between 1ms and 1h, got %s", d)
+		}
+	}
+	if sc.RetryWaitMin > sc.RetryWaitMax {
+		return bad("sync.retry_wait_min", "must not exceed sync.retry_wait_max")
 	}
 	switch c.Durability {
 	case "local":

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -61,7 +62,9 @@ func (r *Region) instrument(next *mux.Router) http.Handler {
 			cid = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("Kassa-Correlation-Id", cid)
-		req.Body = http.MaxBytesReader(w, req.Body, r.cfg.HTTP.MaxBodyBytes)
+		if !strings.HasPrefix(req.URL.Path, "/sync/") { // sync enforces its own, larger limit
+			req.Body = http.MaxBytesReader(w, req.Body, r.cfg.HTTP.MaxBodyBytes)
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		route := "unmatched"
 		var match mux.RouteMatch

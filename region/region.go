@@ -30,6 +30,7 @@ type Region struct {
 	key      ed25519.PrivateKey
 	ledger   *ledger.Store
 	replica  *backup.Replicator
+	node     *regionsync.Node
 	registry *prometheus.Registry
 	handler  http.Handler
 	ready    atomic.Bool
@@ -40,7 +41,11 @@ type Region struct {
 // database from the replica, loads (or, for a brand-new region, creates) the
 // key, starts replication and opens the ledger. It returns an error naming
 // what is wrong; nothing is left open on error.
-func New(ctx context.Context, cfg Config, log *slog.Logger) (*Region, error) {
+func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (*Region, error) {
+	var opts settings
+	for _, o := range options {
+		o(&opts)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -99,9 +104,40 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Region, error) {
 		r.replica.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("region: open ledger: %w", err)
 	}
+	peers := make([]regionsync.Peer, len(cfg.Peers))
+	for i, p := range cfg.Peers {
+		peers[i] = regionsync.Peer{ID: p.ID, URL: p.URL, PublicKey: keys[ledger.RegionID(p.ID)]}
+	}
+	sc := cfg.Sync
+	r.node, err = regionsync.New(r.ledger, regionsync.Config{
+		Key: r.key, Peers: peers, BatchSize: sc.BatchSize, MaxBodyBytes: sc.MaxBodyBytes,
+		Interval: sc.Interval, Timeout: sc.Timeout, Retries: sc.Retries,
+		RetryWaitMin: sc.RetryWaitMin, RetryWaitMax: sc.RetryWaitMax,
+		MaxConcurrentPerPeer: sc.MaxConcurrentPerPeer, ReplayWindow: sc.ReplayWindow,
+		RecoveryTimeout: sc.RecoveryTimeout, Transport: opts.transport, Logger: r.log, Registerer: r.registry,
+	})
+	if err != nil {
+		r.ledger.Close()
+		r.replica.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	r.handler = r.routes()
 	return r, nil
 }
+
+// Option adjusts how New builds a region, for tests.
+type Option func(*settings)
+
+type settings struct {
+	transport http.RoundTripper
+}
+
+// WithTransport makes the region reach its peers through t (tests inject
+// network faults with it).
+func WithTransport(t http.RoundTripper) Option { return func(s *settings) { s.transport = t } }
+
+// Node returns the region's replication node.
+func (r *Region) Node() *regionsync.Node { return r.node }
 
 // Ledger returns the region's ledger.
 func (r *Region) Ledger() *ledger.Store { return r.ledger }
@@ -135,11 +171,7 @@ func (r *Region) routes() http.Handler {
 	})).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{r.registry, prometheus.DefaultGatherer},
 		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)})).Methods(http.MethodGet)
-	peers := make([]regionsync.Peer, len(r.cfg.Peers))
-	for i, p := range r.cfg.Peers {
-		peers[i] = regionsync.Peer{ID: p.ID, URL: p.URL}
-	}
-	m.Handle("/sync/v1/status", regionsync.StatusHandler(r.ledger, peers)).Methods(http.MethodGet)
+	r.node.Routes(m)
 	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+req.URL.Path)
 	})
@@ -165,14 +197,37 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+
+	// Peers can push and pull from the start, but this region takes no
+	// traffic of its own (readyz stays 503) until it has asked its peers for
+	// any of its own entries they hold beyond its head.
+	if len(r.cfg.Peers) > 0 {
+		if err := r.node.Recover(ctx); err != nil {
+			r.log.Warn("starting without an answer from every peer; a peer that held newer entries of this region will report a fork", "err", err)
+		}
+	}
+	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		r.node.Run(syncCtx)
+	}()
 	r.ready.Store(true)
 	select {
 	case err := <-errc:
 		r.ready.Store(false)
+		stopSync()
+		<-syncDone
 		return fmt.Errorf("region: serve: %w", err)
 	case <-ctx.Done():
 	}
 	r.ready.Store(false)
+	defer func() {
+		// After the last request: one final push so peers hold what was
+		// just written.
+		stopSync()
+		<-syncDone
+	}()
 	r.log.Info("shutting down: draining requests")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.HTTP.ShutdownTimeout)
 	defer cancel()

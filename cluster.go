@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/spf13/pflag"
+
+	"kassa/region"
+)
+
+// cluster runs regions r1, r2 and r3 in this process on consecutive ports,
+// each with its own data directory and key, peered with the other two: the
+// multi-region behaviour of kassa with one command.
+func (e *cmdEnv) cluster(ctx context.Context, args []string) error {
+	var dataDir string
+	var basePort int
+	fs, err := e.flags("cluster", "Run a local three-region cluster: regions r1, r2, r3 on 127.0.0.1:P, P+1, P+2,\neach with data in DIR/r1..r3, keys generated on first start, peered with each other.\nRuns until interrupted.", args, func(fs *pflag.FlagSet) {
+		fs.String("config", "", "config file the regions are based on (default ./config.yaml if present, else the built-in default)")
+		fs.StringVar(&dataDir, "data-dir", "./cluster-data", "parent of the regions' data directories")
+		fs.IntVar(&basePort, "base-port", 8081, "port of r1; r2 and r3 take the next two")
+		fs.String("log-level", "", "debug, info, warn or error (log.level)")
+	})
+	if err != nil {
+		return err
+	}
+	if basePort < 1 || basePort > 65533 {
+		return &region.ConfigError{Key: "base-port", Msg: fmt.Sprintf("must leave room for three ports, got %d", basePort)}
+	}
+	base, err := e.loadConfig(fs)
+	if err != nil {
+		return err
+	}
+	ids := []string{"r1", "r2", "r3"}
+	cfgs := make([]region.Config, len(ids))
+	pubs := make([]string, len(ids))
+	for i, id := range ids {
+		c := base
+		c.Region = id
+		c.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(basePort+i))
+		c.DataDir = filepath.Join(dataDir, id)
+		c.KeyFile, c.Backup.URL, c.PublicURL = "", "", ""
+		c.Peers = nil
+		if err := c.Normalize(); err != nil {
+			return err
+		}
+		key, _, err := region.EnsureKey(c.KeyFile)
+		if err != nil {
+			return err
+		}
+		pubs[i] = region.PublicKeyString(key)
+		cfgs[i] = c
+	}
+	for i := range cfgs {
+		for j, id := range ids {
+			if i != j {
+				cfgs[i].Peers = append(cfgs[i].Peers, region.Peer{ID: id, URL: cfgs[j].PublicURL, PublicKey: pubs[j]})
+			}
+		}
+		if err := cfgs[i].Validate(); err != nil {
+			return err
+		}
+	}
+	log := e.logger(base)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i, c := range cfgs {
+		ln, err := net.Listen("tcp", c.Listen)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("cluster: listen on %s for %s: %w", c.Listen, c.Region, err)
+		}
+		r, err := region.New(ctx, c, log)
+		if err != nil {
+			ln.Close()
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("cluster: %s: %w", c.Region, err)
+		}
+		fmt.Fprint(e.stdout, r.Banner(ln.Addr().String()))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := errors.Join(r.Serve(ctx, ln), r.Close())
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", cfgs[i].Region, err))
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	fmt.Fprintf(e.stdout, "cluster of %d regions running; Ctrl+C stops all of them\n", len(cfgs))
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,171 @@
+package sync_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"kassa/ledger"
+)
+
+// vectorWatch samples every region's vector and records any that moved
+// backwards.
+type vectorWatch struct {
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	errs []string
+}
+
+func watchVectors(c *cluster) *vectorWatch {
+	w := &vectorWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	last := map[string]map[ledger.RegionID]uint64{}
+	go func() {
+		defer close(w.done)
+		for {
+			for _, m := range c.members {
+				if m.cancel == nil {
+					continue
+				}
+				v := m.store.Vector()
+				for o, s := range last[m.id] {
+					if v[o] < s {
+						w.mu.Lock()
+						w.errs = append(w.errs, fmt.Sprintf("%s: vector[%s] went from %d to %d", m.id, o, s, v[o]))
+						w.mu.Unlock()
+					}
+				}
+				last[m.id] = v
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return w
+}
+
+func (w *vectorWatch) check(t *testing.T) {
+	close(w.stop)
+	<-w.done
+	for _, e := range w.errs {
+		t.Error(e)
+	}
+}
+
+// TestConvergesUnderFaults writes in every region while the network drops,
+// duplicates, delays and partitions, and one region is stopped and
+// restarted; after healing, every region holds every acknowledged entry.
+func TestConvergesUnderFaults(t *testing.T) {
+	seeds := 6
+	if testing.Short() {
+		seeds = 2
+	}
+	for seed := 1; seed <= seeds; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			c := newCluster(t, 3, uint64(seed), nil)
+			c.f.set(0.1, 0.1, 0.1, 3*time.Millisecond)
+			watch := watchVectors(c)
+			acked := map[ledger.Hash]string{}
+			var mu sync.Mutex
+			write := func(from, to int) {
+				var wg sync.WaitGroup
+				for _, m := range c.members {
+					if m.cancel == nil {
+						continue
+					}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := from; i < to; i++ {
+							e, err := m.store.Append(bg, draft(m.id, i))
+							if err != nil {
+								t.Error(err)
+								return
+							}
+							mu.Lock()
+							acked[e.ID()] = m.id
+							mu.Unlock()
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			r1, r2, r3 := c.members[0], c.members[1], c.members[2]
+
+			write(0, 20)
+			// r1 cut off from everyone.
+			c.f.partition("r1", "r2", true)
+			c.f.partition("r1", "r3", true)
+			write(20, 40)
+			// Partial partition: r2-r3 cut, r1 reaches both; relay heals it.
+			c.f.healAll()
+			c.f.partition("r2", "r3", true)
+			write(40, 60)
+			// r3 crashes and comes back from its own disk.
+			c.stop(r3)
+			write(60, 70)
+			c.start(r3)
+			if err := r3.node.Recover(bg); err != nil {
+				t.Logf("recover: %v", err)
+			}
+			write(70, 80)
+			c.f.healAll()
+			c.f.set(0, 0, 0, 0)
+			c.converged(30 * time.Second)
+			watch.check(t)
+
+			for _, m := range []*member{r1, r2, r3} {
+				for id, origin := range acked {
+					if _, err := m.store.Entry(bg, id); err != nil {
+						t.Fatalf("%s lacks acknowledged entry %s of %s: %v", m.id, id.Short(), origin, err)
+					}
+				}
+				var sum uint64
+				for _, s := range m.store.Vector() {
+					sum += s
+				}
+				if int64(sum) != m.store.Count() || m.store.Count() != int64(len(acked)) {
+					t.Fatalf("%s: got %d entries for vector sum %d, want %d acknowledged", m.id, m.store.Count(), sum, len(acked))
+				}
+				if rep, err := ledger.Verify(bg, m.store.Path(), c.keys); err != nil || rep.Forks != 0 {
+					t.Fatalf("%s: verify: %v, %d forks", m.id, err, rep.Forks)
+				}
+			}
+		})
+	}
+}
+
+// TestRecoverOwnChain wipes a region's disk after its entries reached a peer:
+// on restart it fetches its chain back before writing, so it neither forks
+// nor loses anything.
+func TestRecoverOwnChain(t *testing.T) {
+	c := newCluster(t, 2, 7, nil)
+	r1, r2 := c.members[0], c.members[1]
+	for i := 0; i < 30; i++ {
+		if _, err := r1.store.Append(bg, draft("r1", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.converged(10 * time.Second)
+	c.stop(r1)
+	r1.path += ".wiped" // an empty disk
+	c.start(r1)
+	if err := r1.node.Recover(bg); err != nil {
+		t.Fatal(err)
+	}
+	if got := r1.store.Vector()["r1"]; got != 30 {
+		t.Fatalf("got r1 at %d after recovery, want 30", got)
+	}
+	e, err := r1.store.Append(bg, draft("r1", 30))
+	if err != nil || e.Seq != 31 {
+		t.Fatalf("got seq %d, %v; want 31", e.Seq, err)
+	}
+	c.converged(10 * time.Second)
+	if rep, err := ledger.Verify(bg, r2.store.Path(), c.keys); err != nil || rep.Forks != 0 {
+		t.Fatalf("verify r2: %v, %d forks", err, rep.Forks)
+	}
+}

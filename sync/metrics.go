@@ -1,0 +1,70 @@
+package sync
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics counts what a Node does. Without a registerer it counts into
+// collectors nobody reads.
+type metrics struct {
+	pushes     *prometheus.CounterVec
+	sent       *prometheus.CounterVec
+	pushTime   prometheus.Histogram
+	recv       *prometheus.CounterVec
+	refusals   *prometheus.CounterVec
+	peerUp     *prometheus.GaugeVec
+	peerBehind *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kassa_sync_pushes_total", Help: "Pushes to peers, by peer and result (ok, error).",
+		}, []string{"peer", "result"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kassa_sync_entries_sent_total", Help: "Entries sent to peers.",
+		}, []string{"peer"}),
+		pushTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kassa_sync_push_seconds", Help: "Round trip of one push.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		recv: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kassa_sync_entries_received_total", Help: "Entries received in pushes, by outcome (applied, duplicate).",
+		}, []string{"outcome"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kassa_sync_requests_refused_total", Help: "Inbound sync requests refused, by reason.",
+		}, []string{"reason"}),
+		peerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kassa_sync_peer_reachable", Help: "1 if the last push to the peer succeeded.",
+		}, []string{"peer"}),
+		peerBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kassa_sync_peer_behind_entries", Help: "Entries this region holds that the peer lacked at its last answer.",
+		}, []string{"peer"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.pushes, m.sent, m.pushTime, m.recv, m.refusals, m.peerUp, m.peerBehind)
+	}
+	return m
+}
+
+func (m *metrics) pushed(peer string, n int, d time.Duration, behind int64, err error) {
+	if err != nil {
+		m.pushes.WithLabelValues(peer, "error").Inc()
+		m.peerUp.WithLabelValues(peer).Set(0)
+		return
+	}
+	m.pushes.WithLabelValues(peer, "ok").Inc()
+	m.peerUp.WithLabelValues(peer).Set(1)
+	m.sent.WithLabelValues(peer).Add(float64(n))
+	m.pushTime.Observe(d.Seconds())
+	m.peerBehind.WithLabelValues(peer).Set(float64(behind))
+}
+
+func (m *metrics) received(applied, duplicates int) {
+	m.recv.WithLabelValues("applied").Add(float64(applied))
+	m.recv.WithLabelValues("duplicate").Add(float64(duplicates))
+}
+
+func (m *metrics) refused(reason string) { m.refusals.WithLabelValues(reason).Inc() }

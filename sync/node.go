@@ -1,0 +1,240 @@
+package sync
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"kassa/ledger"
+)
+
+// Peer is another region as configured.
+type Peer struct {
+	ID        string
+	URL       string
+	PublicKey ed25519.PublicKey
+}
+
+// Config configures a Node.
+type Config struct {
+	// Key signs this region's requests; its region id is the ledger's.
+	Key   ed25519.PrivateKey
+	Peers []Peer
+	// BatchSize is the most entries one push carries.
+	BatchSize int
+	// MaxBodyBytes bounds a push the receiver accepts.
+	MaxBodyBytes int64
+	// Interval is how often a peer that has nothing new gets an empty push
+	// (the vector exchange that repairs anything a lost push missed).
+	Interval time.Duration
+	// Timeout bounds one HTTP attempt; Retries is how often a failed attempt
+	// is retried (with backoff between RetryWaitMin and RetryWaitMax).
+	Timeout      time.Duration
+	Retries      int
+	RetryWaitMin time.Duration
+	RetryWaitMax time.Duration
+	// MaxConcurrentPerPeer bounds the requests from one peer served at once;
+	// more are answered 429.
+	MaxConcurrentPerPeer int
+	// ReplayWindow is how far a request's timestamp may be from this
+	// region's clock; signatures are remembered that long.
+	ReplayWindow time.Duration
+	// RecoveryTimeout bounds how long Recover waits for peers.
+	RecoveryTimeout time.Duration
+	// Transport carries outbound requests (tests inject faults here).
+	Transport http.RoundTripper
+	Now       func() time.Time
+	Logger    *slog.Logger
+	// Registerer receives the sync metrics; none if nil.
+	Registerer prometheus.Registerer
+}
+
+// Node replicates one region's ledger with its peers: it pushes what each
+// peer lacks, serves pushes and pulls, and tracks each peer's state. A Node
+// is safe for concurrent use.
+type Node struct {
+	cfg    Config
+	store  *ledger.Store
+	log    *slog.Logger
+	client *retryablehttp.Client
+	auth   *authenticator
+	m      *metrics
+
+	mu      sync.Mutex
+	peers   map[string]*peerState
+	forks   map[string]int64 // origin -> forks seen from it
+	inbound map[string]int   // peer -> requests being served
+}
+
+type peerState struct {
+	Peer
+	reachable  bool
+	lastOK     time.Time
+	lastErr    string
+	vector     map[ledger.RegionID]uint64 // last vector the peer reported; nil until heard
+	rejections int64
+}
+
+// New creates a node for store. Call Routes to serve peers and Run to push.
+func New(store *ledger.Store, cfg Config) (*Node, error) {
+	if len(cfg.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("sync: no region key")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Interval, time.Second)
+	def(&cfg.Timeout, 5*time.Second)
+	def(&cfg.RetryWaitMin, 50*time.Millisecond)
+	def(&cfg.RetryWaitMax, 2*time.Second)
+	def(&cfg.ReplayWindow, time.Minute)
+	def(&cfg.RecoveryTimeout, 10*time.Second)
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 512
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 8 << 20
+	}
+	if cfg.MaxConcurrentPerPeer <= 0 {
+		cfg.MaxConcurrentPerPeer = 4
+	}
+	if cfg.Retries < 0 {
+		cfg.Retries = 0
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	client := retryablehttp.NewClient()
+	client.HTTPClient = &http.Client{Transport: cfg.Transport, Timeout: cfg.Timeout}
+	client.RetryMax = cfg.Retries
+	client.RetryWaitMin, client.RetryWaitMax = cfg.RetryWaitMin, cfg.RetryWaitMax
+	client.Logger = nil
+	client.ErrorHandler = retryablehttp.PassthroughErrorHandler
+
+	n := &Node{
+		cfg:     cfg,
+		store:   store,
+		log:     cfg.Logger,
+		client:  client,
+		auth:    &authenticator{keys: map[string]ed25519.PublicKey{}, window: cfg.ReplayWindow, now: cfg.Now, seen: map[string]time.Time{}},
+		m:       newMetrics(cfg.Registerer),
+		peers:   map[string]*peerState{},
+		forks:   map[string]int64{},
+		inbound: map[string]int{},
+	}
+	client.RequestLogHook = n.signHook
+	for _, p := range cfg.Peers {
+		if ledger.RegionID(p.ID) == store.Region() {
+			return nil, fmt.Errorf("sync: peer %q is this region", p.ID)
+		}
+		n.peers[p.ID] = &peerState{Peer: p}
+		n.auth.keys[p.ID] = p.PublicKey
+	}
+	return n, nil
+}
+
+// Status is the body of GET /sync/v1/status.
+type Status struct {
+	Region  string            `json:"region"`
+	Vector  map[string]uint64 `json:"vector"`
+	Digest  string            `json:"digest"`
+	Entries int64             `json:"entries"`
+	Forks   map[string]int64  `json:"forks"`
+	Peers   []PeerStatus      `json:"peers"`
+}
+
+// PeerStatus is what this region knows about one peer. LastOK and Behind are
+// null until the peer has answered once. Behind counts the entries this
+// region holds that the peer did not have at its last answer.
+type PeerStatus struct {
+	ID         string            `json:"id"`
+	URL        string            `json:"url"`
+	Reachable  bool              `json:"reachable"`
+	LastOK     *time.Time        `json:"last_ok"`
+	Behind     *int64            `json:"behind"`
+	Vector     map[string]uint64 `json:"vector,omitempty"`
+	Rejections int64             `json:"rejections"`
+	LastError  string            `json:"last_error,omitempty"`
+}
+
+// Status reports the region's vector, digest and each peer's state.
+func (n *Node) Status() Status {
+	mine := n.store.Vector()
+	st := Status{
+		Region:  string(n.store.Region()),
+		Vector:  map[string]uint64{},
+		Digest:  n.store.Digest().String(),
+		Entries: n.store.Count(),
+		Forks:   map[string]int64{},
+		Peers:   []PeerStatus{},
+	}
+	for o, s := range mine {
+		st.Vector[string(o)] = s
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for o, c := range n.forks {
+		st.Forks[o] = c
+	}
+	for _, p := range n.peers {
+		ps := PeerStatus{ID: p.ID, URL: p.URL, Reachable: p.reachable, Rejections: p.rejections, LastError: p.lastErr}
+		if !p.lastOK.IsZero() {
+			t := p.lastOK.UTC()
+			ps.LastOK = &t
+		}
+		if p.vector != nil {
+			b := behind(mine, p.vector)
+			ps.Behind = &b
+			ps.Vector = map[string]uint64{}
+			for o, s := range p.vector {
+				ps.Vector[string(o)] = s
+			}
+		}
+		st.Peers = append(st.Peers, ps)
+	}
+	sort.Slice(st.Peers, func(i, j int) bool { return st.Peers[i].ID < st.Peers[j].ID })
+	return st
+}
+
+// behind counts the entries in mine that theirs lacks.
+func behind(mine, theirs map[ledger.RegionID]uint64) int64 {
+	var b int64
+	for o, s := range mine {
+		if t := theirs[o]; s > t {
+			b += int64(s - t)
+		}
+	}
+	return b
+}
+
+func toVector(v map[ledger.RegionID]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(v))
+	for o, s := range v {
+		out[string(o)] = s
+	}
+	return out
+}
+
+func fromVector(v map[string]uint64) map[ledger.RegionID]uint64 {
+	out := make(map[ledger.RegionID]uint64, len(v))
+	for o, s := range v {
+		out[ledger.RegionID(o)] = s
+	}
+	return out
+}

@@ -1,0 +1,290 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"kassa/ledger"
+)
+
+// Run pushes to every peer until ctx is done, then makes one last attempt
+// to flush what peers lack (bounded by the request timeout) and returns.
+func (n *Node) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range n.peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.pushLoop(ctx, p)
+		}()
+	}
+	wg.Wait()
+}
+
+// pushLoop keeps one peer up to date: on every local commit, and every
+// Interval even without one (the vector exchange), it sends what the peer's
+// last reported vector lacks until the peer has it all.
+func (n *Node) pushLoop(ctx context.Context, p *peerState) {
+	ticker := time.NewTicker(n.cfg.Interval)
+	defer ticker.Stop()
+	failures := 0
+	for {
+		changed := n.store.Changed()
+		if err := n.drain(ctx, p); err != nil {
+			failures++
+		} else {
+			failures = 0
+		}
+		if failures > 0 {
+			// A peer that is down is retried with backoff, not on every commit.
+			wait := min(n.cfg.Interval<<min(failures-1, 5), 30*time.Second)
+			select {
+			case <-ctx.Done():
+				n.flush(p)
+				return
+			case <-time.After(wait):
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			n.flush(p)
+			return
+		case <-changed:
+		case <-ticker.C:
+		}
+	}
+}
+
+// flush makes one last bounded attempt to hand the peer what it lacks.
+func (n *Node) flush(p *peerState) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+	defer cancel()
+	n.drain(ctx, p)
+}
+
+// drain pushes batches until the peer holds everything this region holds,
+// stops making progress, or a request fails.
+func (n *Node) drain(ctx context.Context, p *peerState) error {
+	for i := 0; i < 1000; i++ {
+		n.mu.Lock()
+		theirs := p.vector
+		n.mu.Unlock()
+		var batch []ledger.Entry
+		if theirs != nil {
+			var err error
+			if batch, err = n.missing(ctx, theirs); err != nil {
+				return err
+			}
+			if len(batch) == 0 && i > 0 {
+				return nil
+			}
+		}
+		resp, err := n.push(ctx, p, batch)
+		if err != nil {
+			return err
+		}
+		after := fromVector(resp.Vector)
+		if len(batch) == 0 || (theirs != nil && behind(after, theirs) == 0 && resp.Applied == 0) {
+			// Nothing to send, or the peer took nothing: wait for the next
+			// change or tick rather than spin.
+			return nil
+		}
+	}
+	return nil
+}
+
+// missing returns up to BatchSize entries this region holds and theirs lacks,
+// each origin's in seq order.
+func (n *Node) missing(ctx context.Context, theirs map[ledger.RegionID]uint64) ([]ledger.Entry, error) {
+	mine := n.store.Vector()
+	origins := make([]ledger.RegionID, 0, len(mine))
+	for o, s := range mine {
+		if s > theirs[o] {
+			origins = append(origins, o)
+		}
+	}
+	sort.Slice(origins, func(i, j int) bool { return origins[i] < origins[j] })
+	var out []ledger.Entry
+	for _, o := range origins {
+		room := n.cfg.BatchSize - len(out)
+		if room <= 0 {
+			break
+		}
+		// Share the batch between origins so one busy origin cannot starve
+		// the relay of the others.
+		share := max(room/len(origins), 1)
+		es, err := n.store.EntriesAfter(ctx, o, theirs[o], share)
+		if err != nil {
+			return nil, fmt.Errorf("sync: read %s entries: %w", o, err)
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+// push sends one batch to p and records the outcome in p's state.
+func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry) (PushResponse, error) {
+	req := PushRequest{From: string(n.store.Region()), Vector: toVector(n.store.Vector()), Entries: make([][]byte, len(batch))}
+	for i := range batch {
+		req.Entries[i], _ = batch[i].MarshalBinary()
+	}
+	body, _ := json.Marshal(req)
+	var resp PushResponse
+	start := time.Now()
+	err := n.call(ctx, p, http.MethodPost, "/sync/v1/entries", body, &resp)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var lag int64
+	if err == nil {
+		lag = behind(n.store.Vector(), fromVector(resp.Vector))
+	}
+	n.m.pushed(p.ID, len(batch), time.Since(start), lag, err)
+	if err != nil {
+		if p.reachable || p.lastErr == "" {
+			n.log.Warn("peer unreachable", "peer", p.ID, "err", err)
+		}
+		p.reachable, p.lastErr = false, err.Error()
+		return resp, err
+	}
+	if !p.reachable && !p.lastOK.IsZero() {
+		n.log.Info("peer reachable again", "peer", p.ID)
+	}
+	p.reachable, p.lastOK, p.lastErr = true, n.cfg.Now(), ""
+	p.vector = fromVector(resp.Vector)
+	for _, rj := range resp.Rejected {
+		if rj.Reason != "gap" {
+			p.rejections++
+			n.log.Warn("peer rejected an entry", "peer", p.ID, "origin", rj.Origin, "seq", rj.Seq, "reason", rj.Reason, "message", rj.Message)
+		}
+	}
+	return resp, nil
+}
+
+// bodyKey carries a request's body to the signing hook.
+type bodyKey struct{}
+
+// signHook signs every attempt anew (retryablehttp calls it before each
+// one), so that a retry is not refused as a replay of the first attempt.
+func (n *Node) signHook(_ retryablehttp.Logger, r *http.Request, _ int) {
+	body, _ := r.Context().Value(bodyKey{}).([]byte)
+	signRequest(r, string(n.store.Region()), n.cfg.Key, n.cfg.Now(), body)
+}
+
+// call sends one signed request to p and decodes a 200 answer into out.
+func (n *Node) call(ctx context.Context, p *peerState, method, uri string, body []byte, out any) error {
+	u := strings.TrimRight(p.URL, "/") + uri
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, bodyKey{}, body), method, u, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := n.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, n.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		json.Unmarshal(b, &e)
+		return fmt.Errorf("%s answered %d %s: %s", p.ID, res.StatusCode, e.Error.Code, e.Error.Message)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s answered a malformed body: %w", p.ID, err)
+	}
+	return nil
+}
+
+// pullOwn fetches this region's own entries after its head from p.
+func (n *Node) pullOwn(ctx context.Context, p *peerState) (int, error) {
+	total := 0
+	for {
+		after := n.store.Vector()[n.store.Region()]
+		q := url.Values{"origin": {string(n.store.Region())}, "after": {strconv.FormatUint(after, 10)}, "limit": {strconv.Itoa(n.cfg.BatchSize)}}
+		var resp PullResponse
+		if err := n.call(ctx, p, http.MethodGet, "/sync/v1/entries?"+q.Encode(), nil, &resp); err != nil {
+			return total, err
+		}
+		if len(resp.Entries) == 0 {
+			return total, nil
+		}
+		es := make([]ledger.Entry, 0, len(resp.Entries))
+		for _, b := range resp.Entries {
+			e, err := ledger.DecodeEntry(b)
+			if err != nil {
+				return total, fmt.Errorf("%s sent a malformed entry: %w", p.ID, err)
+			}
+			es = append(es, e)
+		}
+		res, err := n.store.Apply(ctx, es)
+		if err != nil {
+			return total, err
+		}
+		total += res.Applied
+		if res.Applied == 0 {
+			return total, nil
+		}
+	}
+}
+
+// Recover fetches this region's own entries that peers hold beyond its head,
+// so that a region restored from an older backup (or an empty disk) never
+// reuses a sequence number. It asks every peer and returns when each has
+// answered with nothing new, or when RecoveryTimeout passes; peers that did
+// not answer are named in the error, and what the others sent is kept.
+func (n *Node) Recover(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RecoveryTimeout)
+	defer cancel()
+	before := n.store.Vector()[n.store.Region()]
+	var (
+		mu     sync.Mutex
+		failed []string
+		wg     sync.WaitGroup
+	)
+	for _, p := range n.peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, err := n.pullOwn(ctx, p)
+				if err == nil {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					mu.Lock()
+					failed = append(failed, fmt.Sprintf("%s (%v)", p.ID, err))
+					mu.Unlock()
+					return
+				case <-time.After(n.cfg.RetryWaitMin):
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if after := n.store.Vector()[n.store.Region()]; after > before {
+		n.log.Warn("recovered this region's own entries from peers", "from_seq", before+1, "to_seq", after)
+	}
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		return fmt.Errorf("sync: recovery incomplete, no answer from %s", strings.Join(failed, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package sync
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"kassa/ledger"
+)
+
+// Routes registers the sync endpoints on r: GET /sync/v1/status, and the
+// authenticated POST (push) and GET (pull) /sync/v1/entries.
+func (n *Node) Routes(r *mux.Router) {
+	r.HandleFunc("/sync/v1/status", n.serveStatus).Methods(http.MethodGet)
+	r.HandleFunc("/sync/v1/entries", n.servePush).Methods(http.MethodPost)
+	r.HandleFunc("/sync/v1/entries", n.servePull).Methods(http.MethodGet)
+}
+
+func (n *Node) serveStatus(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, n.Status())
+}
+
+// requestError is a refused request: its status, a stable code for metrics
+// and a message for the peer's operator.
+type requestError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func (n *Node) refuse(w http.ResponseWriter, r *http.Request, from string, e *requestError) {
+	n.m.refused(e.code)
+	if from != "" {
+		n.mu.Lock()
+		if p := n.peers[from]; p != nil {
+			p.rejections++
+		}
+		n.mu.Unlock()
+	}
+	n.log.Warn("sync request refused", "from", r.Header.Get(HeaderRegion), "remote", r.RemoteAddr,
+		"method", r.Method, "status", e.status, "code", e.code, "reason", e.msg)
+	if e.status == http.StatusTooManyRequests || e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.status, map[string]any{"error": map[string]string{"code": e.code, "message": e.msg}})
+}
+
+// authenticate reads the body (bounded), checks the signature and takes one
+// of the peer's concurrency slots; release must be called when done.
+func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (from string, body []byte, release func(), rerr *requestError) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, n.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return "", nil, nil, &requestError{http.StatusBadRequest, "read_failed", "could not read body: " + err.Error()}
+	}
+	if int64(len(body)) > n.cfg.MaxBodyBytes {
+		return "", nil, nil, &requestError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body exceeds %d bytes; send smaller batches", n.cfg.MaxBodyBytes)}
+	}
+	from, err = n.auth.check(r, body)
+	switch {
+	case errors.Is(err, ErrUnknownPeer):
+		return "", nil, nil, &requestError{http.StatusForbidden, "unknown_peer", err.Error()}
+	case errors.Is(err, ErrReplayed):
+		return "", nil, nil, &requestError{http.StatusConflict, "replayed", err.Error()}
+	case errors.Is(err, ErrStale):
+		return "", nil, nil, &requestError{http.StatusUnauthorized, "stale", err.Error()}
+	case err != nil:
+		return "", nil, nil, &requestError{http.StatusUnauthorized, "unauthenticated", err.Error()}
+	}
+	n.mu.Lock()
+	if n.inbound[from] >= n.cfg.MaxConcurrentPerPeer {
+		n.mu.Unlock()
+		return from, nil, nil, &requestError{http.StatusTooManyRequests, "too_many_requests", fmt.Sprintf("more than %d concurrent requests from %s", n.cfg.MaxConcurrentPerPeer, from)}
+	}
+	n.inbound[from]++
+	n.mu.Unlock()
+	return from, body, func() {
+		n.mu.Lock()
+		n.inbound[from]--
+		n.mu.Unlock()
+	}, nil
+}
+
+func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
+	from, body, release, rerr := n.authenticate(w, r)
+	if rerr != nil {
+		n.refuse(w, r, from, rerr)
+		return
+	}
+	defer release()
+	var req PushRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body is not a push: " + err.Error()})
+		return
+	}
+	if req.From != from {
+		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", fmt.Sprintf("body says from %q, signed by %q", req.From, from)})
+		return
+	}
+	if len(req.Entries) > n.cfg.BatchSize {
+		n.refuse(w, r, from, &requestError{http.StatusRequestEntityTooLarge, "batch_too_large", fmt.Sprintf("%d entries exceeds the batch limit %d", len(req.Entries), n.cfg.BatchSize)})
+		return
+	}
+	entries := make([]ledger.Entry, len(req.Entries))
+	for i, b := range req.Entries {
+		e, err := ledger.DecodeEntry(b)
+		if err != nil {
+			n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", fmt.Sprintf("entry %d: %v", i, err)})
+			return
+		}
+		entries[i] = e
+	}
+	res, err := n.store.Apply(r.Context(), entries)
+	if err != nil {
+		n.log.Error("apply pushed entries", "from", from, "err", err)
+		n.refuse(w, r, from, &requestError{http.StatusServiceUnavailable, "storage", "this region could not store the entries; retry later"})
+		return
+	}
+	n.m.received(res.Applied, res.Duplicates)
+	resp := PushResponse{Region: string(n.store.Region()), Applied: res.Applied, Duplicates: res.Duplicates, Rejected: []Rejection{}}
+	n.mu.Lock()
+	if p := n.peers[from]; p != nil && req.Vector != nil {
+		p.vector = fromVector(req.Vector)
+	}
+	for _, rj := range res.Rejected {
+		if errors.Is(rj, ledger.ErrFork) {
+			n.forks[string(rj.Origin)]++
+		}
+	}
+	n.mu.Unlock()
+	for _, rj := range res.Rejected {
+		resp.Rejected = append(resp.Rejected, Rejection{Origin: string(rj.Origin), Seq: rj.Seq, ID: rj.ID.String(), Reason: ledger.Reason(rj), Message: rj.Err.Error()})
+	}
+	resp.Vector = toVector(n.store.Vector())
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (n *Node) servePull(w http.ResponseWriter, r *http.Request) {
+	from, _, release, rerr := n.authenticate(w, r)
+	if rerr != nil {
+		n.refuse(w, r, from, rerr)
+		return
+	}
+	defer release()
+	q := r.URL.Query()
+	origin := q.Get("origin")
+	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
+	if q.Get("after") == "" {
+		after, err = 0, nil
+	}
+	if err != nil {
+		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "after must be a sequence number"})
+		return
+	}
+	limit := n.cfg.BatchSize
+	if s := q.Get("limit"); s != "" {
+		l, err := strconv.Atoi(s)
+		if err != nil || l < 1 {
+			n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "limit must be a positive number"})
+			return
+		}
+		limit = min(l, n.cfg.BatchSize)
+	}
+	if origin == "" {
+		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "origin is required"})
+		return
+	}
+	es, err := n.store.EntriesAfter(r.Context(), ledger.RegionID(origin), after, limit)
+	if err != nil {
+		n.log.Error("read entries for pull", "origin", origin, "err", err)
+		n.refuse(w, r, from, &requestError{http.StatusServiceUnavailable, "storage", "could not read entries; retry later"})
+		return
+	}
+	resp := PullResponse{Region: string(n.store.Region()), Vector: toVector(n.store.Vector()), Entries: make([][]byte, len(es))}
+	for i := range es {
+		resp.Entries[i], _ = es[i].MarshalBinary()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
