@@ -79,6 +79,21 @@ type Draft struct {
 	Subject  string
 	Postings []Posting
 	Data     json.RawMessage
+	// Guards are conditions the writer checks atomically with the append,
+	// against every entry committed or staged before this one: the draft is
+	// refused with a *GuardError (and nothing is written) if any would fail.
+	// They are not part of the entry.
+	Guards []Guard
+}
+
+// Guard requires that, after the draft, Account's balance in Currency is at
+// least Min. It is how a region spends rights it owns without ever spending
+// them twice: only the owner posts debits to its rights accounts, and every
+// debit is guarded.
+type Guard struct {
+	Account  string
+	Currency string
+	Min      Amount
 }
 
 // Entry is one immutable, signed fact. Its id is the SHA-256 of its canonical
@@ -238,6 +253,11 @@ func (e *Entry) Validate() error {
 // Validate checks a draft the way Entry.Validate checks an entry, so that a
 // bad request is refused before it reaches the writer.
 func (d *Draft) Validate() error {
+	for i, g := range d.Guards {
+		if !validAccount(g.Account) || !validCurrency(g.Currency) {
+			return fmt.Errorf("%w: guard %d names an invalid account or currency", ErrMalformed, i)
+		}
+	}
 	return validateBody(d.Kind, d.Subject, d.Postings, d.Data)
 }
 

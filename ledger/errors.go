@@ -21,7 +21,23 @@ var (
 	ErrNotFound       = errors.New("ledger: not found")
 	ErrCorrupt        = errors.New("ledger: database corrupt")
 	ErrRegionMismatch = errors.New("ledger: database belongs to another region")
+	ErrInsufficient   = errors.New("ledger: insufficient balance")
 )
+
+// GuardError is a draft refused because a guard would fail. It unwraps to
+// ErrInsufficient.
+type GuardError struct {
+	Account  string
+	Currency string
+	Balance  Amount // the balance before the draft
+	Min      Amount
+}
+
+func (e *GuardError) Error() string {
+	return fmt.Sprintf("ledger: insufficient balance: %s is %d %s, the entry needs it to stay at least %d", e.Account, e.Balance, e.Currency, e.Min)
+}
+
+func (e *GuardError) Unwrap() error { return ErrInsufficient }
 
 // RejectError describes an entry that was refused. It names the entry and
 // unwraps to the sentinel that says why.

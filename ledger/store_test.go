@@ -409,3 +409,52 @@ func reword(e ledger.Entry, r region) ledger.Entry {
 	e.Sign(r.key)
 	return e
 }
+
+func TestGuardsNeverSpendTwice(t *testing.T) {
+	s := MustOpen(t, newRegion("r1"))
+	grant := ledger.Draft{Kind: "rights.granted", Subject: "order-1", Postings: []ledger.Posting{
+		{Account: "order:o1:capture:r1", Amount: 1000, Currency: "SEK"},
+		{Account: "order:o1:authorized", Amount: -1000, Currency: "SEK"},
+	}}
+	if _, err := s.Append(ctx, grant); err != nil {
+		t.Fatal(err)
+	}
+	capture := func(n ledger.Amount) ledger.Draft {
+		return ledger.Draft{Kind: "order.captured", Subject: "order-1", Postings: []ledger.Posting{
+			{Account: "order:o1:capture:r1", Amount: -n, Currency: "SEK"},
+			{Account: "order:o1:captured", Amount: n, Currency: "SEK"},
+		}, Guards: []ledger.Guard{{Account: "order:o1:capture:r1", Currency: "SEK", Min: 0}}}
+	}
+	// 50 concurrent captures of 30 against 1000 of rights: exactly 33 succeed.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, refused := 0, 0
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Append(ctx, capture(30))
+			mu.Lock()
+			defer mu.Unlock()
+			var ge *ledger.GuardError
+			switch {
+			case err == nil:
+				ok++
+			case errors.As(err, &ge) && errors.Is(err, ledger.ErrInsufficient):
+				refused++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 33 || refused != 17 {
+		t.Fatalf("got %d captures and %d refusals, want 33 and 17", ok, refused)
+	}
+	if bal, _ := s.Balance(ctx, "order:o1:capture:r1", "SEK"); bal != 10 {
+		t.Fatalf("got rights %d, want 10", bal)
+	}
+	if got := s.Vector()["r1"]; got != 34 {
+		t.Fatalf("got %d entries, want 34: a refused draft must not take a sequence number", got)
+	}
+}

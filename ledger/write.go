@@ -42,6 +42,7 @@ func (s *Store) Append(ctx context.Context, draft Draft) (Entry, error) {
 	}
 	d := draft
 	d.Postings = append([]Posting(nil), draft.Postings...)
+	d.Guards = append([]Guard(nil), draft.Guards...)
 	res, err := s.submit(ctx, &writeReq{draft: &d})
 	if err != nil {
 		return Entry{}, err
@@ -267,6 +268,10 @@ type group struct {
 	count   int64             // entries held after this group
 	inserts int
 	start   time.Time
+	// deltas sums the postings staged in this group, for guards.
+	deltas map[balanceKey]int64
+	// guardBase caches, per guarded balance, its value before this group.
+	guardBase map[balanceKey]int64
 }
 
 // op is one step of a group's transaction, in staging order: insert an entry,
@@ -358,7 +363,7 @@ func (s *Store) afterCommit(err error, pending *group) *group {
 // newGroup starts a group on top of base, or of the committed state if base
 // is nil.
 func (s *Store) newGroup(base *group) *group {
-	g := &group{heads: make(map[RegionID]head, 4), start: time.Now()}
+	g := &group{heads: make(map[RegionID]head, 4), start: time.Now(), deltas: map[balanceKey]int64{}}
 	if base != nil {
 		g.digest, g.count = base.digest, base.count
 	} else {
@@ -393,6 +398,15 @@ func (s *Store) stage(g, base *group, reqs []*writeReq) {
 		g.reqs = append(g.reqs, r)
 		g.results = append(g.results, writeResult{})
 		if r.draft != nil {
+			if len(r.draft.Guards) > 0 {
+				if err := s.checkGuards(g, base, r.draft); err != nil {
+					g.results[ri].err = err
+					continue
+				}
+			}
+			for _, p := range r.draft.Postings {
+				g.deltas[balanceKey{p.Account, p.Currency}] += int64(p.Amount)
+			}
 			prev := lookup(s.opt.Region)
 			e := &Entry{
 				Origin:   s.opt.Region,
@@ -439,6 +453,9 @@ func (s *Store) stage(g, base *group, reqs []*writeReq) {
 			}
 			g.heads[e.Origin] = head{Seq: e.Seq, ID: id, HLC: e.HLC}
 			g.ops = append(g.ops, op{e: e, id: id, body: body, req: ri, idx: j})
+			for _, p := range e.Postings {
+				g.deltas[balanceKey{p.Account, p.Currency}] += int64(p.Amount)
+			}
 			g.digest = g.digest.Add(id)
 			g.count++
 			g.inserts++
@@ -488,6 +505,69 @@ func (s *Store) commit(g *group) error {
 		r.done <- g.results[i]
 	}
 	return nil
+}
+
+// checkGuards decides whether d's guards hold after d, on top of everything
+// staged before it: the committed state, the group being committed (base)
+// and this group so far.
+func (s *Store) checkGuards(g, base *group, d *Draft) error {
+	for _, gd := range d.Guards {
+		k := balanceKey{gd.Account, gd.Currency}
+		before, ok := g.guardBase[k]
+		if !ok {
+			var err error
+			if before, err = s.balanceAfter(base, k); err != nil {
+				return err
+			}
+			if g.guardBase == nil {
+				g.guardBase = map[balanceKey]int64{}
+			}
+			g.guardBase[k] = before
+		}
+		after := before + g.deltas[k]
+		for _, p := range d.Postings {
+			if p.Account == gd.Account && p.Currency == gd.Currency {
+				after += int64(p.Amount)
+			}
+		}
+		if after < int64(gd.Min) {
+			return &GuardError{Account: gd.Account, Currency: gd.Currency, Balance: Amount(after - postingSum(d, k)), Min: gd.Min}
+		}
+	}
+	return nil
+}
+
+func postingSum(d *Draft, k balanceKey) int64 {
+	var n int64
+	for _, p := range d.Postings {
+		if p.Account == k.account && p.Currency == k.currency {
+			n += int64(p.Amount)
+		}
+	}
+	return n
+}
+
+// balanceAfter returns the balance of k once base (the group committing now,
+// if any) is committed. It reads the committed balance and digest in one
+// snapshot: if that snapshot already includes base, its digest says so.
+func (s *Store) balanceAfter(base *group, k balanceKey) (int64, error) {
+	tx, err := s.rdb.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, classify(fmt.Errorf("ledger: read balance: %w", err))
+	}
+	defer tx.Rollback()
+	var amount int64
+	if err := tx.QueryRow(`SELECT amount FROM balances WHERE account = ? AND currency = ?`, k.account, k.currency).Scan(&amount); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, classify(fmt.Errorf("ledger: read balance: %w", err))
+	}
+	var d []byte
+	if err := tx.QueryRow(`SELECT value FROM meta WHERE key = 'digest'`).Scan(&d); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, classify(fmt.Errorf("ledger: read digest: %w", err))
+	}
+	if base != nil && string(d) != string(base.digest[:]) {
+		amount += base.deltas[k]
+	}
+	return amount, nil
 }
 
 // balanceKey names one row of the balances table.

@@ -270,8 +270,8 @@ func (c *Config) Validate() error {
 			return bad(key+".id", "region %q is listed twice (or is this region)", p.ID)
 		}
 		seen[p.ID] = true
-		if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return bad(key+".url", "must be an http(s) URL, got %q", p.URL)
+		if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return bad(key+".url", "must be an http(s) URL without credentials (requests are signed with the region key)")
 		}
 		if _, err := ParsePublicKey(p.PublicKey); err != nil {
 			return bad(key+".public_key", "%v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -193,7 +194,7 @@ func (n *Node) Status() Status {
 		st.Forks[o] = c
 	}
 	for _, p := range n.peers {
-		ps := PeerStatus{ID: p.ID, URL: p.URL, Reachable: p.reachable, Rejections: p.rejections, LastError: p.lastErr}
+		ps := PeerStatus{ID: p.ID, URL: redact(p.URL), Reachable: p.reachable, Rejections: p.rejections, LastError: p.lastErr}
 		if !p.lastOK.IsZero() {
 			t := p.lastOK.UTC()
 			ps.LastOK = &t
@@ -237,4 +238,13 @@ func fromVector(v map[string]uint64) map[ledger.RegionID]uint64 {
 		out[ledger.RegionID(o)] = s
 	}
 	return out
+}
+
+// redact hides any password in a URL, so status never shows one.
+func redact(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return pu.Redacted()
 }

@@ -103,6 +103,10 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body is not a push: " + err.Error()})
 		return
 	}
+	if dec.More() {
+		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body has data after the push"})
+		return
+	}
 	if req.From != from {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", fmt.Sprintf("body says from %q, signed by %q", req.From, from)})
 		return
