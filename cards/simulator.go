@@ -1,0 +1,367 @@
+package cards
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Limits of the Simulator's protocol.
+const (
+	MaxIdempotencyKeyLen = 255
+	maxReferenceLen      = 255
+	maxRequestBody       = 16 << 10
+)
+
+// Simulator defaults.
+const (
+	DefaultStall     = 30 * time.Second
+	DefaultRetention = 24 * time.Hour
+)
+
+// Simulator is an in-memory acquirer served over HTTP (see Handler), so
+// that kassa's real client path (timeouts, retries, idempotency) runs against
+// it. It approves or declines by card number as TestCards documents, keeps
+// each payment under its idempotency key and answers a repeated key with the
+// first answer, never charging twice.
+//
+// Set the exported fields before serving. A Simulator is safe for concurrent
+// use.
+type Simulator struct {
+	// Stall is how long the answer for the stalling test card is held back
+	// when the caller does not hang up first. Zero means DefaultStall.
+	Stall time.Duration
+	// Retention is how long a payment's record, and so its idempotency key,
+	// is kept. Zero means DefaultRetention.
+	Retention time.Duration
+
+	now   func() time.Time
+	key   [32]byte // keys request digests; never leaves the process
+	cards map[string]TestCard
+
+	mu      sync.Mutex
+	byKey   map[string]*simPayment
+	order   []string // idempotency keys, oldest first, for expiry
+	seq     int
+	charges int
+}
+
+// simPayment is what the Simulator remembers of a payment: no number, no CVC.
+type simPayment struct {
+	digest  [32]byte // keyed digest of the request, to tell replays from conflicts
+	created time.Time
+	stall   bool
+	body    []byte // the answer, replayed byte for byte
+}
+
+// NewSimulator returns a Simulator that reads time, for card expiry and
+// record retention, from now (time.Now if nil).
+func NewSimulator(now func() time.Time) *Simulator {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Simulator{now: now, cards: map[string]TestCard{}, byKey: map[string]*simPayment{}}
+	rand.Read(s.key[:]) // never fails: it crashes the program instead
+	for _, tc := range TestCards() {
+		s.cards[digitsOf(tc.Number)] = tc
+	}
+	return s
+}
+
+// Charges returns the number of payments the Simulator has approved, each
+// counted once however often its idempotency key was repeated.
+func (s *Simulator) Charges() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.charges
+}
+
+// paymentRequest is the body of POST /payments.
+type paymentRequest struct {
+	Amount    int64  `json:"amount"`
+	Currency  string `json:"currency"`
+	Number    string `json:"number"`
+	ExpMonth  int    `json:"exp_month"`
+	ExpYear   int    `json:"exp_year"`
+	CVC       string `json:"cvc"`
+	Reference string `json:"reference"`
+}
+
+// paymentResponse is the answer to POST /payments and GET /payments.
+type paymentResponse struct {
+	ID          string    `json:"id"`
+	Status      string    `json:"status"`
+	DeclineCode string    `json:"decline_code"`
+	Amount      int64     `json:"amount"`
+	Currency    string    `json:"currency"`
+	Reference   string    `json:"reference"`
+	Brand       string    `json:"brand"`
+	Last4       string    `json:"last4"`
+	Created     time.Time `json:"created"`
+}
+
+// Statuses of a payment.
+const (
+	statusApproved = "approved"
+	statusDeclined = "declined"
+)
+
+// Handler serves the Simulator's API:
+//
+//	POST /payments                    charge a card; header Idempotency-Key required
+//	GET  /payments?idempotency_key=K  the answer given for key K; 404 if none
+//
+// A malformed request gets a 4xx and {"error": {"code", "message"}} and is
+// not recorded; docs/cards.md has the details.
+func (s *Simulator) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /payments", s.create)
+	mux.HandleFunc("GET /payments", s.lookup)
+	return mux
+}
+
+func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	if msg := checkIdempotencyKey(key); msg != "" {
+		writeError(w, http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key header: "+msg)
+		return
+	}
+	req, status, code, msg := decodePayment(w, r)
+	if status != 0 {
+		writeError(w, status, code, msg)
+		return
+	}
+	digest := s.digest(req)
+
+	s.mu.Lock()
+	now := s.now()
+	s.expire(now)
+	p, replay := s.byKey[key]
+	if replay && !hmac.Equal(p.digest[:], digest[:]) {
+		s.mu.Unlock()
+		writeError(w, http.StatusConflict, "idempotency_conflict", "this Idempotency-Key was used with a different payment")
+		return
+	}
+	if !replay {
+		p = s.charge(key, req, digest, now)
+	}
+	s.mu.Unlock()
+
+	if p.stall {
+		s.hold(r.Context())
+		if r.Context().Err() != nil {
+			return // the caller gave up; the charge stands
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if replay {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(p.body)
+}
+
+// charge decides a new payment and records it. s.mu must be held.
+func (s *Simulator) charge(key string, req paymentRequest, digest [32]byte, now time.Time) *simPayment {
+	card := Card{Number: req.Number, ExpMonth: req.ExpMonth, ExpYear: req.ExpYear, CVC: req.CVC}
+	d := digitsOf(card.Number)
+	status, decline, stall := statusApproved, "", false
+	var fe *FieldError
+	if err := Check(card, now); errors.As(err, &fe) {
+		status, decline = statusDeclined, fe.Code
+	} else if tc, ok := s.cards[d]; ok {
+		stall = tc.Stalls
+		if !tc.Approved {
+			status, decline = statusDeclined, tc.DeclineCode
+		}
+	}
+	s.seq++
+	body, err := json.Marshal(paymentResponse{
+		ID:          fmt.Sprintf("pay_%08d", s.seq),
+		Status:      status,
+		DeclineCode: decline,
+		Amount:      req.Amount,
+		Currency:    req.Currency,
+		Reference:   req.Reference,
+		Brand:       brandOf(d),
+		Last4:       last4(d),
+		Created:     now.UTC(),
+	})
+	if err != nil {
+		panic(fmt.Sprintf("cards: encode payment: %v", err)) // plain strings and numbers always encode
+	}
+	p := &simPayment{digest: digest, created: now, stall: stall, body: append(body, '\n')}
+	s.byKey[key] = p
+	s.order = append(s.order, key)
+	if status == statusApproved {
+		s.charges++
+	}
+	return p
+}
+
+// expire forgets payments older than the retention. s.mu must be held.
+func (s *Simulator) expire(now time.Time) {
+	keep := s.Retention
+	if keep <= 0 {
+		keep = DefaultRetention
+	}
+	n := 0
+	for n < len(s.order) && now.Sub(s.byKey[s.order[n]].created) > keep {
+		delete(s.byKey, s.order[n])
+		n++
+	}
+	if n > 0 {
+		s.order = append(s.order[:0:0], s.order[n:]...)
+	}
+}
+
+// hold waits for the stall to pass or ctx to end, whichever is first.
+func (s *Simulator) hold(ctx context.Context) {
+	d := s.Stall
+	if d <= 0 {
+		d = DefaultStall
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func (s *Simulator) lookup(w http.ResponseWriter, r *http.Request) {
+	key := r.URL.Query().Get("idempotency_key")
+	if msg := checkIdempotencyKey(key); msg != "" {
+		writeError(w, http.StatusBadRequest, "invalid_idempotency_key", "idempotency_key: "+msg)
+		return
+	}
+	s.mu.Lock()
+	s.expire(s.now())
+	p, ok := s.byKey[key]
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no payment was received with this idempotency key")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(p.body)
+}
+
+// digest is a keyed hash of everything in the request, so that a replay can
+// be told from a conflicting reuse of its key without keeping the number or
+// CVC. The number is compared without its spaces and dashes.
+func (s *Simulator) digest(req paymentRequest) [32]byte {
+	mac := hmac.New(sha256.New, s.key[:])
+	for _, f := range []string{
+		strconv.FormatInt(req.Amount, 10), req.Currency, digitsOf(req.Number),
+		strconv.Itoa(req.ExpMonth), strconv.Itoa(req.ExpYear), req.CVC, req.Reference,
+	} {
+		fmt.Fprintf(mac, "%d:%s,", len(f), f)
+	}
+	var d [32]byte
+	copy(d[:], mac.Sum(nil))
+	return d
+}
+
+// decodePayment reads and checks the body of POST /payments. A non-zero
+// status means the request is refused with that status, code and message.
+func decodePayment(w http.ResponseWriter, r *http.Request) (req paymentRequest, status int, code, msg string) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		status, code, msg = decodeFailure(err)
+		return req, status, code, msg
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, http.StatusBadRequest, "malformed", "the body has data after the payment"
+	}
+	switch {
+	case req.Amount <= 0:
+		return req, http.StatusBadRequest, "invalid_amount", "amount must be a positive number of minor units"
+	case !isCurrency(req.Currency):
+		return req, http.StatusBadRequest, "invalid_currency", "currency must be an ISO 4217 code such as SEK"
+	case req.Number == "":
+		return req, http.StatusBadRequest, "missing_number", "number is required"
+	case len(req.Reference) > maxReferenceLen:
+		return req, http.StatusBadRequest, "invalid_reference", fmt.Sprintf("reference is over %d bytes", maxReferenceLen)
+	}
+	return req, 0, "", ""
+}
+
+// decodeFailure turns a decoding error into a refusal. The decoder's own
+// messages are not passed on: a type error can quote the offending value,
+// which may be a card number sent as a JSON number.
+func decodeFailure(err error) (status int, code, msg string) {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is over %d bytes", maxRequestBody)
+	}
+	msg = "the body is not a payment"
+	if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && e.Field != "" {
+		msg = "field " + e.Field + " has the wrong type"
+	} else if e, ok := errors.AsType[*json.SyntaxError](err); ok {
+		msg = fmt.Sprintf("the body is not valid JSON (byte %d)", e.Offset)
+	} else if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		msg = "the body is empty or cut short"
+	} else if strings.HasPrefix(err.Error(), "json: unknown field") {
+		msg = "the body has a field a payment does not have"
+	}
+	return http.StatusBadRequest, "malformed", msg
+}
+
+func isCurrency(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if c[i] < 'A' || c[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkIdempotencyKey returns what is wrong with key, or "".
+func checkIdempotencyKey(key string) string {
+	if key == "" {
+		return "required"
+	}
+	if len(key) > MaxIdempotencyKeyLen {
+		return fmt.Sprintf("over %d bytes", MaxIdempotencyKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return "only printable ASCII without spaces"
+		}
+	}
+	return ""
+}
+
+// apiError is the body of every refusal.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, msg
+	var b bytes.Buffer
+	json.NewEncoder(&b).Encode(e)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
