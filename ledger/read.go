@@ -1,8 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -91,6 +93,32 @@ func (s *Store) Entry(ctx context.Context, id Hash) (Entry, error) {
 // ordered by hlc and then origin: the same order in every region.
 func (s *Store) EntriesBySubject(ctx context.Context, subject string) ([]Entry, error) {
 	return s.queryEntries(ctx, `SELECT body FROM entries WHERE subject = ? ORDER BY hlc, origin, seq`, subject)
+}
+
+// EntriesByRef returns every entry whose data has the top-level string field
+// "ref" equal to ref, in the same order as EntriesBySubject.
+func (s *Store) EntriesByRef(ctx context.Context, ref string) ([]Entry, error) {
+	return s.queryEntries(ctx, `SELECT body FROM entries WHERE ref = ? ORDER BY hlc, origin, seq`, ref)
+}
+
+// EntriesByKind returns every entry of a kind. It scans the table: it is
+// for start-up and maintenance, not for request paths.
+func (s *Store) EntriesByKind(ctx context.Context, kind string) ([]Entry, error) {
+	return s.queryEntries(ctx, `SELECT body FROM entries WHERE kind = ? ORDER BY hlc, origin, seq`, kind)
+}
+
+// refOf returns the "ref" field of an entry's data, or nil (SQL NULL).
+func refOf(data json.RawMessage) any {
+	if !bytes.Contains(data, []byte(`"ref"`)) {
+		return nil
+	}
+	var v struct {
+		Ref string `json:"ref"`
+	}
+	if json.Unmarshal(data, &v) != nil || v.Ref == "" {
+		return nil
+	}
+	return v.Ref
 }
 
 func (s *Store) queryEntries(ctx context.Context, q string, args ...any) ([]Entry, error) {

@@ -353,7 +353,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&s.insEntry, `INSERT INTO entries (origin, seq, id, hlc, kind, subject, body) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insEntry, `INSERT INTO entries (origin, seq, id, hlc, kind, subject, body, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.insBalance, `INSERT INTO balances (account, currency, amount) VALUES (?, ?, ?)
 			ON CONFLICT (account, currency) DO UPDATE SET amount = amount + excluded.amount`},
 		{&s.setVector, `INSERT INTO vector (origin, seq, head, hlc_wall, hlc_logical) VALUES (?, ?, ?, ?, ?)

@@ -589,7 +589,7 @@ func (s *Store) write(g *group) error {
 			g.results[o.req].outcomes[o.idx] = s.checkHeld(tx, o)
 			continue
 		}
-		if _, err := insEntry.Exec(string(e.Origin), e.Seq, o.id[:], e.HLC.Wall, e.Kind, e.Subject, o.body); err != nil {
+		if _, err := insEntry.Exec(string(e.Origin), e.Seq, o.id[:], e.HLC.Wall, e.Kind, e.Subject, o.body, refOf(e.Data)); err != nil {
 			return fmt.Errorf("insert %s/%d: %w", e.Origin, e.Seq, err)
 		}
 		for _, p := range e.Postings {

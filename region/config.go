@@ -38,14 +38,16 @@ type Config struct {
 	// their entries must be signed with.
 	Peers []Peer `mapstructure:"peers"`
 	// Durability is "local" (acknowledge after this region's fsync).
-	Durability string       `mapstructure:"durability"`
-	Backup     BackupConfig `mapstructure:"backup"`
-	Sync       SyncConfig   `mapstructure:"sync"`
-	Ledger     LedgerConfig `mapstructure:"ledger"`
-	HTTP       HTTPConfig   `mapstructure:"http"`
-	Log        LogConfig    `mapstructure:"log"`
-	Merchants  []Merchant   `mapstructure:"merchants"`
-	Staff      []Staff      `mapstructure:"staff"`
+	Durability string         `mapstructure:"durability"`
+	Backup     BackupConfig   `mapstructure:"backup"`
+	Sync       SyncConfig     `mapstructure:"sync"`
+	Ledger     LedgerConfig   `mapstructure:"ledger"`
+	HTTP       HTTPConfig     `mapstructure:"http"`
+	Log        LogConfig      `mapstructure:"log"`
+	Checkout   CheckoutConfig `mapstructure:"checkout"`
+	Scoring    ScoringConfig  `mapstructure:"scoring"`
+	Merchants  []Merchant     `mapstructure:"merchants"`
+	Staff      []Staff        `mapstructure:"staff"`
 }
 
 // Peer is another region.
@@ -87,6 +89,40 @@ type SyncConfig struct {
 	// hand back its own chain before it takes writes.
 	RecoveryTimeout time.Duration `mapstructure:"recovery_timeout"`
 }
+
+// CheckoutConfig configures sessions, orders and the merchant API.
+type CheckoutConfig struct {
+	// IdentityKey derives consumer ids from emails; every region of a
+	// deployment must share it.
+	IdentityKey string `mapstructure:"identity_key"`
+	// FingerprintKey keys card fingerprints; shared by every region.
+	FingerprintKey string        `mapstructure:"fingerprint_key"`
+	SessionTTL     time.Duration `mapstructure:"session_ttl"`
+	AuthTTL        time.Duration `mapstructure:"auth_ttl"`
+	// Rate limits in requests per second (0: off).
+	RatePerMerchant float64 `mapstructure:"rate_per_merchant"`
+	RatePerClient   float64 `mapstructure:"rate_per_client"`
+	// AcquirerURL is the card acquirer; empty means the built-in simulated
+	// acquirer (development only).
+	AcquirerURL     string        `mapstructure:"acquirer_url"`
+	AcquirerTimeout time.Duration `mapstructure:"acquirer_timeout"`
+	// ReconcileInterval is how often unknown card outcomes are settled.
+	ReconcileInterval time.Duration `mapstructure:"reconcile_interval"`
+}
+
+// ScoringConfig is the credit policy.
+type ScoringConfig struct {
+	MaxPayLater    int64    `mapstructure:"max_pay_later"`
+	MinInstalments int64    `mapstructure:"min_instalments"`
+	Countries      []string `mapstructure:"countries"`
+	PayLaterOff    bool     `mapstructure:"pay_later_off"`
+}
+
+// Development keys that production refuses.
+const (
+	DemoIdentityKey    = "dev-identity-key-not-for-production"
+	DemoFingerprintKey = "dev-fingerprint-key-not-for-production"
+)
 
 // LedgerConfig tunes the SQLite store.
 type LedgerConfig struct {
@@ -223,6 +259,36 @@ func (c *Config) Validate() error {
 	}
 	if sc.RetryWaitMin > sc.RetryWaitMax {
 		return bad("sync.retry_wait_min", "must not exceed sync.retry_wait_max")
+	}
+	ck := c.Checkout
+	if len(ck.IdentityKey) < 16 {
+		return bad("checkout.identity_key", "must be at least 16 characters, the same in every region")
+	}
+	if len(ck.FingerprintKey) < 16 {
+		return bad("checkout.fingerprint_key", "must be at least 16 characters, the same in every region")
+	}
+	if c.Mode == "production" && (ck.IdentityKey == DemoIdentityKey || ck.FingerprintKey == DemoFingerprintKey) {
+		return bad("checkout", "the development identity and fingerprint keys are refused in production mode")
+	}
+	for key, d := range map[string]time.Duration{"checkout.session_ttl": ck.SessionTTL, "checkout.auth_ttl": ck.AuthTTL,
+		"checkout.acquirer_timeout": ck.AcquirerTimeout, "checkout.reconcile_interval": ck.ReconcileInterval} {
+		if d < time.Millisecond || d > 365*24*time.Hour {
+			return bad(key, "must be a positive duration, got %s", d)
+		}
+	}
+	if ck.RatePerMerchant < 0 || ck.RatePerClient < 0 {
+		return bad("checkout.rate_per_merchant", "rates must not be negative")
+	}
+	if ck.AcquirerURL == "" && c.Mode == "production" {
+		return bad("checkout.acquirer_url", "production needs a real acquirer; the simulated one is for development")
+	}
+	if ck.AcquirerURL != "" {
+		if u, err := url.Parse(ck.AcquirerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("checkout.acquirer_url", "must be an http(s) URL")
+		}
+	}
+	if c.Scoring.MaxPayLater < 0 || c.Scoring.MinInstalments < 0 {
+		return bad("scoring.max_pay_later", "limits must not be negative")
 	}
 	switch c.Durability {
 	case "local":

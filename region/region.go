@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"kassa/backup"
+	"kassa/cards"
+	"kassa/checkout"
 	"kassa/ledger"
+	"kassa/scoring"
 	regionsync "kassa/sync"
 )
 
@@ -31,6 +35,8 @@ type Region struct {
 	ledger   *ledger.Store
 	replica  *backup.Replicator
 	node     *regionsync.Node
+	checkout *checkout.Service
+	sim      *cards.Simulator
 	registry *prometheus.Registry
 	handler  http.Handler
 	ready    atomic.Bool
@@ -121,9 +127,48 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		r.replica.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	r.checkout = r.newCheckout(opts)
+	r.node.SetGranter(r.checkout)
 	r.handler = r.routes()
 	return r, nil
 }
+
+func (r *Region) newCheckout(opts settings) *checkout.Service {
+	cfg := r.cfg
+	acquirerURL := cfg.Checkout.AcquirerURL
+	if acquirerURL == "" {
+		// The simulated acquirer is served by this region itself, so card
+		// payments go through the real client: HTTP, timeouts, retries
+		// with an idempotency key.
+		r.sim = cards.NewSimulator(time.Now)
+		acquirerURL = strings.TrimRight(cfg.PublicURL, "/") + "/simulator/acquirer"
+	}
+	transport := opts.transport
+	if transport == nil {
+		transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	acquirer := cards.NewClient(acquirerURL, transport, cfg.Checkout.AcquirerTimeout, 2)
+	merchants := make([]checkout.MerchantConfig, len(cfg.Merchants))
+	for i, m := range cfg.Merchants {
+		merchants[i] = checkout.MerchantConfig{ID: m.ID, Name: m.Name, APISecret: m.APISecret, WebhookSecret: m.WebhookSecret}
+	}
+	var peers []string
+	for _, p := range cfg.Peers {
+		peers = append(peers, p.ID)
+	}
+	sc := cfg.Scoring
+	return checkout.New(r.ledger, scoring.Basic{Policy: scoring.Policy{
+		MaxPayLater: sc.MaxPayLater, MinInstalments: sc.MinInstalments, Countries: sc.Countries, PayLaterOff: sc.PayLaterOff,
+	}}, acquirer, r.node, checkout.Config{
+		Region: cfg.Region, Peers: peers, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		AllowLoopback: cfg.Mode == "development", SessionTTL: cfg.Checkout.SessionTTL, AuthTTL: cfg.Checkout.AuthTTL,
+		Merchants: merchants, Consumers: checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
+		FingerprintKey: cards.FingerprintKey(cfg.Checkout.FingerprintKey), Logger: r.log,
+	})
+}
+
+// Checkout returns the region's checkout service.
+func (r *Region) Checkout() *checkout.Service { return r.checkout }
 
 // Option adjusts how New builds a region, for tests.
 type Option func(*settings)
@@ -172,6 +217,11 @@ func (r *Region) routes() http.Handler {
 	m.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{r.registry, prometheus.DefaultGatherer},
 		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)})).Methods(http.MethodGet)
 	r.node.Routes(m)
+	limiter := checkout.NewLimiter(r.cfg.Checkout.RatePerMerchant, r.cfg.Checkout.RatePerClient, nil)
+	checkout.NewAPI(r.checkout, limiter, r.ready.Load).Routes(m)
+	if r.sim != nil {
+		m.PathPrefix("/simulator/acquirer/").Handler(http.StripPrefix("/simulator/acquirer", r.sim.Handler()))
+	}
 	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+req.URL.Path)
 	})
@@ -210,7 +260,14 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	syncDone := make(chan struct{})
 	go func() {
 		defer close(syncDone)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.reconcile(syncCtx)
+		}()
 		r.node.Run(syncCtx)
+		wg.Wait()
 	}()
 	r.ready.Store(true)
 	select {
@@ -241,6 +298,24 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// reconcile settles unknown card outcomes until ctx is done.
+func (r *Region) reconcile(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Checkout.ReconcileInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := r.checkout.Reconcile(ctx); err != nil {
+			r.log.Error("reconcile card outcomes", "err", err)
+		} else if n > 0 {
+			r.log.Info("settled card authorizations with unknown outcome", "settled", n)
+		}
+	}
+}
+
 // Close finishes queued ledger writes, closes the ledger and then the backup
 // replica (after a final sync). It is safe to call once after Serve returned.
 func (r *Region) Close() error {
@@ -269,7 +344,7 @@ func (r *Region) Banner(addr string) string {
 	if r.cfg.Mode == "development" {
 		for _, m := range r.cfg.Merchants {
 			if m.ID == DemoMerchantID {
-				fmt.Fprintf(&b, "  demo merchant: id %s, API secret %s (merchant API: see README)\n", m.ID, m.APISecret)
+				fmt.Fprintf(&b, "  demo merchant: id %s, API secret %s (HTTP Basic)\n", m.ID, m.APISecret)
 			}
 		}
 		for _, s := range r.cfg.Staff {
@@ -278,6 +353,7 @@ func (r *Region) Banner(addr string) string {
 			}
 		}
 	}
+	fmt.Fprintf(&b, "  merchant API: %s/v1 (OpenAPI: %s/v1/openapi.json)\n", base, base)
 	b.WriteString("Stop with Ctrl+C; it drains requests and finishes writes first.\n")
 	return b.String()
 }

@@ -16,6 +16,7 @@ type metrics struct {
 	refusals   *prometheus.CounterVec
 	peerUp     *prometheus.GaugeVec
 	peerBehind *prometheus.GaugeVec
+	grants     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -43,7 +44,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "kassa_sync_peer_behind_entries", Help: "Entries this region holds that the peer lacked at its last answer.",
 		}, []string{"peer"}),
 	}
+	m.grants = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kassa_sync_rights_granted_total", Help: "Rights transfers this region granted to peers on request.",
+	})
 	if reg != nil {
+		reg.MustRegister(m.grants)
 		reg.MustRegister(m.pushes, m.sent, m.pushTime, m.recv, m.refusals, m.peerUp, m.peerBehind)
 	}
 	return m
@@ -66,5 +71,7 @@ func (m *metrics) received(applied, duplicates int) {
 	m.recv.WithLabelValues("applied").Add(float64(applied))
 	m.recv.WithLabelValues("duplicate").Add(float64(duplicates))
 }
+
+func (m *metrics) granted() { m.grants.Inc() }
 
 func (m *metrics) refused(reason string) { m.refusals.WithLabelValues(reason).Inc() }

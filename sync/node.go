@@ -73,6 +73,7 @@ type Node struct {
 	peers   map[string]*peerState
 	forks   map[string]int64 // origin -> forks seen from it
 	inbound map[string]int   // peer -> requests being served
+	granter RightsGranter
 }
 
 type peerState struct {

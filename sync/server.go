@@ -20,6 +20,7 @@ func (n *Node) Routes(r *mux.Router) {
 	r.HandleFunc("/sync/v1/status", n.serveStatus).Methods(http.MethodGet)
 	r.HandleFunc("/sync/v1/entries", n.servePush).Methods(http.MethodPost)
 	r.HandleFunc("/sync/v1/entries", n.servePull).Methods(http.MethodGet)
+	r.HandleFunc("/sync/v1/rights", n.serveRights).Methods(http.MethodPost)
 }
 
 func (n *Node) serveStatus(w http.ResponseWriter, _ *http.Request) {

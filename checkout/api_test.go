@@ -1,0 +1,262 @@
+package checkout_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestSessions(t *testing.T) {
+	r1 := startRegions(t, 1, nil)[0]
+	base := r1.url + "/v1/sessions"
+	s := call(t, "POST", base, "k1", sessionBody(25900, "A-1001"))
+	if s.status != 201 || s.str("status") != "open" || !strings.HasPrefix(s.str("id"), "ses_") ||
+		s.str("checkout_url") != r1.url+"/checkout/"+s.str("id") || s.str("expires_at") == "" {
+		t.Fatalf("create: got %d %s", s.status, s.raw)
+	}
+	if g := call(t, "GET", base+"/"+s.str("id"), "", nil); g.status != 200 || g.str("id") != s.str("id") || g.num("amount") != 25900 {
+		t.Fatalf("get: got %d %s", g.status, g.raw)
+	}
+	again := call(t, "POST", base, "k1", sessionBody(25900, "A-1001"))
+	if again.status != 201 || again.str("id") != s.str("id") || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: got %d %s (replayed %q)", again.status, again.raw, again.header.Get("Idempotent-Replayed"))
+	}
+	if c := call(t, "POST", base, "k1", sessionBody(100, "A-1001")); c.status != 409 || c.str("error", "code") != "idempotency_conflict" {
+		t.Fatalf("conflict: got %d %s", c.status, c.raw)
+	}
+
+	bad := func(mutate func(m map[string]any)) map[string]any {
+		b := sessionBody(1000, "B-1")
+		mutate(b)
+		return b
+	}
+	tests := []struct {
+		name   string
+		user   string
+		secret string
+		key    string
+		body   any
+		status int
+		code   string
+		field  string
+	}{
+		{"no auth", "", "", "x1", sessionBody(1, "r"), 401, "unauthorized", ""},
+		{"wrong secret", "demo", "sk_wrong", "x2", sessionBody(1, "r"), 401, "unauthorized", ""},
+		{"no idempotency key", "demo", "sk_test_demo", "", sessionBody(1, "r"), 400, "invalid_request", "Idempotency-Key"},
+		{"lines do not add up", "demo", "sk_test_demo", "x3", bad(func(m map[string]any) { m["amount"] = 999 }), 400, "invalid_request", "amount"},
+		{"bad line total", "demo", "sk_test_demo", "x4", bad(func(m map[string]any) {
+			m["lines"] = []map[string]any{{"name": "A", "quantity": 2, "unit_price": 500, "total": 999}}
+		}), 400, "invalid_request", "lines[0].total"},
+		{"zero quantity", "demo", "sk_test_demo", "x5", bad(func(m map[string]any) {
+			m["lines"] = []map[string]any{{"name": "A", "quantity": 0, "unit_price": 500, "total": 0}}
+		}), 400, "invalid_request", "lines[0].quantity"},
+		{"bad currency", "demo", "sk_test_demo", "x6", bad(func(m map[string]any) { m["currency"] = "sek" }), 400, "invalid_request", "currency"},
+		{"bad country", "demo", "sk_test_demo", "x7", bad(func(m map[string]any) { m["country"] = "Sweden" }), 400, "invalid_request", "country"},
+		{"negative amount", "demo", "sk_test_demo", "x8", bad(func(m map[string]any) { m["amount"] = -5 }), 400, "invalid_request", "amount"},
+		{"unknown field", "demo", "sk_test_demo", "x9", bad(func(m map[string]any) { m["amont"] = 5 }), 400, "invalid_request", "amont"},
+		{"wrong type", "demo", "sk_test_demo", "x10", bad(func(m map[string]any) { m["amount"] = "lots" }), 400, "invalid_request", "amount"},
+		{"bad url", "demo", "sk_test_demo", "x11", bad(func(m map[string]any) {
+			m["urls"] = map[string]any{"confirmation": "javascript:alert(1)", "cancel": "https://x"}
+		}), 400, "invalid_request", "urls.confirmation"},
+		{"not json", "demo", "sk_test_demo", "x12", "{nope", 400, "invalid_request", "body"},
+		{"trailing data", "demo", "sk_test_demo", "x13", `{"amount":1}{}`, 400, "invalid_request", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := r1.r.Ledger().Digest()
+			res := callAs(t, tt.user, tt.secret, "POST", base, tt.key, tt.body)
+			if res.status != tt.status || res.str("error", "code") != tt.code || (tt.field != "" && res.str("error", "field") != tt.field) {
+				t.Fatalf("got %d %s, want %d %s field %q", res.status, res.raw, tt.status, tt.code, tt.field)
+			}
+			if res.str("error", "message") == "" || res.str("error", "correlation_id") == "" {
+				t.Fatalf("error lacks a message or correlation id: %s", res.raw)
+			}
+			if r1.r.Ledger().Digest() != before {
+				t.Fatal("a refused request changed the ledger")
+			}
+		})
+	}
+	if res := call(t, "GET", base+"/ses_nope", "", nil); res.status != 404 {
+		t.Fatalf("unknown session: got %d", res.status)
+	}
+}
+
+func TestOrderLifecycle(t *testing.T) {
+	r1 := startRegions(t, 1, nil)[0]
+	oid := authorized(t, r1.url, "life", 30000)
+	o := r1.url + "/v1/orders/" + oid
+	step := func(name, method, url, key string, body any, status int, want string) response {
+		t.Helper()
+		res := call(t, method, url, key, body)
+		if res.status != status || (want != "" && res.str("status") != want) {
+			t.Fatalf("%s: got %d %s, want %d %s", name, res.status, res.raw, status, want)
+		}
+		return res
+	}
+	step("get", "GET", o, "", nil, 200, "authorized")
+	step("capture part", "POST", o+"/captures", "c1", map[string]any{"amount": 10000}, 201, "part_captured")
+	step("capture replay", "POST", o+"/captures", "c1", map[string]any{"amount": 10000}, 201, "part_captured")
+	if r := step("capture conflict", "POST", o+"/captures", "c1", map[string]any{"amount": 5}, 409, ""); r.str("error", "code") != "idempotency_conflict" {
+		t.Fatal(r.raw)
+	}
+	if r := step("capture too much", "POST", o+"/captures", "c2", map[string]any{"amount": 20001}, 400, ""); r.str("error", "field") != "amount" {
+		t.Fatal(r.raw)
+	}
+	step("refund before more capture", "POST", o+"/refunds", "f1", map[string]any{"amount": 4000}, 201, "part_captured")
+	if r := step("refund too much", "POST", o+"/refunds", "f2", map[string]any{"amount": 6001}, 400, ""); r.str("error", "code") != "invalid_amount" {
+		t.Fatal(r.raw)
+	}
+	step("cancel with captures", "POST", o+"/cancel", "x1", nil, 409, "")
+	step("extend", "POST", o+"/extend", "e1", nil, 200, "part_captured")
+	step("capture rest", "POST", o+"/captures", "c3", nil, 201, "captured")
+	step("capture more", "POST", o+"/captures", "c4", map[string]any{"amount": 1}, 409, "")
+	final := step("refund rest", "POST", o+"/refunds", "f3", nil, 201, "closed")
+	if final.num("captured") != 30000 || final.num("refunded") != 30000 {
+		t.Fatalf("got %s", final.raw)
+	}
+	if caps, _ := final.body["captures"].([]any); len(caps) != 2 {
+		t.Fatalf("got %d captures, want 2 (a replay is not a capture)", len(caps))
+	}
+	list := call(t, "GET", r1.url+"/v1/orders?merchant_reference=ref-life", "", nil)
+	if data, _ := list.body["data"].([]any); list.status != 200 || len(data) != 1 {
+		t.Fatalf("list: got %d %s", list.status, list.raw)
+	}
+
+	c := authorized(t, r1.url, "cancel", 5000)
+	step("cancel", "POST", r1.url+"/v1/orders/"+c+"/cancel", "x2", nil, 200, "cancelled")
+	step("capture cancelled", "POST", r1.url+"/v1/orders/"+c+"/captures", "c5", nil, 409, "")
+	rel := authorized(t, r1.url, "release", 5000)
+	step("capture before release", "POST", r1.url+"/v1/orders/"+rel+"/captures", "c6", map[string]any{"amount": 2000}, 201, "part_captured")
+	r := step("release", "POST", r1.url+"/v1/orders/"+rel+"/release", "x3", nil, 200, "captured")
+	if r.num("released") != 3000 {
+		t.Fatalf("got %s", r.raw)
+	}
+	if res := call(t, "GET", r1.url+"/v1/orders/ord_nope", "", nil); res.status != 404 {
+		t.Fatalf("unknown order: got %d", res.status)
+	}
+	if res := callAs(t, "demo", "sk_test_demo", "POST", o+"/captures", "", nil); res.status != 400 {
+		t.Fatalf("capture without key: got %d", res.status)
+	}
+}
+
+func TestDecisions(t *testing.T) {
+	r1 := startRegions(t, 1, nil)[0]
+	s := call(t, "POST", r1.url+"/v1/sessions", "big", sessionBody(9_000_000, "big"))
+	res := call(t, "POST", r1.url+"/v1/sessions/"+s.str("id")+"/authorize", "a1", map[string]any{"method": "pay_later", "consumer": consumer("big@example.com")})
+	if res.status != 402 || res.str("decision", "outcome") != "card_only" {
+		t.Fatalf("got %d %s, want 402 card_only", res.status, res.raw)
+	}
+	// The session stays open for a card.
+	card := map[string]any{"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123"}
+	res = call(t, "POST", r1.url+"/v1/sessions/"+s.str("id")+"/authorize", "a2", map[string]any{"method": "card", "consumer": consumer("big@example.com"), "card": card})
+	if res.status != 201 || res.str("status") != "authorized" || res.str("card", "last4") != "4242" || strings.Contains(res.raw, "4242424242424242") {
+		t.Fatalf("card: got %d %s", res.status, res.raw)
+	}
+	if again := call(t, "POST", r1.url+"/v1/sessions/"+s.str("id")+"/authorize", "a3", map[string]any{"method": "pay_later", "consumer": consumer("x@example.com")}); again.status != 409 {
+		t.Fatalf("second order for one session: got %d %s", again.status, again.raw)
+	}
+
+	for _, tc := range []struct {
+		name, number, cvc string
+		status            int
+		field, code       string
+	}{
+		{"declined", "4000 0000 0000 0002", "123", 402, "", ""},
+		{"luhn", "4242 4242 4242 4241", "123", 400, "card.number", "invalid_request"},
+		{"cvc", "4242 4242 4242 4242", "1", 400, "card.cvc", "invalid_request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := call(t, "POST", r1.url+"/v1/sessions", "card-"+tc.name, sessionBody(1000, "c"))
+			c := map[string]any{"number": tc.number, "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": tc.cvc}
+			res := call(t, "POST", r1.url+"/v1/sessions/"+s.str("id")+"/authorize", "a-"+tc.name, map[string]any{"method": "card", "consumer": consumer("c@example.com"), "card": c})
+			if res.status != tc.status || res.str("error", "field") != tc.field || res.str("error", "code") != tc.code {
+				t.Fatalf("got %d %s", res.status, res.raw)
+			}
+			if tc.status == 402 && res.str("decision", "outcome") != "declined" {
+				t.Fatalf("got %s", res.raw)
+			}
+		})
+	}
+}
+
+func TestConcurrentCapturesNeverExceed(t *testing.T) {
+	r1 := startRegions(t, 1, nil)[0]
+	oid := authorized(t, r1.url, "conc", 10000)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := call(t, "POST", r1.url+"/v1/orders/"+oid+"/captures", fmt.Sprintf("cc%d", i), map[string]any{"amount": 3000})
+			mu.Lock()
+			defer mu.Unlock()
+			if res.status == 201 {
+				ok++
+			} else if res.status != 400 && res.status != 409 {
+				t.Errorf("got %d %s", res.status, res.raw)
+			}
+		}()
+	}
+	wg.Wait()
+	o := call(t, "GET", r1.url+"/v1/orders/"+oid, "", nil)
+	if ok != 3 || o.num("captured") != 9000 {
+		t.Fatalf("got %d captures totalling %d, want 3 totalling 9000", ok, o.num("captured"))
+	}
+}
+
+func TestAcrossRegions(t *testing.T) {
+	rs := startRegions(t, 2, nil)
+	r1, r2 := rs[0], rs[1]
+	// The same key in two regions gives one session.
+	a := call(t, "POST", r1.url+"/v1/sessions", "same", sessionBody(20000, "X-1"))
+	b := call(t, "POST", r2.url+"/v1/sessions", "same", sessionBody(20000, "X-1"))
+	if a.str("id") != b.str("id") {
+		t.Fatalf("got %s and %s, want one session", a.str("id"), b.str("id"))
+	}
+	res := call(t, "POST", r1.url+"/v1/sessions/"+a.str("id")+"/authorize", "auth", map[string]any{"method": "pay_later", "consumer": consumer("x@example.com")})
+	oid := res.str("id")
+	// r2 captures: it asks r1 (the owner) for the rights.
+	eventually(t, func() bool { return call(t, "GET", r2.url+"/v1/orders/"+oid, "", nil).status == 200 })
+	if c := call(t, "POST", r2.url+"/v1/orders/"+oid+"/captures", "cap1", map[string]any{"amount": 5000}); c.status != 201 || c.num("captured") != 5000 {
+		t.Fatalf("capture in r2: got %d %s", c.status, c.raw)
+	}
+	// Cut off, r2 cannot capture more than the rights it holds; r1 can
+	// capture what it still owns; together they never exceed the order.
+	partition(r1, r2, true)
+	c2 := call(t, "POST", r2.url+"/v1/orders/"+oid+"/captures", "cap2", map[string]any{"amount": 5000})
+	if c2.status != 503 || c2.str("error", "code") != "rights_unavailable" || c2.header.Get("Retry-After") == "" {
+		t.Fatalf("capture in r2 cut off: got %d %s", c2.status, c2.raw)
+	}
+	if c3 := call(t, "POST", r1.url+"/v1/orders/"+oid+"/captures", "cap3", map[string]any{"amount": 15000}); c3.status != 201 {
+		t.Fatalf("capture rest in r1: got %d %s", c3.status, c3.raw)
+	}
+	partition(r1, r2, false)
+	// The retry with the same key in r2 now finds nothing left to capture.
+	eventually(t, func() bool {
+		return call(t, "GET", r1.url+"/v1/orders/"+oid, "", nil).num("captured") == 20000 &&
+			call(t, "GET", r2.url+"/v1/orders/"+oid, "", nil).num("captured") == 20000
+	})
+	if c4 := call(t, "POST", r2.url+"/v1/orders/"+oid+"/captures", "cap2", map[string]any{"amount": 5000}); c4.status == 201 {
+		t.Fatalf("retry after heal captured beyond the authorization: %s", c4.raw)
+	}
+	for _, r := range rs {
+		if o := call(t, "GET", r.url+"/v1/orders/"+oid, "", nil); o.num("captured") != 20000 || o.str("status") != "captured" {
+			t.Fatalf("%s: got %s", r.id, o.raw)
+		}
+	}
+}
+
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 15s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling observable state
+	}
+}

@@ -1,0 +1,245 @@
+package checkout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"kassa/cards"
+	"kassa/ledger"
+)
+
+func jsonUnmarshal(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("checkout: stored entry data: %w", err)
+	}
+	return nil
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+func defaultLocale(country string) string {
+	switch country {
+	case "SE":
+		return "sv-SE"
+	case "DE", "AT":
+		return "de-" + country
+	case "FI":
+		return "fi-FI"
+	case "NO":
+		return "nb-NO"
+	case "DK":
+		return "da-DK"
+	case "NL":
+		return "nl-NL"
+	case "GB":
+		return "en-GB"
+	}
+	return "en-US"
+}
+
+// AuthorizeHash fingerprints an authorization request for idempotency. The
+// card enters only as its keyed fingerprint and expiry: an unkeyed hash of a
+// card number could be reversed by trying every number.
+func (s *Service) AuthorizeHash(req AuthorizeRequest) string {
+	c := req.Card
+	req.Card = nil
+	parts := [][]byte{[]byte("authorize"), mustJSON(req)}
+	if c != nil {
+		f := s.cfg.FingerprintKey.Facts(cards.Card{Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear})
+		parts = append(parts, []byte(fmt.Sprintf("%s|%d|%d", f.Fingerprint, c.ExpMonth, c.ExpYear)))
+	}
+	return RequestHash(parts...)
+}
+
+// Authorize decides on a session and, when approved, creates its order. The
+// card number and CVC in req are used for the acquirer call and dropped.
+// A declined decision returns the order view with status "declined" and
+// outcome "declined" or "card_only"; the session stays open for another try.
+// A card call whose outcome is unknown returns status "pending".
+func (s *Service) Authorize(ctx context.Context, merchantID string, sid SessionID, req AuthorizeRequest, hash string) (Order, bool, error) {
+	oid := OrderFor(sid)
+	defer s.lock(string(oid))()
+	sess, data, err := s.session(ctx, sid)
+	if err != nil {
+		return Order{}, false, err
+	}
+	if merchantID != "" && data.Merchant != merchantID {
+		return Order{}, false, ErrNotFound
+	}
+	st, err := s.order(ctx, oid)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Order{}, false, err
+	}
+	if st != nil && st.winner != nil {
+		if st.auth.RequestHash == hash {
+			return st.Order, true, nil
+		}
+		return Order{}, false, ErrSessionComplete
+	}
+	if st != nil && st.Status == "pending" {
+		return st.Order, true, nil
+	}
+	if sess.Status == "expired" {
+		return Order{}, false, ErrSessionExpired
+	}
+	if err := req.Validate(); err != nil {
+		return Order{}, false, err
+	}
+	now := s.cfg.Now()
+	cid := s.cfg.Consumers.ID(req.Consumer.Email)
+	a := authData{
+		Session: sid, Merchant: data.Merchant, MerchantReference: data.MerchantReference,
+		Ref: orderRef(data.Merchant, data.MerchantReference), Method: req.Method,
+		Amount: data.Amount, Currency: data.Currency,
+		Consumer: &ConsumerView{
+			ID: cid, Email: MaskEmail(req.Consumer.Email), GivenName: strings.TrimSpace(req.Consumer.GivenName),
+			FamilyName: strings.TrimSpace(req.Consumer.FamilyName), Country: req.Consumer.Country,
+		},
+		ExpiresAt: now.Add(s.cfg.AuthTTL).UnixMilli(), RequestHash: hash,
+	}
+
+	if req.Method == "card" {
+		card := cards.Card{Number: req.Card.Number, ExpMonth: req.Card.ExpMonth, ExpYear: req.Card.ExpYear, CVC: req.Card.CVC}
+		if err := cards.Check(card, now); err != nil {
+			var fe *cards.FieldError
+			if errors.As(err, &fe) {
+				return Order{}, false, &FieldError{Field: fe.Field, Message: fe.Message}
+			}
+			return Order{}, false, err
+		}
+		facts := s.cfg.FingerprintKey.Facts(card)
+		a.Card = &CardFacts{Brand: facts.Brand, Last4: facts.Last4, ExpMonth: facts.ExpMonth, ExpYear: facts.ExpYear, Fingerprint: facts.Fingerprint}
+		// One key per order and card attempt: a retry of the same attempt
+		// never charges twice; another card is another attempt.
+		idem := string(oid) + ":" + hash
+		res, err := s.acquirer.Authorize(ctx, cards.Payment{IdempotencyKey: idem, Amount: data.Amount, Currency: data.Currency, Reference: string(oid), Card: card})
+		switch {
+		case errors.Is(err, cards.ErrUnknownOutcome):
+			a.Decision = Decision{Outcome: "pending", Reasons: []string{"card_outcome_unknown"}}
+			s.log.Warn("card authorization outcome unknown; the reconciler settles it", "order", oid, "err", err)
+			return s.record(ctx, KindOrderPending, oid, a, nil)
+		case err != nil:
+			return Order{}, false, fmt.Errorf("checkout: card authorization: %w", err)
+		case !res.Approved:
+			a.Decision = Decision{Outcome: "declined", Reasons: []string{"card_" + res.DeclineCode}}
+			return s.record(ctx, KindOrderDeclined, oid, a, nil)
+		}
+		a.Decision = Decision{Outcome: "approved", Reasons: []string{"card_approved"}}
+		return s.record(ctx, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
+	}
+
+	d, err := s.scorer.Decide(ctx, DecisionInput{Consumer: cid, Country: req.Consumer.Country, Method: req.Method,
+		Amount: data.Amount, Currency: data.Currency, Merchant: data.Merchant, Lines: data.Lines})
+	if err != nil {
+		return Order{}, false, fmt.Errorf("checkout: decision: %w", err)
+	}
+	a.Decision = d
+	if d.Outcome != "approved" {
+		return s.record(ctx, KindOrderDeclined, oid, a, nil)
+	}
+	return s.record(ctx, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
+}
+
+// authPostings give the authorizing region the order's capture rights.
+func (s *Service) authPostings(oid OrderID, a authData) []ledger.Posting {
+	return []ledger.Posting{
+		{Account: captureRights(oid, s.cfg.Region), Amount: ledger.Amount(a.Amount), Currency: a.Currency},
+		{Account: authorizedAccount(oid), Amount: -ledger.Amount(a.Amount), Currency: a.Currency},
+	}
+}
+
+func (s *Service) record(ctx context.Context, kind string, oid OrderID, a authData, postings []ledger.Posting) (Order, bool, error) {
+	d := ledger.Draft{Kind: kind, Subject: string(oid), Postings: postings, Data: mustJSON(a)}
+	if kind == KindOrderAuthorized {
+		// At most one authorization per order in this region.
+		d.Guards = []ledger.Guard{{Account: authorizedAccount(oid), Currency: a.Currency, Min: -ledger.Amount(a.Amount)}}
+	}
+	if _, err := s.store.Append(context.WithoutCancel(ctx), d); err != nil {
+		return Order{}, false, fmt.Errorf("checkout: record %s: %w", kind, err)
+	}
+	s.pendingMu.Lock()
+	if kind == KindOrderPending {
+		s.pending[oid] = true
+	} else {
+		delete(s.pending, oid)
+	}
+	s.pendingMu.Unlock()
+	st, err := s.order(ctx, oid)
+	if err != nil {
+		return Order{}, false, err
+	}
+	return st.Order, false, nil
+}
+
+// Reconcile settles card authorizations whose outcome was unknown by asking
+// the acquirer under the same idempotency key. It returns how many it
+// settled; an order still unknown stays pending for the next run. The
+// first run finds the pending orders written before this process started.
+func (s *Service) Reconcile(ctx context.Context) (int, error) {
+	s.pendingMu.Lock()
+	if !s.pendingLoaded {
+		es, err := s.store.EntriesByKind(ctx, KindOrderPending)
+		if err != nil {
+			s.pendingMu.Unlock()
+			return 0, err
+		}
+		for _, e := range es {
+			if e.Origin == ledger.RegionID(s.cfg.Region) {
+				s.pending[OrderID(e.Subject)] = true
+			}
+		}
+		s.pendingLoaded = true
+	}
+	var pending []OrderID
+	for oid := range s.pending {
+		pending = append(pending, oid)
+	}
+	s.pendingMu.Unlock()
+	settled := 0
+	for _, oid := range pending {
+		n, err := s.reconcile(ctx, oid)
+		if err != nil {
+			return settled, err
+		}
+		settled += n
+	}
+	return settled, nil
+}
+
+func (s *Service) reconcile(ctx context.Context, oid OrderID) (int, error) {
+	defer s.lock(string(oid))()
+	st, err := s.order(ctx, oid)
+	if err != nil {
+		return 0, err
+	}
+	if st.Status != "pending" || st.declined == nil {
+		s.pendingMu.Lock()
+		delete(s.pending, oid)
+		s.pendingMu.Unlock()
+		return 0, nil
+	}
+	a := *st.declined
+	res, found, err := s.acquirer.Lookup(ctx, string(oid)+":"+a.RequestHash)
+	if err != nil {
+		return 0, nil // still unknown: try again later
+	}
+	switch {
+	case !found:
+		a.Decision = Decision{Outcome: "declined", Reasons: []string{"card_not_charged"}}
+		_, _, err = s.record(ctx, KindOrderDeclined, oid, a, nil)
+	case res.Approved:
+		a.Decision = Decision{Outcome: "approved", Reasons: []string{"card_approved", "settled_by_reconciler"}}
+		_, _, err = s.record(ctx, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
+	default:
+		a.Decision = Decision{Outcome: "declined", Reasons: []string{"card_" + res.DeclineCode}}
+		_, _, err = s.record(ctx, KindOrderDeclined, oid, a, nil)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return 1, nil
+}

@@ -1,0 +1,25 @@
+// Package checkout owns sessions, orders, the merchant API (/v1) and the
+// rules that move an order from authorized to captured, refunded, cancelled
+// or expired.
+//
+// Every change is a ledger entry; an order's state is a fold of the entries
+// about it, so it is the same in every region that holds the same entries.
+//
+// Invariants:
+//
+//   - Ids are derived, never random: a session's from (merchant, idempotency
+//     key), its order's from the session. A retry in any region converges on
+//     the same objects.
+//   - The region that authorizes an order owns its capture rights (authorized
+//     minus captured, in the account order:<id>:capture:<region>), and a
+//     capture moves them into refund rights (order:<id>:refund:<region>).
+//     Only the owner debits its rights accounts, always under a ledger guard,
+//     so captures never exceed the authorization and refunds never exceed
+//     the captures, whatever the concurrency or partition. A region without
+//     the rights asks the owner to transfer them; when it cannot, the caller
+//     gets a retryable rights_unavailable, never a guess.
+//   - Operations on one object in one region are serialised (striped locks),
+//     so an idempotency key is checked and its object written atomically.
+//   - Card numbers and CVCs never reach an entry, a log or an error message:
+//     only brand, last four, expiry and a keyed fingerprint do.
+package checkout

@@ -1,0 +1,77 @@
+package checkout
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// Limiter is a token-bucket rate limiter per merchant and per client
+// address. It is safe for concurrent use.
+type Limiter struct {
+	perMerchant, perClient float64 // tokens per second; bursts of 2 s worth
+	now                    func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// NewLimiter allows perMerchant requests/s per merchant and perClient per
+// client address (0 disables that limit).
+func NewLimiter(perMerchant, perClient float64, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{perMerchant: perMerchant, perClient: perClient, now: now, buckets: map[string]*bucket{}}
+}
+
+// Allow takes a token for the merchant and the client. When either is out,
+// it returns false and how many seconds to wait.
+func (l *Limiter) Allow(merchant, client string) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Sub(l.swept) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.last) > time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	wait := 0
+	ok := true
+	for _, c := range []struct {
+		key  string
+		rate float64
+	}{{"m:" + merchant, l.perMerchant}, {"c:" + client, l.perClient}} {
+		if c.rate <= 0 {
+			continue
+		}
+		b := l.buckets[c.key]
+		if b == nil {
+			b = &bucket{tokens: 2 * c.rate, last: now}
+			l.buckets[c.key] = b
+		}
+		b.tokens = math.Min(2*c.rate, b.tokens+now.Sub(b.last).Seconds()*c.rate)
+		b.last = now
+		if b.tokens < 1 {
+			ok = false
+			wait = max(wait, int(math.Ceil((1-b.tokens)/c.rate)))
+		}
+	}
+	if ok {
+		for _, key := range []string{"m:" + merchant, "c:" + client} {
+			if b := l.buckets[key]; b != nil {
+				b.tokens--
+			}
+		}
+	}
+	return max(wait, 1), ok
+}

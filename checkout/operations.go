@@ -1,0 +1,318 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"kassa/ledger"
+)
+
+// AmountError is an amount outside what the order allows.
+type AmountError struct {
+	Requested, Allowed int64
+	What               string
+}
+
+func (e *AmountError) Error() string {
+	return fmt.Sprintf("amount %d exceeds the %d that can be %s", e.Requested, e.Allowed, e.What)
+}
+
+// Capture captures amount (0: everything not yet captured or released) of
+// an authorized order. Captures never exceed the authorization: the amount
+// is spent from capture rights this region owns, under a ledger guard.
+func (s *Service) Capture(ctx context.Context, merchantID string, oid OrderID, key string, amount int64, hash string) (Order, bool, error) {
+	return s.operate(ctx, merchantID, oid, "capture", key, hash, func(st *orderState) (ledger.Draft, error) {
+		switch st.Status {
+		case "authorized", "part_captured":
+		case "expired":
+			return ledger.Draft{}, fmt.Errorf("%w: the authorization expired on %s; extend it before it expires", ErrInvalidState, st.ExpiresAt.Format(time.RFC3339))
+		default:
+			return ledger.Draft{}, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
+		}
+		open := st.Amount - st.Captured - st.Released
+		if amount == 0 {
+			amount = open
+		}
+		if amount < 0 || amount > open {
+			return ledger.Draft{}, &AmountError{Requested: amount, Allowed: open, What: "captured"}
+		}
+		cur := ledger.Amount(amount)
+		rights := captureRights(oid, s.cfg.Region)
+		return ledger.Draft{Kind: KindOrderCaptured, Postings: []ledger.Posting{
+			{Account: rights, Amount: -cur, Currency: st.Currency},
+			{Account: refundRights(oid, s.cfg.Region), Amount: cur, Currency: st.Currency},
+			{Account: debtor(st.Method, st.Consumer), Amount: cur, Currency: st.Currency},
+			{Account: merchantPayable(st.Merchant), Amount: -cur, Currency: st.Currency},
+		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}, nil
+	}, func(st *orderState) (string, int64) {
+		open := st.Amount - st.Captured - st.Released
+		if amount == 0 {
+			return captureRights(oid, ""), open
+		}
+		return captureRights(oid, ""), amount
+	})
+}
+
+// Refund refunds amount (0: everything captured and not yet refunded).
+// Refunds never exceed the captures: they are spent from refund rights.
+func (s *Service) Refund(ctx context.Context, merchantID string, oid OrderID, key string, amount int64, hash string) (Order, bool, error) {
+	return s.operate(ctx, merchantID, oid, "refund", key, hash, func(st *orderState) (ledger.Draft, error) {
+		open := st.Captured - st.Refunded
+		if open <= 0 {
+			return ledger.Draft{}, fmt.Errorf("%w: nothing captured to refund (order is %s)", ErrInvalidState, st.Status)
+		}
+		if amount == 0 {
+			amount = open
+		}
+		if amount < 0 || amount > open {
+			return ledger.Draft{}, &AmountError{Requested: amount, Allowed: open, What: "refunded"}
+		}
+		cur := ledger.Amount(amount)
+		rights := refundRights(oid, s.cfg.Region)
+		return ledger.Draft{Kind: KindOrderRefunded, Postings: []ledger.Posting{
+			{Account: rights, Amount: -cur, Currency: st.Currency},
+			{Account: refundedAccount(oid), Amount: cur, Currency: st.Currency},
+			{Account: merchantPayable(st.Merchant), Amount: cur, Currency: st.Currency},
+			{Account: debtor(st.Method, st.Consumer), Amount: -cur, Currency: st.Currency},
+		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}, nil
+	}, func(st *orderState) (string, int64) {
+		if amount == 0 {
+			return refundRights(oid, ""), st.Captured - st.Refunded
+		}
+		return refundRights(oid, ""), amount
+	})
+}
+
+// Cancel releases everything not captured; an order with captures cannot be
+// cancelled (release the rest instead).
+func (s *Service) Cancel(ctx context.Context, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
+	return s.release(ctx, merchantID, oid, "cancel", key, hash)
+}
+
+// Release releases the part of the authorization not captured.
+func (s *Service) Release(ctx context.Context, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
+	return s.release(ctx, merchantID, oid, "release", key, hash)
+}
+
+func (s *Service) release(ctx context.Context, merchantID string, oid OrderID, op, key, hash string) (Order, bool, error) {
+	kind := KindOrderReleased
+	if op == "cancel" {
+		kind = KindOrderCancelled
+	}
+	return s.operate(ctx, merchantID, oid, op, key, hash, func(st *orderState) (ledger.Draft, error) {
+		if st.Status != "authorized" && st.Status != "part_captured" && st.Status != "expired" {
+			return ledger.Draft{}, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
+		}
+		if op == "cancel" && st.Captured > 0 {
+			return ledger.Draft{}, fmt.Errorf("%w: order has captures; release the rest or refund", ErrInvalidState)
+		}
+		open := st.Amount - st.Captured - st.Released
+		if open <= 0 {
+			return ledger.Draft{}, fmt.Errorf("%w: nothing left to release", ErrInvalidState)
+		}
+		cur := ledger.Amount(open)
+		rights := captureRights(oid, s.cfg.Region)
+		return ledger.Draft{Kind: kind, Postings: []ledger.Posting{
+			{Account: rights, Amount: -cur, Currency: st.Currency},
+			{Account: authorizedAccount(oid), Amount: cur, Currency: st.Currency},
+		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}, nil
+	}, func(st *orderState) (string, int64) {
+		return captureRights(oid, ""), st.Amount - st.Captured - st.Released
+	})
+}
+
+// Extend moves the authorization's expiry to AuthTTL from now (or from the
+// current expiry, if later).
+func (s *Service) Extend(ctx context.Context, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
+	return s.operate(ctx, merchantID, oid, "extend", key, hash, func(st *orderState) (ledger.Draft, error) {
+		if st.Status != "authorized" && st.Status != "part_captured" {
+			return ledger.Draft{}, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
+		}
+		from := s.cfg.Now()
+		if st.ExpiresAt.After(from) {
+			from = st.ExpiresAt
+		}
+		return ledger.Draft{Kind: KindOrderExtended, Data: mustJSON(opData{ExpiresAt: from.Add(s.cfg.AuthTTL).UnixMilli()})}, nil
+	}, nil)
+}
+
+// operate runs one idempotent operation on an order: it replays an earlier
+// operation under the same key, makes sure this region owns the rights the
+// operation spends (asking their owner if not), and appends the entry.
+func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, op, key, hash string,
+	build func(*orderState) (ledger.Draft, error), needs func(*orderState) (account string, amount int64)) (Order, bool, error) {
+	opID := operationID(op, oid, merchantID, key)
+	defer s.lock(string(oid))()
+	for attempt := 0; ; attempt++ {
+		st, err := s.order(ctx, oid)
+		if err != nil {
+			return Order{}, false, err
+		}
+		if st.winner == nil || st.Merchant != merchantID {
+			return Order{}, false, ErrNotFound
+		}
+		if prev, ok := st.ops[opID]; ok {
+			if prev.RequestHash != hash {
+				return Order{}, false, ErrIdempotencyConflict
+			}
+			return st.Order, true, nil
+		}
+		if err := s.voidLostAuthorization(ctx, st); err != nil {
+			return Order{}, false, err
+		}
+		d, err := build(st)
+		if err != nil {
+			return Order{}, false, err
+		}
+		if needs != nil && attempt == 0 {
+			prefix, want := needs(st)
+			account := prefix + s.cfg.Region
+			have, err := s.store.Balance(ctx, account, st.Currency)
+			if err != nil {
+				return Order{}, false, err
+			}
+			if int64(have) < want {
+				// The rights are elsewhere: ask for them, then look again
+				// (the answer also brings any operation made there under
+				// this key).
+				if err := s.acquireRights(ctx, st, prefix, want-int64(have)); err != nil {
+					return Order{}, false, err
+				}
+				continue
+			}
+		}
+		var data opData
+		if len(d.Data) > 0 {
+			_ = jsonUnmarshal(d.Data, &data)
+		}
+		data.ID, data.RequestHash = opID, hash
+		for _, p := range d.Postings {
+			if p.Amount > 0 && p.Account != merchantPayable(st.Merchant) {
+				data.Amount = int64(p.Amount)
+				break
+			}
+		}
+		d.Subject, d.Data = string(oid), mustJSON(data)
+		_, err = s.store.Append(context.WithoutCancel(ctx), d)
+		var ge *ledger.GuardError
+		if errors.As(err, &ge) {
+			return Order{}, false, fmt.Errorf("%w: %v", ErrRightsUnavailable, err)
+		}
+		if err != nil {
+			return Order{}, false, fmt.Errorf("checkout: record %s: %w", op, err)
+		}
+		st, err = s.order(ctx, oid)
+		if err != nil {
+			return Order{}, false, err
+		}
+		return st.Order, false, nil
+	}
+}
+
+// acquireRights asks the regions that hold rights on the order (as far as
+// this region knows) to transfer want of them here.
+func (s *Service) acquireRights(ctx context.Context, st *orderState, prefix string, want int64) error {
+	if s.rights == nil {
+		return ErrRightsUnavailable
+	}
+	var last error = ErrRightsUnavailable
+	for _, peer := range s.cfg.Peers {
+		have, err := s.store.Balance(ctx, prefix+peer, st.Currency)
+		if err != nil || have <= 0 {
+			continue
+		}
+		n := min(int64(have), want)
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err = s.rights.RequestRights(rctx, peer, string(st.ID), prefix, n)
+		cancel()
+		if err != nil {
+			s.log.Warn("rights request failed", "order", st.ID, "owner", peer, "err", err)
+			last = fmt.Errorf("%w: %s: %v", ErrRightsUnavailable, peer, err)
+			continue
+		}
+		want -= n
+		if want <= 0 {
+			return nil
+		}
+	}
+	return last
+}
+
+// GrantRights transfers up to amount of this region's rights in account
+// prefix (order:<id>:capture: or order:<id>:refund:) on order subject to
+// region to. It is what a peer's rights request runs.
+func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, amount int64) (ledger.Entry, error) {
+	oid := OrderID(subject)
+	if prefix != captureRights(oid, "") && prefix != refundRights(oid, "") {
+		return ledger.Entry{}, fmt.Errorf("checkout: no such rights account %q", prefix)
+	}
+	defer s.lock(subject)()
+	st, err := s.order(ctx, oid)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	if st.winner == nil {
+		return ledger.Entry{}, ErrNotFound
+	}
+	mine := prefix + s.cfg.Region
+	have, err := s.store.Balance(ctx, mine, st.Currency)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	n := min(int64(have), amount)
+	if n <= 0 {
+		return ledger.Entry{}, ErrRightsUnavailable
+	}
+	rights := "capture"
+	if prefix == refundRights(oid, "") {
+		rights = "refund"
+	}
+	return s.store.Append(context.WithoutCancel(ctx), ledger.Draft{
+		Kind: KindRightsTransferred, Subject: subject,
+		Postings: []ledger.Posting{
+			{Account: mine, Amount: -ledger.Amount(n), Currency: st.Currency},
+			{Account: prefix + to, Amount: ledger.Amount(n), Currency: st.Currency},
+		},
+		Guards: []ledger.Guard{{Account: mine, Currency: st.Currency}},
+		Data:   mustJSON(opData{From: s.cfg.Region, To: to, Rights: rights, Amount: n}),
+	})
+}
+
+// voidLostAuthorization voids a duplicate authorization this region wrote
+// for an order another region authorized first (one session, one order):
+// its capture rights go back, and the order's conflict is resolved.
+func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) error {
+	for _, l := range st.losers {
+		if string(l.Origin) != s.cfg.Region || st.voided[s.cfg.Region] {
+			continue
+		}
+		var a authData
+		if err := jsonUnmarshal(l.Data, &a); err != nil {
+			return err
+		}
+		rights := captureRights(st.ID, s.cfg.Region)
+		have, err := s.store.Balance(ctx, rights, a.Currency)
+		if err != nil {
+			return err
+		}
+		// Give back what the duplicate authorization added; rights the
+		// winner's captures here used stay spent.
+		n := min(int64(have), a.Amount)
+		d := ledger.Draft{Kind: KindOrderVoided, Subject: string(st.ID), Data: mustJSON(opData{Amount: n, Reason: "duplicate authorization lost to " + string(st.winner.Origin)})}
+		if n > 0 {
+			d.Postings = []ledger.Posting{
+				{Account: rights, Amount: -ledger.Amount(n), Currency: a.Currency},
+				{Account: authorizedAccount(st.ID), Amount: ledger.Amount(n), Currency: a.Currency},
+			}
+			d.Guards = []ledger.Guard{{Account: rights, Currency: a.Currency}}
+		}
+		if _, err := s.store.Append(context.WithoutCancel(ctx), d); err != nil {
+			return fmt.Errorf("checkout: void duplicate authorization: %w", err)
+		}
+		s.log.Warn("voided a duplicate authorization from a partition", "order", st.ID, "winner", st.winner.Origin)
+		st.voided[s.cfg.Region] = true
+	}
+	return nil
+}

@@ -1,0 +1,319 @@
+package checkout
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"kassa/cards"
+	"kassa/ledger"
+)
+
+// Errors the service returns; the API maps each to a status and code.
+var (
+	ErrNotFound            = errors.New("checkout: not found")
+	ErrIdempotencyConflict = errors.New("checkout: idempotency key reused with a different request")
+	ErrSessionExpired      = errors.New("checkout: session expired")
+	ErrSessionComplete     = errors.New("checkout: session already has an order")
+	ErrInvalidState        = errors.New("checkout: not allowed in the order's status")
+	ErrRightsUnavailable   = errors.New("checkout: the region holding this order's rights cannot be reached")
+	ErrUnauthorized        = errors.New("checkout: unknown merchant or wrong secret")
+	ErrNotReady            = errors.New("checkout: region not ready")
+)
+
+// Scorer decides whether to grant pay-later credit. The scoring package
+// implements it; Decide must be deterministic for the same input.
+type Scorer interface {
+	Decide(ctx context.Context, in DecisionInput) (Decision, error)
+}
+
+// DecisionInput is what a credit decision is made from.
+type DecisionInput struct {
+	Consumer ConsumerID
+	Country  string
+	Method   string
+	Amount   int64
+	Currency string
+	Merchant string
+	Lines    []Line
+}
+
+// Acquirer authorizes card payments. An error wrapping
+// cards.ErrUnknownOutcome means the charge may or may not have happened; it
+// is settled later with Lookup under the same idempotency key.
+type Acquirer interface {
+	Authorize(ctx context.Context, p cards.Payment) (cards.Result, error)
+	Lookup(ctx context.Context, idempotencyKey string) (cards.Result, bool, error)
+}
+
+// RightsSource asks another region to transfer rights on an order to this
+// one, and brings back the entries that carry the transfer.
+type RightsSource interface {
+	RequestRights(ctx context.Context, owner, subject, account string, amount int64) error
+}
+
+// MerchantConfig is a merchant as configured.
+type MerchantConfig struct {
+	ID, Name, APISecret, WebhookSecret string
+}
+
+type merchant struct {
+	id, name      string
+	secretHash    [32]byte
+	webhookSecret string
+}
+
+// Config configures a Service.
+type Config struct {
+	Region         string
+	Peers          []string // the other regions' ids
+	PublicURL      string
+	AllowLoopback  bool // development: http and loopback URLs accepted
+	SessionTTL     time.Duration
+	AuthTTL        time.Duration
+	Merchants      []MerchantConfig
+	Consumers      Consumers
+	FingerprintKey cards.FingerprintKey
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// Service is checkout's domain logic over the ledger. It is safe for
+// concurrent use.
+type Service struct {
+	cfg       Config
+	store     *ledger.Store
+	scorer    Scorer
+	acquirer  Acquirer
+	rights    RightsSource
+	merchants map[string]*merchant
+	locks     [256]sync.Mutex
+	log       *slog.Logger
+
+	pendingMu     sync.Mutex
+	pending       map[OrderID]bool // card outcomes this region must settle
+	pendingLoaded bool
+}
+
+// New creates the service.
+func New(store *ledger.Store, scorer Scorer, acquirer Acquirer, rights RightsSource, cfg Config) *Service {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 48 * time.Hour
+	}
+	if cfg.AuthTTL <= 0 {
+		cfg.AuthTTL = 28 * 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, store: store, scorer: scorer, acquirer: acquirer, rights: rights, merchants: map[string]*merchant{}, log: cfg.Logger, pending: map[OrderID]bool{}}
+	for _, m := range cfg.Merchants {
+		// Secrets are kept only as hashes: a memory dump or a log of the
+		// config never shows them. SHA-256 suffices for high-entropy API
+		// secrets and keeps authentication cheap on the hot path.
+		s.merchants[m.ID] = &merchant{id: m.ID, name: m.Name, secretHash: sha256.Sum256([]byte(m.APISecret)), webhookSecret: m.WebhookSecret}
+	}
+	return s
+}
+
+// Authenticate checks a merchant's API secret in constant time.
+func (s *Service) Authenticate(id, secret string) (string, error) {
+	m, ok := s.merchants[id]
+	h := sha256.Sum256([]byte(secret))
+	if !ok {
+		subtle.ConstantTimeCompare(h[:], h[:])
+		return "", ErrUnauthorized
+	}
+	if subtle.ConstantTimeCompare(h[:], m.secretHash[:]) != 1 {
+		return "", ErrUnauthorized
+	}
+	return m.id, nil
+}
+
+// MerchantName returns a merchant's display name.
+func (s *Service) MerchantName(id string) string {
+	if m, ok := s.merchants[id]; ok && m.name != "" {
+		return m.name
+	}
+	return id
+}
+
+// WebhookSecret returns the secret a merchant's webhooks are signed with.
+func (s *Service) WebhookSecret(id string) (string, bool) {
+	m, ok := s.merchants[id]
+	if !ok {
+		return "", false
+	}
+	return m.webhookSecret, true
+}
+
+// lock serialises work on one object in this region.
+func (s *Service) lock(id string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// RequestHash fingerprints a request body for idempotency checks.
+func RequestHash(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// CreateSession creates the session for (merchant, key), or returns the one
+// created before under that key if the request is the same (replayed true).
+func (s *Service) CreateSession(ctx context.Context, merchantID, key string, req SessionRequest, hash string) (Session, bool, error) {
+	id := NewSessionID(merchantID, key)
+	defer s.lock(string(id))()
+	if sess, data, err := s.session(ctx, id); err == nil {
+		if data.Merchant != merchantID || data.RequestHash != hash {
+			return Session{}, false, ErrIdempotencyConflict
+		}
+		return sess, true, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return Session{}, false, err
+	}
+	if err := req.Validate(s.cfg.AllowLoopback); err != nil {
+		return Session{}, false, err
+	}
+	if req.Locale == "" {
+		req.Locale = defaultLocale(req.Country)
+	}
+	now := s.cfg.Now()
+	data := sessionData{
+		Merchant: merchantID, Amount: req.Amount, Currency: req.Currency, Country: req.Country, Locale: req.Locale,
+		MerchantReference: req.MerchantReference, Lines: req.Lines, URLs: req.URLs,
+		ExpiresAt: now.Add(s.cfg.SessionTTL).UnixMilli(), RequestHash: hash,
+	}
+	if _, err := s.store.Append(ctx, ledger.Draft{Kind: KindSessionCreated, Subject: string(id), Data: mustJSON(data)}); err != nil {
+		return Session{}, false, fmt.Errorf("checkout: record session: %w", err)
+	}
+	sess, _, err := s.session(ctx, id)
+	return sess, false, err
+}
+
+// Session returns a session; only its merchant (or the hosted page, with an
+// empty merchant) may read it.
+func (s *Service) Session(ctx context.Context, merchantID string, id SessionID) (Session, error) {
+	sess, data, err := s.session(ctx, id)
+	if err != nil {
+		return Session{}, err
+	}
+	if merchantID != "" && data.Merchant != merchantID {
+		return Session{}, ErrNotFound
+	}
+	return sess, nil
+}
+
+func (s *Service) session(ctx context.Context, id SessionID) (Session, *sessionData, error) {
+	es, err := s.store.EntriesBySubject(ctx, string(id))
+	if err != nil {
+		return Session{}, nil, err
+	}
+	var first *ledger.Entry
+	for i := range es {
+		if es[i].Kind == KindSessionCreated && (first == nil || es[i].HLC.Less(first.HLC)) {
+			first = &es[i]
+		}
+	}
+	if first == nil {
+		return Session{}, nil, ErrNotFound
+	}
+	var d sessionData
+	if err := jsonUnmarshal(first.Data, &d); err != nil {
+		return Session{}, nil, err
+	}
+	sess := Session{
+		ID: id, Object: "session", Status: "open", Merchant: d.Merchant, Amount: d.Amount, Currency: d.Currency,
+		Country: d.Country, Locale: d.Locale, MerchantReference: d.MerchantReference, Lines: d.Lines, URLs: d.URLs,
+		CheckoutURL: s.cfg.PublicURL + "/checkout/" + string(id), CreatedAt: first.HLC.Time(),
+		ExpiresAt: time.UnixMilli(d.ExpiresAt).UTC(), Region: string(first.Origin),
+	}
+	oid := OrderFor(id)
+	st, err := s.order(ctx, oid)
+	switch {
+	case err == nil && st.winner != nil:
+		sess.Status, sess.OrderID = "complete", oid
+	case err == nil && st.Status == "pending":
+		sess.Status, sess.OrderID = "processing", oid
+	case s.cfg.Now().After(sess.ExpiresAt):
+		sess.Status = "expired"
+	}
+	return sess, &d, nil
+}
+
+// Order returns an order of merchantID (any merchant's if empty).
+func (s *Service) Order(ctx context.Context, merchantID string, id OrderID) (Order, error) {
+	st, err := s.order(ctx, id)
+	if err != nil {
+		return Order{}, err
+	}
+	if st.Status == "" || (merchantID != "" && st.Merchant != merchantID) {
+		return Order{}, ErrNotFound
+	}
+	return st.Order, nil
+}
+
+// OrdersByReference returns a merchant's orders with a merchant reference,
+// ordered by id, after the id startingAfter, at most limit.
+func (s *Service) OrdersByReference(ctx context.Context, merchantID, reference, startingAfter string, limit int) ([]Order, bool, error) {
+	es, err := s.store.EntriesByRef(ctx, orderRef(merchantID, reference))
+	if err != nil {
+		return nil, false, err
+	}
+	ids := map[OrderID]bool{}
+	for _, e := range es {
+		ids[OrderID(e.Subject)] = true
+	}
+	sorted := make([]string, 0, len(ids))
+	for id := range ids {
+		if string(id) > startingAfter {
+			sorted = append(sorted, string(id))
+		}
+	}
+	sortStrings(sorted)
+	var out []Order
+	for _, id := range sorted {
+		if len(out) == limit {
+			return out, true, nil
+		}
+		o, err := s.Order(ctx, merchantID, OrderID(id))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, o)
+	}
+	return out, false, nil
+}
+
+// order folds an order's entries; a duplicate authorization that this region
+// wrote and lost is voided on the way.
+func (s *Service) order(ctx context.Context, id OrderID) (*orderState, error) {
+	es, err := s.store.EntriesBySubject(ctx, string(id))
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, ErrNotFound
+	}
+	return fold(id, es, s.cfg.Now())
+}

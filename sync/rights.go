@@ -1,0 +1,128 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"kassa/ledger"
+)
+
+// RightsGranter transfers rights this region owns to another region by
+// writing a transfer entry. Checkout implements it for order rights.
+type RightsGranter interface {
+	GrantRights(ctx context.Context, subject, account, to string, amount int64) (ledger.Entry, error)
+}
+
+// SetGranter sets who answers peers' rights requests. Without one, rights
+// requests are refused.
+func (n *Node) SetGranter(g RightsGranter) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.granter = g
+}
+
+// RightsRequest is the body of POST /sync/v1/rights: a region short of
+// rights asks the owner to transfer amount of them on subject's account
+// (a prefix ending in ':'; the region ids follow it).
+type RightsRequest struct {
+	From    string            `json:"from"`
+	Subject string            `json:"subject"`
+	Account string            `json:"account"`
+	Amount  int64             `json:"amount"`
+	Vector  map[string]uint64 `json:"vector"`
+}
+
+// RightsResponse carries the transfer and every entry of the owner's that
+// the requester lacks up to it: a transfer is useless to the requester until
+// it holds the owner's earlier entries.
+type RightsResponse struct {
+	Transfer string   `json:"transfer"` // id of the transfer entry
+	Entries  [][]byte `json:"entries"`
+}
+
+func (n *Node) serveRights(w http.ResponseWriter, r *http.Request) {
+	from, body, release, rerr := n.authenticate(w, r)
+	if rerr != nil {
+		n.refuse(w, r, from, rerr)
+		return
+	}
+	defer release()
+	var req RightsRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() || req.From != from || req.Amount <= 0 || req.Subject == "" || req.Account == "" {
+		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body is not a rights request from the signing region"})
+		return
+	}
+	n.mu.Lock()
+	g := n.granter
+	n.mu.Unlock()
+	if g == nil {
+		n.refuse(w, r, from, &requestError{http.StatusConflict, "rights_unavailable", "this region grants no rights"})
+		return
+	}
+	e, err := g.GrantRights(r.Context(), req.Subject, req.Account, from, req.Amount)
+	if err != nil {
+		writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]string{"code": "rights_unavailable", "message": err.Error()}})
+		return
+	}
+	n.m.granted()
+	// Send the owner's chain from the requester's position up to the
+	// transfer, plus what else it lacks, within a bounded body.
+	es, err := n.store.EntriesAfter(r.Context(), e.Origin, req.Vector[string(e.Origin)], int(e.Seq-req.Vector[string(e.Origin)]))
+	if err != nil {
+		n.refuse(w, r, from, &requestError{http.StatusServiceUnavailable, "storage", "could not read entries; retry later"})
+		return
+	}
+	resp := RightsResponse{Transfer: e.ID().String()}
+	size := 0
+	for i := range es {
+		b, _ := es[i].MarshalBinary()
+		size += len(b) * 2
+		if int64(size) > n.cfg.MaxBodyBytes/2 {
+			break
+		}
+		resp.Entries = append(resp.Entries, b)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// RequestRights asks owner for amount of rights on subject's account and
+// applies the entries that carry the transfer. It returns an error if the
+// owner refused, could not be reached, or its answer did not bring the
+// transfer (then the push will, and a retry succeeds).
+func (n *Node) RequestRights(ctx context.Context, owner, subject, account string, amount int64) error {
+	n.mu.Lock()
+	p := n.peers[owner]
+	n.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("sync: %w %q", ErrUnknownPeer, owner)
+	}
+	body, _ := json.Marshal(RightsRequest{From: string(n.store.Region()), Subject: subject, Account: account, Amount: amount, Vector: toVector(n.store.Vector())})
+	var resp RightsResponse
+	if err := n.call(ctx, p, http.MethodPost, "/sync/v1/rights", body, &resp); err != nil {
+		return err
+	}
+	es := make([]ledger.Entry, 0, len(resp.Entries))
+	for _, b := range resp.Entries {
+		e, err := ledger.DecodeEntry(b)
+		if err != nil {
+			return fmt.Errorf("sync: %s sent a malformed entry: %w", owner, err)
+		}
+		es = append(es, e)
+	}
+	if _, err := n.store.Apply(ctx, es); err != nil {
+		return err
+	}
+	id, err := ledger.ParseHash(resp.Transfer)
+	if err != nil {
+		return fmt.Errorf("sync: %s answered without a transfer id", owner)
+	}
+	if _, err := n.store.Entry(ctx, id); err != nil {
+		return fmt.Errorf("sync: the transfer from %s has not arrived yet: %w", owner, err)
+	}
+	return nil
+}
