@@ -75,6 +75,8 @@ func toAPIError(err error) apiError {
 		return apiError{status: 409, code: "invalid_state", msg: strings.TrimPrefix(err.Error(), "checkout: ")}
 	case errors.Is(err, ErrRightsUnavailable):
 		return apiError{status: 503, code: "rights_unavailable", msg: "the region that holds this order's rights cannot be reached; retry with the same Idempotency-Key", retryAfter: 5}
+	case errors.Is(err, ErrAcquirerUnavailable):
+		return apiError{status: 503, code: "acquirer_unavailable", msg: "the card acquirer cannot be reached; nothing was charged; retry", retryAfter: 5}
 	case errors.Is(err, ErrNotReady):
 		return apiError{status: 503, code: "not_ready", msg: "this region is starting; retry", retryAfter: 1}
 	case errors.Is(err, ErrUnauthorized):

@@ -122,6 +122,10 @@ func (s *Service) Authorize(ctx context.Context, merchantID string, sid SessionI
 			a.Decision = Decision{Outcome: "pending", Reasons: []string{"card_outcome_unknown"}}
 			s.log.Warn("card authorization outcome unknown; the reconciler settles it", "order", oid, "err", err)
 			return s.record(ctx, KindOrderPending, oid, a, nil)
+		case errors.Is(err, cards.ErrUnavailable):
+			// Provably never reached the acquirer: nothing was charged, so
+			// the shopper can simply try again.
+			return Order{}, false, fmt.Errorf("%w: %v", ErrAcquirerUnavailable, err)
 		case err != nil:
 			return Order{}, false, fmt.Errorf("checkout: card authorization: %w", err)
 		case !res.Approved:

@@ -26,6 +26,7 @@ var (
 	ErrRightsUnavailable   = errors.New("checkout: the region holding this order's rights cannot be reached")
 	ErrUnauthorized        = errors.New("checkout: unknown merchant or wrong secret")
 	ErrNotReady            = errors.New("checkout: region not ready")
+	ErrAcquirerUnavailable = errors.New("checkout: card acquirer unavailable")
 )
 
 // Scorer decides whether to grant pay-later credit. The scoring package
