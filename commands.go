@@ -194,16 +194,3 @@ func (e *cmdEnv) restore(ctx context.Context, args []string) error {
 	fmt.Fprintf(e.stdout, "verified: %d entries, digest %s\n", rep.Entries, rep.Digest)
 	return nil
 }
-
-func (e *cmdEnv) later(cmd string, args []string) error {
-	summary := "Drive regions through the public API (--target URL[,URL...] --duration D --concurrency N [--json FILE])."
-	if _, err := e.flags(cmd, summary+"\nNot available in this build: it needs the merchant API.", args, func(fs *pflag.FlagSet) {
-		fs.String("target", "", "region URLs")
-		fs.Duration("duration", 0, "how long")
-		fs.Int("concurrency", 0, "parallel clients")
-		fs.String("json", "", "write results here")
-	}); err != nil {
-		return err
-	}
-	return fmt.Errorf("%s: not available in this build yet", cmd)
-}

@@ -67,7 +67,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "cluster":
 		return env.cluster(ctx, args)
 	case "bench":
-		return env.later(cmd, args)
+		return env.bench(ctx, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -83,7 +83,7 @@ commands:
   verify    check every signature, chain link and sum in a region database
   restore   restore a region database from its Litestream replica
   cluster   run a local three-region cluster r1, r2, r3
-  bench     drive regions through the public API (not in this build yet)
+  bench     drive regions through the public API and report throughput and latency
 
 Run 'kassa <command> --help' for a command's flags.
 `

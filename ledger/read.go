@@ -14,7 +14,11 @@ import (
 // posting to it. An account never posted to has balance zero.
 func (s *Store) Balance(ctx context.Context, account, currency string) (Amount, error) {
 	var a int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT amount FROM balances WHERE account = ? AND currency = ?`, account, currency).Scan(&a)
+	st, err := s.stmt(ctx, `SELECT amount FROM balances WHERE account = ? AND currency = ?`)
+	if err != nil {
+		return 0, err
+	}
+	err = st.QueryRowContext(ctx, account, currency).Scan(&a)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -92,7 +96,7 @@ func (s *Store) Entry(ctx context.Context, id Hash) (Entry, error) {
 // EntriesBySubject returns every entry about subject (an order, a consumer),
 // ordered by hlc and then origin: the same order in every region.
 func (s *Store) EntriesBySubject(ctx context.Context, subject string) ([]Entry, error) {
-	return s.queryEntries(ctx, `SELECT body FROM entries WHERE subject = ? ORDER BY hlc, origin, seq`, subject)
+	return s.queryEntries(ctx, `SELECT body FROM entries WHERE subject = ? AND subject <> '' ORDER BY hlc, origin, seq`, subject)
 }
 
 // EntriesByRef returns every entry whose data has the top-level string field
@@ -121,8 +125,29 @@ func refOf(data json.RawMessage) any {
 	return v.Ref
 }
 
+// stmt returns the read statement for q, prepared once: parsing SQL is a
+// large share of a small query's cost.
+func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.readStmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.readStmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
 func (s *Store) queryEntries(ctx context.Context, q string, args ...any) ([]Entry, error) {
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}

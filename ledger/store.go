@@ -62,6 +62,9 @@ type Store struct {
 	log   *slog.Logger
 	wdb   *sql.DB // the one write connection, used only by the committer goroutine
 	rdb   *sql.DB // read pool
+	gdb   *sql.DB // one read connection of the writer's own, for guards
+
+	readStmts sync.Map // query -> *sql.Stmt on rdb
 	clock *clock
 
 	// Statements of the write path, prepared once on the write connection.
@@ -150,7 +153,18 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		s.wdb.Close()
 		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
 	}
-	s.rdb.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
+	// Readers are cheap in WAL mode; request handlers make several reads
+	// each, so the pool is generous.
+	s.rdb.SetMaxOpenConns(max(16, runtime.GOMAXPROCS(0)*8))
+	s.rdb.SetMaxIdleConns(max(16, runtime.GOMAXPROCS(0)*8))
+	// The writer checks guards while staging; it must never queue for a
+	// read connection behind request handlers.
+	if s.gdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, true, nil)); err != nil {
+		s.rdb.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
+	}
+	s.gdb.SetMaxOpenConns(1)
 	if err := s.migrate(ctx); err != nil {
 		s.closeDBs()
 		return nil, classify(fmt.Errorf("ledger: migrate %s: %w", opt.Path, err))
@@ -376,5 +390,9 @@ func (s *Store) closeDBs() error {
 			errs = append(errs, stmt.Close())
 		}
 	}
-	return errors.Join(append(errs, s.rdb.Close(), s.wdb.Close())...)
+	s.readStmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
+	return errors.Join(append(errs, s.gdb.Close(), s.rdb.Close(), s.wdb.Close())...)
 }

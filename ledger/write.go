@@ -551,7 +551,7 @@ func postingSum(d *Draft, k balanceKey) int64 {
 // if any) is committed. It reads the committed balance and digest in one
 // snapshot: if that snapshot already includes base, its digest says so.
 func (s *Store) balanceAfter(base *group, k balanceKey) (int64, error) {
-	tx, err := s.rdb.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	tx, err := s.gdb.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, classify(fmt.Errorf("ledger: read balance: %w", err))
 	}
