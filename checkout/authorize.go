@@ -63,16 +63,12 @@ func (s *Service) AuthorizeHash(req AuthorizeRequest) string {
 func (s *Service) Authorize(ctx context.Context, merchantID string, sid SessionID, req AuthorizeRequest, hash string) (Order, bool, error) {
 	oid := OrderFor(sid)
 	defer s.lock(string(oid))()
-	sess, data, err := s.session(ctx, sid)
+	sess, data, st, err := s.sessionAndOrder(ctx, sid)
 	if err != nil {
 		return Order{}, false, err
 	}
 	if merchantID != "" && data.Merchant != merchantID {
 		return Order{}, false, ErrNotFound
-	}
-	st, err := s.order(ctx, oid)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Order{}, false, err
 	}
 	if st != nil && st.winner != nil {
 		if st.auth.RequestHash == hash {
@@ -121,7 +117,7 @@ func (s *Service) Authorize(ctx context.Context, merchantID string, sid SessionI
 		case errors.Is(err, cards.ErrUnknownOutcome):
 			a.Decision = Decision{Outcome: "pending", Reasons: []string{"card_outcome_unknown"}}
 			s.log.Warn("card authorization outcome unknown; the reconciler settles it", "order", oid, "err", err)
-			return s.record(ctx, KindOrderPending, oid, a, nil)
+			return s.record(ctx, st, KindOrderPending, oid, a, nil)
 		case errors.Is(err, cards.ErrUnavailable):
 			// Provably never reached the acquirer: nothing was charged, so
 			// the shopper can simply try again.
@@ -130,10 +126,10 @@ func (s *Service) Authorize(ctx context.Context, merchantID string, sid SessionI
 			return Order{}, false, fmt.Errorf("checkout: card authorization: %w", err)
 		case !res.Approved:
 			a.Decision = Decision{Outcome: "declined", Reasons: []string{"card_" + res.DeclineCode}}
-			return s.record(ctx, KindOrderDeclined, oid, a, nil)
+			return s.record(ctx, st, KindOrderDeclined, oid, a, nil)
 		}
 		a.Decision = Decision{Outcome: "approved", Reasons: []string{"card_approved"}}
-		return s.record(ctx, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
+		return s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
 	}
 
 	d, err := s.scorer.Decide(ctx, DecisionInput{Consumer: cid, Country: req.Consumer.Country, Method: req.Method,
@@ -143,9 +139,9 @@ func (s *Service) Authorize(ctx context.Context, merchantID string, sid SessionI
 	}
 	a.Decision = d
 	if d.Outcome != "approved" {
-		return s.record(ctx, KindOrderDeclined, oid, a, nil)
+		return s.record(ctx, st, KindOrderDeclined, oid, a, nil)
 	}
-	return s.record(ctx, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
+	return s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
 }
 
 // authPostings give the authorizing region the order's capture rights.
@@ -156,13 +152,14 @@ func (s *Service) authPostings(oid OrderID, a authData) []ledger.Posting {
 	}
 }
 
-func (s *Service) record(ctx context.Context, kind string, oid OrderID, a authData, postings []ledger.Posting) (Order, bool, error) {
+func (s *Service) record(ctx context.Context, prev *orderState, kind string, oid OrderID, a authData, postings []ledger.Posting) (Order, bool, error) {
 	d := ledger.Draft{Kind: kind, Subject: string(oid), Postings: postings, Data: mustJSON(a)}
 	if kind == KindOrderAuthorized {
 		// At most one authorization per order in this region.
 		d.Guards = []ledger.Guard{{Account: authorizedAccount(oid), Currency: a.Currency, Min: -ledger.Amount(a.Amount)}}
 	}
-	if _, err := s.store.Append(context.WithoutCancel(ctx), d); err != nil {
+	e, err := s.store.Append(context.WithoutCancel(ctx), d)
+	if err != nil {
 		return Order{}, false, fmt.Errorf("checkout: record %s: %w", kind, err)
 	}
 	s.pendingMu.Lock()
@@ -172,7 +169,11 @@ func (s *Service) record(ctx context.Context, kind string, oid OrderID, a authDa
 		delete(s.pending, oid)
 	}
 	s.pendingMu.Unlock()
-	st, err := s.order(ctx, oid)
+	if prev == nil {
+		prev = &orderState{}
+		prev.ID = oid
+	}
+	st, err := prev.with(e, s.cfg.Now())
 	if err != nil {
 		return Order{}, false, err
 	}
@@ -234,13 +235,13 @@ func (s *Service) reconcile(ctx context.Context, oid OrderID) (int, error) {
 	switch {
 	case !found:
 		a.Decision = Decision{Outcome: "declined", Reasons: []string{"card_not_charged"}}
-		_, _, err = s.record(ctx, KindOrderDeclined, oid, a, nil)
+		_, _, err = s.record(ctx, st, KindOrderDeclined, oid, a, nil)
 	case res.Approved:
 		a.Decision = Decision{Outcome: "approved", Reasons: []string{"card_approved", "settled_by_reconciler"}}
-		_, _, err = s.record(ctx, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
+		_, _, err = s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
 	default:
 		a.Decision = Decision{Outcome: "declined", Reasons: []string{"card_" + res.DeclineCode}}
-		_, _, err = s.record(ctx, KindOrderDeclined, oid, a, nil)
+		_, _, err = s.record(ctx, st, KindOrderDeclined, oid, a, nil)
 	}
 	if err != nil {
 		return 0, err

@@ -101,6 +101,7 @@ func orderRef(merchant, reference string) string { return "ref:" + merchant + ":
 // orderState is the fold of every entry about one order.
 type orderState struct {
 	Order
+	entries   []ledger.Entry // what the state was folded from
 	winner    *ledger.Entry
 	auth      authData
 	losers    []ledger.Entry
@@ -109,6 +110,12 @@ type orderState struct {
 	pending   bool
 	declined  *authData
 	cancelled bool
+}
+
+// with returns the state after e is added, without reading the store again.
+func (st *orderState) with(e ledger.Entry, now time.Time) (*orderState, error) {
+	es := append(append(make([]ledger.Entry, 0, len(st.entries)+1), st.entries...), e)
+	return fold(st.ID, es, now)
 }
 
 // fold computes an order's state from its entries, in an order that is the
@@ -126,7 +133,7 @@ func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error
 		}
 		return a.Seq < b.Seq
 	})
-	st := &orderState{ops: map[string]opData{}, voided: map[string]bool{}}
+	st := &orderState{entries: entries, ops: map[string]opData{}, voided: map[string]bool{}}
 	st.ID, st.Object = id, "order"
 	st.Captures, st.Refunds = []Movement{}, []Movement{}
 	for i := range entries {

@@ -195,7 +195,7 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 			}
 		}
 		d.Subject, d.Data = string(oid), mustJSON(data)
-		_, err = s.store.Append(context.WithoutCancel(ctx), d)
+		e, err := s.store.Append(context.WithoutCancel(ctx), d)
 		var ge *ledger.GuardError
 		if errors.As(err, &ge) {
 			return Order{}, false, fmt.Errorf("%w: %v", ErrRightsUnavailable, err)
@@ -203,8 +203,7 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 		if err != nil {
 			return Order{}, false, fmt.Errorf("checkout: record %s: %w", op, err)
 		}
-		st, err = s.order(ctx, oid)
-		if err != nil {
+		if st, err = st.with(e, s.cfg.Now()); err != nil {
 			return Order{}, false, err
 		}
 		return st.Order, false, nil

@@ -202,11 +202,11 @@ func (s *Service) CreateSession(ctx context.Context, merchantID, key string, req
 		MerchantReference: req.MerchantReference, Lines: req.Lines, URLs: req.URLs,
 		ExpiresAt: now.Add(s.cfg.SessionTTL).UnixMilli(), RequestHash: hash,
 	}
-	if _, err := s.store.Append(ctx, ledger.Draft{Kind: KindSessionCreated, Subject: string(id), Data: mustJSON(data)}); err != nil {
+	e, err := s.store.Append(ctx, ledger.Draft{Kind: KindSessionCreated, Subject: string(id), Data: mustJSON(data)})
+	if err != nil {
 		return Session{}, false, fmt.Errorf("checkout: record session: %w", err)
 	}
-	sess, _, err := s.session(ctx, id)
-	return sess, false, err
+	return s.sessionView(id, &e, &data, nil), false, nil
 }
 
 // Session returns a session; only its merchant (or the hosted page, with an
@@ -223,9 +223,16 @@ func (s *Service) Session(ctx context.Context, merchantID string, id SessionID) 
 }
 
 func (s *Service) session(ctx context.Context, id SessionID) (Session, *sessionData, error) {
+	sess, d, _, err := s.sessionAndOrder(ctx, id)
+	return sess, d, err
+}
+
+// sessionAndOrder returns a session and the state of its order (nil if it
+// has none yet).
+func (s *Service) sessionAndOrder(ctx context.Context, id SessionID) (Session, *sessionData, *orderState, error) {
 	es, err := s.store.EntriesBySubject(ctx, string(id))
 	if err != nil {
-		return Session{}, nil, err
+		return Session{}, nil, nil, err
 	}
 	var first *ledger.Entry
 	for i := range es {
@@ -234,29 +241,39 @@ func (s *Service) session(ctx context.Context, id SessionID) (Session, *sessionD
 		}
 	}
 	if first == nil {
-		return Session{}, nil, ErrNotFound
+		return Session{}, nil, nil, ErrNotFound
 	}
 	var d sessionData
 	if err := jsonUnmarshal(first.Data, &d); err != nil {
-		return Session{}, nil, err
+		return Session{}, nil, nil, err
 	}
+	st, err := s.order(ctx, OrderFor(id))
+	if errors.Is(err, ErrNotFound) {
+		st, err = nil, nil
+	}
+	if err != nil {
+		return Session{}, nil, nil, err
+	}
+	return s.sessionView(id, first, &d, st), &d, st, nil
+}
+
+// sessionView shows a session from its creating entry and its order's state.
+func (s *Service) sessionView(id SessionID, first *ledger.Entry, d *sessionData, st *orderState) Session {
 	sess := Session{
 		ID: id, Object: "session", Status: "open", Merchant: d.Merchant, Amount: d.Amount, Currency: d.Currency,
 		Country: d.Country, Locale: d.Locale, MerchantReference: d.MerchantReference, Lines: d.Lines, URLs: d.URLs,
 		CheckoutURL: s.cfg.PublicURL + "/checkout/" + string(id), CreatedAt: first.HLC.Time(),
 		ExpiresAt: time.UnixMilli(d.ExpiresAt).UTC(), Region: string(first.Origin),
 	}
-	oid := OrderFor(id)
-	st, err := s.order(ctx, oid)
 	switch {
-	case err == nil && st.winner != nil:
-		sess.Status, sess.OrderID = "complete", oid
-	case err == nil && st.Status == "pending":
-		sess.Status, sess.OrderID = "processing", oid
+	case st != nil && st.winner != nil:
+		sess.Status, sess.OrderID = "complete", st.ID
+	case st != nil && st.Status == "pending":
+		sess.Status, sess.OrderID = "processing", st.ID
 	case s.cfg.Now().After(sess.ExpiresAt):
 		sess.Status = "expired"
 	}
-	return sess, &d, nil
+	return sess
 }
 
 // Order returns an order of merchantID (any merchant's if empty).
