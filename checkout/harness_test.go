@@ -56,9 +56,11 @@ type testRegion struct {
 	id   string
 	url  string
 	dir  string
+	cfg  region.Config
 	r    *region.Region
 	logs *logBuffer
 	net  *cutTransport
+	stop func() // stops serving and closes the region; safe to call twice
 }
 
 func testConfig(id, dir, listen string) region.Config {
@@ -116,28 +118,46 @@ func startRegions(t *testing.T, n int, tune func(*region.Config)) []*testRegion 
 		if tune != nil {
 			tune(&cfgs[i])
 		}
-		log := slog.New(slog.NewTextHandler(rs[i].logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		r, err := region.New(context.Background(), cfgs[i], log, region.WithTransport(rs[i].net))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs[i].r = r
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			r.Serve(ctx, lns[i])
-		}()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-			r.Close()
-		})
+		rs[i].cfg = cfgs[i]
+		rs[i].start(t, lns[i])
 	}
 	for _, r := range rs {
 		waitReady(t, r.url)
 	}
 	return rs
+}
+
+// start runs the region on ln (a new listener on its address if nil).
+func (tr *testRegion) start(t *testing.T, ln net.Listener) {
+	t.Helper()
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", tr.cfg.Listen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r, err := region.New(context.Background(), tr.cfg, log, region.WithTransport(tr.net))
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	tr.r = r
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Serve(ctx, ln)
+	}()
+	var once sync.Once
+	tr.stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			r.Close()
+		})
+	}
+	t.Cleanup(tr.stop)
 }
 
 func waitReady(t *testing.T, base string) {
