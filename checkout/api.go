@@ -209,7 +209,9 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request, m string, bo
 		a.fail(w, r, err)
 		return
 	}
-	sess, rep, err := a.svc.CreateSession(r.Context(), m, r.Header.Get("Idempotency-Key"), req, RequestHash([]byte("session"), body))
+	// The fingerprint is of the decoded request, so a retry that differs only
+	// in white space or field order is still the same request.
+	sess, rep, err := a.svc.CreateSession(r.Context(), m, r.Header.Get("Idempotency-Key"), req, RequestHash([]byte("session"), mustJSON(req)))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -233,7 +235,7 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request, m string, body [
 		a.fail(w, r, err)
 		return
 	}
-	o, rep, err := a.svc.Authorize(r.Context(), m, SessionID(mux.Vars(r)["id"]), req, a.svc.AuthorizeHash(req))
+	o, rep, err := a.svc.AuthorizeWithKey(r.Context(), m, SessionID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), req, a.svc.AuthorizeHash(req))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -309,7 +311,7 @@ func (a *API) amountOp(w http.ResponseWriter, r *http.Request, m string, body []
 		}
 		amount = *req.Amount
 	}
-	o, rep, err := op(r.Context(), m, OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), amount, RequestHash([]byte(name), body))
+	o, rep, err := op(r.Context(), m, OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), amount, RequestHash([]byte(name), mustJSON(req)))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -333,7 +335,7 @@ func (a *API) simpleOp(w http.ResponseWriter, r *http.Request, m string, body []
 		a.fail(w, r, err)
 		return
 	}
-	o, rep, err := op(r.Context(), m, OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), RequestHash([]byte(name), body))
+	o, rep, err := op(r.Context(), m, OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), RequestHash([]byte(name)))
 	if err != nil {
 		a.fail(w, r, err)
 		return

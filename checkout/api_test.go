@@ -260,3 +260,31 @@ func eventually(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond) // polling observable state
 	}
 }
+
+func TestAuthorizeIdempotency(t *testing.T) {
+	r1 := startRegions(t, 1, nil)[0]
+	s := call(t, "POST", r1.url+"/v1/sessions", "ai", sessionBody(1000, "ai"))
+	url := r1.url + "/v1/sessions/" + s.str("id") + "/authorize"
+	body := map[string]any{"method": "pay_later", "consumer": consumer("ai@example.com")}
+	first := call(t, "POST", url, "k", body)
+	again := call(t, "POST", url, "k", body)
+	if first.status != 201 || again.status != 201 || again.str("id") != first.str("id") || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: got %d then %d %s", first.status, again.status, again.raw)
+	}
+	other := map[string]any{"method": "instalments", "consumer": consumer("ai@example.com")}
+	if c := call(t, "POST", url, "k", other); c.status != 409 || c.str("error", "code") != "idempotency_conflict" {
+		t.Fatalf("same key, other body: got %d %s", c.status, c.raw)
+	}
+	if c := call(t, "POST", url, "k2", body); c.status != 409 || c.str("error", "code") != "session_complete" {
+		t.Fatalf("other key: got %d %s", c.status, c.raw)
+	}
+	// White space does not make a retry a different request.
+	sess := `{"amount": 500, "currency": "SEK", "country": "SE", "merchant_reference": "ws",
+		"lines": [{"name": "A", "quantity": 1, "unit_price": 500, "total": 500}],
+		"urls": {"confirmation": "https://a.example/ok", "cancel": "https://a.example/c"}}`
+	a := call(t, "POST", r1.url+"/v1/sessions", "ws", sess)
+	b := call(t, "POST", r1.url+"/v1/sessions", "ws", strings.Join(strings.Fields(sess), ""))
+	if a.status != 201 || b.status != 201 || b.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("got %d and %d %s", a.status, b.status, b.raw)
+	}
+}

@@ -61,6 +61,18 @@ func (s *Service) AuthorizeHash(req AuthorizeRequest) string {
 // outcome "declined" or "card_only"; the session stays open for another try.
 // A card call whose outcome is unknown returns status "pending".
 func (s *Service) Authorize(ctx context.Context, merchantID string, sid SessionID, req AuthorizeRequest, hash string) (Order, bool, error) {
+	return s.authorize(ctx, merchantID, sid, "", req, hash)
+}
+
+// AuthorizeWithKey is Authorize under a merchant's Idempotency-Key: the same
+// key with the same request replays the result (a decline too), the same key
+// with another request is ErrIdempotencyConflict, and another key for a
+// session that already has an order is ErrSessionComplete.
+func (s *Service) AuthorizeWithKey(ctx context.Context, merchantID string, sid SessionID, key string, req AuthorizeRequest, hash string) (Order, bool, error) {
+	return s.authorize(ctx, merchantID, sid, derive("key_", "authorize", merchantID, key), req, hash)
+}
+
+func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionID, key string, req AuthorizeRequest, hash string) (Order, bool, error) {
 	oid := OrderFor(sid)
 	defer s.lock(string(oid))()
 	sess, data, st, err := s.sessionAndOrder(ctx, sid)
@@ -70,14 +82,30 @@ func (s *Service) Authorize(ctx context.Context, merchantID string, sid SessionI
 	if merchantID != "" && data.Merchant != merchantID {
 		return Order{}, false, ErrNotFound
 	}
-	if st != nil && st.winner != nil {
-		if st.auth.RequestHash == hash {
+	if st != nil {
+		var last *authData
+		switch {
+		case st.winner != nil:
+			last = &st.auth
+		case st.declined != nil:
+			last = st.declined
+		}
+		if last != nil && key != "" && last.Key == key {
+			if last.RequestHash != hash {
+				return Order{}, false, ErrIdempotencyConflict
+			}
 			return st.Order, true, nil
 		}
-		return Order{}, false, ErrSessionComplete
-	}
-	if st != nil && st.Status == "pending" {
-		return st.Order, true, nil
+		if last != nil && key == "" && last.Key == "" && last.RequestHash == hash && st.Status != "declined" {
+			return st.Order, true, nil
+		}
+		if st.winner != nil {
+			return Order{}, false, ErrSessionComplete
+		}
+		if st.Status == "pending" {
+			// A card outcome is being settled: nothing else may start.
+			return st.Order, true, nil
+		}
 	}
 	if sess.Status == "expired" {
 		return Order{}, false, ErrSessionExpired
@@ -95,7 +123,7 @@ func (s *Service) Authorize(ctx context.Context, merchantID string, sid SessionI
 			ID: cid, Email: MaskEmail(req.Consumer.Email), GivenName: strings.TrimSpace(req.Consumer.GivenName),
 			FamilyName: strings.TrimSpace(req.Consumer.FamilyName), Country: req.Consumer.Country,
 		},
-		ExpiresAt: now.Add(s.cfg.AuthTTL).UnixMilli(), RequestHash: hash,
+		ExpiresAt: now.Add(s.cfg.AuthTTL).UnixMilli(), RequestHash: hash, Key: key,
 	}
 
 	if req.Method == "card" {

@@ -53,6 +53,9 @@ type authData struct {
 	Decision          Decision      `json:"decision"`
 	ExpiresAt         int64         `json:"expires_at"`
 	RequestHash       string        `json:"request_hash"`
+	// Key identifies the Idempotency-Key the attempt was made under (a
+	// hash of merchant and key); empty for the hosted page.
+	Key string `json:"key,omitempty"`
 }
 
 // opData is the payload of captures, refunds, cancels, releases, voids,

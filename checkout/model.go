@@ -38,7 +38,7 @@ type SessionRequest struct {
 type Session struct {
 	ID                SessionID `json:"id"`
 	Object            string    `json:"object"`
-	Status            string    `json:"status"` // open, complete, expired
+	Status            string    `json:"status"` // open, processing, complete, expired
 	Merchant          string    `json:"merchant"`
 	Amount            int64     `json:"amount"`
 	Currency          string    `json:"currency"`
@@ -80,7 +80,7 @@ type AuthorizeRequest struct {
 
 // Decision is a credit or card decision with its reasons.
 type Decision struct {
-	Outcome string   `json:"outcome"` // approved, declined, card_only
+	Outcome string   `json:"outcome"` // approved, declined, card_only, pending
 	Reasons []string `json:"reasons"`
 	Score   int      `json:"score,omitempty"`
 }

@@ -472,7 +472,7 @@ func TestOpenAPI(t *testing.T) {
 			call(t, "POST", base+"/sessions/"+big.str("id")+"/authorize", "oa-5-auth2", map[string]any{"method": "card", "consumer": consumer("d@example.com"), "card": card("4000 0000 0000 0002")}), 402)
 		checkAnswer(t, doc, "POST", "/v1/sessions/{id}/authorize",
 			call(t, "POST", base+"/sessions/"+big.str("id")+"/authorize", "oa-5-auth3", map[string]any{"method": "card", "consumer": consumer("d@example.com"), "card": card("4242 4242 4242 4241")}), 400)
-		checkAnswer(t, doc, "POST", "/v1/orders/{id}/captures", call(t, "POST", base+"/orders/"+dec.str("id")+"/captures", "oa-x", nil), 404)
+		checkAnswer(t, doc, "POST", "/v1/orders/{id}/captures", call(t, "POST", base+"/orders/"+dec.str("id")+"/captures", "oa-x2", nil), 409)
 		checkAnswer(t, doc, "GET", "/v1/orders/{id}", call(t, "GET", base+"/orders/"+dec.str("id"), "", nil), 200)
 
 		// Pending: the acquirer holds its answer back past the timeout.

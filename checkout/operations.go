@@ -31,6 +31,9 @@ func (s *Service) Capture(ctx context.Context, merchantID string, oid OrderID, k
 		default:
 			return ledger.Draft{}, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
 		}
+		if s.cfg.Now().After(st.ExpiresAt) {
+			return ledger.Draft{}, fmt.Errorf("%w: the authorization of the rest expired on %s", ErrInvalidState, st.ExpiresAt.Format(time.RFC3339))
+		}
 		open := st.Amount - st.Captured - st.Released
 		if amount == 0 {
 			amount = open
@@ -150,8 +153,11 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 		if err != nil {
 			return Order{}, false, err
 		}
-		if st.winner == nil || st.Merchant != merchantID {
+		if st.Merchant != merchantID || st.Status == "" {
 			return Order{}, false, ErrNotFound
+		}
+		if st.winner == nil {
+			return Order{}, false, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
 		}
 		if prev, ok := st.ops[opID]; ok {
 			if prev.RequestHash != hash {
