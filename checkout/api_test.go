@@ -288,3 +288,36 @@ func TestAuthorizeIdempotency(t *testing.T) {
 		t.Fatalf("got %d and %d %s", a.status, b.status, b.raw)
 	}
 }
+
+func TestConcurrentRefundsNeverExceed(t *testing.T) {
+	rs := startRegions(t, 2, nil)
+	r1, r2 := rs[0], rs[1]
+	oid := authorized(t, r1.url, "refunds", 10000)
+	if c := call(t, "POST", r1.url+"/v1/orders/"+oid+"/captures", "cap", nil); c.status != 201 {
+		t.Fatalf("capture: %d %s", c.status, c.raw)
+	}
+	eventually(t, func() bool { return call(t, "GET", r2.url+"/v1/orders/"+oid, "", nil).num("captured") == 10000 })
+	// Refunds race in both regions, and then the regions are cut apart while
+	// they keep refunding: the total never exceeds the capture.
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rs[i%2]
+			if i == 8 {
+				partition(r1, r2, true)
+			}
+			call(t, "POST", r.url+"/v1/orders/"+oid+"/refunds", fmt.Sprintf("rf%d", i), map[string]any{"amount": 1500})
+		}()
+	}
+	wg.Wait()
+	partition(r1, r2, false)
+	eventually(t, func() bool { return r1.r.Ledger().Digest() == r2.r.Ledger().Digest() })
+	for _, r := range rs {
+		o := call(t, "GET", r.url+"/v1/orders/"+oid, "", nil)
+		if o.num("refunded") > 10000 || o.num("refunded") < 1500 {
+			t.Fatalf("%s: refunded %d of 10000 captured", r.id, o.num("refunded"))
+		}
+	}
+}
