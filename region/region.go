@@ -23,6 +23,7 @@ import (
 	"kassa/checkout"
 	"kassa/ledger"
 	"kassa/scoring"
+	"kassa/static"
 	regionsync "kassa/sync"
 )
 
@@ -219,6 +220,9 @@ func (r *Region) routes() http.Handler {
 	r.node.Routes(m)
 	limiter := checkout.NewLimiter(r.cfg.Checkout.RatePerMerchant, r.cfg.Checkout.RatePerClient, nil)
 	checkout.NewAPI(r.checkout, limiter, r.ready.Load).Routes(m)
+	assets := static.New("/static/")
+	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
+	checkout.NewPages(r.checkout, limiter, r.ready.Load, assets.Path).Routes(m)
 	if r.sim != nil {
 		m.PathPrefix("/simulator/acquirer/").Handler(http.StripPrefix("/simulator/acquirer", r.sim.Handler()))
 	}
