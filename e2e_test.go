@@ -151,8 +151,8 @@ func TestProcessesSurviveSIGKILL(t *testing.T) {
 
 	// Vectors are sampled throughout: they must never move backwards.
 	var (
-		mu       sync.Mutex
-		backward []string
+		mu        sync.Mutex
+		backward  []string
 		stopWatch = make(chan struct{})
 		watchDone = make(chan struct{})
 	)
