@@ -1,0 +1,194 @@
+// Package admin owns what support staff use: staff authentication and roles,
+// and the admin JSON API under /admin/api/ (the order with its full entry
+// timeline and the region that wrote each entry, its webhook deliveries, and
+// actions with an audit trail).
+//
+// Invariants: every request is authenticated (HTTP Basic with staff
+// credentials; passwords are kept only as hashes and compared in constant
+// time); only the support and admin roles may act; every action is recorded
+// as a staff.action ledger entry naming the staff member, so the audit trail
+// replicates with everything else.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"kassa/checkout"
+	"kassa/ledger"
+)
+
+// Staff is a support user as configured.
+type Staff struct {
+	Username, Password, Role string
+}
+
+type user struct {
+	name string
+	hash [32]byte
+	role string
+}
+
+// Webhooks is what admin needs of webhook delivery.
+type Webhooks interface {
+	Deliveries(ctx context.Context, order checkout.OrderID) ([]checkout.Delivery, error)
+	Resend(ctx context.Context, eventID string) error
+}
+
+// API serves /admin/api/. It is safe for concurrent use.
+type API struct {
+	store    *ledger.Store
+	svc      *checkout.Service
+	webhooks Webhooks
+	users    map[string]user
+	log      *slog.Logger
+}
+
+// New returns the admin API.
+func New(store *ledger.Store, svc *checkout.Service, webhooks Webhooks, staff []Staff, log *slog.Logger) *API {
+	a := &API{store: store, svc: svc, webhooks: webhooks, users: map[string]user{}, log: log}
+	for _, s := range staff {
+		a.users[s.Username] = user{name: s.Username, hash: sha256.Sum256([]byte(s.Password)), role: s.Role}
+	}
+	return a
+}
+
+// Routes registers the admin API on r.
+func (a *API) Routes(r *mux.Router) {
+	api := r.PathPrefix("/admin/api").Subrouter()
+	api.HandleFunc("/orders/{id}", a.staff("viewer", a.order)).Methods(http.MethodGet)
+	api.HandleFunc("/orders/{id}/webhooks/{event}/resend", a.staff("support", a.resend)).Methods(http.MethodPost)
+}
+
+var roleRank = map[string]int{"viewer": 1, "support": 2, "admin": 3}
+
+// authenticate checks staff credentials in constant time.
+func (a *API) authenticate(r *http.Request) (user, bool) {
+	name, pass, ok := r.BasicAuth()
+	h := sha256.Sum256([]byte(pass))
+	u, known := a.users[name]
+	if !ok || !known {
+		subtle.ConstantTimeCompare(h[:], h[:])
+		return user{}, false
+	}
+	return u, subtle.ConstantTimeCompare(h[:], u.hash[:]) == 1
+}
+
+type staffHandler func(w http.ResponseWriter, r *http.Request, u user)
+
+func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, ok := a.authenticate(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="kassa admin"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "sign in with staff credentials")
+			return
+		}
+		if roleRank[u.role] < roleRank[role] {
+			writeError(w, http.StatusForbidden, "forbidden", "your role ("+u.role+") may not do this")
+			return
+		}
+		h(w, r, u)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{
+		"code": code, "message": msg, "correlation_id": w.Header().Get("Kassa-Correlation-Id")}})
+}
+
+// TimelineEntry is one ledger entry as support staff see it.
+type TimelineEntry struct {
+	ID       string           `json:"id"`
+	Region   string           `json:"region"`
+	Seq      uint64           `json:"seq"`
+	At       time.Time        `json:"at"`
+	Kind     string           `json:"kind"`
+	Postings []ledger.Posting `json:"postings"`
+	Data     json.RawMessage  `json:"data,omitempty"`
+}
+
+// OrderView is GET /admin/api/orders/{id}.
+type OrderView struct {
+	Order    checkout.Order      `json:"order"`
+	Entries  []TimelineEntry     `json:"entries"`
+	Webhooks []checkout.Delivery `json:"webhooks"`
+}
+
+func (a *API) order(w http.ResponseWriter, r *http.Request, _ user) {
+	id := checkout.OrderID(mux.Vars(r)["id"])
+	o, err := a.svc.Order(r.Context(), "", id)
+	if errors.Is(err, checkout.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no such order")
+		return
+	}
+	if err != nil {
+		a.log.Error("admin: read order", "order", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	view := OrderView{Order: o, Entries: []TimelineEntry{}, Webhooks: []checkout.Delivery{}}
+	es, err := a.store.EntriesBySubject(r.Context(), string(id))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	for _, e := range es {
+		view.Entries = append(view.Entries, TimelineEntry{ID: e.ID().String(), Region: string(e.Origin), Seq: e.Seq,
+			At: e.HLC.Time(), Kind: e.Kind, Postings: e.Postings, Data: e.Data})
+	}
+	if a.webhooks != nil {
+		if ds, err := a.webhooks.Deliveries(r.Context(), id); err == nil && ds != nil {
+			view.Webhooks = ds
+		}
+	}
+	writeJSON(w, http.StatusOK, view)
+}
+
+func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
+	id := checkout.OrderID(mux.Vars(r)["id"])
+	event := mux.Vars(r)["event"]
+	if a.webhooks == nil {
+		writeError(w, http.StatusNotFound, "not_found", "webhooks are not enabled")
+		return
+	}
+	if _, err := a.svc.Order(r.Context(), "", id); err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such order")
+		return
+	}
+	if err := a.webhooks.Resend(r.Context(), event); err != nil {
+		if errors.Is(err, checkout.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "not_found", "no such webhook event")
+			return
+		}
+		a.log.Error("admin: resend webhook", "event", event, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	if err := a.audit(r.Context(), u, string(id), "webhook.resend", map[string]string{"event": event}); err != nil {
+		a.log.Error("admin: audit", "err", err)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued", "event": event})
+}
+
+// audit records a staff action in the ledger.
+func (a *API) audit(ctx context.Context, u user, subject, action string, detail map[string]string) error {
+	data, _ := json.Marshal(map[string]any{"staff": u.name, "role": u.role, "action": action, "detail": detail})
+	_, err := a.store.Append(context.WithoutCancel(ctx), ledger.Draft{Kind: "staff.action", Subject: subject, Data: data})
+	return err
+}

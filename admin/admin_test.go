@@ -1,0 +1,144 @@
+package admin_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+
+	"kassa/admin"
+	"kassa/checkout"
+	"kassa/ledger"
+	"kassa/scoring"
+)
+
+type fakeWebhooks struct{ resent []string }
+
+func (f *fakeWebhooks) Deliveries(context.Context, checkout.OrderID) ([]checkout.Delivery, error) {
+	return []checkout.Delivery{{EventID: "e1", Type: "order.authorized", Status: "delivered"}}, nil
+}
+
+func (f *fakeWebhooks) Resend(_ context.Context, id string) error {
+	if id != "e1" {
+		return checkout.ErrNotFound
+	}
+	f.resent = append(f.resent, id)
+	return nil
+}
+
+func setup(t *testing.T) (*httptest.Server, *ledger.Store, checkout.OrderID, *fakeWebhooks) {
+	t.Helper()
+	seed := make([]byte, ed25519.SeedSize)
+	key := ed25519.NewKeyFromSeed(seed)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := ledger.Open(context.Background(), ledger.Options{Path: filepath.Join(t.TempDir(), "kassa.db"), Region: "r1", Key: key,
+		Keys: ledger.Keys{"r1": key.Public().(ed25519.PublicKey)}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc := checkout.New(store, scoring.Basic{Policy: scoring.Policy{MaxPayLater: 1_000_000}}, nil, nil, checkout.Config{
+		Region: "r1", PublicURL: "http://kassa.test", AllowLoopback: true, Logger: log,
+		Merchants: []checkout.MerchantConfig{{ID: "demo", APISecret: "sk_test_demo", WebhookSecret: "whsec_test_demo"}},
+		Consumers: checkout.Consumers{Key: []byte("identity-key-for-tests")}, FingerprintKey: []byte("fingerprint-key-for-tests"),
+	})
+	ctx := context.Background()
+	req := checkout.SessionRequest{Amount: 1000, Currency: "SEK", Country: "SE", MerchantReference: "R-1",
+		Lines: []checkout.Line{{Name: "A", Quantity: 1, UnitPrice: 1000, Total: 1000}},
+		URLs:  checkout.URLs{Confirmation: "https://shop.example/ok", Cancel: "https://shop.example/c"}}
+	sess, _, err := svc.CreateSession(ctx, "demo", "k1", req, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _, err := svc.Authorize(ctx, "demo", sess.ID, checkout.AuthorizeRequest{Method: "pay_later", Consumer: checkout.Consumer{
+		Email: "ada@example.com", GivenName: "Ada", FamilyName: "Lovelace", PostalCode: "11122", Country: "SE"}}, "h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh := &fakeWebhooks{}
+	r := mux.NewRouter()
+	admin.New(store, svc, wh, []admin.Staff{
+		{Username: "viewer", Password: "viewer-pass", Role: "viewer"},
+		{Username: "agent", Password: "agent-pass", Role: "support"},
+	}, log).Routes(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv, store, o.ID, wh
+}
+
+func do(t *testing.T, method, url, user, pass string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]any
+	json.NewDecoder(res.Body).Decode(&body)
+	return res.StatusCode, body
+}
+
+func TestOrderTimeline(t *testing.T) {
+	srv, _, oid, _ := setup(t)
+	code, body := do(t, "GET", srv.URL+"/admin/api/orders/"+string(oid), "viewer", "viewer-pass")
+	if code != 200 {
+		t.Fatalf("got %d %v", code, body)
+	}
+	entries, _ := body["entries"].([]any)
+	if len(entries) != 1 || entries[0].(map[string]any)["region"] != "r1" || entries[0].(map[string]any)["kind"] != "order.authorized" {
+		t.Fatalf("got entries %v, want the authorization written by r1", entries)
+	}
+	if o, _ := body["order"].(map[string]any); o["status"] != "authorized" {
+		t.Fatalf("got order %v", o)
+	}
+	if wh, _ := body["webhooks"].([]any); len(wh) != 1 {
+		t.Fatalf("got webhooks %v", wh)
+	}
+	for _, tc := range []struct{ user, pass string }{{"", ""}, {"viewer", "wrong"}, {"nobody", "viewer-pass"}} {
+		if code, _ := do(t, "GET", srv.URL+"/admin/api/orders/"+string(oid), tc.user, tc.pass); code != 401 {
+			t.Errorf("%q/%q: got %d, want 401", tc.user, tc.pass, code)
+		}
+	}
+	if code, _ := do(t, "GET", srv.URL+"/admin/api/orders/ord_nope", "viewer", "viewer-pass"); code != 404 {
+		t.Fatalf("unknown order: got %d", code)
+	}
+}
+
+func TestResendNeedsSupportAndIsAudited(t *testing.T) {
+	srv, store, oid, wh := setup(t)
+	url := srv.URL + "/admin/api/orders/" + string(oid) + "/webhooks/e1/resend"
+	if code, _ := do(t, "POST", url, "viewer", "viewer-pass"); code != 403 {
+		t.Fatalf("viewer: got %d, want 403", code)
+	}
+	if code, body := do(t, "POST", url, "agent", "agent-pass"); code != 202 {
+		t.Fatalf("agent: got %d %v", code, body)
+	}
+	if len(wh.resent) != 1 {
+		t.Fatalf("got %d resends, want 1", len(wh.resent))
+	}
+	if code, _ := do(t, "POST", srv.URL+"/admin/api/orders/"+string(oid)+"/webhooks/nope/resend", "agent", "agent-pass"); code != 404 {
+		t.Fatalf("unknown event: got %d", code)
+	}
+	es, _ := store.EntriesBySubject(context.Background(), string(oid))
+	var audit string
+	for _, e := range es {
+		if e.Kind == "staff.action" {
+			audit = string(e.Data)
+		}
+	}
+	if !strings.Contains(audit, `"staff":"agent"`) || !strings.Contains(audit, "webhook.resend") {
+		t.Fatalf("got audit %q, want the agent's resend recorded", audit)
+	}
+}
