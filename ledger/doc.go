@@ -21,6 +21,9 @@
 //   - One goroutine writes; it commits waiting requests in groups. Once a
 //     write is queued it is committed or failed as a whole whatever the caller
 //     does, and a failed commit leaves storage and memory as they were.
+//   - Marks (SetMark) are local bookkeeping kept beside the entries, such as
+//     a component's cursor into the local order; they are not entries, are
+//     never replicated and are no part of the derived state or the digest.
 //
 // The package imports no other kassa package.
 package ledger

@@ -58,14 +58,14 @@ type Options struct {
 // commits entries and derived state in one transaction, in groups.
 // A Store is safe for concurrent use.
 type Store struct {
-	opt   Options
-	log   *slog.Logger
-	wdb   *sql.DB // the one write connection, used only by the committer goroutine
-	rdb   *sql.DB // read pool
-	gdb   *sql.DB // one read connection of the writer's own, for guards
+	opt Options
+	log *slog.Logger
+	wdb *sql.DB // the one write connection: the committer's, and SetMark's between commits
+	rdb *sql.DB // read pool
+	gdb *sql.DB // one read connection of the writer's own, for guards
 
 	readStmts sync.Map // query -> *sql.Stmt on rdb
-	clock *clock
+	clock     *clock
 
 	// Statements of the write path, prepared once on the write connection.
 	insEntry, insBalance, setVector, setDigest *sql.Stmt

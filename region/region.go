@@ -37,6 +37,7 @@ type Region struct {
 	replica  *backup.Replicator
 	node     *regionsync.Node
 	checkout *checkout.Service
+	webhooks *checkout.Dispatcher
 	sim      *cards.Simulator
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -129,6 +130,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		return nil, err
 	}
 	r.checkout = r.newCheckout(opts)
+	r.webhooks = r.newWebhooks(opts)
 	r.node.SetGranter(r.checkout)
 	r.handler = r.routes()
 	return r, nil
@@ -168,19 +170,41 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 	})
 }
 
+func (r *Region) newWebhooks(opts settings) *checkout.Dispatcher {
+	wh := r.cfg.Webhooks
+	cfg := checkout.WebhookConfig{
+		Timeout: wh.Timeout, MaxAge: wh.MaxAge, TakeoverAfter: wh.TakeoverAfter, Concurrency: wh.Concurrency,
+		RetryMin: wh.RetryMin, RetryMax: wh.RetryMax, Transport: opts.transport, Logger: r.log,
+	}
+	for _, f := range opts.webhooks {
+		f(&cfg)
+	}
+	return checkout.NewDispatcher(r.checkout, cfg)
+}
+
 // Checkout returns the region's checkout service.
 func (r *Region) Checkout() *checkout.Service { return r.checkout }
+
+// Webhooks returns the region's webhook dispatcher.
+func (r *Region) Webhooks() *checkout.Dispatcher { return r.webhooks }
 
 // Option adjusts how New builds a region, for tests.
 type Option func(*settings)
 
 type settings struct {
 	transport http.RoundTripper
+	webhooks  []func(*checkout.WebhookConfig)
 }
 
-// WithTransport makes the region reach its peers through t (tests inject
-// network faults with it).
+// WithTransport makes the region reach its peers, and merchants' webhook
+// URLs, through t (tests inject network faults with it).
 func WithTransport(t http.RoundTripper) Option { return func(s *settings) { s.transport = t } }
+
+// WithWebhooks lets a test adjust the webhook dispatcher's settings (its
+// clock, resolver or dialer) before it is built.
+func WithWebhooks(f func(*checkout.WebhookConfig)) Option {
+	return func(s *settings) { s.webhooks = append(s.webhooks, f) }
+}
 
 // Node returns the region's replication node.
 func (r *Region) Node() *regionsync.Node { return r.node }
@@ -265,10 +289,14 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			r.reconcile(syncCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			r.webhooks.Run(syncCtx)
 		}()
 		r.node.Run(syncCtx)
 		wg.Wait()
