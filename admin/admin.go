@@ -167,13 +167,26 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
 		writeError(w, http.StatusNotFound, "not_found", "webhooks are not enabled")
 		return
 	}
-	if _, err := a.svc.Order(r.Context(), "", id); err != nil {
+	ds, err := a.webhooks.Deliveries(r.Context(), id)
+	if err != nil {
 		writeError(w, http.StatusNotFound, "not_found", "no such order")
 		return
 	}
+	found := false
+	for _, d := range ds {
+		found = found || d.EventID == event
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, "not_found", "this order has no such webhook event")
+		return
+	}
 	if err := a.webhooks.Resend(r.Context(), event); err != nil {
-		if errors.Is(err, checkout.ErrNotFound) {
+		switch {
+		case errors.Is(err, checkout.ErrNotFound):
 			writeError(w, http.StatusNotFound, "not_found", "no such webhook event")
+			return
+		case errors.Is(err, checkout.ErrNoNotificationURL):
+			writeError(w, http.StatusConflict, "no_notification_url", "the order's session has no notification URL")
 			return
 		}
 		a.log.Error("admin: resend webhook", "event", event, "err", err)

@@ -321,3 +321,24 @@ func TestConcurrentRefundsNeverExceed(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminOrderTimelineAcrossRegions(t *testing.T) {
+	rs := startRegions(t, 2, nil)
+	oid := authorized(t, rs[0].url, "adm", 5000)
+	eventually(t, func() bool { return call(t, "GET", rs[1].url+"/v1/orders/"+oid, "", nil).status == 200 })
+	if c := call(t, "POST", rs[1].url+"/v1/orders/"+oid+"/captures", "adm-c", nil); c.status != 201 {
+		t.Fatalf("capture: %d %s", c.status, c.raw)
+	}
+	res := callAs(t, "admin", "admin-demo", "GET", rs[1].url+"/admin/api/orders/"+oid, "", nil)
+	entries, _ := res.body["entries"].([]any)
+	regions := map[string]bool{}
+	for _, e := range entries {
+		regions[e.(map[string]any)["region"].(string)] = true
+	}
+	if res.status != 200 || !regions["r1"] || !regions["r2"] {
+		t.Fatalf("got %d %s, want entries written by r1 and r2", res.status, res.raw)
+	}
+	if res := callAs(t, "demo", "sk_test_demo", "GET", rs[1].url+"/admin/api/orders/"+oid, "", nil); res.status != 401 {
+		t.Fatalf("merchant credentials on the admin API: got %d", res.status)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"kassa/admin"
 	"kassa/backup"
 	"kassa/cards"
 	"kassa/checkout"
@@ -244,6 +245,11 @@ func (r *Region) routes() http.Handler {
 	r.node.Routes(m)
 	limiter := checkout.NewLimiter(r.cfg.Checkout.RatePerMerchant, r.cfg.Checkout.RatePerClient, nil)
 	checkout.NewAPI(r.checkout, limiter, r.ready.Load).Routes(m)
+	staff := make([]admin.Staff, len(r.cfg.Staff))
+	for i, s := range r.cfg.Staff {
+		staff[i] = admin.Staff{Username: s.Username, Password: s.Password, Role: s.Role}
+	}
+	admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).Routes(m)
 	assets := static.New("/static/")
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	checkout.NewPages(r.checkout, limiter, r.ready.Load, assets.Path).Routes(m)
