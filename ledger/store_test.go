@@ -299,6 +299,72 @@ func TestStorageFullStoresNothing(t *testing.T) {
 	}
 }
 
+func TestConcurrentRelaysAndAppends(t *testing.T) {
+	// Peers relay the same entries, so several pushes of one entry race each
+	// other and the region's own appends through the group commit. Every
+	// copy after the first is a duplicate, never a rejection, and each entry
+	// is stored once.
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	chain := signedChain(r2, 100, rand.New(rand.NewPCG(3, 3)))
+	s := MustOpen(t, r1, r2)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		applied  int
+		rejected []*ledger.RejectError
+	)
+	// Local appends keep the writer busy, so that pushes queue up together.
+	stop := make(chan struct{})
+	var busy sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		busy.Add(1)
+		go func() {
+			defer busy.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.Append(ctx, sale(n, 1)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	defer busy.Wait()
+	defer close(stop)
+	for p := 0; p < 32; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range chain {
+				res, err := s.Apply(ctx, chain[i:i+1])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				applied += res.Applied
+				for _, re := range res.Rejected {
+					if !errors.Is(re, ledger.ErrGap) { // a push that overtook another
+						rejected = append(rejected, re)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(rejected) > 0 {
+		t.Fatalf("got %d rejections, want none; first: %v", len(rejected), rejected[0])
+	}
+	if applied != len(chain) || s.Vector()["r2"] != uint64(len(chain)) {
+		t.Fatalf("got %d applied, vector %d; want %d each", applied, s.Vector()["r2"], len(chain))
+	}
+}
+
 func TestConcurrentAppendsOnFullDiskKeepTheChain(t *testing.T) {
 	// Many writers fill the disk: commits fail while the next group is
 	// already staged on top of them. Whatever failed must not have consumed
