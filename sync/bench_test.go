@@ -22,6 +22,7 @@ package sync_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -219,7 +220,11 @@ func (s *benchSender) push(body []byte, want int) error {
 	}
 	ts := time.Now().UnixMilli()
 	sum := sha256.Sum256(body)
-	msg := "kassa-sync-v1\n" + req.Method + "\n" + req.URL.RequestURI() + "\n" + strconv.FormatInt(ts, 10) + "\n" + hex.EncodeToString(sum[:])
+	var nb [12]byte
+	crand.Read(nb[:])
+	nonce := hex.EncodeToString(nb[:])
+	msg := "kassa-sync-v1\n" + req.Method + "\n" + req.URL.RequestURI() + "\n" + strconv.FormatInt(ts, 10) + "\n" + nonce + "\n" + hex.EncodeToString(sum[:])
+	req.Header.Set(regionsync.HeaderNonce, nonce)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(regionsync.HeaderRegion, s.from)
 	req.Header.Set(regionsync.HeaderTimestamp, strconv.FormatInt(ts, 10))

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -18,6 +19,7 @@ const (
 	HeaderRegion    = "Kassa-Region"
 	HeaderTimestamp = "Kassa-Timestamp"
 	HeaderSignature = "Kassa-Signature"
+	HeaderNonce     = "Kassa-Nonce"
 )
 
 // PushRequest is the body of POST /sync/v1/entries: entries in their wire
@@ -64,18 +66,24 @@ var (
 )
 
 // signingString is what a request signature covers: the protocol version,
-// method, path with query, timestamp and the body's SHA-256.
-func signingString(method, uri string, ts int64, body []byte) []byte {
+// method, path with query, timestamp, a nonce and the body's SHA-256. The
+// nonce makes two identical requests in one millisecond two different
+// signatures (ed25519 is deterministic), so neither is taken for a replay.
+func signingString(method, uri string, ts int64, nonce string, body []byte) []byte {
 	sum := sha256.Sum256(body)
-	return []byte("kassa-sync-v1\n" + method + "\n" + uri + "\n" + strconv.FormatInt(ts, 10) + "\n" + hex.EncodeToString(sum[:]))
+	return []byte("kassa-sync-v1\n" + method + "\n" + uri + "\n" + strconv.FormatInt(ts, 10) + "\n" + nonce + "\n" + hex.EncodeToString(sum[:]))
 }
 
 // signRequest sets the authentication headers on req for body.
 func signRequest(req *http.Request, from string, key ed25519.PrivateKey, now time.Time, body []byte) {
 	ts := now.UnixMilli()
-	sig := ed25519.Sign(key, signingString(req.Method, req.URL.RequestURI(), ts, body))
+	var b [12]byte
+	rand.Read(b[:])
+	nonce := hex.EncodeToString(b[:])
+	sig := ed25519.Sign(key, signingString(req.Method, req.URL.RequestURI(), ts, nonce, body))
 	req.Header.Set(HeaderRegion, from)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderNonce, nonce)
 	req.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
 }
 
@@ -107,12 +115,16 @@ func (a *authenticator) check(r *http.Request, body []byte) (string, error) {
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return "", fmt.Errorf("%w: missing or bad %s", ErrUnauthenticated, HeaderSignature)
 	}
+	nonce := r.Header.Get(HeaderNonce)
+	if len(nonce) < 16 || len(nonce) > 64 {
+		return "", fmt.Errorf("%w: missing or bad %s", ErrUnauthenticated, HeaderNonce)
+	}
 	now := a.now()
 	at := time.UnixMilli(ts)
 	if at.Before(now.Add(-a.window)) || at.After(now.Add(a.window)) {
 		return "", fmt.Errorf("%w: %s is %s from this region's clock (window %s)", ErrStale, HeaderTimestamp, at.Sub(now).Round(time.Millisecond), a.window)
 	}
-	if !ed25519.Verify(pub, signingString(r.Method, r.URL.RequestURI(), ts, body), sig) {
+	if !ed25519.Verify(pub, signingString(r.Method, r.URL.RequestURI(), ts, nonce, body), sig) {
 		return "", fmt.Errorf("%w: signature does not verify with %s's key", ErrUnauthenticated, from)
 	}
 	key := string(sig)

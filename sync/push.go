@@ -39,9 +39,10 @@ func (n *Node) pushLoop(ctx context.Context, p *peerState) {
 	ticker := time.NewTicker(n.cfg.Interval)
 	defer ticker.Stop()
 	failures := 0
+	probe := true // the first push, and every tick, is a vector exchange
 	for {
 		changed := n.store.Changed()
-		if err := n.drain(ctx, p); err != nil {
+		if err := n.drain(ctx, p, probe); err != nil {
 			failures++
 		} else {
 			failures = 0
@@ -57,12 +58,14 @@ func (n *Node) pushLoop(ctx context.Context, p *peerState) {
 			}
 			continue
 		}
+		probe = false
 		select {
 		case <-ctx.Done():
 			n.flush(p)
 			return
 		case <-changed:
 		case <-ticker.C:
+			probe = true
 		}
 	}
 }
@@ -71,12 +74,13 @@ func (n *Node) pushLoop(ctx context.Context, p *peerState) {
 func (n *Node) flush(p *peerState) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
 	defer cancel()
-	n.drain(ctx, p)
+	n.drain(ctx, p, false)
 }
 
 // drain pushes batches until the peer holds everything this region holds,
-// stops making progress, or a request fails.
-func (n *Node) drain(ctx context.Context, p *peerState) error {
+// stops making progress, or a request fails. Without probe, a peer already
+// known to hold everything gets no (empty) push.
+func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 	for i := 0; i < 1000; i++ {
 		n.mu.Lock()
 		theirs := p.vector
@@ -87,7 +91,7 @@ func (n *Node) drain(ctx context.Context, p *peerState) error {
 			if batch, err = n.missing(ctx, theirs); err != nil {
 				return err
 			}
-			if len(batch) == 0 && i > 0 {
+			if len(batch) == 0 && (i > 0 || !probe) {
 				return nil
 			}
 		}

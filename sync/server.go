@@ -135,7 +135,14 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 	resp := PushResponse{Region: string(n.store.Region()), Applied: res.Applied, Duplicates: res.Duplicates, Rejected: []Rejection{}}
 	n.mu.Lock()
 	if p := n.peers[from]; p != nil && req.Vector != nil {
-		p.vector = fromVector(req.Vector)
+		// The peer's own vector only grows; an older request arriving late
+		// must not make this region resend what the peer already has.
+		if p.vector == nil {
+			p.vector = map[ledger.RegionID]uint64{}
+		}
+		for o, seq := range req.Vector {
+			p.vector[ledger.RegionID(o)] = max(p.vector[ledger.RegionID(o)], seq)
+		}
 	}
 	for _, rj := range res.Rejected {
 		if errors.Is(rj, ledger.ErrFork) {

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,14 +138,19 @@ func pushOf(tb testing.TB, from string, es ...ledger.Entry) []byte {
 	return b
 }
 
+// nonceCounter gives every signed test request its own nonce.
+var nonceCounter atomic.Uint64
+
 // signHeaders signs a request the way DESIGN.md and protocol.go document it,
 // reimplemented so that a change to the scheme breaks these tests.
 func signHeaders(h http.Header, method, uri, region string, key ed25519.PrivateKey, at time.Time, body []byte) {
 	sum := sha256.Sum256(body)
 	ts := strconv.FormatInt(at.UnixMilli(), 10)
-	msg := "kassa-sync-v1\n" + method + "\n" + uri + "\n" + ts + "\n" + hex.EncodeToString(sum[:])
+	nonce := fmt.Sprintf("%024x", nonceCounter.Add(1))
+	msg := "kassa-sync-v1\n" + method + "\n" + uri + "\n" + ts + "\n" + nonce + "\n" + hex.EncodeToString(sum[:])
 	h.Set("Kassa-Region", region)
 	h.Set("Kassa-Timestamp", ts)
+	h.Set("Kassa-Nonce", nonce)
 	h.Set("Kassa-Signature", base64.StdEncoding.EncodeToString(ed25519.Sign(key, []byte(msg))))
 }
 
