@@ -169,3 +169,35 @@ func TestRecoverOwnChain(t *testing.T) {
 		t.Fatalf("verify r2: %v, %d forks", err, rep.Forks)
 	}
 }
+
+// TestCursorsSurviveRestart: a region that restarts while its peer is
+// unreachable still knows how far behind the peer is.
+func TestCursorsSurviveRestart(t *testing.T) {
+	c := newCluster(t, 2, 11, nil)
+	r1 := c.members[0]
+	for i := 0; i < 10; i++ {
+		if _, err := r1.store.Append(bg, draft("r1", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.converged(10 * time.Second)
+	c.stop(r1) // a clean stop saves the cursors
+	c.f.partition("r1", "r2", true)
+	c.start(r1)
+	for i := 10; i < 15; i++ {
+		if _, err := r1.store.Append(bg, draft("r1", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got *int64
+	for _, p := range r1.node.Status().Peers {
+		if p.ID == "r2" {
+			got = p.Behind
+		}
+	}
+	if got == nil || *got < 5 {
+		t.Fatalf("got behind %v, want at least 5 known from the saved cursor", got)
+	}
+	c.f.healAll()
+	c.converged(10 * time.Second)
+}

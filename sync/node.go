@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -82,6 +83,7 @@ type peerState struct {
 	lastOK     time.Time
 	lastErr    string
 	vector     map[ledger.RegionID]uint64 // last vector the peer reported; nil until heard
+	saved      map[ledger.RegionID]uint64 // what of vector is persisted
 	rejections int64
 }
 
@@ -148,6 +150,7 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		n.peers[p.ID] = &peerState{Peer: p}
 		n.auth.keys[p.ID] = p.PublicKey
 	}
+	n.loadCursors(context.Background())
 	return n, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -66,15 +67,75 @@ func (n *Node) pushLoop(ctx context.Context, p *peerState) {
 		case <-changed:
 		case <-ticker.C:
 			probe = true
+			n.saveCursor(ctx, p)
 		}
 	}
 }
 
-// flush makes one last bounded attempt to hand the peer what it lacks.
+// cursorName names the mark that keeps what peer is known to hold of origin.
+func cursorName(peer, origin string) string { return "sync." + peer + "." + origin }
+
+// loadCursors restores each peer's last known vector, so that status shows
+// how far behind a peer is even before it answers after a restart. A cursor
+// is only a starting point: the first push to a peer is a vector exchange
+// whose answer replaces it.
+func (n *Node) loadCursors(ctx context.Context) {
+	origins := []string{string(n.store.Region())}
+	for id := range n.peers {
+		origins = append(origins, id)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, p := range n.peers {
+		if p.vector != nil {
+			continue
+		}
+		v := map[ledger.RegionID]uint64{}
+		for _, o := range origins {
+			if seq, err := n.store.Mark(ctx, cursorName(id, o)); err == nil && seq > 0 {
+				v[ledger.RegionID(o)] = uint64(seq)
+			}
+		}
+		if len(v) > 0 {
+			p.vector, p.saved = v, maps.Clone(v)
+		}
+	}
+}
+
+// saveCursor persists what the peer was last known to hold, if it changed.
+func (n *Node) saveCursor(ctx context.Context, p *peerState) {
+	n.mu.Lock()
+	var changed map[ledger.RegionID]uint64
+	for o, seq := range p.vector {
+		if p.saved[o] != seq {
+			if changed == nil {
+				changed = map[ledger.RegionID]uint64{}
+			}
+			changed[o] = seq
+		}
+	}
+	n.mu.Unlock()
+	for o, seq := range changed {
+		if err := n.store.SetMark(ctx, cursorName(p.ID, string(o)), int64(seq)); err != nil {
+			n.log.Warn("save sync cursor", "peer", p.ID, "err", err)
+			return
+		}
+		n.mu.Lock()
+		if p.saved == nil {
+			p.saved = map[ledger.RegionID]uint64{}
+		}
+		p.saved[o] = seq
+		n.mu.Unlock()
+	}
+}
+
+// flush makes one last bounded attempt to hand the peer what it lacks, and
+// keeps what the peer is known to hold for the next start.
 func (n *Node) flush(p *peerState) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
 	defer cancel()
 	n.drain(ctx, p, false)
+	n.saveCursor(ctx, p)
 }
 
 // drain pushes batches until the peer holds everything this region holds,
