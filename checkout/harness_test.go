@@ -83,7 +83,7 @@ func testConfig(id, dir, listen string) region.Config {
 }
 
 // startRegions starts n peered regions r1..rn in this process on loopback.
-func startRegions(t *testing.T, n int, tune func(*region.Config)) []*testRegion {
+func startRegions(t testing.TB, n int, tune func(*region.Config)) []*testRegion {
 	t.Helper()
 	lns := make([]net.Listener, n)
 	rs := make([]*testRegion, n)
@@ -128,7 +128,7 @@ func startRegions(t *testing.T, n int, tune func(*region.Config)) []*testRegion 
 }
 
 // start runs the region on ln (a new listener on its address if nil).
-func (tr *testRegion) start(t *testing.T, ln net.Listener) {
+func (tr *testRegion) start(t testing.TB, ln net.Listener) {
 	t.Helper()
 	if ln == nil {
 		var err error
@@ -160,7 +160,7 @@ func (tr *testRegion) start(t *testing.T, ln net.Listener) {
 	t.Cleanup(tr.stop)
 }
 
-func waitReady(t *testing.T, base string) {
+func waitReady(t testing.TB, base string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -207,12 +207,12 @@ func (r response) num(key string) int64 {
 }
 
 // call sends an API request as the demo merchant.
-func call(t *testing.T, method, url, key string, body any) response {
+func call(t testing.TB, method, url, key string, body any) response {
 	t.Helper()
 	return callAs(t, "demo", "sk_test_demo", method, url, key, body)
 }
 
-func callAs(t *testing.T, user, secret, method, url, key string, body any) response {
+func callAs(t testing.TB, user, secret, method, url, key string, body any) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -255,7 +255,7 @@ func consumer(email string) map[string]any {
 }
 
 // authorized creates a session and authorizes it for pay later at base.
-func authorized(t *testing.T, base, key string, amount int64) string {
+func authorized(t testing.TB, base, key string, amount int64) string {
 	t.Helper()
 	s := call(t, "POST", base+"/v1/sessions", key, sessionBody(amount, "ref-"+key))
 	if s.status != 201 {
