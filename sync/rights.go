@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,9 +50,7 @@ func (n *Node) serveRights(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	var req RightsRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() || req.From != from || req.Amount <= 0 || req.Subject == "" || req.Account == "" {
+	if err := decodeStrict(body, &req); err != nil || req.From != from || req.Amount <= 0 || req.Subject == "" || req.Account == "" {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body is not a rights request from the signing region"})
 		return
 	}

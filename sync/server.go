@@ -98,14 +98,8 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	var req PushRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeStrict(body, &req); err != nil {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body is not a push: " + err.Error()})
-		return
-	}
-	if dec.More() {
-		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body has data after the push"})
 		return
 	}
 	if req.From != from {
@@ -198,6 +192,20 @@ func (n *Node) servePull(w http.ResponseWriter, r *http.Request) {
 		resp.Entries[i], _ = es[i].MarshalBinary()
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// decodeStrict decodes one JSON value with no unknown fields and nothing
+// after it.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after the JSON value")
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -2,12 +2,14 @@ package sync_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -823,4 +825,35 @@ func TestPushConcurrencyLimit(t *testing.T) {
 	}
 	// The slot is free again.
 	accepted(t, rc.do(t, fromR1("POST", entriesURI, empty)))
+}
+
+// fakeGranter grants rights like checkout does: from its own balance.
+type fakeGranter struct {
+	store *ledger.Store
+	calls int
+}
+
+func (g *fakeGranter) GrantRights(ctx context.Context, subject, account, to string, amount int64) (ledger.Entry, error) {
+	g.calls++
+	return ledger.Entry{}, errors.New("no rights here")
+}
+
+func TestRightsRequests(t *testing.T) {
+	rc := mustOpenReceiver(t, nil)
+	uri := "/sync/v1/rights"
+	body := []byte(`{"from":"r1","subject":"ord_x","account":"order:ord_x:capture:","amount":5,"vector":{}}`)
+	before := stateOf(rc.store)
+	// Without a granter, and unsigned or malformed requests: refused.
+	refusal(t, rc.do(t, fromR1("POST", uri, body)), 409, "rights_unavailable", "grants no rights")
+	refusal(t, rc.do(t, call{method: "POST", uri: uri, body: body, header: http.Header{}}), 403, "unknown_peer", "unknown peer")
+	for _, bad := range []string{`{"from":"r3","subject":"s","account":"a","amount":5}`, `{"from":"r1","subject":"s","account":"a","amount":0}`,
+		`{"from":"r1","subject":"","account":"a","amount":5}`, `{"from":"r1","subject":"s","account":"a","amount":5}{}`, `{"from":"r1","x":1}`} {
+		refusal(t, rc.do(t, fromR1("POST", uri, []byte(bad))), 400, "malformed", "rights request")
+	}
+	g := &fakeGranter{store: rc.store}
+	rc.node.SetGranter(g)
+	if r := rc.do(t, fromR1("POST", uri, body)); r.status != 409 || g.calls != 1 {
+		t.Fatalf("got %d after %d grant calls, want 409 after 1", r.status, g.calls)
+	}
+	unchanged(t, rc.store, before)
 }
