@@ -17,7 +17,6 @@ var (
 	ErrFork           = errors.New("ledger: fork")
 	ErrStorageFull    = errors.New("ledger: storage full")
 	ErrClosed         = errors.New("ledger: store closed")
-	ErrOwnOrigin      = errors.New("ledger: entry claims this region's origin")
 	ErrNotFound       = errors.New("ledger: not found")
 	ErrCorrupt        = errors.New("ledger: database corrupt")
 	ErrRegionMismatch = errors.New("ledger: database belongs to another region")
@@ -69,7 +68,6 @@ func Reason(err error) string {
 		{ErrFork, "fork"},
 		{ErrStorageFull, "storage_full"},
 		{ErrClosed, "closed"},
-		{ErrOwnOrigin, "own_origin"},
 	} {
 		if errors.Is(err, r.err) {
 			return r.label
