@@ -128,8 +128,8 @@ func TestServeHealthAndStatus(t *testing.T) {
 	if strings.Contains(body, "sk_test") || strings.Contains(body, "PRIVATE") {
 		t.Fatal("status leaks a secret")
 	}
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "kassa_http_requests_total") {
-		t.Fatalf("metrics: got %d, want kassa metrics", code)
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, `kassa_http_requests_total{code="200",route="/sync/v1/status"}`) {
+		t.Fatalf("metrics: got %d, want requests counted by route", code)
 	}
 	if code, body := get(t, base+"/no/such/route"); code != 404 || !strings.Contains(body, `"code":"not_found"`) {
 		t.Fatalf("unknown route: got %d %s", code, body)

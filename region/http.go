@@ -1,6 +1,7 @@
 package region
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -42,6 +43,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// routeKey carries, in a request's context, where the router writes the
+// template of the route it matched.
+type routeKey struct{}
+
 // instrument gives every request a correlation id, a body limit, a panic
 // guard that answers 500 without a stack trace, a log line and metrics.
 func (r *Region) instrument(next *mux.Router) http.Handler {
@@ -53,6 +58,18 @@ func (r *Region) instrument(next *mux.Router) http.Handler {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 	}, []string{"route"})
 	r.registry.MustRegister(requests, latency)
+	// The router tells which route it matched through this middleware, so
+	// the route is matched once per request, not again for the labels.
+	next.Use(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if label, ok := req.Context().Value(routeKey{}).(*string); ok {
+				if tpl, err := mux.CurrentRoute(req).GetPathTemplate(); err == nil {
+					*label = tpl
+				}
+			}
+			h.ServeHTTP(w, req)
+		})
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
 		cid := req.Header.Get("X-Request-Id")
@@ -67,12 +84,7 @@ func (r *Region) instrument(next *mux.Router) http.Handler {
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		route := "unmatched"
-		var match mux.RouteMatch
-		if next.Match(req, &match) && match.Route != nil {
-			if tpl, err := match.Route.GetPathTemplate(); err == nil {
-				route = tpl
-			}
-		}
+		req = req.WithContext(context.WithValue(req.Context(), routeKey{}, &route))
 		defer func() {
 			if p := recover(); p != nil {
 				r.log.Error("handler panic", "route", route, "correlation_id", cid, "panic", p)
