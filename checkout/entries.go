@@ -24,18 +24,13 @@ const (
 	KindRightsTransferred = "rights.transferred"
 )
 
-// sessionData is the payload of session.created.
+// sessionData is the payload of session.created: the merchant's request as
+// validated (locale filled in) and what kassa adds to it.
 type sessionData struct {
-	Merchant          string `json:"merchant"`
-	Amount            int64  `json:"amount"`
-	Currency          string `json:"currency"`
-	Country           string `json:"country"`
-	Locale            string `json:"locale"`
-	MerchantReference string `json:"merchant_reference"`
-	Lines             []Line `json:"lines"`
-	URLs              URLs   `json:"urls"`
-	ExpiresAt         int64  `json:"expires_at"` // unix ms
-	RequestHash       string `json:"request_hash"`
+	SessionRequest
+	Merchant    string `json:"merchant"`
+	ExpiresAt   int64  `json:"expires_at"` // unix ms
+	RequestHash string `json:"request_hash"`
 }
 
 // authData is the payload of order.authorized, order.declined and

@@ -197,11 +197,7 @@ func (s *Service) CreateSession(ctx context.Context, merchantID, key string, req
 		req.Locale = defaultLocale(req.Country)
 	}
 	now := s.cfg.Now()
-	data := sessionData{
-		Merchant: merchantID, Amount: req.Amount, Currency: req.Currency, Country: req.Country, Locale: req.Locale,
-		MerchantReference: req.MerchantReference, Lines: req.Lines, URLs: req.URLs,
-		ExpiresAt: now.Add(s.cfg.SessionTTL).UnixMilli(), RequestHash: hash,
-	}
+	data := sessionData{SessionRequest: req, Merchant: merchantID, ExpiresAt: now.Add(s.cfg.SessionTTL).UnixMilli(), RequestHash: hash}
 	e, err := s.store.Append(ctx, ledger.Draft{Kind: KindSessionCreated, Subject: string(id), Data: mustJSON(data)})
 	if err != nil {
 		return Session{}, false, fmt.Errorf("checkout: record session: %w", err)
