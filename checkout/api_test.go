@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"kassa/ledger"
 )
 
 func TestSessions(t *testing.T) {
@@ -340,5 +342,62 @@ func TestAdminOrderTimelineAcrossRegions(t *testing.T) {
 	}
 	if res := callAs(t, "demo", "sk_test_demo", "GET", rs[1].url+"/admin/api/orders/"+oid, "", nil); res.status != 401 {
 		t.Fatalf("merchant credentials on the admin API: got %d", res.status)
+	}
+}
+
+// TestDuplicateAuthorizationFromPartition: a shopper's session authorized in
+// two regions cut off from each other yields one order; the authorization
+// with the lower (hlc, origin) wins everywhere, the other is shown as a
+// conflict until the region that wrote it voids it, and captures never
+// exceed the order's amount.
+func TestDuplicateAuthorizationFromPartition(t *testing.T) {
+	rs := startRegions(t, 2, nil)
+	r1, r2 := rs[0], rs[1]
+	s := call(t, "POST", r1.url+"/v1/sessions", "dup", sessionBody(8000, "dup"))
+	eventually(t, func() bool { return call(t, "GET", r2.url+"/v1/sessions/"+s.str("id"), "", nil).status == 200 })
+	partition(r1, r2, true)
+	a1 := call(t, "POST", r1.url+"/v1/sessions/"+s.str("id")+"/authorize", "a1", map[string]any{"method": "pay_later", "consumer": consumer("dup@example.com")})
+	a2 := call(t, "POST", r2.url+"/v1/sessions/"+s.str("id")+"/authorize", "a2", map[string]any{"method": "pay_later", "consumer": consumer("dup@example.com")})
+	if a1.status != 201 || a2.status != 201 || a1.str("id") != a2.str("id") {
+		t.Fatalf("got %d %s and %d %s, want the same order authorized on both sides", a1.status, a1.str("id"), a2.status, a2.str("id"))
+	}
+	oid := a1.str("id")
+	partition(r1, r2, false)
+	eventually(t, func() bool { return r1.r.Ledger().Digest() == r2.r.Ledger().Digest() })
+	o1 := call(t, "GET", r1.url+"/v1/orders/"+oid, "", nil)
+	o2 := call(t, "GET", r2.url+"/v1/orders/"+oid, "", nil)
+	winner := o1.str("authorized_in")
+	if winner == "" || o2.str("authorized_in") != winner {
+		t.Fatalf("got winners %q and %q, want one", winner, o2.str("authorized_in"))
+	}
+	if c, _ := o1.body["conflicts"].([]any); len(c) != 1 {
+		t.Fatalf("got conflicts %v, want the losing authorization listed", o1.body["conflicts"])
+	}
+	loser := r2
+	if winner == "r2" {
+		loser = r1
+	}
+	// The loser captures: it first voids its duplicate, then asks the
+	// winner for rights; the order is never captured beyond its amount.
+	if c := call(t, "POST", loser.url+"/v1/orders/"+oid+"/captures", "cap-all", nil); c.status != 201 || c.num("captured") != 8000 {
+		t.Fatalf("capture at the loser: got %d %s", c.status, c.raw)
+	}
+	if c := call(t, "POST", loser.url+"/v1/orders/"+oid+"/captures", "cap-more", map[string]any{"amount": 1}); c.status == 201 {
+		t.Fatalf("captured beyond the amount: %s", c.raw)
+	}
+	eventually(t, func() bool { return r1.r.Ledger().Digest() == r2.r.Ledger().Digest() })
+	for _, r := range rs {
+		o := call(t, "GET", r.url+"/v1/orders/"+oid, "", nil)
+		if o.num("captured") != 8000 || o.body["conflicts"] != nil {
+			t.Fatalf("%s: got %s, want captured 8000 and the conflict resolved", r.id, o.raw)
+		}
+		var rights ledger.Amount
+		for _, id := range []string{"r1", "r2"} {
+			b, _ := r.r.Ledger().Balance(t.Context(), "order:"+oid+":capture:"+id, "SEK")
+			rights += b
+		}
+		if rights != 0 {
+			t.Fatalf("%s: %d capture rights left after a full capture", r.id, rights)
+		}
 	}
 }

@@ -148,7 +148,8 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 	build func(*orderState) (ledger.Draft, error), needs func(*orderState) (account string, amount int64)) (Order, bool, error) {
 	opID := operationID(op, oid, merchantID, key)
 	defer s.lock(string(oid))()
-	for attempt := 0; ; attempt++ {
+	asked := false // rights are asked for at most once per call
+	for {
 		st, err := s.order(ctx, oid)
 		if err != nil {
 			return Order{}, false, err
@@ -165,14 +166,16 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 			}
 			return st.Order, true, nil
 		}
-		if err := s.voidLostAuthorization(ctx, st); err != nil {
+		if voided, err := s.voidLostAuthorization(ctx, st); err != nil {
 			return Order{}, false, err
+		} else if voided {
+			continue // look again, with the void folded in
 		}
 		d, err := build(st)
 		if err != nil {
 			return Order{}, false, err
 		}
-		if needs != nil && attempt == 0 {
+		if needs != nil && !asked {
 			prefix, want := needs(st)
 			account := prefix + s.cfg.Region
 			have, err := s.store.Balance(ctx, account, st.Currency)
@@ -183,6 +186,7 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 				// The rights are elsewhere: ask for them, then look again
 				// (the answer also brings any operation made there under
 				// this key).
+				asked = true
 				if err := s.acquireRights(ctx, st, prefix, want-int64(have)); err != nil {
 					return Order{}, false, err
 				}
@@ -288,19 +292,20 @@ func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, a
 // voidLostAuthorization voids a duplicate authorization this region wrote
 // for an order another region authorized first (one session, one order):
 // its capture rights go back, and the order's conflict is resolved.
-func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) error {
+// It reports whether it wrote anything.
+func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) (bool, error) {
 	for _, l := range st.losers {
 		if string(l.Origin) != s.cfg.Region || st.voided[s.cfg.Region] {
 			continue
 		}
 		var a authData
 		if err := jsonUnmarshal(l.Data, &a); err != nil {
-			return err
+			return false, err
 		}
 		rights := captureRights(st.ID, s.cfg.Region)
 		have, err := s.store.Balance(ctx, rights, a.Currency)
 		if err != nil {
-			return err
+			return false, err
 		}
 		// Give back what the duplicate authorization added; rights the
 		// winner's captures here used stay spent.
@@ -314,10 +319,10 @@ func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) err
 			d.Guards = []ledger.Guard{{Account: rights, Currency: a.Currency}}
 		}
 		if _, err := s.store.Append(context.WithoutCancel(ctx), d); err != nil {
-			return fmt.Errorf("checkout: void duplicate authorization: %w", err)
+			return false, fmt.Errorf("checkout: void duplicate authorization: %w", err)
 		}
 		s.log.Warn("voided a duplicate authorization from a partition", "order", st.ID, "winner", st.winner.Origin)
-		st.voided[s.cfg.Region] = true
+		return true, nil
 	}
-	return nil
+	return false, nil
 }
