@@ -78,7 +78,7 @@ func (e *cmdEnv) loadConfig(fs *pflag.FlagSet) (region.Config, error) {
 		}
 		for _, k := range file.AllKeys() {
 			top := strings.SplitN(k, ".", 2)[0]
-			if !known[k] && !known[top] {
+			if !known[k] && !known[top] && !mapKeys[mapKeyOf(k)] {
 				return cfg, &region.ConfigError{Key: k, Msg: fmt.Sprintf("unknown key in %s", path)}
 			}
 			userSet[k], userSet[top] = true, true
@@ -101,7 +101,13 @@ func (e *cmdEnv) loadConfig(fs *pflag.FlagSet) (region.Config, error) {
 		if !ok {
 			return cfg, &region.ConfigError{Key: name, Msg: "unknown environment variable (KASSA_<KEY>, dots as underscores)"}
 		}
-		if listKeys[k] {
+		if mapKeys[k] {
+			var m map[string]int64
+			if err := json.Unmarshal([]byte(val), &m); err != nil {
+				return cfg, &region.ConfigError{Key: k, Msg: fmt.Sprintf("%s must be a JSON object of numbers, like {\"SEK\": 2000000}: %v", name, err)}
+			}
+			v.Set(k, m)
+		} else if listKeys[k] {
 			var list []map[string]any
 			if err := json.Unmarshal([]byte(val), &list); err != nil {
 				return cfg, &region.ConfigError{Key: k, Msg: fmt.Sprintf("%s must be a JSON list of objects: %v", name, err)}
@@ -142,7 +148,19 @@ func (e *cmdEnv) loadConfig(fs *pflag.FlagSet) (region.Config, error) {
 }
 
 // listKeys are the keys whose values are lists of objects.
-var listKeys = map[string]bool{"peers": true, "merchants": true, "staff": true}
+var listKeys = map[string]bool{"peers": true, "merchants": true, "staff": true, "scoring.scorecard": true}
+
+// mapKeys are the keys whose values are maps with keys of the operator's
+// choosing (currencies, categories).
+var mapKeys = map[string]bool{"scoring.credit_limit": true, "scoring.unsecured_budget": true, "scoring.category_risk": true}
+
+// mapKeyOf returns the map key k is an entry of (k without its last part).
+func mapKeyOf(k string) string {
+	if i := strings.LastIndex(k, "."); i > 0 {
+		return k[:i]
+	}
+	return ""
+}
 
 // knownKeys lists every config key of t, nested structs as dotted keys.
 func knownKeys(t reflect.Type, prefix string) map[string]bool {

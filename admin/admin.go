@@ -48,6 +48,7 @@ type API struct {
 	store    *ledger.Store
 	svc      *checkout.Service
 	webhooks Webhooks
+	credit   Credit
 	users    map[string]user
 	log      *slog.Logger
 }
@@ -66,6 +67,7 @@ func (a *API) Routes(r *mux.Router) {
 	api := r.PathPrefix("/admin/api").Subrouter()
 	api.HandleFunc("/orders/{id}", a.staff("viewer", a.order)).Methods(http.MethodGet)
 	api.HandleFunc("/orders/{id}/webhooks/{event}/resend", a.staff("support", a.resend)).Methods(http.MethodPost)
+	a.creditRoutes(api)
 }
 
 var roleRank = map[string]int{"viewer": 1, "support": 2, "admin": 3}

@@ -45,7 +45,9 @@ func setup(t *testing.T) (*httptest.Server, *ledger.Store, checkout.OrderID, *fa
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	svc := checkout.New(store, scoring.Basic{Policy: scoring.Policy{MaxPayLater: 1_000_000}}, nil, nil, checkout.Config{
+	credit := scoring.New(store, scoring.Config{Region: "r1", Logger: log, Policy: scoring.Policy{MaxPayLater: 1_000_000,
+		CreditLimit: map[string]int64{"SEK": 100_000}, InvoiceDays: 30, GraceDays: 5}})
+	svc := checkout.New(store, credit, nil, nil, checkout.Config{
 		Region: "r1", PublicURL: "http://kassa.test", AllowLoopback: true, Logger: log,
 		Merchants: []checkout.MerchantConfig{{ID: "demo", APISecret: "sk_test_demo", WebhookSecret: "whsec_test_demo"}},
 		Consumers: checkout.Consumers{Key: []byte("identity-key-for-tests")}, FingerprintKey: []byte("fingerprint-key-for-tests"),
@@ -68,7 +70,8 @@ func setup(t *testing.T) (*httptest.Server, *ledger.Store, checkout.OrderID, *fa
 	admin.New(store, svc, wh, []admin.Staff{
 		{Username: "viewer", Password: "viewer-pass", Role: "viewer"},
 		{Username: "agent", Password: "agent-pass", Role: "support"},
-	}, log).Routes(r)
+		{Username: "boss", Password: "boss-pass", Role: "admin"},
+	}, log).WithCredit(credit).Routes(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv, store, o.ID, wh

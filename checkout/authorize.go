@@ -160,16 +160,28 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 		return s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
 	}
 
-	d, err := s.scorer.Decide(ctx, DecisionInput{Consumer: cid, Country: req.Consumer.Country, Method: req.Method,
-		Amount: data.Amount, Currency: data.Currency, Merchant: data.Merchant, Lines: data.Lines})
-	if err != nil {
-		return Order{}, false, fmt.Errorf("checkout: decision: %w", err)
+	in := DecisionInput{Consumer: cid, Country: req.Consumer.Country, Method: req.Method,
+		Amount: data.Amount, Currency: data.Currency, Merchant: data.Merchant, Lines: data.Lines,
+		OrderCountry: data.Country, NamesGiven: a.Consumer.GivenName != "" && a.Consumer.FamilyName != ""}
+	// An approved decision spends rights (or budget) under guards; if a
+	// concurrent decision spent them first, decide again with what is left.
+	for attempt := 1; ; attempt++ {
+		d, err := s.scorer.Decide(ctx, in)
+		if err != nil {
+			return Order{}, false, fmt.Errorf("checkout: decision: %w", err)
+		}
+		a.Decision, a.Credit, a.Scoring = d, d.Credit, d.Record
+		if d.Outcome != "approved" {
+			return s.record(ctx, st, KindOrderDeclined, oid, a, nil)
+		}
+		d.Guards = append(d.Guards, ledger.Guard{Account: authorizedAccount(oid), Currency: a.Currency, Min: -ledger.Amount(a.Amount)})
+		o, replayed, err := s.write(ctx, st, KindOrderAuthorized, oid, a, append(s.authPostings(oid, a), d.Postings...), d.Guards)
+		var ge *ledger.GuardError
+		if errors.As(err, &ge) && ge.Account != authorizedAccount(oid) && attempt < 3 {
+			continue
+		}
+		return o, replayed, err
 	}
-	a.Decision = d
-	if d.Outcome != "approved" {
-		return s.record(ctx, st, KindOrderDeclined, oid, a, nil)
-	}
-	return s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
 }
 
 // authPostings give the authorizing region the order's capture rights.
@@ -181,11 +193,16 @@ func (s *Service) authPostings(oid OrderID, a authData) []ledger.Posting {
 }
 
 func (s *Service) record(ctx context.Context, prev *orderState, kind string, oid OrderID, a authData, postings []ledger.Posting) (Order, bool, error) {
-	d := ledger.Draft{Kind: kind, Subject: string(oid), Postings: postings, Data: mustJSON(a)}
+	var guards []ledger.Guard
 	if kind == KindOrderAuthorized {
 		// At most one authorization per order in this region.
-		d.Guards = []ledger.Guard{{Account: authorizedAccount(oid), Currency: a.Currency, Min: -ledger.Amount(a.Amount)}}
+		guards = []ledger.Guard{{Account: authorizedAccount(oid), Currency: a.Currency, Min: -ledger.Amount(a.Amount)}}
 	}
+	return s.write(ctx, prev, kind, oid, a, postings, guards)
+}
+
+func (s *Service) write(ctx context.Context, prev *orderState, kind string, oid OrderID, a authData, postings []ledger.Posting, guards []ledger.Guard) (Order, bool, error) {
+	d := ledger.Draft{Kind: kind, Subject: string(oid), Postings: postings, Data: mustJSON(a), Guards: guards}
 	e, err := s.store.Append(context.WithoutCancel(ctx), d)
 	if err != nil {
 		return Order{}, false, fmt.Errorf("checkout: record %s: %w", kind, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"kassa/ledger"
@@ -21,6 +22,7 @@ const (
 	KindOrderReleased     = "order.released"
 	KindOrderExtended     = "order.extended"
 	KindOrderVoided       = "order.voided"
+	KindOrderRepaid       = "order.repaid"
 	KindRightsTransferred = "rights.transferred"
 )
 
@@ -51,6 +53,10 @@ type authData struct {
 	// Key identifies the Idempotency-Key the attempt was made under (a
 	// hash of merchant and key); empty for the hosted page.
 	Key string `json:"key,omitempty"`
+	// Credit is the exposure an approved credit decision took on; Scoring
+	// the decision's inputs and points.
+	Credit  *CreditHold     `json:"credit,omitempty"`
+	Scoring json.RawMessage `json:"scoring,omitempty"`
 }
 
 // opData is the payload of captures, refunds, cancels, releases, voids,
@@ -63,7 +69,22 @@ type opData struct {
 	ExpiresAt   int64  `json:"expires_at,omitempty"`
 	From        string `json:"from,omitempty"`
 	To          string `json:"to,omitempty"`
-	Rights      string `json:"rights,omitempty"` // capture or refund
+	Rights      string `json:"rights,omitempty"` // capture, refund or debt
+	// Credit orders: the consumer, what a capture makes due, the debt a
+	// refund or repayment settles, and a repayment's bank facts.
+	Consumer  ConsumerID `json:"consumer,omitempty"`
+	Due       []Due      `json:"due,omitempty"`
+	Debt      int64      `json:"debt,omitempty"`
+	Returned  int64      `json:"returned,omitempty"`
+	PaidAt    int64      `json:"paid_at,omitempty"` // unix ms
+	Reference string     `json:"reference,omitempty"`
+}
+
+// Due is an amount a consumer owes by a date: a pay-later invoice is one,
+// pay in 3 is three.
+type Due struct {
+	Amount int64 `json:"amount"`
+	At     int64 `json:"at"` // unix ms
 }
 
 func mustJSON(v any) json.RawMessage {
@@ -81,6 +102,16 @@ func captureRights(o OrderID, region string) string {
 func refundRights(o OrderID, region string) string {
 	return fmt.Sprintf("order:%s:refund:%s", o, region)
 }
+
+// debtRights are the part of a credit order's captures the consumer still
+// owes, owned per region like capture and refund rights: a refund or a
+// repayment spends them, so the exposure given back never exceeds what
+// was taken on.
+func debtRights(o OrderID, region string) string {
+	return fmt.Sprintf("order:%s:debt:%s", o, region)
+}
+func owedAccount(o OrderID) string       { return fmt.Sprintf("order:%s:owed", o) }
+func repaidAccount(o OrderID) string     { return fmt.Sprintf("order:%s:repaid", o) }
 func authorizedAccount(o OrderID) string { return fmt.Sprintf("order:%s:authorized", o) }
 func refundedAccount(o OrderID) string   { return fmt.Sprintf("order:%s:refunded", o) }
 func merchantPayable(m string) string    { return "merchant:" + m + ":payable" }
@@ -92,6 +123,37 @@ func debtor(method string, c *ConsumerView) string {
 		return "acquirer:simulated:clearing"
 	}
 	return "consumer:" + string(c.ID) + ":receivable"
+}
+
+// creditReturn gives back x of a credit hold's exposure, recorded by region
+// here.
+func creditReturn(h *CreditHold, currency, here string, x int64) []ledger.Posting {
+	if h == nil || x <= 0 {
+		return nil
+	}
+	to := h.Return
+	if strings.HasSuffix(to, ":") {
+		to += here
+	}
+	return []ledger.Posting{
+		{Account: h.Exposure, Amount: -ledger.Amount(x), Currency: currency},
+		{Account: to, Amount: ledger.Amount(x), Currency: currency},
+	}
+}
+
+// schedule is what a capture of amount on a credit order makes due.
+func schedule(method string, amount int64, captured time.Time, invoiceDays int) []Due {
+	day := 24 * time.Hour
+	if method != "instalments" {
+		return []Due{{Amount: amount, At: captured.Add(time.Duration(invoiceDays) * day).UnixMilli()}}
+	}
+	part, rest := amount/3, amount%3
+	out := make([]Due, 3)
+	for i := range out {
+		out[i] = Due{Amount: part, At: captured.Add(time.Duration((i+1)*invoiceDays) * day).UnixMilli()}
+	}
+	out[0].Amount += rest
+	return out
 }
 
 func orderRef(merchant, reference string) string { return "ref:" + merchant + ":" + reference }
@@ -108,6 +170,16 @@ type orderState struct {
 	pending   bool
 	declined  *authData
 	cancelled bool
+	// debtSettled is the debt refunds and repayments settled.
+	debtSettled int64
+}
+
+// debt is what the consumer still owes on a credit order.
+func (st *orderState) debt() int64 {
+	if st.auth.Credit == nil {
+		return 0
+	}
+	return st.Captured - st.debtSettled
 }
 
 // with returns the state after e is added, without reading the store again.
@@ -176,7 +248,11 @@ func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error
 			case KindOrderCaptured:
 				st.Captured += d.Amount
 				st.Captures = append(st.Captures, m)
+			case KindOrderRepaid:
+				st.Repaid += d.Amount
+				st.debtSettled += d.Amount
 			case KindOrderRefunded:
+				st.debtSettled += d.Debt
 				st.Refunded += d.Amount
 				st.Refunds = append(st.Refunds, m)
 			case KindOrderCancelled:

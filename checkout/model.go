@@ -1,11 +1,14 @@
 package checkout
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+
+	"kassa/ledger"
 )
 
 // Line is one order line. Amounts are in minor units.
@@ -83,6 +86,16 @@ type Decision struct {
 	Outcome string   `json:"outcome"` // approved, declined, card_only, pending
 	Reasons []string `json:"reasons"`
 	Score   int      `json:"score,omitempty"`
+
+	// What an approved credit decision spends, written atomically with the
+	// authorization: postings and guards (rights or unsecured budget), and
+	// the hold that says where the exposure goes back. Record is the
+	// decision's inputs and points, kept with the order for support staff
+	// (never shown to the merchant).
+	Credit   *CreditHold      `json:"-"`
+	Postings []ledger.Posting `json:"-"`
+	Guards   []ledger.Guard   `json:"-"`
+	Record   json.RawMessage  `json:"-"`
 }
 
 // CardFacts is what is kept of a card.
@@ -116,6 +129,7 @@ type Order struct {
 	Captured          int64         `json:"captured"`
 	Refunded          int64         `json:"refunded"`
 	Released          int64         `json:"released"`
+	Repaid            int64         `json:"-"` // what the consumer repaid: for support, not the merchant
 	Decision          Decision      `json:"decision"`
 	Consumer          *ConsumerView `json:"consumer,omitempty"`
 	Card              *CardFacts    `json:"card,omitempty"`

@@ -43,12 +43,20 @@ func (s *Service) Capture(ctx context.Context, merchantID string, oid OrderID, k
 		}
 		cur := ledger.Amount(amount)
 		rights := captureRights(oid, s.cfg.Region)
-		return ledger.Draft{Kind: KindOrderCaptured, Postings: []ledger.Posting{
+		d := ledger.Draft{Kind: KindOrderCaptured, Postings: []ledger.Posting{
 			{Account: rights, Amount: -cur, Currency: st.Currency},
 			{Account: refundRights(oid, s.cfg.Region), Amount: cur, Currency: st.Currency},
 			{Account: debtor(st.Method, st.Consumer), Amount: cur, Currency: st.Currency},
 			{Account: merchantPayable(st.Merchant), Amount: -cur, Currency: st.Currency},
-		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}, nil
+		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}
+		if h := st.auth.Credit; h != nil {
+			// The consumer now owes what was captured, by the schedule.
+			d.Postings = append(d.Postings,
+				ledger.Posting{Account: debtRights(oid, s.cfg.Region), Amount: cur, Currency: st.Currency},
+				ledger.Posting{Account: owedAccount(oid), Amount: -cur, Currency: st.Currency})
+			d.Data = mustJSON(opData{Consumer: h.Consumer, Due: schedule(st.Method, amount, s.cfg.Now(), s.cfg.InvoiceDays)})
+		}
+		return d, nil
 	}, func(st *orderState) (string, int64) {
 		open := st.Amount - st.Captured - st.Released
 		if amount == 0 {
@@ -74,12 +82,21 @@ func (s *Service) Refund(ctx context.Context, merchantID string, oid OrderID, ke
 		}
 		cur := ledger.Amount(amount)
 		rights := refundRights(oid, s.cfg.Region)
-		return ledger.Draft{Kind: KindOrderRefunded, Postings: []ledger.Posting{
+		d := ledger.Draft{Kind: KindOrderRefunded, Postings: []ledger.Posting{
 			{Account: rights, Amount: -cur, Currency: st.Currency},
 			{Account: refundedAccount(oid), Amount: cur, Currency: st.Currency},
 			{Account: merchantPayable(st.Merchant), Amount: cur, Currency: st.Currency},
 			{Account: debtor(st.Method, st.Consumer), Amount: -cur, Currency: st.Currency},
-		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}, nil
+		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}
+		if h := st.auth.Credit; h != nil {
+			// A refund settles the consumer's debt as far as it is unpaid
+			// (what was repaid already is owed back to the consumer), and
+			// gives that much exposure back.
+			if err := s.settleDebt(ctx, &d, st, h, amount); err != nil {
+				return ledger.Draft{}, err
+			}
+		}
+		return d, nil
 	}, func(st *orderState) (string, int64) {
 		if amount == 0 {
 			return refundRights(oid, ""), st.Captured - st.Refunded
@@ -117,10 +134,10 @@ func (s *Service) release(ctx context.Context, merchantID string, oid OrderID, o
 		}
 		cur := ledger.Amount(open)
 		rights := captureRights(oid, s.cfg.Region)
-		return ledger.Draft{Kind: kind, Postings: []ledger.Posting{
+		return ledger.Draft{Kind: kind, Postings: append([]ledger.Posting{
 			{Account: rights, Amount: -cur, Currency: st.Currency},
 			{Account: authorizedAccount(oid), Amount: cur, Currency: st.Currency},
-		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}, nil
+		}, creditReturn(st.auth.Credit, st.Currency, s.cfg.Region, open)...), Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}, nil
 	}, func(st *orderState) (string, int64) {
 		return captureRights(oid, ""), st.Amount - st.Captured - st.Released
 	})
@@ -154,7 +171,9 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 		if err != nil {
 			return Order{}, false, err
 		}
-		if st.Merchant != merchantID || st.Status == "" {
+		// An empty merchant is support staff (repayments), who may act on
+		// any merchant's order.
+		if (merchantID != "" && st.Merchant != merchantID) || st.Status == "" {
 			return Order{}, false, ErrNotFound
 		}
 		if st.winner == nil {
@@ -254,7 +273,7 @@ func (s *Service) acquireRights(ctx context.Context, st *orderState, prefix stri
 // region to. It is what a peer's rights request runs.
 func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, amount int64) (ledger.Entry, error) {
 	oid := OrderID(subject)
-	if prefix != captureRights(oid, "") && prefix != refundRights(oid, "") {
+	if prefix != captureRights(oid, "") && prefix != refundRights(oid, "") && prefix != debtRights(oid, "") {
 		return ledger.Entry{}, fmt.Errorf("checkout: no such rights account %q", prefix)
 	}
 	defer s.lock(subject)()
@@ -275,10 +294,13 @@ func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, a
 		return ledger.Entry{}, ErrRightsUnavailable
 	}
 	rights := "capture"
-	if prefix == refundRights(oid, "") {
+	switch prefix {
+	case refundRights(oid, ""):
 		rights = "refund"
+	case debtRights(oid, ""):
+		rights = "debt"
 	}
-	return s.store.Append(context.WithoutCancel(ctx), ledger.Draft{
+	d := ledger.Draft{
 		Kind: KindRightsTransferred, Subject: subject,
 		Postings: []ledger.Posting{
 			{Account: mine, Amount: -ledger.Amount(n), Currency: st.Currency},
@@ -286,7 +308,23 @@ func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, a
 		},
 		Guards: []ledger.Guard{{Account: mine, Currency: st.Currency}},
 		Data:   mustJSON(opData{From: s.cfg.Region, To: to, Rights: rights, Amount: n}),
-	})
+	}
+	if rights == "refund" && st.auth.Credit != nil {
+		// Debt travels with refund rights, so the region that refunds can
+		// give the consumer's exposure back.
+		debt := debtRights(oid, s.cfg.Region)
+		have, err := s.store.Balance(ctx, debt, st.Currency)
+		if err != nil {
+			return ledger.Entry{}, err
+		}
+		if m := min(int64(have), n); m > 0 {
+			d.Postings = append(d.Postings,
+				ledger.Posting{Account: debt, Amount: -ledger.Amount(m), Currency: st.Currency},
+				ledger.Posting{Account: debtRights(oid, to), Amount: ledger.Amount(m), Currency: st.Currency})
+			d.Guards = append(d.Guards, ledger.Guard{Account: debt, Currency: st.Currency})
+		}
+	}
+	return s.store.Append(context.WithoutCancel(ctx), d)
 }
 
 // voidLostAuthorization voids a duplicate authorization this region wrote
@@ -312,10 +350,10 @@ func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) (bo
 		n := min(int64(have), a.Amount)
 		d := ledger.Draft{Kind: KindOrderVoided, Subject: string(st.ID), Data: mustJSON(opData{Amount: n, Reason: "duplicate authorization lost to " + string(st.winner.Origin)})}
 		if n > 0 {
-			d.Postings = []ledger.Posting{
+			d.Postings = append([]ledger.Posting{
 				{Account: rights, Amount: -ledger.Amount(n), Currency: a.Currency},
 				{Account: authorizedAccount(st.ID), Amount: ledger.Amount(n), Currency: a.Currency},
-			}
+			}, creditReturn(a.Credit, a.Currency, s.cfg.Region, n)...)
 			d.Guards = []ledger.Guard{{Account: rights, Currency: a.Currency}}
 		}
 		if _, err := s.store.Append(context.WithoutCancel(ctx), d); err != nil {
@@ -325,4 +363,71 @@ func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) (bo
 		return true, nil
 	}
 	return false, nil
+}
+
+// settleDebt adds to d the postings that settle up to amount of a credit
+// order's debt from the debt rights this region owns, and give that much
+// exposure back.
+func (s *Service) settleDebt(ctx context.Context, d *ledger.Draft, st *orderState, h *CreditHold, amount int64) error {
+	debt := debtRights(st.ID, s.cfg.Region)
+	have, err := s.store.Balance(ctx, debt, st.Currency)
+	if err != nil {
+		return err
+	}
+	y := min(int64(have), amount)
+	var data opData
+	if len(d.Data) > 0 {
+		_ = jsonUnmarshal(d.Data, &data)
+	}
+	data.Consumer = h.Consumer
+	if y > 0 {
+		d.Postings = append(d.Postings,
+			ledger.Posting{Account: debt, Amount: -ledger.Amount(y), Currency: st.Currency},
+			ledger.Posting{Account: owedAccount(st.ID), Amount: ledger.Amount(y), Currency: st.Currency})
+		d.Postings = append(d.Postings, creditReturn(h, st.Currency, s.cfg.Region, y)...)
+		d.Guards = append(d.Guards, ledger.Guard{Account: debt, Currency: st.Currency})
+		data.Debt, data.Returned = y, y
+	}
+	d.Data = mustJSON(data)
+	return nil
+}
+
+// Repayment is money a consumer paid towards a credit order, as a bank
+// file or support staff report it.
+type Repayment struct {
+	Amount    int64
+	PaidAt    time.Time
+	Reference string // the bank's reference; one repayment per reference
+}
+
+// Repay records a repayment of a pay-later or pay-in-3 order: the debt
+// goes down and the consumer's credit comes back to this region. It is
+// idempotent per reference. Repaying more than is owed is an *AmountError;
+// a region without the order's debt rights asks their owner, and answers
+// ErrRightsUnavailable if it cannot be reached (the import can be re-run).
+func (s *Service) Repay(ctx context.Context, oid OrderID, p Repayment) (Order, bool, error) {
+	hash := RequestHash([]byte("repay"), []byte(fmt.Sprint(p.Amount)), []byte(p.Reference))
+	return s.operate(ctx, "", oid, "repay", "ref:"+p.Reference, hash, func(st *orderState) (ledger.Draft, error) {
+		h := st.auth.Credit
+		if h == nil {
+			return ledger.Draft{}, fmt.Errorf("%w: order %s is not a credit order (method %s)", ErrInvalidState, st.ID, st.Method)
+		}
+		owed := st.debt()
+		if p.Amount <= 0 || p.Amount > owed {
+			return ledger.Draft{}, &AmountError{Requested: p.Amount, Allowed: owed, What: "repaid"}
+		}
+		y := ledger.Amount(p.Amount)
+		debt := debtRights(oid, s.cfg.Region)
+		return ledger.Draft{Kind: KindOrderRepaid, Postings: append([]ledger.Posting{
+			{Account: repaidAccount(oid), Amount: y, Currency: st.Currency},
+			{Account: debt, Amount: -y, Currency: st.Currency},
+			{Account: "bank:repayments", Amount: y, Currency: st.Currency},
+			{Account: debtor(st.Method, st.Consumer), Amount: -y, Currency: st.Currency},
+		}, creditReturn(h, st.Currency, s.cfg.Region, p.Amount)...),
+			Guards: []ledger.Guard{{Account: debt, Currency: st.Currency}},
+			Data:   mustJSON(opData{Consumer: h.Consumer, Debt: p.Amount, Returned: p.Amount, PaidAt: p.PaidAt.UnixMilli(), Reference: p.Reference}),
+		}, nil
+	}, func(st *orderState) (string, int64) {
+		return debtRights(oid, ""), p.Amount
+	})
 }

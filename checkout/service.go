@@ -38,12 +38,30 @@ type Scorer interface {
 // DecisionInput is what a credit decision is made from.
 type DecisionInput struct {
 	Consumer ConsumerID
-	Country  string
+	Country  string // the shopper's
 	Method   string
 	Amount   int64
 	Currency string
 	Merchant string
 	Lines    []Line
+	// OrderCountry is the session's country; NamesGiven says whether the
+	// shopper filled in both given and family name.
+	OrderCountry string
+	NamesGiven   bool
+}
+
+// CreditHold is the exposure an approved credit decision took on: which
+// account carries it and where it goes back when the order is released,
+// refunded or repaid. Return ending in ':' names a rights account prefix:
+// the region recording the return appends its own id (rights come back to
+// the region that records them); otherwise it is one fixed account (an
+// unsecured budget goes back to the region that spent it).
+type CreditHold struct {
+	Consumer ConsumerID `json:"consumer"`
+	Source   string     `json:"source"` // rights or unsecured
+	Region   string     `json:"region"` // whose rights or budget were spent
+	Exposure string     `json:"exposure"`
+	Return   string     `json:"return"`
 }
 
 // Acquirer authorizes card payments. An error wrapping
@@ -81,6 +99,7 @@ type Config struct {
 	AuthTTL        time.Duration
 	Merchants      []MerchantConfig
 	Consumers      Consumers
+	InvoiceDays    int // a pay-later invoice falls due this many days after capture
 	FingerprintKey cards.FingerprintKey
 	Now            func() time.Time
 	Logger         *slog.Logger
@@ -110,6 +129,9 @@ func New(store *ledger.Store, scorer Scorer, acquirer Acquirer, rights RightsSou
 	}
 	if cfg.AuthTTL <= 0 {
 		cfg.AuthTTL = 28 * 24 * time.Hour
+	}
+	if cfg.InvoiceDays <= 0 {
+		cfg.InvoiceDays = 30
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

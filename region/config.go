@@ -3,6 +3,7 @@ package region
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"kassa/backup"
+	"kassa/scoring"
 )
 
 // Config is everything a region needs to start. main fills it from the
@@ -130,12 +132,72 @@ type WebhooksConfig struct {
 	RetryMax time.Duration `mapstructure:"retry_max"`
 }
 
-// ScoringConfig is the credit policy.
+// ScoringConfig is the credit policy (see docs/credit.md).
 type ScoringConfig struct {
+	// Mode is the degradation mode: normal, conservative, card_only or
+	// pay_later_off. Staff can switch it at run time.
+	Mode           string   `mapstructure:"mode"`
 	MaxPayLater    int64    `mapstructure:"max_pay_later"`
 	MinInstalments int64    `mapstructure:"min_instalments"`
 	Countries      []string `mapstructure:"countries"`
-	PayLaterOff    bool     `mapstructure:"pay_later_off"`
+	// PayLaterOff is the older name of mode pay_later_off.
+	PayLaterOff        bool                     `mapstructure:"pay_later_off"`
+	BaseScore          int                      `mapstructure:"base_score"`
+	ApproveScore       int                      `mapstructure:"approve_score"`
+	ReferScore         int                      `mapstructure:"refer_score"`
+	ConservativeMargin int                      `mapstructure:"conservative_margin"`
+	Scorecard          []scoring.Characteristic `mapstructure:"scorecard"`
+	CategoryRisk       map[string]int64         `mapstructure:"category_risk"`
+	CreditLimit        map[string]int64         `mapstructure:"credit_limit"`
+	UnsecuredBudget    map[string]int64         `mapstructure:"unsecured_budget"`
+	UnsecuredMaxOrder  int64                    `mapstructure:"unsecured_max_order"`
+	UnsecuredMinScore  int                      `mapstructure:"unsecured_min_score"`
+	RightsTimeout      time.Duration            `mapstructure:"rights_timeout"`
+	GrantShare         float64                  `mapstructure:"grant_share"`
+	RebalanceShare     float64                  `mapstructure:"rebalance_share"`
+	RebalanceWindow    time.Duration            `mapstructure:"rebalance_window"`
+	RebalanceInterval  time.Duration            `mapstructure:"rebalance_interval"`
+	InvoiceDays        int                      `mapstructure:"invoice_days"`
+	GraceDays          int                      `mapstructure:"grace_days"`
+}
+
+// Policy is the scoring policy the config describes. Merchant categories
+// come from the merchants.
+func (c *Config) Policy() scoring.Policy {
+	sc := c.Scoring
+	mode, err := scoring.ParseMode(sc.Mode)
+	if err != nil {
+		mode = scoring.Mode(sc.Mode) // Validate names it
+	}
+	if sc.PayLaterOff && mode == scoring.ModeNormal {
+		mode = scoring.ModePayLaterOff
+	}
+	cats := map[string]string{}
+	for _, m := range c.Merchants {
+		if m.Category != "" {
+			cats[m.ID] = m.Category
+		}
+	}
+	return scoring.Policy{
+		Mode: mode, MaxPayLater: sc.MaxPayLater, MinInstalments: sc.MinInstalments, Countries: sc.Countries,
+		BaseScore: sc.BaseScore, ApproveScore: sc.ApproveScore, ReferScore: sc.ReferScore,
+		ConservativeMargin: sc.ConservativeMargin, Scorecard: sc.Scorecard,
+		CategoryRisk: sc.CategoryRisk, MerchantCategories: cats,
+		CreditLimit: upperKeys(sc.CreditLimit), UnsecuredBudget: upperKeys(sc.UnsecuredBudget),
+		UnsecuredMaxOrder: sc.UnsecuredMaxOrder, UnsecuredMinScore: sc.UnsecuredMinScore,
+		RightsTimeout: sc.RightsTimeout, GrantShare: sc.GrantShare, RebalanceShare: sc.RebalanceShare,
+		RebalanceWindow: sc.RebalanceWindow, InvoiceDays: sc.InvoiceDays, GraceDays: sc.GraceDays,
+	}
+}
+
+// upperKeys returns m with upper-case keys: config keys are case-insensitive,
+// currencies are upper case.
+func upperKeys(m map[string]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for k, v := range m {
+		out[strings.ToUpper(k)] = v
+	}
+	return out
 }
 
 // Development keys that production refuses.
@@ -173,6 +235,9 @@ type Merchant struct {
 	Name          string `mapstructure:"name"`
 	APISecret     string `mapstructure:"api_secret"`
 	WebhookSecret string `mapstructure:"webhook_secret"`
+	// Category is the merchant's category for the scorecard's
+	// merchant_category_risk (scoring.category_risk).
+	Category string `mapstructure:"category"`
 }
 
 // Staff is a support user of the admin UI.
@@ -307,8 +372,16 @@ func (c *Config) Validate() error {
 			return bad("checkout.acquirer_url", "must be an http(s) URL")
 		}
 	}
-	if c.Scoring.MaxPayLater < 0 || c.Scoring.MinInstalments < 0 {
-		return bad("scoring.max_pay_later", "limits must not be negative")
+	p := c.Policy()
+	if err := p.Validate(); err != nil {
+		var pe *scoring.PolicyError
+		if errors.As(err, &pe) {
+			return bad(pe.Key, "%s", pe.Msg)
+		}
+		return err
+	}
+	if c.Scoring.RebalanceInterval < 0 {
+		return bad("scoring.rebalance_interval", "must not be negative")
 	}
 	wh := c.Webhooks
 	for key, r := range map[string]struct{ d, lo, hi time.Duration }{

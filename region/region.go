@@ -38,6 +38,7 @@ type Region struct {
 	replica  *backup.Replicator
 	node     *regionsync.Node
 	checkout *checkout.Service
+	credit   *scoring.Engine
 	webhooks *checkout.Dispatcher
 	sim      *cards.Simulator
 	registry *prometheus.Registry
@@ -130,9 +131,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		r.replica.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	r.credit = r.newCredit()
 	r.checkout = r.newCheckout(opts)
 	r.webhooks = r.newWebhooks(opts)
-	r.node.SetGranter(r.checkout)
+	r.node.SetGranter(rightsRouter{r.credit, r.checkout})
 	r.handler = r.routes()
 	return r, nil
 }
@@ -160,15 +162,37 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 	for _, p := range cfg.Peers {
 		peers = append(peers, p.ID)
 	}
-	sc := cfg.Scoring
-	return checkout.New(r.ledger, scoring.Basic{Policy: scoring.Policy{
-		MaxPayLater: sc.MaxPayLater, MinInstalments: sc.MinInstalments, Countries: sc.Countries, PayLaterOff: sc.PayLaterOff,
-	}}, acquirer, r.node, checkout.Config{
+	return checkout.New(r.ledger, r.credit, acquirer, r.node, checkout.Config{
 		Region: cfg.Region, Peers: peers, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		AllowLoopback: cfg.Mode == "development", SessionTTL: cfg.Checkout.SessionTTL, AuthTTL: cfg.Checkout.AuthTTL,
 		Merchants: merchants, Consumers: checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
-		FingerprintKey: cards.FingerprintKey(cfg.Checkout.FingerprintKey), Logger: r.log,
+		FingerprintKey: cards.FingerprintKey(cfg.Checkout.FingerprintKey), InvoiceDays: cfg.Scoring.InvoiceDays, Logger: r.log,
 	})
+}
+
+func (r *Region) newCredit() *scoring.Engine {
+	regions := []string{r.cfg.Region}
+	for _, p := range r.cfg.Peers {
+		regions = append(regions, p.ID)
+	}
+	return scoring.New(r.ledger, scoring.Config{
+		Region: r.cfg.Region, Regions: regions, Policy: r.cfg.Policy(), Rights: r.node,
+		Stale: r.node.Unreachable, Logger: r.log, Registerer: r.registry,
+	})
+}
+
+// rightsRouter sends a peer's rights request to the owner of the account:
+// credit lines to scoring, orders to checkout.
+type rightsRouter struct {
+	credit   *scoring.Engine
+	checkout *checkout.Service
+}
+
+func (rr rightsRouter) GrantRights(ctx context.Context, subject, account, to string, amount int64) (ledger.Entry, error) {
+	if strings.HasPrefix(account, "credit:") {
+		return rr.credit.GrantRights(ctx, subject, account, to, amount)
+	}
+	return rr.checkout.GrantRights(ctx, subject, account, to, amount)
 }
 
 func (r *Region) newWebhooks(opts settings) *checkout.Dispatcher {
@@ -182,6 +206,9 @@ func (r *Region) newWebhooks(opts settings) *checkout.Dispatcher {
 	}
 	return checkout.NewDispatcher(r.checkout, cfg)
 }
+
+// Credit returns the region's credit engine.
+func (r *Region) Credit() *scoring.Engine { return r.credit }
 
 // Checkout returns the region's checkout service.
 func (r *Region) Checkout() *checkout.Service { return r.checkout }
@@ -249,7 +276,7 @@ func (r *Region) routes() http.Handler {
 	for i, s := range r.cfg.Staff {
 		staff[i] = admin.Staff{Username: s.Username, Password: s.Password, Role: s.Role}
 	}
-	admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).Routes(m)
+	admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).WithCredit(r.credit).Routes(m)
 	assets := static.New("/static/")
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	checkout.NewPages(r.checkout, limiter, r.ready.Load, assets.Path).Routes(m)
@@ -295,10 +322,14 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
 		go func() {
 			defer wg.Done()
 			r.reconcile(syncCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			r.rebalance(syncCtx)
 		}()
 		go func() {
 			defer wg.Done()
@@ -307,6 +338,9 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 		r.node.Run(syncCtx)
 		wg.Wait()
 	}()
+	if err := r.credit.Start(ctx); err != nil {
+		r.log.Error("credit: first read of the ledger", "err", err)
+	}
 	r.ready.Store(true)
 	select {
 	case err := <-errc:
@@ -350,6 +384,28 @@ func (r *Region) reconcile(ctx context.Context) {
 			r.log.Error("reconcile card outcomes", "err", err)
 		} else if n > 0 {
 			r.log.Info("settled card authorizations with unknown outcome", "settled", n)
+		}
+	}
+}
+
+// rebalance moves credit rights toward where consumers shop until ctx is
+// done.
+func (r *Region) rebalance(ctx context.Context) {
+	if r.cfg.Scoring.RebalanceInterval <= 0 {
+		return
+	}
+	t := time.NewTicker(r.cfg.Scoring.RebalanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := r.credit.Rebalance(ctx); err != nil {
+			r.log.Error("rebalance credit rights", "err", err)
+		} else if n > 0 {
+			r.log.Debug("moved credit rights ahead of demand", "transfers", n)
 		}
 	}
 }

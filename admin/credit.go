@@ -1,0 +1,346 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"kassa/checkout"
+	"kassa/scoring"
+)
+
+// Credit is what admin needs of the credit engine.
+type Credit interface {
+	Consumer(ctx context.Context, c checkout.ConsumerID) (scoring.ConsumerView, error)
+	Policy() scoring.Policy
+	SetMode(ctx context.Context, m scoring.Mode, staff, reason string) error
+}
+
+// WithCredit adds the consumer, repayment and mode routes.
+func (a *API) WithCredit(c Credit) *API {
+	a.credit = c
+	return a
+}
+
+func (a *API) creditRoutes(api *mux.Router) {
+	if a.credit == nil {
+		return
+	}
+	api.HandleFunc("/consumers", a.staff("viewer", a.consumerByEmail)).Methods(http.MethodGet)
+	api.HandleFunc("/consumers/{id}", a.staff("viewer", a.consumerByID)).Methods(http.MethodGet)
+	api.HandleFunc("/repayments", a.staff("support", a.importRepayments)).Methods(http.MethodPost)
+	api.HandleFunc("/orders/{id}/repayments", a.staff("support", a.repayOrder)).Methods(http.MethodPost)
+	api.HandleFunc("/mode", a.staff("viewer", a.mode)).Methods(http.MethodGet)
+	api.HandleFunc("/mode", a.staff("admin", a.setMode)).Methods(http.MethodPost)
+}
+
+// ConsumerView is GET /admin/api/consumers?email= and /consumers/{id}. The
+// top-level figures are those of one currency (the currency parameter,
+// else the consumer's first line); Lines has every currency.
+type ConsumerView struct {
+	ID        checkout.ConsumerID `json:"id"`
+	Email     string              `json:"email,omitempty"` // masked
+	Home      string              `json:"home"`
+	Mode      scoring.Mode        `json:"mode"`
+	Currency  string              `json:"currency"`
+	Limit     int64               `json:"limit"`
+	Exposure  int64               `json:"exposure"`
+	Rights    map[string]int64    `json:"rights"`
+	Unsecured int64               `json:"unsecured"`
+	Available int64               `json:"available"`
+	Overdue   int64               `json:"overdue"`
+	Lines     []scoring.LineView  `json:"lines"`
+}
+
+func (a *API) consumerByEmail(w http.ResponseWriter, r *http.Request, _ user) {
+	email := strings.TrimSpace(r.URL.Query().Get("email"))
+	if at := strings.LastIndex(email, "@"); at < 1 || at == len(email)-1 || len(email) > 254 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "email must be an email address")
+		return
+	}
+	a.consumer(w, r, a.svc.ConsumerID(email), checkout.MaskEmail(email))
+}
+
+func (a *API) consumerByID(w http.ResponseWriter, r *http.Request, _ user) {
+	id := mux.Vars(r)["id"]
+	if !strings.HasPrefix(id, "con_") || len(id) > 64 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "a consumer id starts with con_")
+		return
+	}
+	a.consumer(w, r, checkout.ConsumerID(id), "")
+}
+
+func (a *API) consumer(w http.ResponseWriter, r *http.Request, id checkout.ConsumerID, email string) {
+	v, err := a.credit.Consumer(r.Context(), id)
+	if err != nil {
+		a.log.Error("admin: read consumer", "consumer", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	out := ConsumerView{ID: id, Email: email, Home: v.Home, Mode: v.Mode, Rights: map[string]int64{}, Lines: v.Lines}
+	cur := strings.ToUpper(r.URL.Query().Get("currency"))
+	for _, l := range v.Lines {
+		if cur == "" || l.Currency == cur {
+			out.Currency, out.Limit, out.Exposure, out.Rights = l.Currency, l.Limit, l.Exposure, l.Rights
+			out.Unsecured, out.Available, out.Overdue = l.Unsecured, l.Available, l.Overdue
+			break
+		}
+	}
+	if out.Currency == "" {
+		writeError(w, http.StatusNotFound, "not_found", "this region knows no credit for this consumer"+map[bool]string{true: "", false: " in " + cur}[cur == ""])
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// RepaymentLine is one line of a repayment import (a bank file as JSON).
+type RepaymentLine struct {
+	OrderID   string `json:"order_id"`
+	Amount    int64  `json:"amount"`
+	Currency  string `json:"currency"`
+	PaidAt    string `json:"paid_at,omitempty"` // RFC 3339; default now
+	Reference string `json:"reference"`
+}
+
+// RepaymentResult is what happened to one line: recorded (applied is the
+// part that settled debt, unapplied what exceeded it), replayed (this
+// reference was recorded before), rejected (with the reason; nothing
+// written) or retry (the order's debt is in a region out of reach).
+type RepaymentResult struct {
+	Reference string `json:"reference"`
+	OrderID   string `json:"order_id"`
+	Status    string `json:"status"`
+	Applied   int64  `json:"applied"`
+	Unapplied int64  `json:"unapplied"`
+	Error     string `json:"error,omitempty"`
+}
+
+const maxImportLines = 1000
+
+func decodeStrict(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
+	if err != nil {
+		return fmt.Errorf("could not read the body")
+	}
+	if len(body) > 1<<20 {
+		return fmt.Errorf("body over 1 MiB")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body is not valid JSON for this request: %v", err)
+	}
+	if dec.More() {
+		return fmt.Errorf("body has data after the JSON object")
+	}
+	return nil
+}
+
+// validate checks a line before anything is written.
+func (l RepaymentLine) validate(now time.Time) (checkout.Repayment, error) {
+	switch {
+	case l.OrderID == "" || len(l.OrderID) > 64:
+		return checkout.Repayment{}, errors.New("order_id is required")
+	case l.Amount <= 0 || l.Amount > 1_000_000_000_000:
+		return checkout.Repayment{}, errors.New("amount must be a positive number of minor units")
+	case l.Reference == "" || len(l.Reference) > 128 || strings.ContainsAny(l.Reference, "\r\n\t"):
+		return checkout.Repayment{}, errors.New("reference is required (the bank's reference, at most 128 characters)")
+	case l.Currency != "" && (len(l.Currency) != 3 || strings.ToUpper(l.Currency) != l.Currency):
+		return checkout.Repayment{}, errors.New("currency must be a three-letter ISO code")
+	}
+	at := now
+	if l.PaidAt != "" {
+		t, err := time.Parse(time.RFC3339, l.PaidAt)
+		if err != nil {
+			return checkout.Repayment{}, errors.New("paid_at must be an RFC 3339 time")
+		}
+		if t.After(now.Add(24 * time.Hour)) {
+			return checkout.Repayment{}, errors.New("paid_at is in the future")
+		}
+		at = t
+	}
+	return checkout.Repayment{Amount: l.Amount, PaidAt: at, Reference: l.Reference}, nil
+}
+
+// repay records one line; the amount is capped at what is owed.
+func (a *API) repay(ctx context.Context, l RepaymentLine) RepaymentResult {
+	res := RepaymentResult{Reference: l.Reference, OrderID: l.OrderID, Unapplied: l.Amount}
+	p, err := l.validate(time.Now())
+	if err != nil {
+		res.Status, res.Error = "rejected", err.Error()
+		return res
+	}
+	oid := checkout.OrderID(l.OrderID)
+	owed, cur, err := a.svc.Debt(ctx, oid)
+	switch {
+	case errors.Is(err, checkout.ErrNotFound):
+		res.Status, res.Error = "rejected", "no such order"
+		return res
+	case err != nil:
+		res.Status, res.Error = "retry", "could not read the order"
+		return res
+	case l.Currency != "" && l.Currency != cur:
+		res.Status, res.Error = "rejected", fmt.Sprintf("the order is in %s, not %s", cur, l.Currency)
+		return res
+	}
+	p.Amount = min(p.Amount, owed)
+	if p.Amount <= 0 {
+		res.Status, res.Error = "rejected", "nothing is owed on this order (not a credit order, not captured, or repaid)"
+		return res
+	}
+	_, replayed, err := a.svc.Repay(ctx, oid, p)
+	var ae *checkout.AmountError
+	switch {
+	case errors.As(err, &ae):
+		res.Status, res.Error = "rejected", ae.Error()
+		return res
+	case errors.Is(err, checkout.ErrIdempotencyConflict):
+		res.Status, res.Error = "rejected", "this reference was recorded before with another amount"
+		return res
+	case errors.Is(err, checkout.ErrRightsUnavailable):
+		res.Status, res.Error = "retry", "the region holding this order's debt cannot be reached; import the line again later"
+		return res
+	case errors.Is(err, checkout.ErrInvalidState):
+		res.Status, res.Error = "rejected", err.Error()
+		return res
+	case err != nil:
+		a.log.Error("admin: record repayment", "order", oid, "err", err)
+		res.Status, res.Error = "retry", "internal error"
+		return res
+	}
+	res.Status, res.Applied, res.Unapplied = "recorded", p.Amount, l.Amount-p.Amount
+	if replayed {
+		res.Status = "replayed"
+	}
+	return res
+}
+
+func (a *API) importRepayments(w http.ResponseWriter, r *http.Request, u user) {
+	var req struct {
+		Repayments []RepaymentLine `json:"repayments"`
+	}
+	if err := decodeStrict(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if len(req.Repayments) == 0 || len(req.Repayments) > maxImportLines {
+		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("repayments must list 1 to %d lines", maxImportLines))
+		return
+	}
+	out := struct {
+		Results  []RepaymentResult `json:"results"`
+		Recorded int               `json:"recorded"`
+		Retry    int               `json:"retry"`
+		Rejected int               `json:"rejected"`
+	}{Results: make([]RepaymentResult, 0, len(req.Repayments))}
+	for _, l := range req.Repayments {
+		res := a.repay(r.Context(), l)
+		switch res.Status {
+		case "recorded", "replayed":
+			out.Recorded++
+		case "retry":
+			out.Retry++
+		default:
+			out.Rejected++
+		}
+		out.Results = append(out.Results, res)
+	}
+	if err := a.audit(r.Context(), u, "repayments", "repayments.import", map[string]string{
+		"lines": fmt.Sprint(len(req.Repayments)), "recorded": fmt.Sprint(out.Recorded), "retry": fmt.Sprint(out.Retry), "rejected": fmt.Sprint(out.Rejected)}); err != nil {
+		a.log.Error("admin: audit", "err", err)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) repayOrder(w http.ResponseWriter, r *http.Request, u user) {
+	var l RepaymentLine
+	var req struct {
+		Amount    int64  `json:"amount"`
+		PaidAt    string `json:"paid_at"`
+		Reference string `json:"reference"`
+		Note      string `json:"note"`
+	}
+	if err := decodeStrict(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	l = RepaymentLine{OrderID: mux.Vars(r)["id"], Amount: req.Amount, PaidAt: req.PaidAt, Reference: req.Reference}
+	if _, err := l.validate(time.Now()); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if owed, _, err := a.svc.Debt(r.Context(), checkout.OrderID(l.OrderID)); err == nil && l.Amount > owed {
+		writeError(w, http.StatusUnprocessableEntity, "amount_too_large", fmt.Sprintf("amount %d exceeds the %d still owed", l.Amount, owed))
+		return
+	}
+	res := a.repay(r.Context(), l)
+	switch res.Status {
+	case "recorded", "replayed":
+	case "retry":
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "rights_unavailable", res.Error)
+		return
+	default:
+		status := http.StatusUnprocessableEntity
+		if res.Error == "no such order" {
+			status = http.StatusNotFound
+		}
+		writeError(w, status, "repayment_rejected", res.Error)
+		return
+	}
+	if res.Status == "recorded" {
+		if err := a.audit(r.Context(), u, l.OrderID, "order.repayment", map[string]string{
+			"amount": fmt.Sprint(res.Applied), "reference": l.Reference, "note": req.Note}); err != nil {
+			a.log.Error("admin: audit", "err", err)
+		}
+	}
+	o, err := a.svc.Order(r.Context(), "", checkout.OrderID(l.OrderID))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	status := http.StatusCreated
+	if res.Status == "replayed" {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, map[string]any{"order": o, "repaid": o.Repaid, "result": res})
+}
+
+func (a *API) mode(w http.ResponseWriter, _ *http.Request, _ user) {
+	writeJSON(w, http.StatusOK, map[string]any{"mode": a.credit.Policy().Mode,
+		"modes": []scoring.Mode{scoring.ModeNormal, scoring.ModeConservative, scoring.ModeCardOnly, scoring.ModePayLaterOff}})
+}
+
+func (a *API) setMode(w http.ResponseWriter, r *http.Request, u user) {
+	var req struct {
+		Mode   string `json:"mode"`
+		Reason string `json:"reason"`
+	}
+	if err := decodeStrict(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	m, err := scoring.ParseMode(req.Mode)
+	if err != nil || req.Mode == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "mode must be normal, conservative, card_only or pay_later_off")
+		return
+	}
+	if strings.TrimSpace(req.Reason) == "" || len(req.Reason) > 500 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "reason is required (at most 500 characters): it goes in the audit trail")
+		return
+	}
+	if err := a.credit.SetMode(r.Context(), m, u.name, req.Reason); err != nil {
+		a.log.Error("admin: set mode", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"mode": m})
+}

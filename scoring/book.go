@@ -1,0 +1,171 @@
+package scoring
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"kassa/checkout"
+	"kassa/ledger"
+)
+
+// line identifies one consumer's credit in one currency.
+type line struct {
+	consumer checkout.ConsumerID
+	currency string
+}
+
+// history is what the ledger says about one line, as far as this region
+// knows: every field is a sum, a minimum or a set over entries, so it is
+// the same whatever order the entries arrived in.
+type history struct {
+	first   time.Time
+	orders  int64
+	repaid  int64
+	settled int64 // debt settled by refunds and repayments
+	due     []checkout.Due
+	// where the consumer shopped on credit: region -> latest order time
+	regions map[string]time.Time
+}
+
+// book follows the ledger and keeps each consumer's history in memory, so a
+// decision reads it without touching the disk. It is safe for concurrent
+// use.
+type book struct {
+	store *ledger.Store
+	mu    sync.Mutex
+	pos   int64
+	lines map[line]*history
+	// touched collects lines with new orders, for the rebalancer.
+	touched map[line]bool
+}
+
+func newBook(store *ledger.Store) *book {
+	return &book{store: store, lines: map[line]*history{}, touched: map[line]bool{}}
+}
+
+// catchUp folds in every entry stored since the last call.
+func (b *book) catchUp(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for {
+		es, pos, err := b.store.EntriesSince(ctx, b.pos, 4096)
+		if err != nil {
+			return err
+		}
+		for i := range es {
+			if f, ok := checkout.CreditFactOf(&es[i]); ok {
+				b.add(f)
+			}
+		}
+		b.pos = pos
+		if len(es) < 4096 {
+			return nil
+		}
+	}
+}
+
+func (b *book) add(f checkout.CreditFact) {
+	k := line{f.Consumer, f.Currency}
+	h := b.lines[k]
+	if h == nil {
+		h = &history{first: f.At, regions: map[string]time.Time{}}
+		b.lines[k] = h
+	}
+	if f.At.Before(h.first) {
+		h.first = f.At
+	}
+	switch f.Kind {
+	case "order":
+		h.orders++
+		if f.At.After(h.regions[f.Region]) {
+			h.regions[f.Region] = f.At
+		}
+		b.touched[k] = true
+	case "capture":
+		h.due = append(h.due, f.Due...)
+	case "refund":
+		h.settled += f.Amount
+	case "repayment":
+		h.settled += f.Amount
+		h.repaid += f.Amount
+	}
+}
+
+// snapshot is a copy of one line's history with the derived figures.
+type snapshot struct {
+	known       bool
+	first       time.Time
+	orders      int64
+	repaid      int64
+	overdue     int64
+	daysPastDue int64
+	regions     map[string]time.Time
+}
+
+// get returns the line's history at now; amounts unpaid GraceDays after
+// they fell due are overdue (debt settled pays the oldest first).
+func (b *book) get(k line, now time.Time, grace time.Duration) snapshot {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := b.lines[k]
+	if h == nil {
+		return snapshot{}
+	}
+	s := snapshot{known: true, first: h.first, orders: h.orders, repaid: h.repaid, regions: make(map[string]time.Time, len(h.regions))}
+	for r, t := range h.regions {
+		s.regions[r] = t
+	}
+	due := append([]checkout.Due(nil), h.due...)
+	sort.Slice(due, func(i, j int) bool { return due[i].At < due[j].At })
+	paid := h.settled
+	for _, d := range due {
+		open := d.Amount - min(paid, d.Amount)
+		paid -= d.Amount - open
+		if open <= 0 {
+			continue
+		}
+		at := time.UnixMilli(d.At)
+		if now.Sub(at) <= grace {
+			break
+		}
+		s.overdue += open
+		if days := int64(now.Sub(at) / (24 * time.Hour)); days > s.daysPastDue {
+			s.daysPastDue = days
+		}
+	}
+	return s
+}
+
+// currencies lists the currencies a consumer has history in.
+func (b *book) currencies(c checkout.ConsumerID) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for k := range b.lines {
+		if k.consumer == c {
+			out = append(out, k.currency)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// takeTouched returns and forgets the lines with new orders.
+func (b *book) takeTouched() []line {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]line, 0, len(b.touched))
+	for k := range b.touched {
+		out = append(out, k)
+	}
+	b.touched = map[line]bool{}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].consumer != out[j].consumer {
+			return out[i].consumer < out[j].consumer
+		}
+		return out[i].currency < out[j].currency
+	})
+	return out
+}

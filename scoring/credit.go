@@ -1,0 +1,581 @@
+package scoring
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"kassa/checkout"
+	"kassa/ledger"
+)
+
+// Entry kinds written by scoring.
+const (
+	KindCreditGranted = "credit.granted"
+	KindModeSet       = "scoring.mode"
+)
+
+// ErrNoRights is the answer to a rights request this region cannot meet.
+var ErrNoRights = errors.New("scoring: this region owns none of the consumer's rights")
+
+// RightsSource asks another region for rights and brings back the entries
+// that carry the transfer (the sync node implements it).
+type RightsSource interface {
+	RequestRights(ctx context.Context, owner, subject, account string, amount int64) error
+}
+
+// Config configures an Engine.
+type Config struct {
+	Region string
+	// Regions is every region of the deployment, this one included; every
+	// region must list the same set, since a consumer's home is computed
+	// from it.
+	Regions []string
+	Policy  Policy
+	Rights  RightsSource
+	// Stale reports whether this region may be missing recent entries (a
+	// peer is out of reach); decisions are then more careful.
+	Stale      func() bool
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Engine makes credit decisions and keeps credit lines: it implements
+// checkout.Scorer and answers peers' rights requests for credit. It is safe
+// for concurrent use.
+type Engine struct {
+	cfg    Config
+	store  *ledger.Store
+	policy atomic.Pointer[Policy]
+	book   *book
+	log    *slog.Logger
+
+	decisions *prometheus.CounterVec
+	requests  *prometheus.CounterVec
+	transfers *prometheus.CounterVec
+}
+
+// New returns an engine over store. The policy must have been validated.
+func New(store *ledger.Store, cfg Config) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if !contains(cfg.Regions, cfg.Region) {
+		cfg.Regions = append(cfg.Regions, cfg.Region)
+	}
+	cfg.Regions = append([]string(nil), cfg.Regions...)
+	sort.Strings(cfg.Regions)
+	e := &Engine{cfg: cfg, store: store, book: newBook(store), log: cfg.Logger,
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kassa_credit_decisions_total",
+			Help: "Credit decisions by outcome and by what secured them (rights, unsecured, none)."}, []string{"outcome", "source"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kassa_credit_rights_requests_total",
+			Help: "Rights this region asked other regions for, by result."}, []string{"result"}),
+		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kassa_credit_rights_transfers_total",
+			Help: "Credit rights transfers this region wrote, by cause (request, rebalance)."}, []string{"cause"}),
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(e.decisions, e.requests, e.transfers)
+	}
+	p := cfg.Policy
+	if p.Mode == "" {
+		p.Mode = ModeNormal
+	}
+	e.policy.Store(&p)
+	return e
+}
+
+// Start reads the ledger once (the consumers' history and the last mode an
+// operator set for this region). Decisions work without it; it only moves
+// the first read off the first checkout.
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.book.catchUp(ctx); err != nil {
+		return err
+	}
+	es, err := e.store.EntriesBySubject(ctx, modeSubject(e.cfg.Region))
+	if err != nil {
+		return err
+	}
+	for i := len(es) - 1; i >= 0; i-- {
+		if string(es[i].Origin) != e.cfg.Region {
+			continue
+		}
+		var d modeData
+		if json.Unmarshal(es[i].Data, &d) == nil {
+			if m, err := ParseMode(d.Mode); err == nil {
+				e.setMode(m)
+				e.log.Info("degradation mode from the ledger", "mode", m, "set_by", d.Staff)
+			}
+		}
+		break
+	}
+	return nil
+}
+
+// Policy returns the policy in force.
+func (e *Engine) Policy() Policy { return *e.policy.Load() }
+
+func (e *Engine) setMode(m Mode) {
+	p := *e.policy.Load()
+	p.Mode = m
+	e.policy.Store(&p)
+}
+
+type modeData struct {
+	Mode   string `json:"mode"`
+	Staff  string `json:"staff"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func modeSubject(region string) string { return "mode:" + region }
+
+// SetMode switches this region's degradation mode and records who did it
+// and why; the mode survives a restart.
+func (e *Engine) SetMode(ctx context.Context, m Mode, staff, reason string) error {
+	if _, err := ParseMode(string(m)); err != nil || m == "" {
+		return fmt.Errorf("scoring: %w", err)
+	}
+	data, _ := json.Marshal(modeData{Mode: string(m), Staff: staff, Reason: reason})
+	if _, err := e.store.Append(context.WithoutCancel(ctx), ledger.Draft{Kind: KindModeSet, Subject: modeSubject(e.cfg.Region), Data: data}); err != nil {
+		return err
+	}
+	e.setMode(m)
+	e.log.Warn("degradation mode switched", "mode", m, "staff", staff, "reason", reason)
+	return nil
+}
+
+// Home is a consumer's home region: the region with the highest hash of
+// (consumer, region), so every region computes the same home without
+// asking, and adding or removing a region moves only the consumers homed
+// there.
+func Home(c checkout.ConsumerID, regions []string) string {
+	best, bestH := "", uint64(0)
+	for _, r := range regions {
+		h := sha256.Sum256([]byte(string(c) + "\x00" + r))
+		if v := binary.BigEndian.Uint64(h[:8]); best == "" || v > bestH || (v == bestH && r < best) {
+			best, bestH = r, v
+		}
+	}
+	return best
+}
+
+// Account names. A line is per consumer and currency (the currency is the
+// postings'); rights are owned per region.
+func lineSubject(c checkout.ConsumerID, cur string) string { return "credit:" + string(c) + ":" + cur }
+func rightsPrefix(c checkout.ConsumerID) string            { return "credit:" + string(c) + ":rights:" }
+func limitAccount(c checkout.ConsumerID) string            { return "credit:" + string(c) + ":limit" }
+func exposureAccount(c checkout.ConsumerID) string         { return "credit:" + string(c) + ":exposure" }
+func unsecuredAccount(c checkout.ConsumerID) string        { return "credit:" + string(c) + ":unsecured" }
+func budgetAccount(region string) string                   { return "unsecured:" + region }
+
+func (e *Engine) balance(ctx context.Context, account, cur string) (int64, error) {
+	b, err := e.store.Balance(ctx, account, cur)
+	return int64(b), err
+}
+
+// record is what a decision keeps with the order.
+type record struct {
+	Mode     Mode           `json:"mode"`
+	Home     string         `json:"home"`
+	Stale    bool           `json:"stale,omitempty"`
+	Features *Features      `json:"features,omitempty"`
+	Score    int            `json:"score,omitempty"`
+	Points   map[string]int `json:"points,omitempty"`
+	Source   string         `json:"source,omitempty"`
+	Rights   int64          `json:"rights_here,omitempty"`
+}
+
+// Decide implements checkout.Scorer: policy checks, the scorecard, then
+// securing the amount from rights this region owns (asking other regions
+// within RightsTimeout), else from the unsecured budget, else card only.
+func (e *Engine) Decide(ctx context.Context, in checkout.DecisionInput) (checkout.Decision, error) {
+	p := e.policy.Load()
+	rec := record{Mode: p.Mode, Home: Home(in.Consumer, e.cfg.Regions)}
+	out := func(outcome string, reasons ...string) (checkout.Decision, error) {
+		src := rec.Source
+		if src == "" {
+			src = "none"
+		}
+		e.decisions.WithLabelValues(outcome, src).Inc()
+		b, _ := json.Marshal(rec)
+		return checkout.Decision{Outcome: outcome, Reasons: reasons, Score: rec.Score, Record: b}, nil
+	}
+	limit, offered := p.CreditLimit[in.Currency]
+	switch {
+	case p.Mode == ModeCardOnly:
+		return out(CardOnly, ReasonCardOnlyMode)
+	case p.Mode == ModePayLaterOff && in.Method == "pay_later":
+		return out(CardOnly, ReasonPayLaterOff)
+	case len(p.Countries) > 0 && !contains(p.Countries, in.Country):
+		return out(CardOnly, ReasonCountryNotOffered)
+	case !offered || limit <= 0:
+		return out(CardOnly, ReasonCurrencyNotOffered)
+	case in.Method == "instalments" && in.Amount < p.MinInstalments:
+		return out(Declined, ReasonBelowInstalments)
+	case in.Amount > p.MaxPayLater:
+		return out(CardOnly, ReasonOverOrderLimit)
+	}
+
+	f, line, err := e.features(ctx, p, in, limit)
+	if err != nil {
+		return checkout.Decision{}, err
+	}
+	rec.Features = &f
+	rec.Stale = e.cfg.Stale != nil && e.cfg.Stale()
+	sc := p.Score(f, p.Mode == ModeConservative || rec.Stale)
+	rec.Score, rec.Points = sc.Score, sc.Points
+	reasons := sc.Reasons
+	if rec.Stale {
+		reasons = append(reasons, ReasonHistoryIncomplete)
+	}
+	if p.Mode == ModeConservative {
+		reasons = append(reasons, ReasonConservativeMode)
+	}
+	if sc.Outcome != Approved {
+		return out(sc.Outcome, reasons...)
+	}
+
+	// Secure the amount: rights this region owns, asked for if short.
+	cid, cur, amt := in.Consumer, in.Currency, in.Amount
+	mine := rightsPrefix(cid) + e.cfg.Region
+	have, err := e.balance(ctx, mine, cur)
+	if err != nil {
+		return checkout.Decision{}, err
+	}
+	if have < amt {
+		have, line, err = e.acquire(ctx, p, cid, cur, amt, have, line)
+		if err != nil {
+			return checkout.Decision{}, err
+		}
+	}
+	rec.Rights = have
+	if have >= amt {
+		rec.Source = "rights"
+		d, _ := out(Approved, reasons...)
+		d.Credit = &checkout.CreditHold{Consumer: cid, Source: "rights", Region: e.cfg.Region, Exposure: exposureAccount(cid), Return: rightsPrefix(cid)}
+		d.Postings = []ledger.Posting{
+			{Account: mine, Amount: -ledger.Amount(amt), Currency: cur},
+			{Account: exposureAccount(cid), Amount: ledger.Amount(amt), Currency: cur},
+		}
+		d.Guards = []ledger.Guard{{Account: mine, Currency: cur}}
+		return d, nil
+	}
+	if line.exists && line.rights < amt {
+		// Every region's rights together do not cover it: the limit,
+		// not the network, is the reason.
+		return out(CardOnly, ReasonLimitReached)
+	}
+
+	// Degrade: the unsecured budget, for good scores and small orders.
+	budget := p.UnsecuredBudget[cur]
+	if p.Mode != ModeNormal || budget <= 0 || sc.Score < p.UnsecuredMinScore || amt > p.UnsecuredMaxOrder || f.OverdueAmount > 0 {
+		return out(CardOnly, ReasonRightsUnavailable)
+	}
+	spent, err := e.balance(ctx, budgetAccount(e.cfg.Region), cur)
+	if err != nil {
+		return checkout.Decision{}, err
+	}
+	if -spent+amt > budget {
+		return out(CardOnly, ReasonRightsUnavailable, ReasonBudgetExhausted)
+	}
+	rec.Source = "unsecured"
+	d, _ := out(Approved, append([]string{ReasonUnsecured, ReasonRightsUnavailable}, reasons[1:]...)...)
+	d.Credit = &checkout.CreditHold{Consumer: cid, Source: "unsecured", Region: e.cfg.Region, Exposure: unsecuredAccount(cid), Return: budgetAccount(e.cfg.Region)}
+	d.Postings = []ledger.Posting{
+		{Account: budgetAccount(e.cfg.Region), Amount: -ledger.Amount(amt), Currency: cur},
+		{Account: unsecuredAccount(cid), Amount: ledger.Amount(amt), Currency: cur},
+	}
+	d.Guards = []ledger.Guard{{Account: budgetAccount(e.cfg.Region), Currency: cur, Min: -ledger.Amount(budget)}}
+	return d, nil
+}
+
+// lineState is what this region knows of a credit line.
+type lineState struct {
+	exists    bool
+	limit     int64
+	exposure  int64 // secured
+	unsecured int64
+	rights    int64            // every region's, together
+	byRegion  map[string]int64 // rights per region (only regions with any)
+}
+
+func (e *Engine) line(ctx context.Context, c checkout.ConsumerID, cur string) (lineState, error) {
+	var l lineState
+	lim, err := e.balance(ctx, limitAccount(c), cur)
+	if err != nil {
+		return l, err
+	}
+	l.exists, l.limit = lim != 0, -lim
+	if l.exposure, err = e.balance(ctx, exposureAccount(c), cur); err != nil {
+		return l, err
+	}
+	if l.unsecured, err = e.balance(ctx, unsecuredAccount(c), cur); err != nil {
+		return l, err
+	}
+	l.byRegion = map[string]int64{}
+	for _, r := range e.cfg.Regions {
+		n, err := e.balance(ctx, rightsPrefix(c)+r, cur)
+		if err != nil {
+			return l, err
+		}
+		if n != 0 {
+			l.byRegion[r] = n
+		}
+		l.rights += n
+	}
+	return l, nil
+}
+
+// features computes the decision's inputs from the order, the ledger and
+// the shopper's input.
+func (e *Engine) features(ctx context.Context, p *Policy, in checkout.DecisionInput, limit int64) (Features, lineState, error) {
+	if err := e.book.catchUp(ctx); err != nil {
+		return Features{}, lineState{}, err
+	}
+	now := e.cfg.Now()
+	h := e.book.get(line{in.Consumer, in.Currency}, now, time.Duration(p.GraceDays)*24*time.Hour)
+	l, err := e.line(ctx, in.Consumer, in.Currency)
+	if err != nil {
+		return Features{}, l, err
+	}
+	if l.exists {
+		limit = l.limit
+	}
+	f := Features{Amount: in.Amount, CreditOrders: h.orders, RepaidAmount: h.repaid,
+		OverdueAmount: h.overdue, DaysPastDue: h.daysPastDue,
+		MerchantCategoryRisk: p.CategoryRisk[p.MerchantCategories[in.Merchant]]}
+	if h.known && now.After(h.first) {
+		f.AccountAgeDays = int64(now.Sub(h.first) / (24 * time.Hour))
+	}
+	if limit > 0 {
+		f.UtilizationPct = (l.exposure + l.unsecured + in.Amount) * 100 / limit
+	}
+	if in.OrderCountry == "" || in.Country == in.OrderCountry {
+		f.CountryMatch = 1
+	}
+	if in.NamesGiven {
+		f.NamesGiven = 1
+	}
+	return f, l, nil
+}
+
+// acquire gets rights for amt from other regions within the policy's
+// timeout: the home region first while no line exists (it grants the line
+// on the way), otherwise the regions owning most. It returns this region's
+// rights afterwards.
+func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, cur string, amt, have int64, l lineState) (int64, lineState, error) {
+	mine := rightsPrefix(c) + e.cfg.Region
+	home := Home(c, e.cfg.Regions)
+	if !l.exists && home == e.cfg.Region {
+		if err := e.grantLine(ctx, p, c, cur); err != nil {
+			return have, l, err
+		}
+		var err error
+		if l, err = e.line(ctx, c, cur); err != nil {
+			return have, l, err
+		}
+		have, err = e.balance(ctx, mine, cur)
+		return have, l, err
+	}
+	var owners []string
+	if !l.exists {
+		owners = []string{home}
+	} else {
+		for r, n := range l.byRegion {
+			if r != e.cfg.Region && n > 0 {
+				owners = append(owners, r)
+			}
+		}
+		sort.Slice(owners, func(i, j int) bool {
+			a, b := l.byRegion[owners[i]], l.byRegion[owners[j]]
+			if a != b {
+				return a > b
+			}
+			if (owners[i] == home) != (owners[j] == home) {
+				return owners[i] == home
+			}
+			return owners[i] < owners[j]
+		})
+	}
+	if e.cfg.Rights == nil || len(owners) == 0 || p.RightsTimeout <= 0 {
+		return have, l, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.RightsTimeout)
+	defer cancel()
+	for _, owner := range owners {
+		if rctx.Err() != nil {
+			break
+		}
+		err := e.cfg.Rights.RequestRights(rctx, owner, lineSubject(c, cur), rightsPrefix(c), amt-have)
+		if err != nil {
+			e.requests.WithLabelValues("failed").Inc()
+			e.log.Info("credit rights request failed", "consumer", c, "owner", owner, "err", err)
+			continue
+		}
+		e.requests.WithLabelValues("granted").Inc()
+		var berr error
+		if have, berr = e.balance(ctx, mine, cur); berr != nil {
+			return have, l, berr
+		}
+		if have >= amt {
+			break
+		}
+	}
+	l2, err := e.line(ctx, c, cur)
+	if err != nil {
+		return have, l, err
+	}
+	return have, l2, nil
+}
+
+// grantLine writes the consumer's credit line in cur, owned by this
+// region. Only the home region grants; the guard makes a second grant in
+// this region impossible, concurrent or not.
+func (e *Engine) grantLine(ctx context.Context, p *Policy, c checkout.ConsumerID, cur string) error {
+	limit := p.CreditLimit[cur]
+	if limit <= 0 {
+		return nil
+	}
+	data, _ := json.Marshal(map[string]any{"consumer": c, "currency": cur, "limit": limit, "home": e.cfg.Region})
+	_, err := e.store.Append(context.WithoutCancel(ctx), ledger.Draft{
+		Kind: KindCreditGranted, Subject: lineSubject(c, cur), Data: data,
+		Postings: []ledger.Posting{
+			{Account: limitAccount(c), Amount: -ledger.Amount(limit), Currency: cur},
+			{Account: rightsPrefix(c) + e.cfg.Region, Amount: ledger.Amount(limit), Currency: cur},
+		},
+		Guards: []ledger.Guard{{Account: limitAccount(c), Currency: cur, Min: -ledger.Amount(limit)}},
+	})
+	if errors.Is(err, ledger.ErrInsufficient) {
+		return nil // granted meanwhile
+	}
+	return err
+}
+
+// GrantRights answers a peer's request for a consumer's credit rights
+// (subject credit:<consumer>:<currency>, account credit:<consumer>:rights:):
+// it grants what was asked plus GrantShare of what this region would keep,
+// so the asker has room for the consumer's next orders. The home region
+// grants the line first if there is none yet.
+func (e *Engine) GrantRights(ctx context.Context, subject, prefix, to string, amount int64) (ledger.Entry, error) {
+	rest, ok := strings.CutPrefix(subject, "credit:")
+	cidS, cur, ok2 := strings.Cut(rest, ":")
+	c := checkout.ConsumerID(cidS)
+	if !ok || !ok2 || len(cur) != 3 || prefix != rightsPrefix(c) || to == e.cfg.Region || !contains(e.cfg.Regions, to) {
+		return ledger.Entry{}, fmt.Errorf("scoring: not a credit rights request: subject %q, account %q", subject, prefix)
+	}
+	p := e.policy.Load()
+	mine := rightsPrefix(c) + e.cfg.Region
+	have, err := e.balance(ctx, mine, cur)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	if have <= 0 && Home(c, e.cfg.Regions) == e.cfg.Region {
+		lim, err := e.balance(ctx, limitAccount(c), cur)
+		if err != nil {
+			return ledger.Entry{}, err
+		}
+		if lim == 0 {
+			if err := e.grantLine(ctx, p, c, cur); err != nil {
+				return ledger.Entry{}, err
+			}
+			if have, err = e.balance(ctx, mine, cur); err != nil {
+				return ledger.Entry{}, err
+			}
+		}
+	}
+	n := min(have, amount)
+	if have > amount {
+		n += int64(p.GrantShare * float64(have-amount))
+	}
+	if n <= 0 {
+		return ledger.Entry{}, ErrNoRights
+	}
+	e.transfers.WithLabelValues("request").Inc()
+	return e.transfer(ctx, c, cur, to, n, "request")
+}
+
+func (e *Engine) transfer(ctx context.Context, c checkout.ConsumerID, cur, to string, n int64, cause string) (ledger.Entry, error) {
+	mine := rightsPrefix(c) + e.cfg.Region
+	data, _ := json.Marshal(map[string]any{"from": e.cfg.Region, "to": to, "rights": "credit", "amount": n, "cause": cause})
+	return e.store.Append(context.WithoutCancel(ctx), ledger.Draft{
+		Kind: checkout.KindRightsTransferred, Subject: lineSubject(c, cur), Data: data,
+		Postings: []ledger.Posting{
+			{Account: mine, Amount: -ledger.Amount(n), Currency: cur},
+			{Account: rightsPrefix(c) + to, Amount: ledger.Amount(n), Currency: cur},
+		},
+		Guards: []ledger.Guard{{Account: mine, Currency: cur}},
+	})
+}
+
+// Rebalance moves rights ahead of demand: for consumers whose home is this
+// region and who recently shopped on credit in another region, it tops
+// that region's rights up to RebalanceShare of the limit, so the region can
+// approve the consumer's next order even if it is cut off from home. It
+// returns how many transfers it wrote.
+func (e *Engine) Rebalance(ctx context.Context) (int, error) {
+	if err := e.book.catchUp(ctx); err != nil {
+		return 0, err
+	}
+	p := e.policy.Load()
+	if p.RebalanceShare <= 0 {
+		e.book.takeTouched()
+		return 0, nil
+	}
+	now := e.cfg.Now()
+	n := 0
+	for _, k := range e.book.takeTouched() {
+		if Home(k.consumer, e.cfg.Regions) != e.cfg.Region {
+			continue
+		}
+		l, err := e.line(ctx, k.consumer, k.currency)
+		if err != nil || !l.exists {
+			continue
+		}
+		h := e.book.get(k, now, 0)
+		target := int64(p.RebalanceShare * float64(l.limit))
+		regions := sortedKeys(h.regions)
+		for _, r := range regions {
+			if r == e.cfg.Region || !contains(e.cfg.Regions, r) || now.Sub(h.regions[r]) > p.RebalanceWindow {
+				continue
+			}
+			mine := l.byRegion[e.cfg.Region]
+			want := min(target-l.byRegion[r], mine)
+			if want <= 0 {
+				continue
+			}
+			if _, err := e.transfer(ctx, k.consumer, k.currency, r, want, "rebalance"); err != nil {
+				if errors.Is(err, ledger.ErrInsufficient) {
+					continue // spent meanwhile
+				}
+				return n, err
+			}
+			e.transfers.WithLabelValues("rebalance").Inc()
+			l.byRegion[e.cfg.Region] -= want
+			l.byRegion[r] += want
+			n++
+		}
+	}
+	return n, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

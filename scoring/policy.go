@@ -1,0 +1,169 @@
+package scoring
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Mode is a region's degradation mode, set by the operator.
+type Mode string
+
+// The modes. Normal decides from the scorecard and may approve from the
+// unsecured budget when rights cannot be had; conservative raises the
+// cut-offs by the margin and never spends the unsecured budget; card-only
+// answers every credit request with card only; pay-later-off turns off the
+// invoice (pay later) but keeps pay in 3.
+const (
+	ModeNormal       Mode = "normal"
+	ModeConservative Mode = "conservative"
+	ModeCardOnly     Mode = "card_only"
+	ModePayLaterOff  Mode = "pay_later_off"
+)
+
+// ParseMode checks a mode name.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeNormal, ModeConservative, ModeCardOnly, ModePayLaterOff:
+		return m, nil
+	case "":
+		return ModeNormal, nil
+	}
+	return "", fmt.Errorf("unknown mode %q (want normal, conservative, card_only or pay_later_off)", s)
+}
+
+// Band is one range of a feature's value and the points it scores. A band
+// matches values up to and including UpTo; the last band usually has no
+// UpTo and matches everything above.
+type Band struct {
+	UpTo   *int64 `mapstructure:"up_to" json:"up_to,omitempty"`
+	Points int    `mapstructure:"points" json:"points"`
+	// Reason is the code shown to support staff when this band applies
+	// (empty: the band is unremarkable).
+	Reason string `mapstructure:"reason" json:"reason,omitempty"`
+}
+
+// Characteristic scores one feature by bands, first match wins.
+type Characteristic struct {
+	Feature string `mapstructure:"feature" json:"feature"`
+	Bands   []Band `mapstructure:"bands" json:"bands"`
+}
+
+// Policy is the operator-set credit policy: scorecard, cut-offs, limits,
+// budgets and the rights parameters. Everything a decision depends on
+// besides the ledger is here, so a config change changes decisions without
+// a code change.
+type Policy struct {
+	Mode Mode
+	// MaxPayLater is the largest order (minor units) considered for credit;
+	// MinInstalments the smallest split in three.
+	MaxPayLater    int64
+	MinInstalments int64
+	// Countries lists where credit is offered (empty: everywhere).
+	Countries []string
+
+	// BaseScore is every consumer's starting score; the scorecard adds
+	// points. At or above ApproveScore credit is approved; at or above
+	// ReferScore the shopper is offered card instead; below, declined.
+	BaseScore    int
+	ApproveScore int
+	ReferScore   int
+	// ConservativeMargin is added to both cut-offs in conservative mode
+	// and when the consumer's history may be incomplete (a peer is out of
+	// reach).
+	ConservativeMargin int
+	Scorecard          []Characteristic
+	// CategoryRisk is the merchant_category_risk feature per merchant
+	// category; MerchantCategories maps merchant ids to categories.
+	CategoryRisk       map[string]int64
+	MerchantCategories map[string]string
+
+	// CreditLimit is the line a consumer's home region grants, per currency
+	// (no entry: no credit in that currency).
+	CreditLimit map[string]int64
+	// UnsecuredBudget is what this region may approve per currency without
+	// rights, when rights cannot be had in time; UnsecuredMaxOrder and
+	// UnsecuredMinScore bound what qualifies.
+	UnsecuredBudget   map[string]int64
+	UnsecuredMaxOrder int64
+	UnsecuredMinScore int
+
+	// RightsTimeout bounds the wait for rights from other regions within
+	// one decision.
+	RightsTimeout time.Duration
+	// GrantShare is the share of its remaining rights an owner gives on top
+	// of what is asked, so the asker has room for the consumer's next
+	// orders. RebalanceShare is the share of the limit the home region keeps
+	// at every region where the consumer shopped within RebalanceWindow.
+	GrantShare      float64
+	RebalanceShare  float64
+	RebalanceWindow time.Duration
+
+	// InvoiceDays is when a pay-later invoice falls due after capture; pay
+	// in 3 falls due in three parts at InvoiceDays, 2x and 3x. GraceDays
+	// pass before an unpaid amount counts as overdue.
+	InvoiceDays int
+	GraceDays   int
+}
+
+// Validate reports the first problem in p, naming the config key.
+func (p *Policy) Validate() error {
+	if _, err := ParseMode(string(p.Mode)); err != nil {
+		return &PolicyError{"scoring.mode", err.Error()}
+	}
+	if p.MaxPayLater < 0 || p.MinInstalments < 0 || p.UnsecuredMaxOrder < 0 {
+		return &PolicyError{"scoring.max_pay_later", "amounts must not be negative"}
+	}
+	if p.ReferScore > p.ApproveScore {
+		return &PolicyError{"scoring.refer_score", fmt.Sprintf("must not exceed approve_score (%d > %d)", p.ReferScore, p.ApproveScore)}
+	}
+	if p.ConservativeMargin < 0 {
+		return &PolicyError{"scoring.conservative_margin", "must not be negative"}
+	}
+	for name, m := range map[string]map[string]int64{"scoring.credit_limit": p.CreditLimit, "scoring.unsecured_budget": p.UnsecuredBudget} {
+		for cur, v := range m {
+			if len(cur) != 3 || v < 0 || v > 1_000_000_000_000 {
+				return &PolicyError{name, fmt.Sprintf("%s: want a three-letter currency and an amount from 0 to 10^12, got %d", cur, v)}
+			}
+		}
+	}
+	if p.GrantShare < 0 || p.GrantShare > 1 || p.RebalanceShare < 0 || p.RebalanceShare > 1 {
+		return &PolicyError{"scoring.grant_share", "shares are fractions between 0 and 1"}
+	}
+	if p.RightsTimeout < 0 || p.RightsTimeout > 10*time.Second {
+		return &PolicyError{"scoring.rights_timeout", "must be between 0 and 10s"}
+	}
+	if p.InvoiceDays < 0 || p.GraceDays < 0 {
+		return &PolicyError{"scoring.invoice_days", "must not be negative"}
+	}
+	for i, c := range p.Scorecard {
+		key := fmt.Sprintf("scoring.scorecard[%d]", i)
+		if !knownFeature(c.Feature) {
+			return &PolicyError{key + ".feature", fmt.Sprintf("unknown feature %q (known: %v)", c.Feature, FeatureNames())}
+		}
+		if len(c.Bands) == 0 {
+			return &PolicyError{key + ".bands", "needs at least one band"}
+		}
+		for j := 1; j < len(c.Bands); j++ {
+			prev, cur := c.Bands[j-1].UpTo, c.Bands[j].UpTo
+			if prev == nil || (cur != nil && *cur <= *prev) {
+				return &PolicyError{fmt.Sprintf("%s.bands[%d].up_to", key, j), "bands must rise, and only the last may be open-ended"}
+			}
+		}
+	}
+	return nil
+}
+
+// PolicyError names the config key of a bad policy value.
+type PolicyError struct{ Key, Msg string }
+
+func (e *PolicyError) Error() string { return e.Key + ": " + e.Msg }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
