@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,11 +37,28 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-// cutTransport lets a test cut the link between regions.
+// cutTransport lets a test cut the link between regions and, with a seeded
+// random source, drop requests, lose answers and duplicate requests between
+// them (only region-to-region traffic under /sync/).
 type cutTransport struct {
 	mu   sync.Mutex
 	cut  map[string]bool // host:port -> unreachable
 	next http.RoundTripper
+	rng  *rand.Rand
+	// probabilities of each fault per request
+	drop, lose, dup float64
+}
+
+func (c *cutTransport) faulty(rng *rand.Rand, drop, lose, dup float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rng, c.drop, c.lose, c.dup = rng, drop, lose, dup
+}
+
+func (c *cutTransport) roll(p float64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rng != nil && p > 0 && c.rng.Float64() < p
 }
 
 func (c *cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -49,7 +68,38 @@ func (c *cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if cut {
 		return nil, fmt.Errorf("test partition: %s unreachable", r.URL.Host)
 	}
-	return c.next.RoundTrip(r)
+	if !strings.HasPrefix(r.URL.Path, "/sync/") {
+		return c.next.RoundTrip(r)
+	}
+	if c.roll(c.drop) {
+		return nil, fmt.Errorf("test fault: request to %s dropped", r.URL.Host)
+	}
+	if c.roll(c.dup) {
+		// The same request twice: the receiver must refuse or ignore the copy.
+		var body []byte
+		if r.Body != nil {
+			var err error
+			if body, err = io.ReadAll(r.Body); err != nil {
+				return nil, err
+			}
+			r.Body.Close()
+		}
+		dup := r.Clone(r.Context())
+		dup.Body = io.NopCloser(bytes.NewReader(body))
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if res, err := c.next.RoundTrip(dup); err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	}
+	res, err := c.next.RoundTrip(r)
+	if err == nil && c.roll(c.lose) {
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return nil, fmt.Errorf("test fault: answer from %s lost", r.URL.Host)
+	}
+	return res, err
 }
 
 type testRegion struct {
