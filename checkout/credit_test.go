@@ -402,4 +402,3 @@ func TestCreditHoldsUnderFaults(t *testing.T) {
 		})
 	}
 }
-
