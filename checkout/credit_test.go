@@ -402,3 +402,105 @@ func TestCreditHoldsUnderFaults(t *testing.T) {
 		})
 	}
 }
+
+// lineOf is a consumer's SEK credit line as region r knows it.
+func lineOf(t *testing.T, r *testRegion, email string) scoring.LineView {
+	t.Helper()
+	v, err := r.r.Credit().Consumer(context.Background(), r.r.Checkout().ConsumerID(email))
+	if err != nil || len(v.Lines) != 1 {
+		t.Fatalf("%s: consumer %s: %+v %v", r.id, email, v, err)
+	}
+	return v.Lines[0]
+}
+
+// TestCreditFollowsTheOrder walks a pay-later order through capture,
+// release, refund and repayment, and a refund in another region, checking
+// the consumer's exposure and rights at each step.
+func TestCreditFollowsTheOrder(t *testing.T) {
+	rs := startRegions(t, 2, creditTune)
+	r1, r2 := rs[0], rs[1]
+	ctx := context.Background()
+	email := "lifecycle@example.com"
+	res := shop(r1.url, email, "life", 30_000)
+	if res.outcome != "approved" {
+		t.Fatalf("authorize: %+v", res)
+	}
+	oid := res.order
+	check := func(r *testRegion, exposure int64) {
+		t.Helper()
+		l := lineOf(t, r, email)
+		var sum int64
+		for _, n := range l.Rights {
+			sum += n
+		}
+		if l.Exposure != exposure || sum+l.Secured != simLimit {
+			t.Fatalf("%s: exposure %d (want %d), rights %v, secured %d", r.id, l.Exposure, exposure, l.Rights, l.Secured)
+		}
+	}
+	check(r1, 30_000)
+	if c := call(t, "POST", r1.url+"/v1/orders/"+oid+"/captures", "life-c", map[string]any{"amount": 20_000}); c.status != 201 {
+		t.Fatalf("capture: %d %s", c.status, c.raw)
+	}
+	// The capture made the invoice: 20,000 due in 30 days.
+	es, _ := r1.r.Ledger().EntriesBySubject(ctx, oid)
+	var due []checkout.Due
+	for i := range es {
+		if f, ok := checkout.CreditFactOf(&es[i]); ok && f.Kind == "capture" {
+			due = f.Due
+		}
+	}
+	if len(due) != 1 || due[0].Amount != 20_000 || time.Until(time.UnixMilli(due[0].At)) < 29*24*time.Hour {
+		t.Fatalf("due %+v", due)
+	}
+	if c := call(t, "POST", r1.url+"/v1/orders/"+oid+"/release", "life-r", nil); c.status != 200 {
+		t.Fatalf("release: %d %s", c.status, c.raw)
+	}
+	check(r1, 20_000)
+	if c := call(t, "POST", r1.url+"/v1/orders/"+oid+"/refunds", "life-f", map[string]any{"amount": 5_000}); c.status != 201 {
+		t.Fatalf("refund: %d %s", c.status, c.raw)
+	}
+	check(r1, 15_000)
+	svc := r1.r.Checkout()
+	if _, _, err := svc.Repay(ctx, checkout.OrderID(oid), checkout.Repayment{Amount: 16_000, PaidAt: time.Now(), Reference: "B-1"}); err == nil {
+		t.Fatal("repaid more than owed")
+	}
+	if _, _, err := svc.Repay(ctx, checkout.OrderID(oid), checkout.Repayment{Amount: 10_000, PaidAt: time.Now(), Reference: "B-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, replayed, err := svc.Repay(ctx, checkout.OrderID(oid), checkout.Repayment{Amount: 10_000, PaidAt: time.Now(), Reference: "B-1"}); err != nil || !replayed {
+		t.Fatalf("replay: %v %v", replayed, err)
+	}
+	check(r1, 5_000)
+	// A refund in r2 brings the refund rights and the debt with them: the
+	// consumer's exposure goes back there.
+	converge(t, rs)
+	if c := call(t, "POST", r2.url+"/v1/orders/"+oid+"/refunds", "life-f2", map[string]any{"amount": 15_000}); c.status != 201 {
+		t.Fatalf("refund in r2: %d %s", c.status, c.raw)
+	}
+	check(r2, 0)
+	converge(t, rs)
+	check(r1, 0)
+	if owed, _, err := svc.Debt(ctx, checkout.OrderID(oid)); err != nil || owed != 0 {
+		t.Fatalf("owed %d %v", owed, err)
+	}
+
+	// Pay in 3: three parts, the first with the odd minor unit.
+	s := call(t, "POST", r1.url+"/v1/sessions", "three-s", sessionBody(30_001, "three"))
+	o := call(t, "POST", r1.url+"/v1/sessions/"+s.str("id")+"/authorize", "three-a", map[string]any{"method": "instalments", "consumer": consumer("three@example.com")})
+	if o.status != 201 {
+		t.Fatalf("instalments: %d %s", o.status, o.raw)
+	}
+	if c := call(t, "POST", r1.url+"/v1/orders/"+o.str("id")+"/captures", "three-c", nil); c.status != 201 {
+		t.Fatalf("capture: %d %s", c.status, c.raw)
+	}
+	es, _ = r1.r.Ledger().EntriesBySubject(ctx, o.str("id"))
+	due = nil
+	for i := range es {
+		if f, ok := checkout.CreditFactOf(&es[i]); ok && f.Kind == "capture" {
+			due = f.Due
+		}
+	}
+	if len(due) != 3 || due[0].Amount != 10_001 || due[1].Amount != 10_000 || due[2].At-due[1].At != (30*24*time.Hour).Milliseconds() {
+		t.Fatalf("pay in 3 schedule %+v", due)
+	}
+}
