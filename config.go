@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -82,6 +84,15 @@ func (e *cmdEnv) loadConfig(fs *pflag.FlagSet) (region.Config, error) {
 				return cfg, &region.ConfigError{Key: k, Msg: fmt.Sprintf("unknown key in %s", path)}
 			}
 			userSet[k], userSet[top] = true, true
+		}
+		// viper's merge skips, without a word, a value that is not a map
+		// where the defaults have one.
+		for _, k := range slices.Sorted(maps.Keys(mapKeys)) {
+			if val := file.Get(k); val != nil {
+				if _, ok := val.(map[string]any); !ok {
+					return cfg, &region.ConfigError{Key: k, Msg: fmt.Sprintf("must be a map of names to numbers in %s, got %v", path, val)}
+				}
+			}
 		}
 		if err := v.MergeConfigMap(file.AllSettings()); err != nil {
 			return cfg, &region.ConfigError{Key: "config", Msg: err.Error()}

@@ -145,7 +145,10 @@ func modeSubject(region string) string { return "mode:" + region }
 // SetMode switches this region's degradation mode and records who did it
 // and why; the mode survives a restart.
 func (e *Engine) SetMode(ctx context.Context, m Mode, staff, reason string) error {
-	if _, err := ParseMode(string(m)); err != nil || m == "" {
+	if m == "" {
+		return errors.New("scoring: no mode given")
+	}
+	if _, err := ParseMode(string(m)); err != nil {
 		return fmt.Errorf("scoring: %w", err)
 	}
 	data, _ := json.Marshal(modeData{Mode: string(m), Staff: staff, Reason: reason})

@@ -111,8 +111,13 @@ func (p *Policy) Validate() error {
 	if _, err := ParseMode(string(p.Mode)); err != nil {
 		return &PolicyError{"scoring.mode", err.Error()}
 	}
-	if p.MaxPayLater < 0 || p.MinInstalments < 0 || p.UnsecuredMaxOrder < 0 {
-		return &PolicyError{"scoring.max_pay_later", "amounts must not be negative"}
+	for _, a := range []struct {
+		key string
+		v   int64
+	}{{"scoring.max_pay_later", p.MaxPayLater}, {"scoring.min_instalments", p.MinInstalments}, {"scoring.unsecured_max_order", p.UnsecuredMaxOrder}} {
+		if a.v < 0 {
+			return &PolicyError{a.key, "must not be negative"}
+		}
 	}
 	if p.ReferScore > p.ApproveScore {
 		return &PolicyError{"scoring.refer_score", fmt.Sprintf("must not exceed approve_score (%d > %d)", p.ReferScore, p.ApproveScore)}
@@ -120,21 +125,31 @@ func (p *Policy) Validate() error {
 	if p.ConservativeMargin < 0 {
 		return &PolicyError{"scoring.conservative_margin", "must not be negative"}
 	}
-	for name, m := range map[string]map[string]int64{"scoring.credit_limit": p.CreditLimit, "scoring.unsecured_budget": p.UnsecuredBudget} {
-		for cur, v := range m {
-			if len(cur) != 3 || v < 0 || v > 1_000_000_000_000 {
-				return &PolicyError{name, fmt.Sprintf("%s: want a three-letter currency and an amount from 0 to 10^12, got %d", cur, v)}
+	// In a fixed order, so the first problem is the same one every time.
+	for _, l := range []struct {
+		key string
+		m   map[string]int64
+	}{{"scoring.credit_limit", p.CreditLimit}, {"scoring.unsecured_budget", p.UnsecuredBudget}} {
+		for _, cur := range sortedKeys(l.m) {
+			if v := l.m[cur]; !isCurrency(cur) || v < 0 || v > 1_000_000_000_000 {
+				return &PolicyError{l.key, fmt.Sprintf("%s: want a three-letter currency and an amount from 0 to 10^12, got %d", cur, v)}
 			}
 		}
 	}
-	if p.GrantShare < 0 || p.GrantShare > 1 || p.RebalanceShare < 0 || p.RebalanceShare > 1 {
-		return &PolicyError{"scoring.grant_share", "shares are fractions between 0 and 1"}
+	if p.GrantShare < 0 || p.GrantShare > 1 {
+		return &PolicyError{"scoring.grant_share", "must be a fraction between 0 and 1"}
+	}
+	if p.RebalanceShare < 0 || p.RebalanceShare > 1 {
+		return &PolicyError{"scoring.rebalance_share", "must be a fraction between 0 and 1"}
 	}
 	if p.RightsTimeout < 0 || p.RightsTimeout > 10*time.Second {
 		return &PolicyError{"scoring.rights_timeout", "must be between 0 and 10s"}
 	}
-	if p.InvoiceDays < 0 || p.GraceDays < 0 {
+	if p.InvoiceDays < 0 {
 		return &PolicyError{"scoring.invoice_days", "must not be negative"}
+	}
+	if p.GraceDays < 0 {
+		return &PolicyError{"scoring.grace_days", "must not be negative"}
 	}
 	for i, c := range p.Scorecard {
 		key := fmt.Sprintf("scoring.scorecard[%d]", i)
@@ -166,4 +181,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// isCurrency reports whether s is three letters (either case: config keys
+// are case-insensitive and currencies are upper-cased when loaded).
+func isCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
