@@ -34,19 +34,42 @@ func (f *fakeWebhooks) Resend(_ context.Context, id string) error {
 	return nil
 }
 
+// env is the admin API over a one-region ledger, with the parts a test
+// needs to reach behind it.
+type env struct {
+	srv     *httptest.Server
+	handler http.Handler
+	store   *ledger.Store
+	svc     *checkout.Service
+	credit  *scoring.Engine
+	config  scoring.Config // what credit was built from, for a restart
+	order   checkout.OrderID
+	wh      *fakeWebhooks
+}
+
 func setup(t *testing.T) (*httptest.Server, *ledger.Store, checkout.OrderID, *fakeWebhooks) {
 	t.Helper()
+	e := newEnv(t)
+	return e.srv, e.store, e.order, e.wh
+}
+
+// newEnv builds the admin API with staff viewer, agent (support) and boss
+// (admin), and authorizes one pay_later order of 1000 SEK for
+// ada@example.com.
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
 	seed := make([]byte, ed25519.SeedSize)
 	key := ed25519.NewKeyFromSeed(seed)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := ledger.Open(context.Background(), ledger.Options{Path: filepath.Join(t.TempDir(), "kassa.db"), Region: "r1", Key: key,
+	store, err := ledger.Open(context.Background(), ledger.Options{Path: filepath.Join(tb.TempDir(), "kassa.db"), Region: "r1", Key: key,
 		Keys: ledger.Keys{"r1": key.Public().(ed25519.PublicKey)}, Logger: log})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
-	credit := scoring.New(store, scoring.Config{Region: "r1", Logger: log, Policy: scoring.Policy{MaxPayLater: 1_000_000,
-		CreditLimit: map[string]int64{"SEK": 100_000}, InvoiceDays: 30, GraceDays: 5}})
+	tb.Cleanup(func() { store.Close() })
+	cfg := scoring.Config{Region: "r1", Logger: log, Policy: scoring.Policy{MaxPayLater: 1_000_000,
+		CreditLimit: map[string]int64{"SEK": 100_000}, InvoiceDays: 30, GraceDays: 5}}
+	credit := scoring.New(store, cfg)
 	svc := checkout.New(store, credit, nil, nil, checkout.Config{
 		Region: "r1", PublicURL: "http://kassa.test", AllowLoopback: true, Logger: log,
 		Merchants: []checkout.MerchantConfig{{ID: "demo", APISecret: "sk_test_demo", WebhookSecret: "whsec_test_demo"}},
@@ -58,12 +81,15 @@ func setup(t *testing.T) (*httptest.Server, *ledger.Store, checkout.OrderID, *fa
 		URLs:  checkout.URLs{Confirmation: "https://shop.example/ok", Cancel: "https://shop.example/c"}}
 	sess, _, err := svc.CreateSession(ctx, "demo", "k1", req, "h1")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	o, _, err := svc.Authorize(ctx, "demo", sess.ID, checkout.AuthorizeRequest{Method: "pay_later", Consumer: checkout.Consumer{
 		Email: "ada@example.com", GivenName: "Ada", FamilyName: "Lovelace", PostalCode: "11122", Country: "SE"}}, "h2")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
+	}
+	if o.Status != "authorized" {
+		tb.Fatalf("setup: got order status %q with decision %+v, want authorized", o.Status, o.Decision)
 	}
 	wh := &fakeWebhooks{}
 	r := mux.NewRouter()
@@ -73,8 +99,8 @@ func setup(t *testing.T) (*httptest.Server, *ledger.Store, checkout.OrderID, *fa
 		{Username: "boss", Password: "boss-pass", Role: "admin"},
 	}, log).WithCredit(credit).Routes(r)
 	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	return srv, store, o.ID, wh
+	tb.Cleanup(srv.Close)
+	return &env{srv: srv, handler: r, store: store, svc: svc, credit: credit, config: cfg, order: o.ID, wh: wh}
 }
 
 func do(t *testing.T, method, url, user, pass string) (int, map[string]any) {

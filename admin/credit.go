@@ -121,7 +121,19 @@ type RepaymentResult struct {
 	Applied   int64  `json:"applied"`
 	Unapplied int64  `json:"unapplied"`
 	Error     string `json:"error,omitempty"`
+
+	// refusal says why a line was rejected, for the one-order endpoint's
+	// status and error code.
+	refusal refusal
 }
+
+type refusal int
+
+const (
+	refusedOther refusal = iota
+	refusedNoOrder
+	refusedTooLarge
+)
 
 const maxImportLines = 1000
 
@@ -170,19 +182,23 @@ func (l RepaymentLine) validate(now time.Time) (checkout.Repayment, error) {
 	return checkout.Repayment{Amount: l.Amount, PaidAt: at, Reference: l.Reference}, nil
 }
 
-// repay records one line; the amount is capped at what is owed.
-func (a *API) repay(ctx context.Context, l RepaymentLine) RepaymentResult {
+// repay records one line. With capExcess (an import) the amount is capped at
+// what is owed and the rest reported unapplied; without, an amount over
+// what is owed is refused. Checkout replays a reference recorded before,
+// whatever is owed now, so a file can be imported again after a retry.
+func (a *API) repay(ctx context.Context, l RepaymentLine, capExcess bool) RepaymentResult {
 	res := RepaymentResult{Reference: l.Reference, OrderID: l.OrderID, Unapplied: l.Amount}
 	p, err := l.validate(time.Now())
 	if err != nil {
 		res.Status, res.Error = "rejected", err.Error()
 		return res
 	}
+	p.CapAtOwed = capExcess
 	oid := checkout.OrderID(l.OrderID)
-	owed, cur, err := a.svc.Debt(ctx, oid)
+	_, cur, err := a.svc.Debt(ctx, oid)
 	switch {
 	case errors.Is(err, checkout.ErrNotFound):
-		res.Status, res.Error = "rejected", "no such order"
+		res.Status, res.Error, res.refusal = "rejected", "no such order", refusedNoOrder
 		return res
 	case err != nil:
 		res.Status, res.Error = "retry", "could not read the order"
@@ -191,16 +207,14 @@ func (a *API) repay(ctx context.Context, l RepaymentLine) RepaymentResult {
 		res.Status, res.Error = "rejected", fmt.Sprintf("the order is in %s, not %s", cur, l.Currency)
 		return res
 	}
-	p.Amount = min(p.Amount, owed)
-	if p.Amount <= 0 {
-		res.Status, res.Error = "rejected", "nothing is owed on this order (not a credit order, not captured, or repaid)"
-		return res
-	}
 	_, replayed, err := a.svc.Repay(ctx, oid, p)
 	var ae *checkout.AmountError
 	switch {
 	case errors.As(err, &ae):
-		res.Status, res.Error = "rejected", ae.Error()
+		res.Status, res.Error, res.refusal = "rejected", fmt.Sprintf("amount %d exceeds the %d still owed", ae.Requested, ae.Allowed), refusedTooLarge
+		return res
+	case errors.Is(err, checkout.ErrNothingOwed):
+		res.Status, res.Error = "rejected", "nothing is owed on this order (not a credit order, not captured, or repaid)"
 		return res
 	case errors.Is(err, checkout.ErrIdempotencyConflict):
 		res.Status, res.Error = "rejected", "this reference was recorded before with another amount"
@@ -216,7 +230,12 @@ func (a *API) repay(ctx context.Context, l RepaymentLine) RepaymentResult {
 		res.Status, res.Error = "retry", "internal error"
 		return res
 	}
-	res.Status, res.Applied, res.Unapplied = "recorded", p.Amount, l.Amount-p.Amount
+	applied, _, err := a.svc.Repaid(ctx, oid, l.Reference)
+	if err != nil {
+		res.Status, res.Error = "retry", "could not read the order"
+		return res
+	}
+	res.Status, res.Applied, res.Unapplied = "recorded", applied, l.Amount-applied
 	if replayed {
 		res.Status = "replayed"
 	}
@@ -242,7 +261,7 @@ func (a *API) importRepayments(w http.ResponseWriter, r *http.Request, u user) {
 		Rejected int               `json:"rejected"`
 	}{Results: make([]RepaymentResult, 0, len(req.Repayments))}
 	for _, l := range req.Repayments {
-		res := a.repay(r.Context(), l)
+		res := a.repay(r.Context(), l, true)
 		switch res.Status {
 		case "recorded", "replayed":
 			out.Recorded++
@@ -277,23 +296,21 @@ func (a *API) repayOrder(w http.ResponseWriter, r *http.Request, u user) {
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
-	if owed, _, err := a.svc.Debt(r.Context(), checkout.OrderID(l.OrderID)); err == nil && l.Amount > owed {
-		writeError(w, http.StatusUnprocessableEntity, "amount_too_large", fmt.Sprintf("amount %d exceeds the %d still owed", l.Amount, owed))
-		return
-	}
-	res := a.repay(r.Context(), l)
-	switch res.Status {
-	case "recorded", "replayed":
-	case "retry":
+	res := a.repay(r.Context(), l, false)
+	switch {
+	case res.Status == "recorded", res.Status == "replayed":
+	case res.Status == "retry":
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "rights_unavailable", res.Error)
 		return
+	case res.refusal == refusedTooLarge:
+		writeError(w, http.StatusUnprocessableEntity, "amount_too_large", res.Error)
+		return
+	case res.refusal == refusedNoOrder:
+		writeError(w, http.StatusNotFound, "repayment_rejected", res.Error)
+		return
 	default:
-		status := http.StatusUnprocessableEntity
-		if res.Error == "no such order" {
-			status = http.StatusNotFound
-		}
-		writeError(w, status, "repayment_rejected", res.Error)
+		writeError(w, http.StatusUnprocessableEntity, "repayment_rejected", res.Error)
 		return
 	}
 	if res.Status == "recorded" {

@@ -76,6 +76,7 @@ type opData struct {
 	Due       []Due      `json:"due,omitempty"`
 	Debt      int64      `json:"debt,omitempty"`
 	Returned  int64      `json:"returned,omitempty"`
+	Paid      int64      `json:"paid,omitempty"`    // a repayment's amount as paid (Amount is what it settled)
 	PaidAt    int64      `json:"paid_at,omitempty"` // unix ms
 	Reference string     `json:"reference,omitempty"`
 }

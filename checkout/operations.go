@@ -395,39 +395,73 @@ func (s *Service) settleDebt(ctx context.Context, d *ledger.Draft, st *orderStat
 // Repayment is money a consumer paid towards a credit order, as a bank
 // file or support staff report it.
 type Repayment struct {
-	Amount    int64
+	Amount    int64 // what the consumer paid
 	PaidAt    time.Time
 	Reference string // the bank's reference; one repayment per reference
+	// CapAtOwed applies at most what is owed and leaves the rest unapplied
+	// (a bank file: the money arrived whatever it says); without it an
+	// amount over what is owed is an *AmountError.
+	CapAtOwed bool
 }
+
+// ErrNothingOwed is a repayment of an order on which nothing is owed (not
+// a credit order, nothing captured, or repaid already).
+var ErrNothingOwed = errors.New("checkout: nothing is owed on this order")
 
 // Repay records a repayment of a pay-later or pay-in-3 order: the debt
 // goes down and the consumer's credit comes back to this region. It is
-// idempotent per reference. Repaying more than is owed is an *AmountError;
-// a region without the order's debt rights asks their owner, and answers
-// ErrRightsUnavailable if it cannot be reached (the import can be re-run).
+// idempotent per reference: the same reference and amount replay the first
+// answer whatever is owed now (a bank file can be imported again), another
+// amount is ErrIdempotencyConflict. A region without the order's debt
+// rights asks their owner, and answers ErrRightsUnavailable if it cannot be
+// reached (the import can be re-run).
 func (s *Service) Repay(ctx context.Context, oid OrderID, p Repayment) (Order, bool, error) {
 	hash := RequestHash([]byte("repay"), []byte(fmt.Sprint(p.Amount)), []byte(p.Reference))
-	return s.operate(ctx, "", oid, "repay", "ref:"+p.Reference, hash, func(st *orderState) (ledger.Draft, error) {
+	applied := func(st *orderState) int64 {
+		if p.CapAtOwed {
+			return min(p.Amount, st.debt())
+		}
+		return p.Amount
+	}
+	return s.operate(ctx, "", oid, "repay", repaymentKey(p.Reference), hash, func(st *orderState) (ledger.Draft, error) {
 		h := st.auth.Credit
 		if h == nil {
-			return ledger.Draft{}, fmt.Errorf("%w: order %s is not a credit order (method %s)", ErrInvalidState, st.ID, st.Method)
+			return ledger.Draft{}, fmt.Errorf("%w: order %s is not a credit order (method %s)", ErrNothingOwed, st.ID, st.Method)
 		}
 		owed := st.debt()
-		if p.Amount <= 0 || p.Amount > owed {
+		if owed <= 0 {
+			return ledger.Draft{}, fmt.Errorf("%w: order %s is %s, %d captured, %d repaid", ErrNothingOwed, st.ID, st.Status, st.Captured, st.Repaid)
+		}
+		amount := applied(st)
+		if p.Amount <= 0 || amount > owed {
 			return ledger.Draft{}, &AmountError{Requested: p.Amount, Allowed: owed, What: "repaid"}
 		}
-		y := ledger.Amount(p.Amount)
+		y := ledger.Amount(amount)
 		debt := debtRights(oid, s.cfg.Region)
 		return ledger.Draft{Kind: KindOrderRepaid, Postings: append([]ledger.Posting{
 			{Account: repaidAccount(oid), Amount: y, Currency: st.Currency},
 			{Account: debt, Amount: -y, Currency: st.Currency},
 			{Account: "bank:repayments", Amount: y, Currency: st.Currency},
 			{Account: debtor(st.Method, st.Consumer), Amount: -y, Currency: st.Currency},
-		}, creditReturn(h, st.Currency, s.cfg.Region, p.Amount)...),
+		}, creditReturn(h, st.Currency, s.cfg.Region, amount)...),
 			Guards: []ledger.Guard{{Account: debt, Currency: st.Currency}},
-			Data:   mustJSON(opData{Consumer: h.Consumer, Debt: p.Amount, Returned: p.Amount, PaidAt: p.PaidAt.UnixMilli(), Reference: p.Reference}),
+			Data: mustJSON(opData{Consumer: h.Consumer, Debt: amount, Returned: amount, Paid: p.Amount,
+				PaidAt: p.PaidAt.UnixMilli(), Reference: p.Reference}),
 		}, nil
 	}, func(st *orderState) (string, int64) {
-		return debtRights(oid, ""), p.Amount
+		return debtRights(oid, ""), applied(st)
 	})
+}
+
+func repaymentKey(reference string) string { return "ref:" + reference }
+
+// Repaid returns what the repayment under reference applied to the order's
+// debt, and whether there is one.
+func (s *Service) Repaid(ctx context.Context, oid OrderID, reference string) (int64, bool, error) {
+	st, err := s.order(ctx, oid)
+	if err != nil {
+		return 0, false, err
+	}
+	op, ok := st.ops[operationID("repay", oid, "", repaymentKey(reference))]
+	return op.Amount, ok, nil
 }
