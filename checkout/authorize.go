@@ -177,8 +177,15 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 		d.Guards = append(d.Guards, ledger.Guard{Account: authorizedAccount(oid), Currency: a.Currency, Min: -ledger.Amount(a.Amount)})
 		o, replayed, err := s.write(ctx, st, KindOrderAuthorized, oid, a, append(s.authPostings(oid, a), d.Postings...), d.Guards)
 		var ge *ledger.GuardError
-		if errors.As(err, &ge) && ge.Account != authorizedAccount(oid) && attempt < 3 {
-			continue
+		if errors.As(err, &ge) && ge.Account != authorizedAccount(oid) {
+			if attempt < 5 {
+				continue
+			}
+			// Others keep winning the same rights or budget: answer
+			// rather than fail, as a decision would without rights.
+			a.Decision = Decision{Outcome: "card_only", Reasons: []string{"credit_rights_unavailable"}, Score: d.Score}
+			a.Credit = nil
+			return s.record(ctx, st, KindOrderDeclined, oid, a, nil)
 		}
 		return o, replayed, err
 	}

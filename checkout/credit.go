@@ -3,6 +3,7 @@ package checkout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"kassa/ledger"
@@ -77,3 +78,51 @@ func (s *Service) Debt(ctx context.Context, oid OrderID) (int64, string, error) 
 
 // ConsumerID derives the consumer id of an email, as checkout does.
 func (s *Service) ConsumerID(email string) ConsumerID { return s.cfg.Consumers.ID(email) }
+
+// ReleaseExpired releases the uncaptured part of credit orders this region
+// authorized whose authorization has expired, so their exposure stops
+// counting against the consumer's limit. It returns how many it released;
+// an order whose capture rights are elsewhere and out of reach is tried
+// again on the next run. It reads every authorization: it runs with the
+// reconciler, not on a request path.
+func (s *Service) ReleaseExpired(ctx context.Context) (int, error) {
+	es, err := s.store.EntriesByKind(ctx, KindOrderAuthorized)
+	if err != nil {
+		return 0, err
+	}
+	now := s.cfg.Now()
+	n := 0
+	for i := range es {
+		e := &es[i]
+		if string(e.Origin) != s.cfg.Region {
+			continue
+		}
+		var a struct {
+			Credit    *CreditHold `json:"credit"`
+			ExpiresAt int64       `json:"expires_at"`
+		}
+		if json.Unmarshal(e.Data, &a) != nil || a.Credit == nil || now.Before(time.UnixMilli(a.ExpiresAt)) {
+			continue
+		}
+		st, err := s.order(ctx, OrderID(e.Subject))
+		if err != nil {
+			return n, err
+		}
+		if st.Status != "expired" && (st.Status != "part_captured" || now.Before(st.ExpiresAt)) {
+			continue // extended, captured in full, cancelled or released
+		}
+		if st.Amount-st.Captured-st.Released <= 0 {
+			continue
+		}
+		_, replayed, err := s.release(ctx, st.Merchant, st.ID, "release", "kassa:expiry", RequestHash([]byte("expiry")))
+		switch {
+		case errors.Is(err, ErrRightsUnavailable) || errors.Is(err, ErrInvalidState):
+			continue
+		case err != nil:
+			return n, err
+		case !replayed:
+			n++
+		}
+	}
+	return n, nil
+}

@@ -3,9 +3,11 @@ package checkout_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"kassa/checkout"
+	"kassa/ledger"
 	"kassa/region"
 	"kassa/scoring"
 )
@@ -545,5 +548,71 @@ func TestCreditFollowsTheOrder(t *testing.T) {
 	}
 	if len(due) != 3 || due[0].Amount != 10_001 || due[1].Amount != 10_000 || due[2].At-due[1].At != (30*24*time.Hour).Milliseconds() {
 		t.Fatalf("pay in 3 schedule %+v", due)
+	}
+}
+
+// TestExpiredCreditIsReleased: an authorization that expires uncaptured
+// stops counting against the consumer's limit once the reconciler runs.
+func TestExpiredCreditIsReleased(t *testing.T) {
+	ctx := context.Background()
+	seed := make([]byte, ed25519.SeedSize)
+	key := ed25519.NewKeyFromSeed(seed)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := ledger.Open(ctx, ledger.Options{Path: filepath.Join(t.TempDir(), "kassa.db"), Region: "r1", Key: key,
+		Keys: ledger.Keys{"r1": key.Public().(ed25519.PublicKey)}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	credit := scoring.New(store, scoring.Config{Region: "r1", Logger: log, Now: clock, Policy: scoring.Policy{MaxPayLater: 1_000_000,
+		CreditLimit: map[string]int64{"SEK": 100_000}, InvoiceDays: 30, GraceDays: 5}})
+	svc := checkout.New(store, credit, nil, nil, checkout.Config{Region: "r1", PublicURL: "http://kassa.test", Logger: log, Now: clock,
+		AuthTTL: 28 * 24 * time.Hour, Merchants: []checkout.MerchantConfig{{ID: "demo", APISecret: "sk"}},
+		Consumers: checkout.Consumers{Key: []byte("k")}, FingerprintKey: []byte("f")})
+	authorize := func(ref string, amount int64) checkout.Order {
+		req := checkout.SessionRequest{Amount: amount, Currency: "SEK", Country: "SE", MerchantReference: ref,
+			Lines: []checkout.Line{{Name: "A", Quantity: 1, UnitPrice: amount, Total: amount}},
+			URLs:  checkout.URLs{Confirmation: "https://shop.example/ok", Cancel: "https://shop.example/c"}}
+		sess, _, err := svc.CreateSession(ctx, "demo", ref, req, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _, err := svc.Authorize(ctx, "demo", sess.ID, checkout.AuthorizeRequest{Method: "pay_later", Consumer: checkout.Consumer{
+			Email: "late@example.com", GivenName: "Ada", FamilyName: "Lovelace", PostalCode: "11122", Country: "SE"}}, ref)
+		if err != nil || o.Status != "authorized" {
+			t.Fatalf("%+v %v", o, err)
+		}
+		return o
+	}
+	exposure := func() int64 {
+		v, err := credit.Consumer(ctx, svc.ConsumerID("late@example.com"))
+		if err != nil || len(v.Lines) != 1 {
+			t.Fatalf("%+v %v", v, err)
+		}
+		return v.Lines[0].Exposure
+	}
+	o1 := authorize("E-1", 30_000)
+	o2 := authorize("E-2", 20_000)
+	if _, _, err := svc.Capture(ctx, "demo", o2.ID, "c", 5_000, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.ReleaseExpired(ctx); err != nil || n != 0 || exposure() != 50_000 {
+		t.Fatalf("before expiry: released %d (%v), exposure %d", n, err, exposure())
+	}
+	now = now.Add(29 * 24 * time.Hour)
+	if n, err := svc.ReleaseExpired(ctx); err != nil || n != 2 {
+		t.Fatalf("released %d, %v", n, err)
+	}
+	// What was captured is still owed; the rest is free again.
+	if e := exposure(); e != 5_000 {
+		t.Fatalf("exposure %d after expiry, want 5000", e)
+	}
+	if n, err := svc.ReleaseExpired(ctx); err != nil || n != 0 {
+		t.Fatalf("second run released %d, %v", n, err)
+	}
+	if o, _ := svc.Order(ctx, "demo", o1.ID); o.Status != "cancelled" || o.Released != 30_000 {
+		t.Fatalf("expired order: %+v", o)
 	}
 }

@@ -385,6 +385,11 @@ func (r *Region) reconcile(ctx context.Context) {
 		} else if n > 0 {
 			r.log.Info("settled card authorizations with unknown outcome", "settled", n)
 		}
+		if n, err := r.checkout.ReleaseExpired(ctx); err != nil {
+			r.log.Error("release expired credit authorizations", "err", err)
+		} else if n > 0 {
+			r.log.Info("released expired credit authorizations", "released", n)
+		}
 	}
 }
 
