@@ -175,7 +175,8 @@ func TestConsumerByEmail(t *testing.T) {
 	}
 	l.FirstSeen = nil
 	want := scoring.LineView{Currency: "SEK", Limit: 100_000, Exposure: 1000, Secured: 1000, Unsecured: 0, Available: 99_000,
-		Rights: map[string]int64{"r1": 99_000}, CreditOrders: 1, ShoppedIn: []string{"r1"}, LineGranted: true, DefaultLimit: 100_000}
+		Rights: map[string]int64{"r1": 99_000}, CreditOrders: 1, ShoppedIn: []string{"r1"}, LineGranted: true, DefaultLimit: 100_000,
+		Orders: []checkout.OrderID{e.order}}
 	if !reflect.DeepEqual(l, want) {
 		t.Errorf("got line %+v, want %+v", l, want)
 	}

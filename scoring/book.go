@@ -27,6 +27,8 @@ type history struct {
 	due     []checkout.Due
 	// where the consumer shopped on credit: region -> latest order time
 	regions map[string]time.Time
+	// the consumer's credit orders, for support staff
+	orderIDs map[checkout.OrderID]time.Time
 }
 
 // book follows the ledger and keeps each consumer's history in memory, so a
@@ -70,7 +72,7 @@ func (b *book) add(f checkout.CreditFact) {
 	k := line{f.Consumer, f.Currency}
 	h := b.lines[k]
 	if h == nil {
-		h = &history{first: f.At, regions: map[string]time.Time{}}
+		h = &history{first: f.At, regions: map[string]time.Time{}, orderIDs: map[checkout.OrderID]time.Time{}}
 		b.lines[k] = h
 	}
 	if f.At.Before(h.first) {
@@ -78,6 +80,14 @@ func (b *book) add(f checkout.CreditFact) {
 	}
 	switch f.Kind {
 	case "order":
+		if _, dup := h.orderIDs[f.Order]; dup {
+			// A duplicate authorization from a partition: one order.
+			if f.At.Before(h.orderIDs[f.Order]) {
+				h.orderIDs[f.Order] = f.At
+			}
+			return
+		}
+		h.orderIDs[f.Order] = f.At
 		h.orders++
 		if f.At.After(h.regions[f.Region]) {
 			h.regions[f.Region] = f.At
@@ -102,6 +112,7 @@ type snapshot struct {
 	overdue     int64
 	daysPastDue int64
 	regions     map[string]time.Time
+	orderIDs    []checkout.OrderID // newest first
 }
 
 // get returns the line's history at now; amounts unpaid GraceDays after
@@ -117,6 +128,16 @@ func (b *book) get(k line, now time.Time, grace time.Duration) snapshot {
 	for r, t := range h.regions {
 		s.regions[r] = t
 	}
+	for o := range h.orderIDs {
+		s.orderIDs = append(s.orderIDs, o)
+	}
+	sort.Slice(s.orderIDs, func(i, j int) bool {
+		a, b := h.orderIDs[s.orderIDs[i]], h.orderIDs[s.orderIDs[j]]
+		if !a.Equal(b) {
+			return a.After(b)
+		}
+		return s.orderIDs[i] < s.orderIDs[j]
+	})
 	due := append([]checkout.Due(nil), h.due...)
 	sort.Slice(due, func(i, j int) bool { return due[i].At < due[j].At })
 	paid := h.settled

@@ -24,8 +24,11 @@ type LineView struct {
 	CreditOrders int64            `json:"credit_orders"`
 	FirstSeen    *time.Time       `json:"first_seen,omitempty"`
 	ShoppedIn    []string         `json:"shopped_in"`
-	LineGranted  bool             `json:"line_granted"`
-	DefaultLimit int64            `json:"default_limit"`
+	// Orders are the consumer's credit orders in this currency, newest
+	// first.
+	Orders       []checkout.OrderID `json:"orders"`
+	LineGranted  bool               `json:"line_granted"`
+	DefaultLimit int64              `json:"default_limit"`
 }
 
 // ConsumerView is a consumer's credit across currencies.
@@ -76,6 +79,7 @@ func (e *Engine) Consumer(ctx context.Context, c checkout.ConsumerID) (ConsumerV
 		for r := range h.regions {
 			lv.ShoppedIn = append(lv.ShoppedIn, r)
 		}
+		lv.Orders = append([]checkout.OrderID{}, h.orderIDs...)
 		sort.Strings(lv.ShoppedIn)
 		v.Lines = append(v.Lines, lv)
 	}
