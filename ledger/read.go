@@ -25,6 +25,38 @@ func (s *Store) Balance(ctx context.Context, account, currency string) (Amount, 
 	return Amount(a), err
 }
 
+// BalancesByPrefix returns the balance in currency of every account whose
+// name starts with prefix (one indexed range read: a consumer's credit
+// accounts, an order's rights). Accounts never posted to are absent.
+func (s *Store) BalancesByPrefix(ctx context.Context, prefix, currency string) (map[string]Amount, error) {
+	if prefix == "" {
+		return nil, fmt.Errorf("ledger: empty account prefix")
+	}
+	// The accounts starting with prefix sort between prefix and prefix
+	// with its last byte raised by one.
+	upper := []byte(prefix)
+	upper[len(upper)-1]++
+	st, err := s.stmt(ctx, `SELECT account, amount FROM balances WHERE account >= ? AND account < ? AND currency = ?`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, prefix, string(upper), currency)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]Amount{}
+	for rows.Next() {
+		var a string
+		var n int64
+		if err := rows.Scan(&a, &n); err != nil {
+			return nil, err
+		}
+		out[a] = Amount(n)
+	}
+	return out, rows.Err()
+}
+
 // AccountBalance is one row of Balances.
 type AccountBalance struct {
 	Account  string `json:"account"`

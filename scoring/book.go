@@ -38,6 +38,7 @@ type book struct {
 	store *ledger.Store
 	mu    sync.Mutex
 	pos   int64
+	count int64 // the store's entry count when pos was read
 	lines map[line]*history
 	// touched collects lines with new orders, for the rebalancer.
 	touched map[line]bool
@@ -51,6 +52,11 @@ func newBook(store *ledger.Store) *book {
 func (b *book) catchUp(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// Nothing committed since the last call: nothing to read.
+	count := b.store.Count()
+	if count == b.count {
+		return nil
+	}
 	for {
 		es, pos, err := b.store.EntriesSince(ctx, b.pos, 4096)
 		if err != nil {
@@ -63,6 +69,7 @@ func (b *book) catchUp(ctx context.Context) error {
 		}
 		b.pos = pos
 		if len(es) < 4096 {
+			b.count = count
 			return nil
 		}
 	}

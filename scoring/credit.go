@@ -254,10 +254,7 @@ func (e *Engine) Decide(ctx context.Context, in checkout.DecisionInput) (checkou
 	// Secure the amount: rights this region owns, asked for if short.
 	cid, cur, amt := in.Consumer, in.Currency, in.Amount
 	mine := rightsPrefix(cid) + e.cfg.Region
-	have, err := e.balance(ctx, mine, cur)
-	if err != nil {
-		return checkout.Decision{}, err
-	}
+	have := line.byRegion[e.cfg.Region]
 	if have < amt {
 		have, line, err = e.acquire(ctx, p, cid, cur, amt, have, line)
 		if err != nil {
@@ -317,23 +314,17 @@ type lineState struct {
 
 func (e *Engine) line(ctx context.Context, c checkout.ConsumerID, cur string) (lineState, error) {
 	var l lineState
-	lim, err := e.balance(ctx, limitAccount(c), cur)
+	// Every account of the consumer's credit, in one range read.
+	bs, err := e.store.BalancesByPrefix(ctx, "credit:"+string(c)+":", cur)
 	if err != nil {
 		return l, err
 	}
+	lim := int64(bs[limitAccount(c)])
 	l.exists, l.limit = lim != 0, -lim
-	if l.exposure, err = e.balance(ctx, exposureAccount(c), cur); err != nil {
-		return l, err
-	}
-	if l.unsecured, err = e.balance(ctx, unsecuredAccount(c), cur); err != nil {
-		return l, err
-	}
+	l.exposure, l.unsecured = int64(bs[exposureAccount(c)]), int64(bs[unsecuredAccount(c)])
 	l.byRegion = map[string]int64{}
 	for _, r := range e.cfg.Regions {
-		n, err := e.balance(ctx, rightsPrefix(c)+r, cur)
-		if err != nil {
-			return l, err
-		}
+		n := int64(bs[rightsPrefix(c)+r])
 		if n != 0 {
 			l.byRegion[r] = n
 		}
