@@ -25,10 +25,13 @@ func watchVectors(c *cluster) *vectorWatch {
 		defer close(w.done)
 		for {
 			for _, m := range c.members {
-				if m.cancel == nil {
+				c.life.Lock()
+				running, store := m.cancel != nil, m.store
+				c.life.Unlock()
+				if !running {
 					continue
 				}
-				v := m.store.Vector()
+				v := store.Vector()
 				for o, s := range last[m.id] {
 					if v[o] < s {
 						w.mu.Lock()

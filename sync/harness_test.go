@@ -145,6 +145,9 @@ type member struct {
 }
 
 type cluster struct {
+	// life guards members' store and cancel, which start and stop
+	// replace while watchers read them.
+	life    sync.Mutex
 	t       testing.TB
 	f       *faults
 	members []*member
@@ -186,11 +189,13 @@ func newCluster(t testing.TB, n int, seed uint64, tune func(*regionsync.Config))
 // chain from peers and starts pushing.
 func (c *cluster) start(m *member) {
 	c.t.Helper()
-	var err error
-	m.store, err = ledger.Open(bg, ledger.Options{Path: m.path, Region: ledger.RegionID(m.id), Key: m.key, Keys: c.keys, Logger: quiet()})
+	store, err := ledger.Open(bg, ledger.Options{Path: m.path, Region: ledger.RegionID(m.id), Key: m.key, Keys: c.keys, Logger: quiet()})
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	c.life.Lock()
+	m.store = store
+	c.life.Unlock()
 	cfg := regionsync.Config{
 		Key:             m.key,
 		BatchSize:       64,
@@ -219,7 +224,9 @@ func (c *cluster) start(m *member) {
 	m.node.Routes(r)
 	setHandler(m, r)
 	ctx, cancel := context.WithCancel(bg)
+	c.life.Lock()
 	m.cancel, m.done = cancel, make(chan struct{})
+	c.life.Unlock()
 	go func() {
 		defer close(m.done)
 		m.node.Run(ctx)
@@ -236,7 +243,9 @@ func (c *cluster) stop(m *member) {
 	m.cancel()
 	<-m.done
 	m.store.Close()
+	c.life.Lock()
 	m.cancel = nil
+	c.life.Unlock()
 }
 
 // converged waits until every region holds the same entries, or fails.

@@ -144,7 +144,9 @@ func (n *Node) flush(p *peerState) {
 func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 	for i := 0; i < 1000; i++ {
 		n.mu.Lock()
-		theirs := p.vector
+		// A copy: a push received from the peer raises its vector in
+		// place, under the lock, while this batch is read.
+		theirs := maps.Clone(p.vector)
 		n.mu.Unlock()
 		var batch []ledger.Entry
 		if theirs != nil {
