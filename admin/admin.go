@@ -1,13 +1,16 @@
 // Package admin owns what support staff use: staff authentication and roles,
-// and the admin JSON API under /admin/api/ (the order with its full entry
-// timeline and the region that wrote each entry, its webhook deliveries, and
-// actions with an audit trail).
+// the admin web UI under /admin/ (sign-in, search, an order with its full
+// entry timeline and the region that wrote each entry, a consumer's credit,
+// the region's degradation mode, and actions on orders) and the admin JSON
+// API under /admin/api/ with the same data.
 //
 // Invariants: every request is authenticated (HTTP Basic with staff
-// credentials; passwords are kept only as hashes and compared in constant
-// time); only the support and admin roles may act; every action is recorded
-// as a staff.action ledger entry naming the staff member, so the audit trail
-// replicates with everything else.
+// credentials, or the UI's signed session cookie; passwords are kept only
+// as hashes and compared in constant time); a request made with the cookie
+// that changes anything carries the session's CSRF token; only the support
+// and admin roles may act, and only admin may switch the mode; every action
+// is recorded as a staff.action ledger entry naming the staff member, so
+// the audit trail replicates with everything else.
 package admin
 
 import (
@@ -16,6 +19,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
@@ -43,7 +47,9 @@ type Webhooks interface {
 	Resend(ctx context.Context, eventID string) error
 }
 
-// API serves /admin/api/. It is safe for concurrent use.
+// API serves the admin web UI under /admin/ and the admin JSON API under
+// /admin/api/. Configure it (WithCredit, WithUI) before serving; then it is
+// safe for concurrent use.
 type API struct {
 	store    *ledger.Store
 	svc      *checkout.Service
@@ -51,33 +57,49 @@ type API struct {
 	credit   Credit
 	users    map[string]user
 	log      *slog.Logger
+
+	ui       UI
+	sessions *sessions
+	throttle throttle
+	pages    map[string]*template.Template
 }
 
-// New returns the admin API.
+// New returns the admin API and UI. It draws the key that signs the UI's
+// session cookies from crypto/rand.
 func New(store *ledger.Store, svc *checkout.Service, webhooks Webhooks, staff []Staff, log *slog.Logger) *API {
 	a := &API{store: store, svc: svc, webhooks: webhooks, users: map[string]user{}, log: log}
 	for _, s := range staff {
 		a.users[s.Username] = user{name: s.Username, hash: sha256.Sum256([]byte(s.Password)), role: s.Role}
 	}
-	return a
+	a.sessions = newSessions(DefaultSessionTTL, time.Now)
+	a.pages = parsePages()
+	return a.WithUI(UI{})
 }
 
-// Routes registers the admin API on r.
+// Routes registers the admin API and the admin pages on r.
 func (a *API) Routes(r *mux.Router) {
 	api := r.PathPrefix("/admin/api").Subrouter()
 	api.HandleFunc("/orders/{id}", a.staff("viewer", a.order)).Methods(http.MethodGet)
 	api.HandleFunc("/orders/{id}/webhooks/{event}/resend", a.staff("support", a.resend)).Methods(http.MethodPost)
 	a.creditRoutes(api)
+	a.pageRoutes(r)
 }
 
 var roleRank = map[string]int{"viewer": 1, "support": 2, "admin": 3}
 
-// authenticate checks staff credentials in constant time.
+// authenticate checks the HTTP Basic staff credentials of a request.
 func (a *API) authenticate(r *http.Request) (user, bool) {
 	name, pass, ok := r.BasicAuth()
+	u, known := a.check(name, pass)
+	return u, ok && known
+}
+
+// check compares a staff member's password in constant time, and takes as
+// long for an unknown name.
+func (a *API) check(name, pass string) (user, bool) {
 	h := sha256.Sum256([]byte(pass))
 	u, known := a.users[name]
-	if !ok || !known {
+	if !known {
 		subtle.ConstantTimeCompare(h[:], h[:])
 		return user{}, false
 	}
@@ -86,9 +108,23 @@ func (a *API) authenticate(r *http.Request) (user, bool) {
 
 type staffHandler func(w http.ResponseWriter, r *http.Request, u user)
 
+// staff authenticates a JSON API request by HTTP Basic or, failing that,
+// by the UI's session cookie; with the cookie, a method that changes
+// anything must carry the session's CSRF token in X-CSRF-Token (a page on
+// another site can make the browser send the cookie, not the token).
 func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, ok := a.authenticate(r)
+		if _, _, basic := r.BasicAuth(); !basic && r.Header.Get("Authorization") == "" {
+			if s, signedIn := a.sessions.read(r, a.users); signedIn {
+				if !safeMethod(r.Method) && !a.sessions.csrfOK(s, r.Header.Get(csrfHeader)) {
+					writeError(w, http.StatusForbidden, "csrf_token_required",
+						"with the session cookie, send the page's CSRF token in the "+csrfHeader+" header")
+					return
+				}
+				u, ok = s.user, true
+			}
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="kassa admin"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "sign in with staff credentials")
@@ -132,9 +168,13 @@ type OrderView struct {
 	Webhooks []checkout.Delivery `json:"webhooks"`
 }
 
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
 func (a *API) order(w http.ResponseWriter, r *http.Request, _ user) {
 	id := checkout.OrderID(mux.Vars(r)["id"])
-	o, err := a.svc.Order(r.Context(), "", id)
+	view, err := a.orderView(r.Context(), id)
 	if errors.Is(err, checkout.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no such order")
 		return
@@ -144,22 +184,32 @@ func (a *API) order(w http.ResponseWriter, r *http.Request, _ user) {
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")
 		return
 	}
-	view := OrderView{Order: o, Entries: []TimelineEntry{}, Webhooks: []checkout.Delivery{}}
-	es, err := a.store.EntriesBySubject(r.Context(), string(id))
+	writeJSON(w, http.StatusOK, view)
+}
+
+// orderView reads an order with its entries (oldest first, as the store
+// orders them) and its webhook deliveries. It returns checkout.ErrNotFound
+// for an unknown order.
+func (a *API) orderView(ctx context.Context, id checkout.OrderID) (OrderView, error) {
+	o, err := a.svc.Order(ctx, "", id)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
-		return
+		return OrderView{}, err
+	}
+	view := OrderView{Order: o, Entries: []TimelineEntry{}, Webhooks: []checkout.Delivery{}}
+	es, err := a.store.EntriesBySubject(ctx, string(id))
+	if err != nil {
+		return OrderView{}, err
 	}
 	for _, e := range es {
 		view.Entries = append(view.Entries, TimelineEntry{ID: e.ID().String(), Region: string(e.Origin), Seq: e.Seq,
 			At: e.HLC.Time(), Kind: e.Kind, Postings: e.Postings, Data: e.Data})
 	}
 	if a.webhooks != nil {
-		if ds, err := a.webhooks.Deliveries(r.Context(), id); err == nil && ds != nil {
+		if ds, err := a.webhooks.Deliveries(ctx, id); err == nil && ds != nil {
 			view.Webhooks = ds
 		}
 	}
-	writeJSON(w, http.StatusOK, view)
+	return view, nil
 }
 
 func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {

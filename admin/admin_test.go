@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -18,6 +20,7 @@ import (
 	"kassa/checkout"
 	"kassa/ledger"
 	"kassa/scoring"
+	"kassa/static"
 )
 
 type fakeWebhooks struct{ resent []string }
@@ -45,6 +48,25 @@ type env struct {
 	config  scoring.Config // what credit was built from, for a restart
 	order   checkout.OrderID
 	wh      *fakeWebhooks
+	clock   *clock // the admin UI's: sessions and sign-in throttling
+}
+
+// clock is the time now plus an offset a test moves forward.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 func setup(t *testing.T) (*httptest.Server, *ledger.Store, checkout.OrderID, *fakeWebhooks) {
@@ -93,14 +115,21 @@ func newEnv(tb testing.TB) *env {
 	}
 	wh := &fakeWebhooks{}
 	r := mux.NewRouter()
-	admin.New(store, svc, wh, []admin.Staff{
-		{Username: "viewer", Password: "viewer-pass", Role: "viewer"},
-		{Username: "agent", Password: "agent-pass", Role: "support"},
-		{Username: "boss", Password: "boss-pass", Role: "admin"},
-	}, log).WithCredit(credit).Routes(r)
+	clk := &clock{}
+	assets := static.New("/static/")
+	r.PathPrefix("/static/").Handler(assets)
+	admin.New(store, svc, wh, staff, log).WithCredit(credit).
+		WithUI(admin.UI{Merchants: []string{"demo"}, Asset: assets.Path, Now: clk.Now}).Routes(r)
 	srv := httptest.NewServer(r)
 	tb.Cleanup(srv.Close)
-	return &env{srv: srv, handler: r, store: store, svc: svc, credit: credit, config: cfg, order: o.ID, wh: wh}
+	return &env{srv: srv, handler: r, store: store, svc: svc, credit: credit, config: cfg, order: o.ID, wh: wh, clock: clk}
+}
+
+// staff are the admin users of every test.
+var staff = []admin.Staff{
+	{Username: "viewer", Password: "viewer-pass", Role: "viewer"},
+	{Username: "agent", Password: "agent-pass", Role: "support"},
+	{Username: "boss", Password: "boss-pass", Role: "admin"},
 }
 
 func do(t *testing.T, method, url, user, pass string) (int, map[string]any) {

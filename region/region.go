@@ -276,8 +276,15 @@ func (r *Region) routes() http.Handler {
 	for i, s := range r.cfg.Staff {
 		staff[i] = admin.Staff{Username: s.Username, Password: s.Password, Role: s.Role}
 	}
-	admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).WithCredit(r.credit).Routes(m)
 	assets := static.New("/static/")
+	merchants := make([]string, len(r.cfg.Merchants))
+	for i, mc := range r.cfg.Merchants {
+		merchants[i] = mc.ID
+	}
+	admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).WithCredit(r.credit).WithUI(admin.UI{
+		Merchants: merchants, Asset: assets.Path,
+		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
+	}).Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	checkout.NewPages(r.checkout, limiter, r.ready.Load, assets.Path).Routes(m)
 	if r.sim != nil {
@@ -454,7 +461,7 @@ func (r *Region) Banner(addr string) string {
 	}
 	fmt.Fprintf(&b, "  merchant API: %s/v1 (OpenAPI: %s/v1/openapi.json)\n", base, base)
 	fmt.Fprintf(&b, "  checkout:     %s/checkout/{session id} (create a session with POST /v1/sessions; see README)\n", base)
-	fmt.Fprintf(&b, "  admin API:    %s/admin/api/orders/{order id} (staff credentials)\n", base)
+	fmt.Fprintf(&b, "  admin UI:     %s/admin/login (staff credentials; JSON under %s/admin/api/)\n", base, base)
 	b.WriteString("Stop with Ctrl+C; it drains requests and finishes writes first.\n")
 	return b.String()
 }
