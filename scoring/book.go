@@ -87,6 +87,13 @@ func (b *book) add(f checkout.CreditFact) {
 	}
 	switch f.Kind {
 	case "order":
+		// Every authorization says where the consumer shopped, a
+		// duplicate from a partition too: the set does not depend on
+		// which arrived first.
+		if f.At.After(h.regions[f.Region]) {
+			h.regions[f.Region] = f.At
+		}
+		b.touched[k] = true
 		if _, dup := h.orderIDs[f.Order]; dup {
 			// A duplicate authorization from a partition: one order.
 			if f.At.Before(h.orderIDs[f.Order]) {
@@ -96,10 +103,6 @@ func (b *book) add(f checkout.CreditFact) {
 		}
 		h.orderIDs[f.Order] = f.At
 		h.orders++
-		if f.At.After(h.regions[f.Region]) {
-			h.regions[f.Region] = f.At
-		}
-		b.touched[k] = true
 	case "capture":
 		h.due = append(h.due, f.Due...)
 	case "refund":
@@ -178,6 +181,15 @@ func (b *book) currencies(c checkout.ConsumerID) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// touch marks lines for the rebalancer's next run.
+func (b *book) touch(ls ...line) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, k := range ls {
+		b.touched[k] = true
+	}
 }
 
 // takeTouched returns and forgets the lines with new orders.

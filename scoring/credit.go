@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,7 @@ type Engine struct {
 	cfg    Config
 	store  *ledger.Store
 	policy atomic.Pointer[Policy]
+	modeMu sync.Mutex // serializes mode switches: ledger entry, then memory
 	book   *book
 	log    *slog.Logger
 
@@ -151,6 +153,8 @@ func (e *Engine) SetMode(ctx context.Context, m Mode, staff, reason string) erro
 	if _, err := ParseMode(string(m)); err != nil {
 		return fmt.Errorf("scoring: %w", err)
 	}
+	e.modeMu.Lock()
+	defer e.modeMu.Unlock()
 	data, _ := json.Marshal(modeData{Mode: string(m), Staff: staff, Reason: reason})
 	if _, err := e.store.Append(context.WithoutCancel(ctx), ledger.Draft{Kind: KindModeSet, Subject: modeSubject(e.cfg.Region), Data: data}); err != nil {
 		return err
@@ -409,11 +413,19 @@ func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, 
 	}
 	rctx, cancel := context.WithTimeout(ctx, p.RightsTimeout)
 	defer cancel()
+	refused := 0
 	for _, owner := range owners {
 		if rctx.Err() != nil {
 			break
 		}
 		err := e.cfg.Rights.RequestRights(rctx, owner, lineSubject(c, cur), rightsPrefix(c), amt-have)
+		var r interface{ Refused() bool }
+		if errors.As(err, &r) && r.Refused() {
+			// Reached, and it has none to give: not a network problem.
+			e.requests.WithLabelValues("refused").Inc()
+			refused++
+			continue
+		}
 		if err != nil {
 			e.requests.WithLabelValues("failed").Inc()
 			e.log.Info("credit rights request failed", "consumer", c, "owner", owner, "err", err)
@@ -431,6 +443,12 @@ func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, 
 	l2, err := e.line(ctx, c, cur)
 	if err != nil {
 		return have, l, err
+	}
+	if have < amt && refused == len(owners) && l2.exists {
+		// Every owner answered that it has nothing more to give: what
+		// this region knows of the others' rights is stale, and the limit
+		// is the reason.
+		l2.rights = have
 	}
 	return have, l2, nil
 }
@@ -530,12 +548,17 @@ func (e *Engine) Rebalance(ctx context.Context) (int, error) {
 	}
 	now := e.cfg.Now()
 	n := 0
-	for _, k := range e.book.takeTouched() {
+	touched := e.book.takeTouched()
+	for i, k := range touched {
 		if Home(k.consumer, e.cfg.Regions) != e.cfg.Region {
 			continue
 		}
 		l, err := e.line(ctx, k.consumer, k.currency)
-		if err != nil || !l.exists {
+		if err != nil {
+			e.book.touch(touched[i:]...)
+			return n, err
+		}
+		if !l.exists {
 			continue
 		}
 		h := e.book.get(k, now, 0)
@@ -554,6 +577,7 @@ func (e *Engine) Rebalance(ctx context.Context) (int, error) {
 				if errors.Is(err, ledger.ErrInsufficient) {
 					continue // spent meanwhile
 				}
+				e.book.touch(touched[i:]...) // the next run tries again
 				return n, err
 			}
 			e.transfers.WithLabelValues("rebalance").Inc()

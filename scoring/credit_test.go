@@ -88,11 +88,17 @@ func (rv rightsVia) RequestRights(ctx context.Context, owner, subject, account s
 		return errors.New("unreachable")
 	}
 	if _, err := w.engines[owner].GrantRights(ctx, subject, account, rv.from, amount); err != nil {
-		return err
+		return refusal{err}
 	}
 	w.sync(owner, rv.from)
 	return nil
 }
+
+// refusal is an owner's answer that it cannot grant, as the sync channel
+// reports a peer's 4xx.
+type refusal struct{ error }
+
+func (refusal) Refused() bool { return true }
 
 // sync copies every entry of from's ledger that to lacks.
 func (w *world) sync(from, to string) {
@@ -386,5 +392,31 @@ func TestGrantRightsRefusesWhatItDoesNotOwn(t *testing.T) {
 	}
 	if w.stores["r2"].Count() != 0 {
 		t.Fatal("a refused request wrote something")
+	}
+}
+
+// TestOwnersRefusalIsTheLimit: when every owner answers that it has
+// nothing to give, the limit is the reason and the unsecured budget is
+// not spent (it is for owners out of reach, not for consumers at their
+// limit).
+func TestOwnersRefusalIsTheLimit(t *testing.T) {
+	w := newWorld(t, nil, "r1", "r2")
+	c := homedAt(t, "r1", w.regions, 0)
+	if d := w.checkout("r2", c, 20_000, "pay_later"); d.Outcome != "approved" || d.Credit.Source != "rights" {
+		t.Fatalf("first: %+v", d)
+	}
+	// r2 got 20,000 and half of the rest (60,000) and spends 50,000 in
+	// all; r1 spends the 40,000 it kept, and r2 does not hear of it.
+	if d := w.checkout("r2", c, 30_000, "pay_later"); d.Outcome != "approved" || d.Credit.Source != "rights" {
+		t.Fatalf("second at r2: %+v", d)
+	}
+	if d := w.checkout("r1", c, 40_000, "pay_later"); d.Outcome != "approved" {
+		t.Fatalf("at home: %+v", d)
+	}
+	if d := w.checkout("r2", c, 15_000, "pay_later"); d.Outcome != "card_only" || d.Reasons[0] != scoring.ReasonLimitReached {
+		t.Fatalf("r2 past what it owns, home has none left: %+v", d)
+	}
+	if l := w.line("r2", c); l.Unsecured != 0 {
+		t.Fatalf("unsecured budget spent: %+v", l)
 	}
 }

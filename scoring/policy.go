@@ -136,10 +136,10 @@ func (p *Policy) Validate() error {
 			}
 		}
 	}
-	if p.GrantShare < 0 || p.GrantShare > 1 {
+	if !(p.GrantShare >= 0 && p.GrantShare <= 1) { // also NaN
 		return &PolicyError{"scoring.grant_share", "must be a fraction between 0 and 1"}
 	}
-	if p.RebalanceShare < 0 || p.RebalanceShare > 1 {
+	if !(p.RebalanceShare >= 0 && p.RebalanceShare <= 1) {
 		return &PolicyError{"scoring.rebalance_share", "must be a fraction between 0 and 1"}
 	}
 	if p.RightsTimeout < 0 || p.RightsTimeout > 10*time.Second {

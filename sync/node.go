@@ -253,13 +253,14 @@ func redact(u string) string {
 	return pu.Redacted()
 }
 
-// Unreachable reports whether any peer failed its last exchange: this
-// region may then be missing entries written elsewhere.
+// Unreachable reports whether any peer failed its last exchange or has not
+// answered since this region started: this region may then be missing
+// entries written elsewhere.
 func (n *Node) Unreachable() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, p := range n.peers {
-		if !p.reachable && !p.lastOK.IsZero() {
+		if !p.reachable {
 			return true
 		}
 	}

@@ -271,7 +271,7 @@ func (n *Node) call(ctx context.Context, p *peerState, method, uri string, body 
 			Error struct{ Code, Message string }
 		}
 		json.Unmarshal(b, &e)
-		return fmt.Errorf("%s answered %d %s: %s", p.ID, res.StatusCode, e.Error.Code, e.Error.Message)
+		return &PeerError{Peer: p.ID, Status: res.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("%s answered a malformed body: %w", p.ID, err)
@@ -355,3 +355,19 @@ func (n *Node) Recover(ctx context.Context) error {
 	}
 	return nil
 }
+
+// PeerError is a peer's answer refusing a request: it was reached and said
+// no (unlike a transport failure, where the outcome is unknown).
+type PeerError struct {
+	Peer    string
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *PeerError) Error() string {
+	return fmt.Sprintf("%s answered %d %s: %s", e.Peer, e.Status, e.Code, e.Message)
+}
+
+// Refused reports whether the peer definitely refused (a 4xx answer).
+func (e *PeerError) Refused() bool { return e.Status >= 400 && e.Status < 500 }
