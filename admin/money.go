@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -72,6 +73,20 @@ func plainAmount(amount int64, currency string) string {
 const maxAmount = 10_000_000_000
 
 var errAmount = errors.New("admin: not an amount")
+
+// formAmount reads a form's amount. The pages' forms say amount_unit=major
+// and take what staff type ("12.50"); a form posted without it (a script)
+// gives minor units, as everywhere else in kassa's interface.
+func formAmount(r *http.Request, raw, currency string) (int64, error) {
+	if r.PostForm.Get("amount_unit") == "major" {
+		return parseAmount(raw, currency)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+	if err != nil || n <= 0 || n > maxAmount {
+		return 0, errAmount
+	}
+	return n, nil
+}
 
 // parseAmount reads an amount typed in the major unit: "12", "12.5",
 // "12.50" or, with a decimal comma, "12,50"; spaces between digit groups

@@ -275,7 +275,7 @@ func (a *API) refundAction(w http.ResponseWriter, r *http.Request, s session, v 
 	nonce, reason := actionForm(r, "refund", f, true)
 	raw := r.PostForm.Get("amount")
 	f.values["refund-amount"] = raw
-	amount, err := parseAmount(raw, o.Currency)
+	amount, err := formAmount(r, raw, o.Currency)
 	if err != nil {
 		msg := fmt.Sprintf("Enter the amount to refund in %s, like %s", o.Currency, plainAmount(1250, o.Currency))
 		if strings.TrimSpace(raw) == "" {
@@ -354,7 +354,7 @@ func (a *API) repayAction(w http.ResponseWriter, r *http.Request, s session, v *
 	ref := strings.TrimSpace(r.PostForm.Get("reference"))
 	note := strings.TrimSpace(r.PostForm.Get("note"))
 	f.values["repay-amount"], f.values["repay-reference"], f.values["repay-note"] = raw, ref, note
-	amount, err := parseAmount(raw, o.Currency)
+	amount, err := formAmount(r, raw, o.Currency)
 	if err != nil {
 		msg := fmt.Sprintf("Enter the amount repaid in %s, like %s", o.Currency, plainAmount(1250, o.Currency))
 		if strings.TrimSpace(raw) == "" {

@@ -549,7 +549,7 @@ func TestRefundPage(t *testing.T) {
 	b := signIn(t, e, "agent")
 	csrf, nonce := b.orderForm(e.order)
 	refund := func(nonce, amount, reason string) page {
-		return b.post(path+"/refund", url.Values{"csrf_token": {csrf}, "nonce": {nonce}, "amount": {amount}, "reason": {reason}})
+		return b.post(path+"/refund", url.Values{"csrf_token": {csrf}, "nonce": {nonce}, "amount": {amount}, "amount_unit": {"major"}, "reason": {reason}})
 	}
 
 	t.Run("bad input", func(t *testing.T) {
@@ -661,9 +661,20 @@ func TestRefundPage(t *testing.T) {
 		wantCount(t, "conflict", e.store, n)
 	})
 
+	t.Run("a script posts minor units", func(t *testing.T) {
+		// Without the pages' amount_unit=major, an amount is in minor
+		// units, as everywhere else in kassa's interface.
+		_, nonce := b.orderForm(e.order)
+		p := b.post(path+"/refund", url.Values{"csrf_token": {csrf}, "nonce": {nonce}, "amount": {"50"}, "reason": {"script"}})
+		wantText(t, "minor units", b.follow(p), http.StatusOK, "Refunded 0.50 SEK.")
+		if p := b.post(path+"/refund", url.Values{"csrf_token": {csrf}, "nonce": {"another-form-nonce-000001"}, "amount": {"0.50"}, "reason": {"script"}}); p.status != http.StatusUnprocessableEntity {
+			t.Fatalf("a decimal without amount_unit: got %d, want 422", p.status)
+		}
+	})
+
 	t.Run("the rest", func(t *testing.T) {
 		_, nonce := b.orderForm(e.order)
-		wantText(t, "refund the rest", b.follow(refund(nonce, "7.5", "Returned")), http.StatusOK, "Refunded 7.50 SEK.")
+		wantText(t, "refund the rest", b.follow(refund(nonce, "7", "Returned")), http.StatusOK, "Refunded 7.00 SEK.")
 		if o := orderNow(t, e, e.order); o.Refunded != 1000 || o.Status != "closed" {
 			t.Fatalf("got refunded %d status %q, want 1000 closed", o.Refunded, o.Status)
 		}
@@ -714,7 +725,7 @@ func TestRefundRightsUnavailable(t *testing.T) {
 	n := store.Count()
 	path := "/admin/orders/" + string(e.order)
 	for range 2 { // and again, with the same form
-		p := b.post(path+"/refund", url.Values{"csrf_token": {csrf}, "nonce": {nonce}, "amount": {"1.00"}, "reason": {"Returned"}})
+		p := b.post(path+"/refund", url.Values{"csrf_token": {csrf}, "nonce": {nonce}, "amount": {"1.00"}, "amount_unit": {"major"}, "reason": {"Returned"}})
 		wantText(t, "refund in r2", p, http.StatusServiceUnavailable, "cannot be reached", "Try again shortly")
 		if p.header.Get("Retry-After") == "" {
 			t.Error("no Retry-After")
@@ -765,7 +776,7 @@ func TestRepaymentPage(t *testing.T) {
 	b := signIn(t, e, "agent")
 	csrf, nonce := b.orderForm(e.order)
 	repay := func(amount, ref string) page {
-		return b.post(path+"/repayments", url.Values{"csrf_token": {csrf}, "nonce": {nonce}, "amount": {amount}, "reference": {ref}, "note": {"phoned in"}})
+		return b.post(path+"/repayments", url.Values{"csrf_token": {csrf}, "nonce": {nonce}, "amount": {amount}, "amount_unit": {"major"}, "reference": {ref}, "note": {"phoned in"}})
 	}
 	n := e.store.Count()
 	wantText(t, "no reference", repay("1", ""), http.StatusUnprocessableEntity, "Enter the bank's reference")
