@@ -79,34 +79,52 @@ func (s *Service) Debt(ctx context.Context, oid OrderID) (int64, string, error) 
 // ConsumerID derives the consumer id of an email, as checkout does.
 func (s *Service) ConsumerID(email string) ConsumerID { return s.cfg.Consumers.ID(email) }
 
-// ReleaseExpired releases the uncaptured part of credit orders this region
-// authorized whose authorization has expired, so their exposure stops
-// counting against the consumer's limit. It returns how many it released;
-// an order whose capture rights are elsewhere and out of reach is tried
+// Sweep tidies the authorizations this region wrote: it voids those that
+// lost to another region's authorization of the same order (a duplicate
+// from a partition; without this, one would be voided only when an
+// operation on the order ran here), and releases the uncaptured part of
+// credit orders whose authorization expired, so their exposure stops
+// counting against the consumer's limit. It returns how many it voided and
+// released; an order whose rights are elsewhere and out of reach is tried
 // again on the next run. It reads every authorization: it runs with the
 // reconciler, not on a request path.
-func (s *Service) ReleaseExpired(ctx context.Context) (int, error) {
+func (s *Service) Sweep(ctx context.Context) (voided, released int, err error) {
 	es, err := s.store.EntriesByKind(ctx, KindOrderAuthorized)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	now := s.cfg.Now()
-	n := 0
+	seen := map[OrderID]bool{}
 	for i := range es {
 		e := &es[i]
-		if string(e.Origin) != s.cfg.Region {
+		oid := OrderID(e.Subject)
+		if string(e.Origin) != s.cfg.Region || seen[oid] {
 			continue
 		}
+		seen[oid] = true
 		var a struct {
 			Credit    *CreditHold `json:"credit"`
 			ExpiresAt int64       `json:"expires_at"`
 		}
-		if json.Unmarshal(e.Data, &a) != nil || a.Credit == nil || now.Before(time.UnixMilli(a.ExpiresAt)) {
+		if json.Unmarshal(e.Data, &a) != nil {
 			continue
 		}
-		st, err := s.order(ctx, OrderID(e.Subject))
+		st, err := s.order(ctx, oid)
 		if err != nil {
-			return n, err
+			return voided, released, err
+		}
+		if st.winner != nil && string(st.winner.Origin) != s.cfg.Region && !st.voided[s.cfg.Region] {
+			v, err := s.voidLost(ctx, oid)
+			if err != nil {
+				return voided, released, err
+			}
+			if v {
+				voided++
+			}
+			continue
+		}
+		if a.Credit == nil || now.Before(time.UnixMilli(a.ExpiresAt)) {
+			continue
 		}
 		if st.Status != "expired" && (st.Status != "part_captured" || now.Before(st.ExpiresAt)) {
 			continue // extended, captured in full, cancelled or released
@@ -119,10 +137,21 @@ func (s *Service) ReleaseExpired(ctx context.Context) (int, error) {
 		case errors.Is(err, ErrRightsUnavailable) || errors.Is(err, ErrInvalidState):
 			continue
 		case err != nil:
-			return n, err
+			return voided, released, err
 		case !replayed:
-			n++
+			released++
 		}
 	}
-	return n, nil
+	return voided, released, nil
+}
+
+// voidLost voids this region's losing authorization of oid, under the
+// order's lock.
+func (s *Service) voidLost(ctx context.Context, oid OrderID) (bool, error) {
+	defer s.lock(string(oid))()
+	st, err := s.order(ctx, oid)
+	if err != nil {
+		return false, err
+	}
+	return s.voidLostAuthorization(ctx, st)
 }

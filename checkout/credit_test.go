@@ -598,21 +598,65 @@ func TestExpiredCreditIsReleased(t *testing.T) {
 	if _, _, err := svc.Capture(ctx, "demo", o2.ID, "c", 5_000, "c"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := svc.ReleaseExpired(ctx); err != nil || n != 0 || exposure() != 50_000 {
+	if _, n, err := svc.Sweep(ctx); err != nil || n != 0 || exposure() != 50_000 {
 		t.Fatalf("before expiry: released %d (%v), exposure %d", n, err, exposure())
 	}
 	now = now.Add(29 * 24 * time.Hour)
-	if n, err := svc.ReleaseExpired(ctx); err != nil || n != 2 {
+	if _, n, err := svc.Sweep(ctx); err != nil || n != 2 {
 		t.Fatalf("released %d, %v", n, err)
 	}
 	// What was captured is still owed; the rest is free again.
 	if e := exposure(); e != 5_000 {
 		t.Fatalf("exposure %d after expiry, want 5000", e)
 	}
-	if n, err := svc.ReleaseExpired(ctx); err != nil || n != 0 {
+	if _, n, err := svc.Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("second run released %d, %v", n, err)
 	}
 	if o, _ := svc.Order(ctx, "demo", o1.ID); o.Status != "cancelled" || o.Released != 30_000 {
 		t.Fatalf("expired order: %+v", o)
+	}
+}
+
+// TestSweepVoidsALostDuplicate: a session authorized for credit in two
+// regions cut off from each other holds the consumer's credit twice until
+// the losing region voids its authorization; the sweep does that without
+// waiting for an operation on the order, and the credit comes back.
+func TestSweepVoidsALostDuplicate(t *testing.T) {
+	rs := startRegions(t, 2, creditTune)
+	r1, r2 := rs[0], rs[1]
+	ctx := context.Background()
+	email := "twice@example.com"
+	s := call(t, "POST", r1.url+"/v1/sessions", "twice", sessionBody(8000, "twice"))
+	eventually(t, func() bool { return call(t, "GET", r2.url+"/v1/sessions/"+s.str("id"), "", nil).status == 200 })
+	partition(r1, r2, true)
+	for i, r := range rs {
+		if a := call(t, "POST", r.url+"/v1/sessions/"+s.str("id")+"/authorize", fmt.Sprint("t", i), map[string]any{"method": "pay_later", "consumer": consumer(email)}); a.status != 201 {
+			t.Fatalf("%s: %d %s", r.id, a.status, a.raw)
+		}
+	}
+	partition(r1, r2, false)
+	converge(t, rs)
+	if l := lineOf(t, r1, email); l.Exposure != 16_000 {
+		t.Fatalf("before the sweep: exposure %d, want both authorizations' 16000", l.Exposure)
+	}
+	total := 0
+	for _, r := range rs {
+		v, _, err := r.r.Checkout().Sweep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += v
+	}
+	if total != 1 {
+		t.Fatalf("voided %d authorizations, want the loser's one", total)
+	}
+	converge(t, rs)
+	for _, r := range rs {
+		if l := lineOf(t, r, email); l.Exposure != 8_000 {
+			t.Fatalf("%s: after the sweep: exposure %d, want the winner's 8000", r.id, l.Exposure)
+		}
+		if v, _, err := r.r.Checkout().Sweep(ctx); err != nil || v != 0 {
+			t.Fatalf("%s: a second sweep voided %d (%v)", r.id, v, err)
+		}
 	}
 }

@@ -392,10 +392,10 @@ func (r *Region) reconcile(ctx context.Context) {
 		} else if n > 0 {
 			r.log.Info("settled card authorizations with unknown outcome", "settled", n)
 		}
-		if n, err := r.checkout.ReleaseExpired(ctx); err != nil {
-			r.log.Error("release expired credit authorizations", "err", err)
-		} else if n > 0 {
-			r.log.Info("released expired credit authorizations", "released", n)
+		if voided, released, err := r.checkout.Sweep(ctx); err != nil {
+			r.log.Error("sweep authorizations", "err", err)
+		} else if voided+released > 0 {
+			r.log.Info("swept authorizations", "voided_duplicates", voided, "released_expired", released)
 		}
 	}
 }
