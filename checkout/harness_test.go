@@ -55,11 +55,17 @@ func (c *cutTransport) faulty(rng *rand.Rand, drop, lose, dup float64) {
 	c.rng, c.drop, c.lose, c.dup = rng, drop, lose, dup
 }
 
-func (c *cutTransport) roll(p float64) bool {
+// roll draws whether the fault whose probability which picks happens.
+func (c *cutTransport) roll(which func(c *cutTransport) float64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	p := which(c)
 	return c.rng != nil && p > 0 && c.rng.Float64() < p
 }
+
+func drop(c *cutTransport) float64 { return c.drop }
+func lose(c *cutTransport) float64 { return c.lose }
+func dup(c *cutTransport) float64  { return c.dup }
 
 func (c *cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
@@ -71,10 +77,10 @@ func (c *cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !strings.HasPrefix(r.URL.Path, "/sync/") {
 		return c.next.RoundTrip(r)
 	}
-	if c.roll(c.drop) {
+	if c.roll(drop) {
 		return nil, fmt.Errorf("test fault: request to %s dropped", r.URL.Host)
 	}
-	if c.roll(c.dup) {
+	if c.roll(dup) {
 		// The same request twice: the receiver must refuse or ignore the copy.
 		var body []byte
 		if r.Body != nil {
@@ -94,7 +100,7 @@ func (c *cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	res, err := c.next.RoundTrip(r)
-	if err == nil && c.roll(c.lose) {
+	if err == nil && c.roll(lose) {
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		return nil, fmt.Errorf("test fault: answer from %s lost", r.URL.Host)
