@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,6 +175,13 @@ func runCreditSim(t *testing.T, seed uint64, partitioned bool) simStats {
 	for i, s := range shoppers {
 		r := shop(byID[s.at].url, s.email, fmt.Sprintf("h%d-%d", seed, i), 10_000)
 		if r.outcome != "approved" {
+			for _, x := range rs {
+				for _, l := range strings.Split(x.logs.String(), "\n") {
+					if strings.Contains(l, "credit") || strings.Contains(l, "rights") {
+						t.Log(x.id, l)
+					}
+				}
+			}
 			t.Fatalf("seed %d: history checkout for %s at %s (home %s): %+v", seed, s.email, s.at, s.home, r)
 		}
 		if code, _, err := try("POST", byID[s.at].url+"/v1/orders/"+r.order+"/cancel", fmt.Sprintf("hc%d-%d", seed, i), nil); err != nil || code != 200 {

@@ -178,8 +178,16 @@ func (r *Region) newCredit() *scoring.Engine {
 	return scoring.New(r.ledger, scoring.Config{
 		Region: r.cfg.Region, Regions: regions, Policy: r.cfg.Policy(), Rights: r.node,
 		Stale: r.node.Unreachable, Logger: r.log, Registerer: r.registry,
+		MayGrant: func() bool { return r.node.HeardFromAll() && !r.node.Lagging(grantLag) },
 	})
 }
+
+// grantLag is how many entries a region may lack of a peer's and still
+// grant credit lines as a consumer's home: a region in steady state lags by
+// the few entries in flight; one that just joined or was restored lags by
+// far more until it has caught up. (A region cut off from its peers keeps
+// granting: only the home grants, and it holds its own earlier grants.)
+const grantLag = 10_000
 
 // rightsRouter sends a peer's rights request to the owner of the account:
 // credit lines to scoring, orders to checkout.

@@ -29,6 +29,17 @@ const (
 // ErrNoRights is the answer to a rights request this region cannot meet.
 var ErrNoRights = errors.New("scoring: this region owns none of the consumer's rights")
 
+// ErrCatchingUp is the answer of a home region that may not grant a line
+// yet because it is behind the others; asking again later may succeed.
+var ErrCatchingUp error = catchingUp{}
+
+type catchingUp struct{}
+
+func (catchingUp) Error() string {
+	return "scoring: catching up with the other regions before granting credit lines"
+}
+func (catchingUp) Temporary() bool { return true }
+
 // RightsSource asks another region for rights and brings back the entries
 // that carry the transfer (the sync node implements it).
 type RightsSource interface {
@@ -46,7 +57,13 @@ type Config struct {
 	Rights  RightsSource
 	// Stale reports whether this region may be missing recent entries (a
 	// peer is out of reach); decisions are then more careful.
-	Stale      func() bool
+	Stale func() bool
+	// MayGrant reports whether this region knows enough of the others'
+	// history to grant a credit line as a consumer's home (every peer
+	// reached, not far behind any): a region that just joined or was
+	// restored could otherwise grant a line another region granted before.
+	// Nil: always.
+	MayGrant   func() bool
 	Now        func() time.Time
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -378,6 +395,10 @@ func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, 
 	mine := rightsPrefix(c) + e.cfg.Region
 	home := Home(c, e.cfg.Regions)
 	if !l.exists && home == e.cfg.Region {
+		if e.cfg.MayGrant != nil && !e.cfg.MayGrant() {
+			e.log.Info("not granting a credit line while behind the other regions", "consumer", c)
+			return have, l, nil
+		}
 		if err := e.grantLine(ctx, p, c, cur); err != nil {
 			return have, l, err
 		}
@@ -419,8 +440,8 @@ func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, 
 			break
 		}
 		err := e.cfg.Rights.RequestRights(rctx, owner, lineSubject(c, cur), rightsPrefix(c), amt-have)
-		var r interface{ Refused() bool }
-		if errors.As(err, &r) && r.Refused() {
+		var r interface{ NoRights() bool }
+		if errors.As(err, &r) && r.NoRights() {
 			// Reached, and it has none to give: not a network problem.
 			e.requests.WithLabelValues("refused").Inc()
 			refused++
@@ -500,6 +521,9 @@ func (e *Engine) GrantRights(ctx context.Context, subject, prefix, to string, am
 			return ledger.Entry{}, err
 		}
 		if lim == 0 {
+			if e.cfg.MayGrant != nil && !e.cfg.MayGrant() {
+				return ledger.Entry{}, ErrCatchingUp
+			}
 			if err := e.grantLine(ctx, p, c, cur); err != nil {
 				return ledger.Entry{}, err
 			}

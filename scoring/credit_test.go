@@ -98,7 +98,7 @@ func (rv rightsVia) RequestRights(ctx context.Context, owner, subject, account s
 // reports a peer's 4xx.
 type refusal struct{ error }
 
-func (refusal) Refused() bool { return true }
+func (refusal) NoRights() bool { return true }
 
 // sync copies every entry of from's ledger that to lacks.
 func (w *world) sync(from, to string) {

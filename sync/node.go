@@ -266,3 +266,38 @@ func (n *Node) Unreachable() bool {
 	}
 	return false
 }
+
+// Lagging reports whether this region lacks more than max entries that
+// some peer held at its last answer: a region that joined or was restored
+// and has not caught up yet.
+func (n *Node) Lagging(max uint64) bool {
+	mine := n.store.Vector()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.peers {
+		var lack uint64
+		for o, s := range p.vector {
+			if s > mine[o] {
+				lack += s - mine[o]
+			}
+		}
+		if lack > max {
+			return true
+		}
+	}
+	return false
+}
+
+// HeardFromAll reports whether every peer has answered this region at
+// least once (or was known from saved cursors): until then this region
+// cannot tell whether it is behind.
+func (n *Node) HeardFromAll() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.peers {
+		if p.vector == nil {
+			return false
+		}
+	}
+	return true
+}

@@ -332,6 +332,9 @@ func (n *Node) Recover(ctx context.Context) error {
 			for {
 				_, err := n.pullOwn(ctx, p)
 				if err == nil {
+					// One empty push learns what the peer holds, so this
+					// region knows from the start whether it is behind.
+					n.push(ctx, p, nil)
 					return
 				}
 				select {
@@ -369,5 +372,8 @@ func (e *PeerError) Error() string {
 	return fmt.Sprintf("%s answered %d %s: %s", e.Peer, e.Status, e.Code, e.Message)
 }
 
-// Refused reports whether the peer definitely refused (a 4xx answer).
-func (e *PeerError) Refused() bool { return e.Status >= 400 && e.Status < 500 }
+// NoRights reports whether the peer answered a rights request that it has
+// none to give (as opposed to refusing the request itself, say as a replay).
+func (e *PeerError) NoRights() bool {
+	return e.Status == http.StatusConflict && e.Code == "rights_unavailable"
+}

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -62,6 +63,12 @@ func (n *Node) serveRights(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := g.GrantRights(r.Context(), req.Subject, req.Account, from, req.Amount)
+	var tmp interface{ Temporary() bool }
+	if errors.As(err, &tmp) && tmp.Temporary() {
+		// Not now (the owner is catching up): worth asking again later.
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "try_later", "message": err.Error()}})
+		return
+	}
 	if err != nil {
 		writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]string{"code": "rights_unavailable", "message": err.Error()}})
 		return
