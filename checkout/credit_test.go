@@ -673,3 +673,72 @@ func TestSweepVoidsALostDuplicate(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateCreditNeverCreatesRights: a session authorized in both
+// regions during a partition, one from rights and one from the unsecured
+// budget, captured on one side and cancelled on the other before the heal,
+// then repaid. Whatever goes back goes back at most once per
+// authorization: the consumer's rights never exceed the limit and no
+// region's budget grows past what it had.
+func TestDuplicateCreditNeverCreatesRights(t *testing.T) {
+	for _, home := range []string{"r1", "r2"} {
+		t.Run("home "+home, func(t *testing.T) {
+			rs := startRegions(t, 2, creditTune)
+			r1, r2 := rs[0], rs[1]
+			ctx := context.Background()
+			var email string
+			for i := 0; ; i++ {
+				email = fmt.Sprintf("dup%d-%s@example.com", i, home)
+				if scoring.Home(r1.r.Checkout().ConsumerID(email), []string{"r1", "r2"}) == home {
+					break
+				}
+			}
+			s := call(t, "POST", r1.url+"/v1/sessions", "dupc", sessionBody(8000, "dupc"))
+			eventually(t, func() bool { return call(t, "GET", r2.url+"/v1/sessions/"+s.str("id"), "", nil).status == 200 })
+			partition(r1, r2, true)
+			var oid string
+			for i, r := range rs {
+				a := call(t, "POST", r.url+"/v1/sessions/"+s.str("id")+"/authorize", fmt.Sprint("d", i), map[string]any{"method": "pay_later", "consumer": consumer(email)})
+				if a.status != 201 {
+					t.Fatalf("%s: %d %s", r.id, a.status, a.raw)
+				}
+				oid = a.str("id")
+			}
+			// r1 wrote first, so it wins after the heal; before it, r2
+			// captures its own and r1 cancels its own.
+			if c := call(t, "POST", r2.url+"/v1/orders/"+oid+"/captures", "dc", nil); c.status != 201 {
+				t.Fatalf("capture at r2: %d %s", c.status, c.raw)
+			}
+			if c := call(t, "POST", r1.url+"/v1/orders/"+oid+"/cancel", "dx", nil); c.status != 200 {
+				t.Fatalf("cancel at r1: %d %s", c.status, c.raw)
+			}
+			partition(r1, r2, false)
+			converge(t, rs)
+			for _, r := range rs {
+				if _, _, err := r.r.Checkout().Sweep(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			converge(t, rs)
+			if _, _, err := r2.r.Checkout().Repay(ctx, checkout.OrderID(oid), checkout.Repayment{Amount: 8000, PaidAt: time.Now(), Reference: "dup-bank"}); err != nil {
+				t.Fatal(err)
+			}
+			converge(t, rs)
+			for _, r := range rs {
+				l := lineOf(t, r, email)
+				var sum int64
+				for _, n := range l.Rights {
+					sum += n
+				}
+				if l.Secured < 0 || l.Unsecured < 0 || (l.LineGranted && sum+l.Secured != l.Limit) || sum > simLimit {
+					t.Fatalf("%s: rights %v (sum %d), secured %d, unsecured %d, limit %d", r.id, l.Rights, sum, l.Secured, l.Unsecured, l.Limit)
+				}
+				for _, id := range []string{"r1", "r2"} {
+					if b, _ := r.r.Ledger().Balance(ctx, "unsecured:"+id, "SEK"); b > 0 {
+						t.Fatalf("%s: %s's unsecured budget grew by %d", r.id, id, b)
+					}
+				}
+			}
+		})
+	}
+}

@@ -72,13 +72,16 @@ type opData struct {
 	Rights      string `json:"rights,omitempty"` // capture, refund or debt
 	// Credit orders: the consumer, what a capture makes due, the debt a
 	// refund or repayment settles, and a repayment's bank facts.
-	Consumer  ConsumerID `json:"consumer,omitempty"`
-	Due       []Due      `json:"due,omitempty"`
-	Debt      int64      `json:"debt,omitempty"`
-	Returned  int64      `json:"returned,omitempty"`
-	Paid      int64      `json:"paid,omitempty"`    // a repayment's amount as paid (Amount is what it settled)
-	PaidAt    int64      `json:"paid_at,omitempty"` // unix ms
-	Reference string     `json:"reference,omitempty"`
+	Consumer ConsumerID `json:"consumer,omitempty"`
+	Due      []Due      `json:"due,omitempty"`
+	Debt     int64      `json:"debt,omitempty"`
+	Returned int64      `json:"returned,omitempty"`
+	Paid     int64      `json:"paid,omitempty"` // a repayment's amount as paid (Amount is what it settled)
+	// Hold names the authorization (by its region) whose credit hold
+	// Returned went back to.
+	Hold      string `json:"hold,omitempty"`
+	PaidAt    int64  `json:"paid_at,omitempty"` // unix ms
+	Reference string `json:"reference,omitempty"`
 }
 
 // Due is an amount a consumer owes by a date: a pay-later invoice is one,
@@ -173,6 +176,20 @@ type orderState struct {
 	cancelled bool
 	// debtSettled is the debt refunds and repayments settled.
 	debtSettled int64
+	// returned is the credit given back per hold, by the region of the
+	// authorization that took it.
+	returned map[string]int64
+}
+
+// returnable caps x at what hold h has not yet given back: an order's
+// authorization takes at most its amount of credit, so no sequence of
+// releases, refunds, repayments and voids gives back more (with duplicate
+// authorizations from a partition, the order's rights exceed one hold).
+func (st *orderState) returnable(h *CreditHold, x int64) int64 {
+	if h == nil {
+		return 0
+	}
+	return max(0, min(x, st.Amount-st.returned[h.Region]))
 }
 
 // debt is what the consumer still owes on a credit order.
@@ -204,7 +221,7 @@ func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error
 		}
 		return a.Seq < b.Seq
 	})
-	st := &orderState{entries: entries, ops: map[string]opData{}, voided: map[string]bool{}}
+	st := &orderState{entries: entries, ops: map[string]opData{}, voided: map[string]bool{}, returned: map[string]int64{}}
 	st.ID, st.Object = id, "order"
 	st.Captures, st.Refunds = []Movement{}, []Movement{}
 	for i := range entries {
@@ -243,6 +260,9 @@ func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error
 			}
 			if d.ID != "" {
 				st.ops[d.ID] = d
+			}
+			if d.Hold != "" && d.Returned > 0 {
+				st.returned[d.Hold] += d.Returned
 			}
 			m := Movement{ID: d.ID, Amount: d.Amount, Region: string(e.Origin), CreatedAt: e.HLC.Time()}
 			switch e.Kind {

@@ -134,10 +134,15 @@ func (s *Service) release(ctx context.Context, merchantID string, oid OrderID, o
 		}
 		cur := ledger.Amount(open)
 		rights := captureRights(oid, s.cfg.Region)
-		return ledger.Draft{Kind: kind, Postings: append([]ledger.Posting{
+		back := st.returnable(st.auth.Credit, open)
+		d := ledger.Draft{Kind: kind, Postings: append([]ledger.Posting{
 			{Account: rights, Amount: -cur, Currency: st.Currency},
 			{Account: authorizedAccount(oid), Amount: cur, Currency: st.Currency},
-		}, creditReturn(st.auth.Credit, st.Currency, s.cfg.Region, open)...), Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}, nil
+		}, creditReturn(st.auth.Credit, st.Currency, s.cfg.Region, back)...), Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}
+		if back > 0 {
+			d.Data = mustJSON(opData{Returned: back, Hold: st.auth.Credit.Region})
+		}
+		return d, nil
 	}, func(st *orderState) (string, int64) {
 		return captureRights(oid, ""), st.Amount - st.Captured - st.Released
 	})
@@ -348,14 +353,20 @@ func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) (bo
 		// Give back what the duplicate authorization added; rights the
 		// winner's captures here used stay spent.
 		n := min(int64(have), a.Amount)
-		d := ledger.Draft{Kind: KindOrderVoided, Subject: string(st.ID), Data: mustJSON(opData{Amount: n, Reason: "duplicate authorization lost to " + string(st.winner.Origin)})}
+		data := opData{Amount: n, Reason: "duplicate authorization lost to " + string(st.winner.Origin)}
+		d := ledger.Draft{Kind: KindOrderVoided, Subject: string(st.ID)}
 		if n > 0 {
+			back := st.returnable(a.Credit, n)
 			d.Postings = append([]ledger.Posting{
 				{Account: rights, Amount: -ledger.Amount(n), Currency: a.Currency},
 				{Account: authorizedAccount(st.ID), Amount: ledger.Amount(n), Currency: a.Currency},
-			}, creditReturn(a.Credit, a.Currency, s.cfg.Region, n)...)
+			}, creditReturn(a.Credit, a.Currency, s.cfg.Region, back)...)
 			d.Guards = []ledger.Guard{{Account: rights, Currency: a.Currency}}
+			if back > 0 {
+				data.Returned, data.Hold = back, a.Credit.Region
+			}
 		}
+		d.Data = mustJSON(data)
 		if _, err := s.store.Append(context.WithoutCancel(ctx), d); err != nil {
 			return false, fmt.Errorf("checkout: void duplicate authorization: %w", err)
 		}
@@ -384,9 +395,10 @@ func (s *Service) settleDebt(ctx context.Context, d *ledger.Draft, st *orderStat
 		d.Postings = append(d.Postings,
 			ledger.Posting{Account: debt, Amount: -ledger.Amount(y), Currency: st.Currency},
 			ledger.Posting{Account: owedAccount(st.ID), Amount: ledger.Amount(y), Currency: st.Currency})
-		d.Postings = append(d.Postings, creditReturn(h, st.Currency, s.cfg.Region, y)...)
+		back := st.returnable(h, y)
+		d.Postings = append(d.Postings, creditReturn(h, st.Currency, s.cfg.Region, back)...)
 		d.Guards = append(d.Guards, ledger.Guard{Account: debt, Currency: st.Currency})
-		data.Debt, data.Returned = y, y
+		data.Debt, data.Returned, data.Hold = y, back, h.Region
 	}
 	d.Data = mustJSON(data)
 	return nil
@@ -438,14 +450,15 @@ func (s *Service) Repay(ctx context.Context, oid OrderID, p Repayment) (Order, b
 		}
 		y := ledger.Amount(amount)
 		debt := debtRights(oid, s.cfg.Region)
+		back := st.returnable(h, amount)
 		return ledger.Draft{Kind: KindOrderRepaid, Postings: append([]ledger.Posting{
 			{Account: repaidAccount(oid), Amount: y, Currency: st.Currency},
 			{Account: debt, Amount: -y, Currency: st.Currency},
 			{Account: "bank:repayments", Amount: y, Currency: st.Currency},
 			{Account: debtor(st.Method, st.Consumer), Amount: -y, Currency: st.Currency},
-		}, creditReturn(h, st.Currency, s.cfg.Region, amount)...),
+		}, creditReturn(h, st.Currency, s.cfg.Region, back)...),
 			Guards: []ledger.Guard{{Account: debt, Currency: st.Currency}},
-			Data: mustJSON(opData{Consumer: h.Consumer, Debt: amount, Returned: amount, Paid: p.Amount,
+			Data: mustJSON(opData{Consumer: h.Consumer, Debt: amount, Returned: back, Hold: h.Region, Paid: p.Amount,
 				PaidAt: p.PaidAt.UnixMilli(), Reference: p.Reference}),
 		}, nil
 	}, func(st *orderState) (string, int64) {
