@@ -22,6 +22,7 @@ type Credit interface {
 	Consumer(ctx context.Context, c checkout.ConsumerID) (scoring.ConsumerView, error)
 	Policy() scoring.Policy
 	SetMode(ctx context.Context, m scoring.Mode, staff, reason string) error
+	AdjustLimit(ctx context.Context, c checkout.ConsumerID, cur string, limit int64, staff, reason string) error
 }
 
 // WithCredit adds the consumer, repayment and mode routes.
@@ -36,6 +37,7 @@ func (a *API) creditRoutes(api *mux.Router) {
 	}
 	api.HandleFunc("/consumers", a.staff("viewer", a.consumerByEmail)).Methods(http.MethodGet)
 	api.HandleFunc("/consumers/{id}", a.staff("viewer", a.consumerByID)).Methods(http.MethodGet)
+	api.HandleFunc("/consumers/{id}/limit", a.staff("admin", a.adjustLimit)).Methods(http.MethodPost)
 	api.HandleFunc("/repayments", a.staff("support", a.importRepayments)).Methods(http.MethodPost)
 	api.HandleFunc("/orders/{id}/repayments", a.staff("support", a.repayOrder)).Methods(http.MethodPost)
 	api.HandleFunc("/mode", a.staff("viewer", a.mode)).Methods(http.MethodGet)
@@ -360,4 +362,56 @@ func (a *API) setMode(w http.ResponseWriter, r *http.Request, u user) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"mode": m})
+}
+
+// adjustLimit is POST /admin/api/consumers/{id}/limit {"currency", "limit",
+// "reason"}: the consumer's home region changes the line (admin role).
+func (a *API) adjustLimit(w http.ResponseWriter, r *http.Request, u user) {
+	id := mux.Vars(r)["id"]
+	if !strings.HasPrefix(id, "con_") || len(id) > 64 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "a consumer id starts with con_")
+		return
+	}
+	var req struct {
+		Currency string `json:"currency"`
+		Limit    int64  `json:"limit"`
+		Reason   string `json:"reason"`
+	}
+	if err := decodeStrict(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	switch {
+	case len(req.Currency) != 3 || strings.ToUpper(req.Currency) != req.Currency:
+		writeError(w, http.StatusBadRequest, "invalid_request", "currency must be a three-letter ISO code")
+		return
+	case req.Limit < 1 || req.Limit > 1_000_000_000_000:
+		writeError(w, http.StatusBadRequest, "invalid_request", "limit must be 1 to 10^12 minor units (1 blocks credit)")
+		return
+	case strings.TrimSpace(req.Reason) == "" || len(req.Reason) > 500:
+		writeError(w, http.StatusBadRequest, "invalid_request", "reason is required (at most 500 characters): it goes in the audit trail")
+		return
+	}
+	c := checkout.ConsumerID(id)
+	err := a.credit.AdjustLimit(r.Context(), c, req.Currency, req.Limit, u.name, req.Reason)
+	switch {
+	case errors.Is(err, scoring.ErrNotHome):
+		writeError(w, http.StatusConflict, "not_home", err.Error()+"; send the change there")
+		return
+	case errors.Is(err, scoring.ErrNoLine):
+		writeError(w, http.StatusNotFound, "not_found", "the consumer has no credit line in "+req.Currency)
+		return
+	case errors.Is(err, scoring.ErrLimitInUse):
+		writeError(w, http.StatusConflict, "limit_in_use", err.Error())
+		return
+	case err != nil:
+		a.log.Error("admin: adjust limit", "consumer", c, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	if err := a.audit(r.Context(), u, "credit:"+id+":"+req.Currency, "credit.limit", map[string]string{
+		"limit": fmt.Sprint(req.Limit), "reason": req.Reason}); err != nil {
+		a.log.Error("admin: audit", "err", err)
+	}
+	a.consumer(w, r.WithContext(r.Context()), c, "")
 }

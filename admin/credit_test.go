@@ -678,3 +678,51 @@ func TestCreditRoutesNeedAnEngine(t *testing.T) {
 		}
 	}
 }
+
+func TestAdjustLimitAPI(t *testing.T) {
+	e := newEnv(t)
+	id := string(e.svc.ConsumerID(adaEmail))
+	path := "/admin/api/consumers/" + id + "/limit"
+	n := e.store.Count()
+	for _, tc := range []struct {
+		name, user, body string
+		status           int
+		code             string
+	}{
+		{"support may not", "agent", `{"currency": "SEK", "limit": 5000, "reason": "x"}`, 403, "forbidden"},
+		{"no reason", "boss", `{"currency": "SEK", "limit": 5000}`, 400, "invalid_request"},
+		{"zero", "boss", `{"currency": "SEK", "limit": 0, "reason": "x"}`, 400, "invalid_request"},
+		{"bad currency", "boss", `{"currency": "sek", "limit": 5000, "reason": "x"}`, 400, "invalid_request"},
+		{"unknown field", "boss", `{"currency": "SEK", "limit": 5000, "reason": "x", "x": 1}`, 400, "invalid_request"},
+		{"no line", "boss", `{"currency": "EUR", "limit": 5000, "reason": "x"}`, 404, "not_found"},
+		{"lent out", "boss", `{"currency": "SEK", "limit": 500, "reason": "x"}`, 409, "limit_in_use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, b := call(t, e, "POST", path, tc.user, tc.body)
+			got := decode[map[string]map[string]string](t, b)
+			if status != tc.status || got["error"]["code"] != tc.code {
+				t.Fatalf("got %d %s, want %d %s", status, b, tc.status, tc.code)
+			}
+		})
+	}
+	if got := e.store.Count(); got != n {
+		t.Fatalf("refused changes wrote %d entries", got-n)
+	}
+	// The consumer has 1,000 exposure of 100,000: lower the limit to 20,000.
+	status, b := call(t, e, "POST", path, "boss", `{"currency": "SEK", "limit": 20000, "reason": "risk review"}`)
+	v := decode[ConsumerViewJSON](t, b)
+	if status != 200 || v.Limit != 20_000 || v.Exposure != 1_000 || v.Rights["r1"] != 19_000 {
+		t.Fatalf("got %d %s", status, b)
+	}
+	actions := staffActions(t, e.store, "credit:"+id+":SEK")
+	if len(actions) != 1 || actions[0]["action"] != "credit.limit" || actions[0]["staff"] != "boss" {
+		t.Fatalf("audit %v", actions)
+	}
+}
+
+// ConsumerViewJSON is the consumer view as a client decodes it.
+type ConsumerViewJSON struct {
+	Limit    int64            `json:"limit"`
+	Exposure int64            `json:"exposure"`
+	Rights   map[string]int64 `json:"rights"`
+}

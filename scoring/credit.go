@@ -621,3 +621,54 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Errors of AdjustLimit.
+var (
+	ErrNotHome    = errors.New("scoring: only the consumer's home region changes a credit line")
+	ErrNoLine     = errors.New("scoring: the consumer has no credit line in this currency")
+	ErrLimitInUse = errors.New("scoring: the home region does not own enough unused rights to lower the limit that far")
+)
+
+// KindCreditAdjusted is a change of a granted line's limit.
+const KindCreditAdjusted = "credit.adjusted"
+
+// AdjustLimit changes a consumer's credit limit in cur to limit, as support
+// staff decide, recording who and why. Only the home region does it: a
+// raise adds rights to what the home owns; a cut takes back rights the home
+// owns and has not lent out (ErrLimitInUse if there are not enough: the
+// others' rights come home with rebalancing or by repayment).
+func (e *Engine) AdjustLimit(ctx context.Context, c checkout.ConsumerID, cur string, limit int64, staff, reason string) error {
+	if home := Home(c, e.cfg.Regions); home != e.cfg.Region {
+		return fmt.Errorf("%w (the home is %s)", ErrNotHome, home)
+	}
+	if limit < 1 || limit > 1_000_000_000_000 {
+		// A line is known by its limit, so it never goes to zero: the
+		// smallest limit, one minor unit, blocks credit as well.
+		return fmt.Errorf("scoring: a limit is 1 to 10^12 minor units, got %d", limit)
+	}
+	l, err := e.line(ctx, c, cur)
+	if err != nil {
+		return err
+	}
+	if !l.exists {
+		return ErrNoLine
+	}
+	delta := limit - l.limit
+	if delta == 0 {
+		return nil
+	}
+	mine := rightsPrefix(c) + e.cfg.Region
+	d := ledger.Draft{Kind: KindCreditAdjusted, Subject: lineSubject(c, cur), Postings: []ledger.Posting{
+		{Account: limitAccount(c), Amount: -ledger.Amount(delta), Currency: cur},
+		{Account: mine, Amount: ledger.Amount(delta), Currency: cur},
+	}}
+	if delta < 0 {
+		d.Guards = []ledger.Guard{{Account: mine, Currency: cur}}
+	}
+	d.Data, _ = json.Marshal(map[string]any{"consumer": c, "currency": cur, "from": l.limit, "to": limit, "staff": staff, "reason": reason})
+	_, err = e.store.Append(context.WithoutCancel(ctx), d)
+	if errors.Is(err, ledger.ErrInsufficient) {
+		return ErrLimitInUse
+	}
+	return err
+}

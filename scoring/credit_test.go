@@ -420,3 +420,44 @@ func TestOwnersRefusalIsTheLimit(t *testing.T) {
 		t.Fatalf("unsecured budget spent: %+v", l)
 	}
 }
+
+func TestAdjustLimit(t *testing.T) {
+	w := newWorld(t, nil, "r1", "r2")
+	ctx := context.Background()
+	c := homedAt(t, "r1", w.regions, 0)
+	e := w.engines["r1"]
+	if err := e.AdjustLimit(ctx, c, "SEK", 50_000, "boss", "no line yet"); !errors.Is(err, scoring.ErrNoLine) {
+		t.Fatalf("no line: %v", err)
+	}
+	// r2 borrows 60,000 (20,000 asked plus half the rest) and spends 20,000.
+	if d := w.checkout("r2", c, 20_000, "pay_later"); d.Outcome != "approved" {
+		t.Fatalf("%+v", d)
+	}
+	if err := w.engines["r2"].AdjustLimit(ctx, c, "SEK", 50_000, "boss", "elsewhere"); !errors.Is(err, scoring.ErrNotHome) {
+		t.Fatalf("not home: %v", err)
+	}
+	if err := e.AdjustLimit(ctx, c, "SEK", 150_000, "boss", "good payer"); err != nil {
+		t.Fatal(err)
+	}
+	if l := w.line("r1", c); l.Limit != 150_000 || l.Rights["r1"] != 90_000 {
+		t.Fatalf("raised: %+v", l)
+	}
+	// The home owns 90,000 unused: the limit can come down by that much, no
+	// further while r2 holds its 40,000.
+	if err := e.AdjustLimit(ctx, c, "SEK", 50_000, "boss", "too far"); !errors.Is(err, scoring.ErrLimitInUse) {
+		t.Fatalf("cut into lent rights: %v", err)
+	}
+	if err := e.AdjustLimit(ctx, c, "SEK", 60_000, "boss", "risk review"); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll()
+	for _, r := range w.regions {
+		l := w.line(r, c)
+		if l.Limit != 60_000 || l.Rights["r1"] != 0 || l.Rights["r2"] != 40_000 || l.Secured != 20_000 {
+			t.Fatalf("%s after the cut: %+v", r, l)
+		}
+	}
+	if err := e.AdjustLimit(ctx, c, "SEK", 0, "boss", "zero"); err == nil {
+		t.Fatal("a zero limit was accepted")
+	}
+}
