@@ -124,6 +124,7 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 			FamilyName: strings.TrimSpace(req.Consumer.FamilyName), Country: req.Consumer.Country,
 		},
 		ExpiresAt: now.Add(s.cfg.AuthTTL).UnixMilli(), RequestHash: hash, Key: key,
+		Notify: &data.URLs.Notification,
 	}
 
 	if req.Method == "card" {

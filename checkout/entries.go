@@ -57,6 +57,9 @@ type authData struct {
 	// the decision's inputs and points.
 	Credit  *CreditHold     `json:"credit,omitempty"`
 	Scoring json.RawMessage `json:"scoring,omitempty"`
+	// Notify is the session's notification URL ("" for none), copied so
+	// the webhook dispatcher need not read the session for each order.
+	Notify *string `json:"notify,omitempty"`
 }
 
 // opData is the payload of captures, refunds, cancels, releases, voids,

@@ -420,6 +420,7 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 func (d *Dispatcher) consider(ctx context.Context, e *ledger.Entry, from int64) error {
 	switch {
 	case isEvent(e.Kind):
+		d.primeTarget(e)
 		id := e.ID()
 		return d.add(ctx, &job{
 			request: id, event: id, kind: e.Kind, order: OrderID(e.Subject), origin: e.Origin,
@@ -835,6 +836,31 @@ func (d *Dispatcher) target(ctx context.Context, order OrderID) (webhookTarget, 
 		return t, ErrNoNotificationURL
 	}
 	return t, nil
+}
+
+// primeTarget caches an order's webhook target from its authorization
+// entry, which carries the session's merchant and notification URL, so
+// the order's events need no read of the session.
+func (d *Dispatcher) primeTarget(e *ledger.Entry) {
+	if e.Kind != KindOrderAuthorized && e.Kind != KindOrderDeclined && e.Kind != KindOrderPending {
+		return
+	}
+	var a struct {
+		Merchant string  `json:"merchant"`
+		Notify   *string `json:"notify"`
+	}
+	if json.Unmarshal(e.Data, &a) != nil || a.Notify == nil || a.Merchant == "" {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.targets[OrderID(e.Subject)]; ok {
+		return
+	}
+	if len(d.targets) >= maxTargets {
+		clear(d.targets)
+	}
+	d.targets[OrderID(e.Subject)] = webhookTarget{merchant: a.Merchant, url: *a.Notify}
 }
 
 // body renders the event: the order as it was right after the entry, so
