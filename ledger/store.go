@@ -78,6 +78,10 @@ type Store struct {
 	closeMu   sync.RWMutex // held for reading while a request is being queued
 	closed    bool
 
+	// guardCache holds committed balances the writer has read for guards,
+	// kept up to date as commits finish; only the writer goroutine uses it.
+	guardCache map[balanceKey]int64
+
 	mu     sync.RWMutex // guards heads, digest, count
 	heads  map[RegionID]head
 	digest Digest
@@ -132,13 +136,14 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	}
 
 	s := &Store{
-		opt:   opt,
-		log:   opt.Logger,
-		clock: &clock{now: opt.Now},
-		reqs:  make(chan *writeReq, 4*opt.MaxBatch),
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
-		heads: make(map[RegionID]head),
+		opt:        opt,
+		log:        opt.Logger,
+		clock:      &clock{now: opt.Now},
+		reqs:       make(chan *writeReq, 4*opt.MaxBatch),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
+		heads:      make(map[RegionID]head),
+		guardCache: map[balanceKey]int64{},
 
 		changed: make(chan struct{}),
 	}

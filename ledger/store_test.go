@@ -524,3 +524,57 @@ func TestGuardsNeverSpendTwice(t *testing.T) {
 		t.Fatalf("got %d entries, want 34: a refused draft must not take a sequence number", got)
 	}
 }
+
+// TestGuardsSeeAppliedCredits: guarded spends race remote entries that
+// credit the same account, over many groups; every guard decision must use
+// the balance as committed (the writer's cache of balances follows every
+// commit, local or applied), so the balance ends exact and never negative.
+func TestGuardsSeeAppliedCredits(t *testing.T) {
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	s := MustOpen(t, r1, r2)
+	remote := MustOpen(t, r2, r1)
+	spend := ledger.Draft{Kind: "spend", Postings: []ledger.Posting{
+		{Account: "acct:x", Amount: -7, Currency: "SEK"}, {Account: "acct:sink", Amount: 7, Currency: "SEK"}},
+		Guards: []ledger.Guard{{Account: "acct:x", Currency: "SEK"}}}
+	var credited, spent int64
+	for round := 0; round < 20; round++ {
+		credit, err := remote.Append(ctx, ledger.Draft{Kind: "credit", Postings: []ledger.Posting{
+			{Account: "acct:x", Amount: 30, Currency: "SEK"}, {Account: "acct:src", Amount: -30, Currency: "SEK"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Apply(ctx, []ledger.Entry{credit}); err != nil {
+				t.Error(err)
+			}
+		}()
+		for i := 0; i < 12; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Append(ctx, spend)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					spent += 7
+				case !errors.Is(err, ledger.ErrInsufficient):
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		credited += 30
+		bal, err := s.Balance(ctx, "acct:x", "SEK")
+		if err != nil || int64(bal) != credited-spent || bal < 0 {
+			t.Fatalf("round %d: balance %d (%v), want %d credited - %d spent", round, bal, err, credited, spent)
+		}
+	}
+	if spent < 20*28-7*20 {
+		t.Fatalf("only %d spent of %d credited: guards refused spends the balance allowed", spent, credited)
+	}
+}

@@ -318,6 +318,7 @@ func (s *Store) writer() {
 		// staged group.
 		select {
 		case err := <-finished:
+			s.finishedCommit(inflight, err)
 			inflight, pending = nil, s.afterCommit(err, pending)
 			continue
 		default:
@@ -332,6 +333,7 @@ func (s *Store) writer() {
 		}
 		select {
 		case err := <-finished:
+			s.finishedCommit(inflight, err)
 			inflight, pending = nil, s.afterCommit(err, pending)
 		case r := <-reqs:
 			if pending == nil {
@@ -555,9 +557,18 @@ func postingSum(d *Draft, k balanceKey) int64 {
 }
 
 // balanceAfter returns the balance of k once base (the group committing now,
-// if any) is committed. It reads the committed balance and digest in one
-// snapshot: if that snapshot already includes base, its digest says so.
+// if any) is committed. A balance the writer has read before comes from its
+// cache of committed balances (kept by the writer alone, as commits finish);
+// otherwise it reads the committed balance and digest in one snapshot: if
+// that snapshot already includes base, its digest says so.
 func (s *Store) balanceAfter(base *group, k balanceKey) (int64, error) {
+	var pendingDelta int64
+	if base != nil {
+		pendingDelta = base.deltas[k]
+	}
+	if v, ok := s.guardCache[k]; ok {
+		return v + pendingDelta, nil
+	}
 	tx, err := s.gdb.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, classify(fmt.Errorf("ledger: read balance: %w", err))
@@ -571,10 +582,33 @@ func (s *Store) balanceAfter(base *group, k balanceKey) (int64, error) {
 	if err := tx.QueryRow(`SELECT value FROM meta WHERE key = 'digest'`).Scan(&d); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, classify(fmt.Errorf("ledger: read digest: %w", err))
 	}
-	if base != nil && string(d) != string(base.digest[:]) {
-		amount += base.deltas[k]
+	committed := amount // as of the last commit the writer knows finished
+	if base != nil && string(d) == string(base.digest[:]) {
+		committed -= pendingDelta
 	}
-	return amount, nil
+	if len(s.guardCache) >= maxGuardCache {
+		clear(s.guardCache)
+	}
+	s.guardCache[k] = committed
+	return committed + pendingDelta, nil
+}
+
+// maxGuardCache bounds the writer's cache of committed balances.
+const maxGuardCache = 1 << 16
+
+// finishedCommit brings the writer's balance cache up to date with a commit
+// of g that finished with err: its deltas on success; on failure nothing is
+// known, so the cache is dropped.
+func (s *Store) finishedCommit(g *group, err error) {
+	if err != nil || g == nil {
+		clear(s.guardCache)
+		return
+	}
+	for k, d := range g.deltas {
+		if v, ok := s.guardCache[k]; ok {
+			s.guardCache[k] = v + d
+		}
+	}
 }
 
 // balanceKey names one row of the balances table.
