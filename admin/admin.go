@@ -19,9 +19,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -114,8 +116,40 @@ type staffHandler func(w http.ResponseWriter, r *http.Request, u user)
 // another site can make the browser send the cookie, not the token).
 func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if !safeMethod(r.Method) {
+			// A page on another site can make a browser send a form
+			// (urlencoded, multipart or text/plain, whose body can spell
+			// JSON) with cached credentials; it cannot send a JSON content
+			// type without a preflight, nor hide that it is cross-site.
+			if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+				writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send JSON with Content-Type: application/json")
+				return
+			}
+			if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+				writeError(w, http.StatusForbidden, "cross_site", "the admin API does not take requests from other sites")
+				return
+			}
+		}
+		client := clientAddr(r)
+		name, _, basic := r.BasicAuth()
+		if basic {
+			// Basic credentials count against the same throttle as the
+			// sign-in form: guessing through the API is no faster.
+			if wait, blocked := a.throttle.blocked(client, name, a.sessions.now()); blocked {
+				w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+				writeError(w, http.StatusTooManyRequests, "too_many_attempts", "too many failed sign-ins; wait and try again")
+				return
+			}
+		}
 		u, ok := a.authenticate(r)
-		if _, _, basic := r.BasicAuth(); !basic && r.Header.Get("Authorization") == "" {
+		if basic {
+			if ok {
+				a.throttle.succeeded(client, name)
+			} else {
+				a.throttle.fail(client, name, a.sessions.now())
+			}
+		}
+		if !basic && r.Header.Get("Authorization") == "" {
 			if s, signedIn := a.sessions.read(r, a.users); signedIn {
 				if !safeMethod(r.Method) && !a.sessions.csrfOK(s, r.Header.Get(csrfHeader)) {
 					writeError(w, http.StatusForbidden, "csrf_token_required",
@@ -126,8 +160,9 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 			}
 		}
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Basic realm="kassa admin"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "sign in with staff credentials")
+			// No Basic challenge: a browser that prompted for and cached
+			// the credentials would then send them on other sites' forms.
+			writeError(w, http.StatusUnauthorized, "unauthorized", "sign in with staff credentials (HTTP Basic, or the admin UI's session)")
 			return
 		}
 		if roleRank[u.role] < roleRank[role] {
@@ -141,6 +176,7 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

@@ -221,8 +221,10 @@ func TestConsumerByEmail(t *testing.T) {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		if res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") == "" {
-			t.Errorf("got %d with WWW-Authenticate %q, want 401 with a challenge", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+		// No Basic challenge: a browser would cache the credentials and
+		// send them with other sites' forms.
+		if res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") != "" {
+			t.Errorf("got %d with WWW-Authenticate %q, want 401 without a challenge", res.StatusCode, res.Header.Get("WWW-Authenticate"))
 		}
 	})
 }
@@ -725,4 +727,50 @@ type ConsumerViewJSON struct {
 	Limit    int64            `json:"limit"`
 	Exposure int64            `json:"exposure"`
 	Rights   map[string]int64 `json:"rights"`
+}
+
+// TestAPIRefusesCrossSiteRequests: a form on another site can make a
+// browser post text/plain (whose body can spell JSON) with cached
+// credentials; the API takes only JSON and no cross-site request, and
+// Basic guesses count against the sign-in throttle.
+func TestAPIRefusesCrossSiteRequests(t *testing.T) {
+	e := newEnv(t)
+	n := e.store.Count()
+	post := func(ct, site, body string) int {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/admin/api/mode", strings.NewReader(body))
+		req.SetBasicAuth("boss", "boss-pass")
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	body := `{"mode":"card_only","reason":"x="}`
+	if got := post("text/plain", "", body); got != http.StatusUnsupportedMediaType {
+		t.Fatalf("text/plain: got %d, want 415", got)
+	}
+	if got := post("application/json", "cross-site", body); got != http.StatusForbidden {
+		t.Fatalf("cross-site: got %d, want 403", got)
+	}
+	if e.store.Count() != n {
+		t.Fatal("a refused request changed the mode")
+	}
+	if got := post("application/json", "same-origin", body); got != http.StatusOK {
+		t.Fatalf("same origin JSON: got %d, want 200", got)
+	}
+	// Guessing a password over Basic is throttled like the sign-in form.
+	status := 0
+	for i := 0; i < 12; i++ {
+		status, _ = call(t, e, "GET", "/admin/api/mode", "viewer-wrong", "")
+	}
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("after 12 wrong passwords: got %d, want 429", status)
+	}
 }

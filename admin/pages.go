@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -268,7 +269,9 @@ func safeNext(next string) string {
 	u, err := url.Parse(next)
 	if err != nil || next == "" || u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(next, "//") ||
 		strings.ContainsAny(next, "\\\r\n") || !strings.HasPrefix(u.Path, "/admin/") ||
-		strings.HasPrefix(u.Path, "/admin/api/") || u.Path == "/admin/login" || u.Path == "/admin/logout" {
+		strings.HasPrefix(u.Path, "/admin/api/") || u.Path == "/admin/login" || u.Path == "/admin/logout" ||
+		path.Clean(u.Path) != u.Path || strings.Contains(strings.ToLower(u.EscapedPath()), "%2e") {
+		// Dot segments, plain or escaped, could climb out of /admin/.
 		return "/admin/search"
 	}
 	return next

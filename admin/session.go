@@ -270,6 +270,7 @@ type failures struct {
 const (
 	maxFailures        = 10
 	maxAddressFailures = 50
+	maxNameFailures    = 200 // one name from any number of addresses
 	failWindow         = 15 * time.Minute
 	maxTracked         = 10_000
 )
@@ -278,13 +279,15 @@ func throttleKeys(client, name string) (pair, address string) {
 	return client + "\x00" + name, client
 }
 
+func nameKey(name string) string { return "\x00name\x00" + name }
+
 // blocked reports whether this name from this client must wait, and how
 // long.
 func (t *throttle) blocked(client, name string, now time.Time) (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	pair, address := throttleKeys(client, name)
-	for key, limit := range map[string]int{pair: maxFailures, address: maxAddressFailures} {
+	for key, limit := range map[string]int{pair: maxFailures, address: maxAddressFailures, nameKey(name): maxNameFailures} {
 		f := t.fails[key]
 		if f != nil && now.Before(f.since.Add(failWindow)) && f.n >= limit {
 			return f.since.Add(failWindow).Sub(now), true
@@ -307,17 +310,30 @@ func (t *throttle) fail(client, name string, now time.Time) {
 		}
 	}
 	pair, address := throttleKeys(client, name)
-	for _, key := range []string{pair, address} {
+	for _, key := range []string{pair, address, nameKey(name)} {
 		f := t.fails[key]
 		if f == nil || !now.Before(f.since.Add(failWindow)) {
 			if len(t.fails) >= maxTracked {
-				continue // under a flood from many addresses, stop tracking new ones rather than grow
+				// Under a flood from many addresses, forget the oldest
+				// count rather than stop counting new ones.
+				t.evictOldest()
 			}
 			f = &failures{since: now}
 			t.fails[key] = f
 		}
 		f.n++
 	}
+}
+
+func (t *throttle) evictOldest() {
+	var oldest string
+	var at time.Time
+	for k, f := range t.fails {
+		if oldest == "" || f.since.Before(at) {
+			oldest, at = k, f.since
+		}
+	}
+	delete(t.fails, oldest)
 }
 
 // succeeded forgets the failures of this name from this client; those of

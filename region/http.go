@@ -73,7 +73,7 @@ func (r *Region) instrument(next *mux.Router) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
 		cid := req.Header.Get("X-Request-Id")
-		if cid == "" || len(cid) > 64 {
+		if cid == "" || len(cid) > 64 || !plainID(cid) {
 			var b [8]byte
 			rand.Read(b[:])
 			cid = hex.EncodeToString(b[:])
@@ -99,4 +99,16 @@ func (r *Region) instrument(next *mux.Router) http.Handler {
 		}()
 		next.ServeHTTP(sw, req)
 	})
+}
+
+// plainID reports whether a caller's request id is safe to echo into
+// headers, pages and logs: letters, digits, '-' and '_' only.
+func plainID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
