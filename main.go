@@ -50,13 +50,17 @@ func exitCode(err error) int {
 // run is the whole program: main only adds the process around it, so tests
 // run exactly what operators run.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cmd := "serve"
+	cmd, named := "serve", false
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+		cmd, args, named = args[0], args[1:], true
 	}
 	env := &cmdEnv{environ: environ, stdout: stdout, stderr: stderr}
 	switch cmd {
 	case "serve":
+		if !named && len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			// Plain `kassa --help`: the commands, then serve's flags.
+			fmt.Fprint(stdout, usage+"\n")
+		}
 		return env.serve(ctx, args)
 	case "keygen":
 		return env.keygen(ctx, args)

@@ -183,7 +183,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]any{"error": map[string]string{
-		"code": code, "message": msg, "correlation_id": w.Header().Get("Kassa-Correlation-Id")}})
+		"code": code, "message": msg, "field": "", "correlation_id": w.Header().Get("Kassa-Correlation-Id")}})
 }
 
 // TimelineEntry is one ledger entry as support staff see it.

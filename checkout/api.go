@@ -103,10 +103,9 @@ func writeError(w http.ResponseWriter, e apiError) {
 	if e.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
-	body := map[string]string{"code": e.code, "message": e.msg, "correlation_id": correlationID(w)}
-	if e.field != "" {
-		body["field"] = e.field
-	}
+	// Every error has the four keys; field is "" when no input field is at
+	// fault.
+	body := map[string]string{"code": e.code, "message": e.msg, "field": e.field, "correlation_id": correlationID(w)}
 	writeJSON(w, e.status, map[string]any{"error": body})
 }
 

@@ -168,15 +168,16 @@ func orderRef(merchant, reference string) string { return "ref:" + merchant + ":
 // orderState is the fold of every entry about one order.
 type orderState struct {
 	Order
-	entries   []ledger.Entry // what the state was folded from
-	winner    *ledger.Entry
-	auth      authData
-	losers    []ledger.Entry
-	voided    map[string]bool // regions whose duplicate authorization was voided
-	ops       map[string]opData
-	pending   bool
-	declined  *authData
-	cancelled bool
+	entries    []ledger.Entry // what the state was folded from
+	winner     *ledger.Entry
+	auth       authData
+	losers     []ledger.Entry
+	voided     map[string]bool // regions whose duplicate authorization was voided
+	ops        map[string]opData
+	pending    bool
+	declined   *authData
+	declinedAt time.Time
+	cancelled  bool
 	// debtSettled is the debt refunds and repayments settled.
 	debtSettled int64
 	// returned is the credit given back per hold, by the region of the
@@ -248,11 +249,11 @@ func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error
 			if e.Kind == KindOrderPending {
 				st.pending = true
 				if st.declined == nil {
-					st.declined = &a
+					st.declined, st.declinedAt = &a, e.HLC.Time()
 				}
 			} else {
 				st.pending = false
-				st.declined = &a
+				st.declined, st.declinedAt = &a, e.HLC.Time()
 			}
 		default:
 			var d opData
@@ -312,6 +313,9 @@ func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error
 		st.SessionID, st.Merchant, st.MerchantReference = a.Session, a.Merchant, a.MerchantReference
 		st.Method, st.Amount, st.Currency, st.Decision = a.Method, a.Amount, a.Currency, a.Decision
 		st.Consumer, st.Card = a.Consumer, a.Card
+		// When it was decided; nothing of it can be captured, so it
+		// "expires" then too.
+		st.CreatedAt, st.ExpiresAt = st.declinedAt, st.declinedAt
 		st.Status = "declined"
 		if st.pending {
 			st.Status = "pending"

@@ -20,7 +20,7 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-		"code": code, "message": msg, "correlation_id": w.Header().Get("Kassa-Correlation-Id"),
+		"code": code, "message": msg, "field": "", "correlation_id": w.Header().Get("Kassa-Correlation-Id"),
 	}})
 }
 
