@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -33,5 +35,39 @@ func TestBalancesByPrefix(t *testing.T) {
 	}
 	if _, err := s.BalancesByPrefix(ctx, "", "SEK"); err == nil {
 		t.Fatal("an empty prefix was accepted")
+	}
+}
+
+// TestVerifyWithRecordedKeys: a database remembers the keys its entries
+// were checked with, so it verifies without its region's config, and a
+// tampered entry is still named.
+func TestVerifyWithRecordedKeys(t *testing.T) {
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	path := filepath.Join(t.TempDir(), "kassa.db")
+	s := MustOpenPath(t, path, r2, r1)
+	remote := MustOpen(t, r1, r2)
+	e, err := remote.Append(ctx, ledger.Draft{Kind: "test", Subject: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, []ledger.Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, ledger.Draft{Kind: "test", Subject: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	region, _, err := ledger.Identity(ctx, path)
+	if err != nil || region != "r2" {
+		t.Fatalf("identity %q %v", region, err)
+	}
+	rep, err := ledger.Verify(ctx, path, nil)
+	if err != nil || rep.Entries != 2 || rep.Region != "r2" || len(rep.StoredKeys) != 2 {
+		t.Fatalf("verify with recorded keys: %+v %v", rep, err)
+	}
+	// A wrong key given for r1 is used, not the recorded one.
+	other := newRegion("r9")
+	if _, err := ledger.Verify(ctx, path, ledger.Keys{"r1": other.key.Public().(ed25519.PublicKey)}); err == nil {
+		t.Fatal("a wrong configured key passed")
 	}
 }

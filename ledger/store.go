@@ -283,6 +283,17 @@ func (s *Store) checkIdentity(ctx context.Context) error {
 			return fmt.Errorf("%w: %s was written with another key than the configured key file", ErrRegionMismatch, s.opt.Path)
 		}
 	}
+	// Remember the other regions' keys the entries are checked with, so
+	// `kassa verify` can check a database without its region's config.
+	for origin, pub := range s.opt.Keys {
+		if origin == s.opt.Region {
+			continue
+		}
+		if _, err := s.wdb.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+			"key:"+string(origin), []byte(pub)); err != nil {
+			return classify(fmt.Errorf("ledger: record %s's key: %w", origin, err))
+		}
+	}
 	return nil
 }
 

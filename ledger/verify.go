@@ -2,12 +2,15 @@ package ledger
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 )
 
 // VerifyError names the first problem Verify found.
@@ -34,6 +37,45 @@ type VerifyReport struct {
 	Vector  map[RegionID]uint64
 	Digest  Digest
 	Forks   int
+	// Region is the region the database belongs to; StoredKeys lists the
+	// origins checked with keys the database recorded (the caller gave
+	// none): that finds corruption, not someone able to rewrite the file.
+	Region     RegionID
+	StoredKeys []RegionID
+}
+
+// Identity returns the region and public key a ledger database is bound
+// to, without opening it for writing.
+func Identity(ctx context.Context, path string) (RegionID, ed25519.PublicKey, error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer db.Close()
+	var region, pub []byte
+	if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'region'`).Scan(&region); err != nil {
+		return "", nil, fmt.Errorf("ledger: %s has no region: %w", path, err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'public_key'`).Scan(&pub); err != nil {
+		return "", nil, fmt.Errorf("ledger: %s has no public key: %w", path, err)
+	}
+	return RegionID(region), ed25519.PublicKey(pub), nil
+}
+
+func openReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "query_only(1)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
 }
 
 // Verify checks the ledger database at path without changing it: SQLite's
@@ -66,6 +108,33 @@ func Verify(ctx context.Context, path string, keys Keys) (VerifyReport, error) {
 		return rep, &VerifyError{Problem: "SQLite integrity check: " + check}
 	}
 
+	keys = maps.Clone(keys)
+	if keys == nil {
+		keys = Keys{}
+	}
+	recorded := Keys{}
+	if krows, err := db.QueryContext(ctx, `SELECT key, value FROM meta WHERE key LIKE 'key:%' OR key IN ('region', 'public_key')`); err == nil {
+		var own []byte
+		for krows.Next() {
+			var k string
+			var v []byte
+			if krows.Scan(&k, &v) != nil {
+				continue
+			}
+			switch {
+			case k == "region":
+				rep.Region = RegionID(v)
+			case k == "public_key":
+				own = v
+			default:
+				recorded[RegionID(strings.TrimPrefix(k, "key:"))] = ed25519.PublicKey(v)
+			}
+		}
+		krows.Close()
+		if rep.Region != "" && own != nil {
+			recorded[rep.Region] = ed25519.PublicKey(own)
+		}
+	}
 	rows, err := db.QueryContext(ctx, `SELECT origin, seq, id, body FROM entries ORDER BY origin, seq`)
 	if err != nil {
 		return rep, &VerifyError{Problem: fmt.Sprintf("no ledger tables: %v", err)}
@@ -100,6 +169,12 @@ func Verify(ctx context.Context, path string, keys Keys) (VerifyReport, error) {
 			return rep, bad(got, "indexed as %s/%d but the entry says %s/%d", origin, seq, e.Origin, e.Seq)
 		}
 		pub, ok := keys[e.Origin]
+		if !ok {
+			if pub, ok = recorded[e.Origin]; ok {
+				keys[e.Origin] = pub
+				rep.StoredKeys = append(rep.StoredKeys, e.Origin)
+			}
+		}
 		if !ok {
 			return rep, bad(got, "origin %q has no configured public key", e.Origin)
 		}
