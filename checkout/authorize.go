@@ -94,10 +94,10 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 			if last.RequestHash != hash {
 				return Order{}, false, ErrIdempotencyConflict
 			}
-			return st.Order, true, nil
+			return st.asOfDecision(key, hash), true, nil
 		}
 		if last != nil && key == "" && last.Key == "" && last.RequestHash == hash && st.Status != "declined" {
-			return st.Order, true, nil
+			return st.asOfDecision(key, hash), true, nil
 		}
 		if st.winner != nil {
 			return Order{}, false, ErrSessionComplete

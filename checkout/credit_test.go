@@ -742,3 +742,27 @@ func TestDuplicateCreditNeverCreatesRights(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayReturnsTheOriginalAnswer: a retry under the same key gets the
+// response the first request got, not the object as it is now.
+func TestReplayReturnsTheOriginalAnswer(t *testing.T) {
+	r1 := startRegions(t, 1, nil)[0]
+	s := call(t, "POST", r1.url+"/v1/sessions", "orig-s", sessionBody(10_000, "orig"))
+	auth := map[string]any{"method": "pay_later", "consumer": consumer("orig@example.com")}
+	a := call(t, "POST", r1.url+"/v1/sessions/"+s.str("id")+"/authorize", "orig-a", auth)
+	oid := a.str("id")
+	c1 := call(t, "POST", r1.url+"/v1/orders/"+oid+"/captures", "orig-c1", map[string]any{"amount": 3000})
+	c2 := call(t, "POST", r1.url+"/v1/orders/"+oid+"/captures", "orig-c2", map[string]any{"amount": 2000})
+	if a.status != 201 || c1.status != 201 || c2.status != 201 || c2.num("captured") != 5000 {
+		t.Fatalf("setup: %d %d %d %s", a.status, c1.status, c2.status, c2.raw)
+	}
+	if r := call(t, "POST", r1.url+"/v1/sessions", "orig-s", sessionBody(10_000, "orig")); r.header.Get("Idempotent-Replayed") != "true" || r.str("status") != "open" || r.raw != s.raw {
+		t.Fatalf("session replay: %s\nwant %s", r.raw, s.raw)
+	}
+	if r := call(t, "POST", r1.url+"/v1/sessions/"+s.str("id")+"/authorize", "orig-a", auth); r.str("status") != "authorized" || r.num("captured") != 0 || r.raw != a.raw {
+		t.Fatalf("authorize replay: %s\nwant %s", r.raw, a.raw)
+	}
+	if r := call(t, "POST", r1.url+"/v1/orders/"+oid+"/captures", "orig-c1", map[string]any{"amount": 3000}); r.num("captured") != 3000 || r.raw != c1.raw {
+		t.Fatalf("capture replay: %s\nwant %s", r.raw, c1.raw)
+	}
+}

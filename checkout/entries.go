@@ -196,6 +196,49 @@ func (st *orderState) returnable(h *CreditHold, x int64) int64 {
 	return max(0, min(x, st.Amount-st.returned[h.Region]))
 }
 
+// asOf returns the order as it was right after the latest entry pick
+// chooses, at that entry's time: what the request that wrote it was
+// answered, for a replay under the same idempotency key. With no such
+// entry it returns the order as it is.
+func (st *orderState) asOf(pick func(e *ledger.Entry) bool) Order {
+	for i := len(st.entries) - 1; i >= 0; i-- {
+		if pick(&st.entries[i]) {
+			then, err := fold(st.ID, append([]ledger.Entry(nil), st.entries[:i+1]...), st.entries[i].HLC.Time())
+			if err != nil {
+				break
+			}
+			return then.Order
+		}
+	}
+	return st.Order
+}
+
+// asOfDecision is asOf the authorization attempt made under key (or, for
+// the hosted page, with this request hash).
+func (st *orderState) asOfDecision(key, hash string) Order {
+	return st.asOf(func(e *ledger.Entry) bool {
+		if e.Kind != KindOrderAuthorized && e.Kind != KindOrderDeclined && e.Kind != KindOrderPending {
+			return false
+		}
+		var a struct {
+			Key         string `json:"key"`
+			RequestHash string `json:"request_hash"`
+		}
+		return json.Unmarshal(e.Data, &a) == nil && a.Key == key && a.RequestHash == hash
+	})
+}
+
+// opIDOf returns the operation id in an entry's data, if any.
+func opIDOf(e *ledger.Entry) string {
+	var d struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(e.Data, &d) != nil {
+		return ""
+	}
+	return d.ID
+}
+
 // debt is what the consumer still owes on a credit order.
 func (st *orderState) debt() int64 {
 	if st.auth.Credit == nil {

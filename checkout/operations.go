@@ -188,7 +188,8 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 			if prev.RequestHash != hash {
 				return Order{}, false, ErrIdempotencyConflict
 			}
-			return st.Order, true, nil
+			// The same answer as the first time: the order right after it.
+			return st.asOf(func(e *ledger.Entry) bool { return opIDOf(e) == opID }), true, nil
 		}
 		if voided, err := s.voidLostAuthorization(ctx, st); err != nil {
 			return Order{}, false, err

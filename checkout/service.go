@@ -208,6 +208,8 @@ func (s *Service) CreateSession(ctx context.Context, merchantID, key string, req
 		if data.Merchant != merchantID || data.RequestHash != hash {
 			return Session{}, false, ErrIdempotencyConflict
 		}
+		// The same answer as the first time: the session as created.
+		sess.Status, sess.OrderID = "open", ""
 		return sess, true, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return Session{}, false, err
