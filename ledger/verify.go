@@ -49,7 +49,7 @@ type VerifyReport struct {
 func Identity(ctx context.Context, path string) (RegionID, ed25519.PublicKey, error) {
 	db, err := openReadOnly(path)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("ledger: %w", err)
 	}
 	defer db.Close()
 	var region, pub []byte
@@ -64,7 +64,7 @@ func Identity(ctx context.Context, path string) (RegionID, ed25519.PublicKey, er
 
 func openReadOnly(path string) (*sql.DB, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
+		return nil, err
 	}
 	q := url.Values{}
 	q.Set("mode", "ro")
@@ -86,19 +86,11 @@ func openReadOnly(path string) (*sql.DB, error) {
 // if the file cannot be read at all.
 func Verify(ctx context.Context, path string, keys Keys) (VerifyReport, error) {
 	var rep VerifyReport
-	if _, err := os.Stat(path); err != nil {
+	db, err := openReadOnly(path)
+	if err != nil {
 		return rep, fmt.Errorf("ledger: verify: %w", err)
 	}
-	q := url.Values{}
-	q.Set("mode", "ro")
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "query_only(1)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return rep, err
-	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 
 	var check string
 	if err := db.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&check); err != nil {

@@ -385,9 +385,12 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// reconcile settles unknown card outcomes until ctx is done.
-func (r *Region) reconcile(ctx context.Context) {
-	t := time.NewTicker(r.cfg.Checkout.ReconcileInterval)
+// every runs f every d until ctx is done (never if d is not positive).
+func every(ctx context.Context, d time.Duration, f func()) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -395,6 +398,15 @@ func (r *Region) reconcile(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		f()
+	}
+}
+
+// reconcile settles unknown card outcomes and sweeps this region's
+// authorizations (duplicates to void, expired credit to release) until ctx
+// is done.
+func (r *Region) reconcile(ctx context.Context) {
+	every(ctx, r.cfg.Checkout.ReconcileInterval, func() {
 		if n, err := r.checkout.Reconcile(ctx); err != nil {
 			r.log.Error("reconcile card outcomes", "err", err)
 		} else if n > 0 {
@@ -405,29 +417,19 @@ func (r *Region) reconcile(ctx context.Context) {
 		} else if voided+released > 0 {
 			r.log.Info("swept authorizations", "voided_duplicates", voided, "released_expired", released)
 		}
-	}
+	})
 }
 
 // rebalance moves credit rights toward where consumers shop until ctx is
 // done.
 func (r *Region) rebalance(ctx context.Context) {
-	if r.cfg.Scoring.RebalanceInterval <= 0 {
-		return
-	}
-	t := time.NewTicker(r.cfg.Scoring.RebalanceInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, r.cfg.Scoring.RebalanceInterval, func() {
 		if n, err := r.credit.Rebalance(ctx); err != nil {
 			r.log.Error("rebalance credit rights", "err", err)
 		} else if n > 0 {
 			r.log.Debug("moved credit rights ahead of demand", "transfers", n)
 		}
-	}
+	})
 }
 
 // Close finishes queued ledger writes, closes the ledger and then the backup
