@@ -461,3 +461,28 @@ func TestAdjustLimit(t *testing.T) {
 		t.Fatal("a zero limit was accepted")
 	}
 }
+
+// TestHomeBehindDoesNotGrant: a home region that has not caught up with the
+// others (it just joined, or was restored) grants no line: its own
+// checkouts degrade as if the home were out of reach, and a peer asking it
+// is told to try later (a temporary answer, not "no rights").
+func TestHomeBehindDoesNotGrant(t *testing.T) {
+	w := newWorld(t, nil, "r1", "r2")
+	c := homedAt(t, "r1", w.regions, 0)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	behind := scoring.New(w.stores["r1"], scoring.Config{Region: "r1", Regions: w.regions, Policy: testPolicy(), Logger: log,
+		MayGrant: func() bool { return false }})
+	w.engines["r1"] = behind
+	d := w.checkout("r1", c, 10_000, "pay_later")
+	if d.Outcome != "approved" || d.Credit.Source != "unsecured" {
+		t.Fatalf("at the home while behind: %+v", d)
+	}
+	_, err := behind.GrantRights(context.Background(), "credit:"+string(c)+":SEK", "credit:"+string(c)+":rights:", "r2", 5_000)
+	var tmp interface{ Temporary() bool }
+	if !errors.As(err, &tmp) || !tmp.Temporary() {
+		t.Fatalf("a peer's request while behind: %v, want a temporary refusal", err)
+	}
+	if l := w.line("r1", c); l.LineGranted {
+		t.Fatalf("a line was granted while behind: %+v", l)
+	}
+}

@@ -204,3 +204,35 @@ func TestCursorsSurviveRestart(t *testing.T) {
 	c.f.healAll()
 	c.converged(10 * time.Second)
 }
+
+// TestJoiningRegionKnowsItIsBehind: a region starting on an empty disk
+// learns from its first exchange what each peer holds, so it can tell it
+// is behind (and, say, not grant credit lines) until it has caught up.
+func TestJoiningRegionKnowsItIsBehind(t *testing.T) {
+	c := newCluster(t, 2, 11, nil)
+	r1, r2 := c.members[0], c.members[1]
+	for i := 0; i < 30; i++ {
+		if _, err := r2.store.Append(bg, draft("r2", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.stop(r1)
+	r1.path += ".new" // a region joining with an empty disk
+	// r2 cannot reach r1 yet; r1 can reach r2.
+	c.f.mu.Lock()
+	c.f.cut[[2]string{"r2", "r1"}] = true
+	c.f.mu.Unlock()
+	c.start(r1)
+	if err := r1.node.Recover(bg); err != nil {
+		t.Fatal(err)
+	}
+	if !r1.node.HeardFromAll() || !r1.node.Lagging(10) || r1.node.Lagging(30) {
+		t.Fatalf("after its first exchange: heard %v, lagging >10 %v, >30 %v; want true, true, false",
+			r1.node.HeardFromAll(), r1.node.Lagging(10), r1.node.Lagging(30))
+	}
+	c.f.healAll()
+	c.converged(10 * time.Second)
+	if r1.node.Lagging(0) {
+		t.Fatal("still lagging after converging")
+	}
+}
