@@ -297,7 +297,7 @@ func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, a
 	}
 	n := min(int64(have), amount)
 	if n <= 0 {
-		return ledger.Entry{}, ErrRightsUnavailable
+		return ledger.Entry{}, errNoRightsHere
 	}
 	rights := "capture"
 	switch prefix {
@@ -479,3 +479,13 @@ func (s *Service) Repaid(ctx context.Context, oid OrderID, reference string) (in
 	op, ok := st.ops[operationID("repay", oid, "", repaymentKey(reference))]
 	return op.Amount, ok, nil
 }
+
+// errNoRightsHere answers a peer's rights request for an order on which
+// this region owns none of the rights asked for.
+var errNoRightsHere error = noRightsHere{}
+
+type noRightsHere struct{}
+
+func (noRightsHere) Error() string  { return "checkout: this region owns none of these rights" }
+func (noRightsHere) NoRights() bool { return true }
+func (noRightsHere) Unwrap() error  { return ErrRightsUnavailable }

@@ -26,8 +26,14 @@ const (
 	KindModeSet       = "scoring.mode"
 )
 
-// ErrNoRights is the answer to a rights request this region cannot meet.
-var ErrNoRights = errors.New("scoring: this region owns none of the consumer's rights")
+// ErrNoRights is the answer to a rights request this region cannot meet
+// because it owns none of the consumer's rights.
+var ErrNoRights error = noRights{}
+
+type noRights struct{}
+
+func (noRights) Error() string  { return "scoring: this region owns none of the consumer's rights" }
+func (noRights) NoRights() bool { return true }
 
 // ErrCatchingUp is the answer of a home region that may not grant a line
 // yet because it is behind the others; asking again later may succeed.

@@ -201,6 +201,12 @@ func TestCursorsSurviveRestart(t *testing.T) {
 	if got == nil || *got < 5 {
 		t.Fatalf("got behind %v, want at least 5 known from the saved cursor", got)
 	}
+	// Saved cursors say what the peer held, not what it holds now: until
+	// it answers, this region cannot tell whether it is behind.
+	if r1.node.HeardFromAll() || r1.node.Lagging(0) || !r1.node.Unreachable() {
+		t.Fatalf("before any answer: heard %v, lagging %v, unreachable %v; want false, false, true",
+			r1.node.HeardFromAll(), r1.node.Lagging(0), r1.node.Unreachable())
+	}
 	c.f.healAll()
 	c.converged(10 * time.Second)
 }

@@ -275,6 +275,9 @@ func (n *Node) Lagging(max uint64) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, p := range n.peers {
+		if p.lastOK.IsZero() {
+			continue // only answers since start say what a peer holds
+		}
 		var lack uint64
 		for o, s := range p.vector {
 			if s > mine[o] {
@@ -288,14 +291,14 @@ func (n *Node) Lagging(max uint64) bool {
 	return false
 }
 
-// HeardFromAll reports whether every peer has answered this region at
-// least once (or was known from saved cursors): until then this region
-// cannot tell whether it is behind.
+// HeardFromAll reports whether every peer has answered this region since
+// it started (cursors saved in a restored database do not count: they may
+// be old): until then this region cannot tell whether it is behind.
 func (n *Node) HeardFromAll() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, p := range n.peers {
-		if p.vector == nil {
+		if p.lastOK.IsZero() {
 			return false
 		}
 	}

@@ -63,14 +63,24 @@ func (n *Node) serveRights(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := g.GrantRights(r.Context(), req.Subject, req.Account, from, req.Amount)
-	var tmp interface{ Temporary() bool }
-	if errors.As(err, &tmp) && tmp.Temporary() {
-		// Not now (the owner is catching up): worth asking again later.
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "try_later", "message": err.Error()}})
-		return
-	}
 	if err != nil {
-		writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]string{"code": "rights_unavailable", "message": err.Error()}})
+		// Only "I have none to give" is rights_unavailable: the asker
+		// takes it as the limit. Anything else is no answer about the
+		// rights, and the asker degrades as if this region were away.
+		status, code := http.StatusUnprocessableEntity, "cannot_grant"
+		var tmp interface{ Temporary() bool }
+		var none interface{ NoRights() bool }
+		switch {
+		case errors.As(err, &tmp) && tmp.Temporary():
+			status, code = http.StatusServiceUnavailable, "try_later"
+			w.Header().Set("Retry-After", "1")
+		case errors.As(err, &none) && none.NoRights(), errors.Is(err, ledger.ErrInsufficient):
+			status, code = http.StatusConflict, "rights_unavailable"
+		default:
+			n.log.Warn("could not grant rights", "from", from, "subject", req.Subject, "err", err)
+		}
+		n.m.refused(code)
+		writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": err.Error()}})
 		return
 	}
 	n.m.granted()

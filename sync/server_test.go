@@ -831,12 +831,19 @@ func TestPushConcurrencyLimit(t *testing.T) {
 type fakeGranter struct {
 	store *ledger.Store
 	calls int
+	err   error
 }
 
 func (g *fakeGranter) GrantRights(ctx context.Context, subject, account, to string, amount int64) (ledger.Entry, error) {
 	g.calls++
-	return ledger.Entry{}, errors.New("no rights here")
+	return ledger.Entry{}, g.err
 }
+
+type grantErr struct{ none, later bool }
+
+func (e grantErr) Error() string   { return "cannot grant" }
+func (e grantErr) NoRights() bool  { return e.none }
+func (e grantErr) Temporary() bool { return e.later }
 
 func TestRightsRequests(t *testing.T) {
 	rc := mustOpenReceiver(t, nil)
@@ -850,10 +857,27 @@ func TestRightsRequests(t *testing.T) {
 		`{"from":"r1","subject":"","account":"a","amount":5}`, `{"from":"r1","subject":"s","account":"a","amount":5}{}`, `{"from":"r1","x":1}`} {
 		refusal(t, rc.do(t, fromR1("POST", uri, []byte(bad))), 400, "malformed", "rights request")
 	}
+	// Only "none to give" is rights_unavailable (the asker takes it as the
+	// limit); "not now" asks to try later; anything else is no answer.
 	g := &fakeGranter{store: rc.store}
 	rc.node.SetGranter(g)
-	if r := rc.do(t, fromR1("POST", uri, body)); r.status != 409 || g.calls != 1 {
-		t.Fatalf("got %d after %d grant calls, want 409 after 1", r.status, g.calls)
+	for i, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{grantErr{none: true}, 409, "rights_unavailable"},
+		{fmt.Errorf("guard: %w", ledger.ErrInsufficient), 409, "rights_unavailable"},
+		{grantErr{later: true}, 503, "try_later"},
+		{errors.New("disk trouble"), 422, "cannot_grant"},
+	} {
+		g.err = tc.err
+		r := rc.do(t, fromR1("POST", uri, body))
+		var got struct{ Error struct{ Code string } }
+		json.Unmarshal(r.body, &got)
+		if r.status != tc.status || got.Error.Code != tc.code || g.calls != i+1 {
+			t.Fatalf("%v: got %d %s after %d grant calls, want %d %s", tc.err, r.status, r.body, g.calls, tc.status, tc.code)
+		}
 	}
 	unchanged(t, rc.store, before)
 }
