@@ -766,3 +766,36 @@ func TestReplayReturnsTheOriginalAnswer(t *testing.T) {
 		t.Fatalf("capture replay: %s\nwant %s", r.raw, c1.raw)
 	}
 }
+
+// TestRepayWhereTheDebtIsNotHeld: a repayment recorded in a region that does
+// not own the order's debt asks the owner for it; the consumer's credit
+// comes back there.
+func TestRepayWhereTheDebtIsNotHeld(t *testing.T) {
+	rs := startRegions(t, 2, creditTune)
+	r1, r2 := rs[0], rs[1]
+	email := "repay-elsewhere@example.com"
+	res := shop(r1.url, email, "rpe", 12_000)
+	if res.outcome != "approved" {
+		t.Fatalf("%+v", res)
+	}
+	if c := call(t, "POST", r1.url+"/v1/orders/"+res.order+"/captures", "rpe-c", nil); c.status != 201 {
+		t.Fatalf("capture: %d %s", c.status, c.raw)
+	}
+	converge(t, rs)
+	before := lineOf(t, r2, email)
+	if _, _, err := r2.r.Checkout().Repay(context.Background(), checkout.OrderID(res.order), checkout.Repayment{Amount: 5_000, PaidAt: time.Now(), Reference: "rpe-1"}); err != nil {
+		t.Fatal(err)
+	}
+	after := lineOf(t, r2, email)
+	if after.Exposure != before.Exposure-5_000 || after.Rights["r2"] != before.Rights["r2"]+5_000 {
+		t.Fatalf("before %+v\nafter %+v", before, after)
+	}
+	// Cut off from the owner of the rest of the debt, r2 cannot record more
+	// and says so; nothing is written.
+	partition(r1, r2, true)
+	n := r2.r.Ledger().Count()
+	_, _, err := r2.r.Checkout().Repay(context.Background(), checkout.OrderID(res.order), checkout.Repayment{Amount: 7_000, PaidAt: time.Now(), Reference: "rpe-2"})
+	if err == nil || r2.r.Ledger().Count() != n {
+		t.Fatalf("repaying debt held by an unreachable region: %v (entries %d -> %d)", err, n, r2.r.Ledger().Count())
+	}
+}

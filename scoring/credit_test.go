@@ -486,3 +486,40 @@ func TestHomeBehindDoesNotGrant(t *testing.T) {
 		t.Fatalf("a line was granted while behind: %+v", l)
 	}
 }
+
+// TestDecidePolicyGates: the policy's own checks come before the
+// scorecard, each with its reason.
+func TestDecidePolicyGates(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		tune     func(p *scoring.Policy)
+		in       checkout.DecisionInput
+		outcome  string
+		reason   string
+		noRecord bool
+	}{
+		{"country not offered", func(p *scoring.Policy) { p.Countries = []string{"NO"} },
+			checkout.DecisionInput{Method: "pay_later", Amount: 1_000, Currency: "SEK", Country: "SE"}, "card_only", scoring.ReasonCountryNotOffered, true},
+		{"currency not offered", nil,
+			checkout.DecisionInput{Method: "pay_later", Amount: 1_000, Currency: "EUR", Country: "SE"}, "card_only", scoring.ReasonCurrencyNotOffered, true},
+		{"instalments too small", nil,
+			checkout.DecisionInput{Method: "instalments", Amount: 9_999, Currency: "SEK", Country: "SE"}, "declined", scoring.ReasonBelowInstalments, true},
+		{"over the order limit", func(p *scoring.Policy) { p.MaxPayLater = 50_000 },
+			checkout.DecisionInput{Method: "pay_later", Amount: 50_001, Currency: "SEK", Country: "SE"}, "card_only", scoring.ReasonOverOrderLimit, true},
+		{"at the order limit", func(p *scoring.Policy) { p.MaxPayLater = 50_000 },
+			checkout.DecisionInput{Method: "pay_later", Amount: 50_000, Currency: "SEK", Country: "SE", NamesGiven: true}, "approved", scoring.ReasonScoreApproved, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.tune, "r1")
+			in := tc.in
+			in.Consumer = homedAt(t, "r1", w.regions, 0)
+			d, err := w.engines["r1"].Decide(context.Background(), in)
+			if err != nil || d.Outcome != tc.outcome || d.Reasons[0] != tc.reason {
+				t.Fatalf("got %+v %v, want %s %s", d, err, tc.outcome, tc.reason)
+			}
+			if tc.noRecord && (d.Postings != nil || d.Credit != nil) {
+				t.Fatalf("a refused decision spends: %+v", d)
+			}
+		})
+	}
+}
