@@ -5,26 +5,17 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"kassa/checkout"
 )
 
 // Staff read and type amounts in the currency's major unit ("12.50 SEK"),
 // as on a receipt; the API and the ledger count minor units. These helpers
 // convert between the two without floats.
 
-// minorDigits lists the currencies whose minor unit is not a hundredth
-// (ISO 4217); every other currency has two decimals.
-var minorDigits = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}
-
-func digits(currency string) int {
-	if d, ok := minorDigits[currency]; ok {
-		return d
-	}
-	return 2
-}
+// digits is how many decimals the currency's minor unit has (checkout's
+// table, so staff and shoppers see the same amounts).
+func digits(currency string) int { return checkout.MinorDigits(currency) }
 
 // formatAmount writes minor units in the major unit without the currency:
 // 123456 SEK is "1,234.56".

@@ -467,10 +467,21 @@ var numberStyles = map[string]numberStyle{
 	"en":    {group: ",", decimal: ".", symbolFirst: true, symbols: map[string]string{"USD": "$", "EUR": "€", "GBP": "£"}},
 }
 
-// minorDigits are the currencies whose minor unit is not a hundredth.
+// minorDigits are the currencies whose minor unit is not a hundredth (ISO
+// 4217); every other currency has two decimals.
 var minorDigits = map[string]int{
-	"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "UGX": 0,
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
 	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+
+// MinorDigits is how many decimals currency's minor unit has: amounts in
+// kassa are in minor units, and pages show them in the major unit.
+func MinorDigits(currency string) int {
+	if d, ok := minorDigits[currency]; ok {
+		return d
+	}
+	return 2
 }
 
 // formatMoney writes an amount in minor units as the locale writes money:
@@ -485,10 +496,7 @@ func formatMoney(amount int64, currency, locale string) string {
 			style = numberStyles["en"]
 		}
 	}
-	digits, ok := minorDigits[currency]
-	if !ok {
-		digits = 2
-	}
+	digits := MinorDigits(currency)
 	sign := ""
 	if amount < 0 {
 		sign, amount = "-", -amount
