@@ -90,7 +90,7 @@ func newEnv(tb testing.TB) *env {
 	}
 	tb.Cleanup(func() { store.Close() })
 	cfg := scoring.Config{Region: "r1", Logger: log, Policy: scoring.Policy{MaxPayLater: 1_000_000,
-		CreditLimit: map[string]int64{"SEK": 100_000}, InvoiceDays: 30, GraceDays: 5}}
+		CreditLimit: map[string]int64{"SEK": 100_000}, GraceDays: 5}}
 	credit := scoring.New(store, cfg)
 	svc := checkout.New(store, credit, nil, nil, checkout.Config{
 		Region: "r1", PublicURL: "http://kassa.test", AllowLoopback: true, Logger: log,

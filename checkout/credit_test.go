@@ -580,7 +580,7 @@ func TestExpiredCreditIsReleased(t *testing.T) {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	credit := scoring.New(store, scoring.Config{Region: "r1", Logger: log, Now: clock, Policy: scoring.Policy{MaxPayLater: 1_000_000,
-		CreditLimit: map[string]int64{"SEK": 100_000}, InvoiceDays: 30, GraceDays: 5}})
+		CreditLimit: map[string]int64{"SEK": 100_000}, GraceDays: 5}})
 	svc := checkout.New(store, credit, nil, nil, checkout.Config{Region: "r1", PublicURL: "http://kassa.test", Logger: log, Now: clock,
 		AuthTTL: 28 * 24 * time.Hour, Merchants: []checkout.MerchantConfig{{ID: "demo", APISecret: "sk"}},
 		Consumers: checkout.Consumers{Key: []byte("k")}, FingerprintKey: []byte("f")})

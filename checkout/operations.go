@@ -387,11 +387,7 @@ func (s *Service) settleDebt(ctx context.Context, d *ledger.Draft, st *orderStat
 		return err
 	}
 	y := min(int64(have), amount)
-	var data opData
-	if len(d.Data) > 0 {
-		_ = jsonUnmarshal(d.Data, &data)
-	}
-	data.Consumer = h.Consumer
+	data := opData{Consumer: h.Consumer}
 	if y > 0 {
 		d.Postings = append(d.Postings,
 			ledger.Posting{Account: debt, Amount: -ledger.Amount(y), Currency: st.Currency},

@@ -186,7 +186,7 @@ func (c *Config) Policy() scoring.Policy {
 		CreditLimit: upperKeys(sc.CreditLimit), UnsecuredBudget: upperKeys(sc.UnsecuredBudget),
 		UnsecuredMaxOrder: sc.UnsecuredMaxOrder, UnsecuredMinScore: sc.UnsecuredMinScore,
 		RightsTimeout: sc.RightsTimeout, GrantShare: sc.GrantShare, RebalanceShare: sc.RebalanceShare,
-		RebalanceWindow: sc.RebalanceWindow, InvoiceDays: sc.InvoiceDays, GraceDays: sc.GraceDays,
+		RebalanceWindow: sc.RebalanceWindow, GraceDays: sc.GraceDays,
 	}
 }
 
@@ -382,6 +382,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Scoring.RebalanceInterval < 0 {
 		return bad("scoring.rebalance_interval", "must not be negative")
+	}
+	if c.Scoring.InvoiceDays < 0 || c.Scoring.InvoiceDays > 365 {
+		return bad("scoring.invoice_days", "must be 0 (the default, 30) to 365, got %d", c.Scoring.InvoiceDays)
 	}
 	wh := c.Webhooks
 	for key, r := range map[string]struct{ d, lo, hi time.Duration }{

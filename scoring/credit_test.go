@@ -47,7 +47,7 @@ func testPolicy() scoring.Policy {
 		CreditLimit:     map[string]int64{"SEK": 100_000},
 		UnsecuredBudget: map[string]int64{"SEK": 30_000}, UnsecuredMaxOrder: 20_000, UnsecuredMinScore: 600,
 		RightsTimeout: time.Second, GrantShare: 0.5, RebalanceShare: 0.3, RebalanceWindow: 24 * time.Hour,
-		InvoiceDays: 30, GraceDays: 5,
+		GraceDays: 5,
 	}
 }
 

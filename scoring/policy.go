@@ -99,11 +99,9 @@ type Policy struct {
 	RebalanceShare  float64
 	RebalanceWindow time.Duration
 
-	// InvoiceDays is when a pay-later invoice falls due after capture; pay
-	// in 3 falls due in three parts at InvoiceDays, 2x and 3x. GraceDays
-	// pass before an unpaid amount counts as overdue.
-	InvoiceDays int
-	GraceDays   int
+	// GraceDays pass after an amount falls due (checkout's invoice days
+	// set when) before it counts as overdue.
+	GraceDays int
 }
 
 // Validate reports the first problem in p, naming the config key.
@@ -144,9 +142,6 @@ func (p *Policy) Validate() error {
 	}
 	if p.RightsTimeout < 0 || p.RightsTimeout > 10*time.Second {
 		return &PolicyError{"scoring.rights_timeout", "must be between 0 and 10s"}
-	}
-	if p.InvoiceDays < 0 {
-		return &PolicyError{"scoring.invoice_days", "must not be negative"}
 	}
 	if p.GraceDays < 0 {
 		return &PolicyError{"scoring.grace_days", "must not be negative"}

@@ -40,7 +40,6 @@ func TestValidate(t *testing.T) {
 		{"rebalance_share over 1", func(p *scoring.Policy) { p.RebalanceShare = 2 }, "scoring.rebalance_share"},
 		{"rights_timeout over 10s", func(p *scoring.Policy) { p.RightsTimeout = 11 * time.Second }, "scoring.rights_timeout"},
 		{"negative rights_timeout", func(p *scoring.Policy) { p.RightsTimeout = -time.Millisecond }, "scoring.rights_timeout"},
-		{"negative invoice_days", func(p *scoring.Policy) { p.InvoiceDays = -1 }, "scoring.invoice_days"},
 		{"negative grace_days", func(p *scoring.Policy) { p.GraceDays = -1 }, "scoring.grace_days"},
 		{"unknown feature", func(p *scoring.Policy) { p.Scorecard[2].Feature = "income" }, "scoring.scorecard[2].feature"},
 		{"feature in the wrong case", func(p *scoring.Policy) { p.Scorecard[0].Feature = "Amount" }, "scoring.scorecard[0].feature"},

@@ -44,7 +44,7 @@ func defaultPolicy() scoring.Policy {
 			"USD": 500_000},
 		UnsecuredMaxOrder: 300_000, UnsecuredMinScore: 630,
 		RightsTimeout: 300 * time.Millisecond, GrantShare: 0.5, RebalanceShare: 0.3, RebalanceWindow: 2160 * time.Hour,
-		InvoiceDays: 30, GraceDays: 5,
+		GraceDays: 5,
 	}
 }
 
