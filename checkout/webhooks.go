@@ -795,42 +795,45 @@ func (d *Dispatcher) target(ctx context.Context, order OrderID) (webhookTarget, 
 			return t, err
 		}
 		var sid SessionID
-		for _, e := range es {
-			if e.Kind == KindOrderAuthorized || e.Kind == KindOrderDeclined || e.Kind == KindOrderPending {
-				var a authData
-				if json.Unmarshal(e.Data, &a) == nil && a.Session != "" {
-					sid = a.Session
-					break
+		carried := false
+		for i := range es {
+			e := &es[i]
+			if e.Kind != KindOrderAuthorized && e.Kind != KindOrderDeclined && e.Kind != KindOrderPending {
+				continue
+			}
+			if t, carried = targetOf(e); carried {
+				break
+			}
+			var a authData
+			if json.Unmarshal(e.Data, &a) == nil && a.Session != "" {
+				sid = a.Session
+				break
+			}
+		}
+		if !carried && sid == "" {
+			return t, errNotReplicated
+		}
+		if !carried {
+			ss, err := d.store.EntriesBySubject(ctx, string(sid))
+			if err != nil {
+				return t, err
+			}
+			var first *ledger.Entry
+			for i := range ss {
+				if ss[i].Kind == KindSessionCreated && (first == nil || ss[i].HLC.Less(first.HLC)) {
+					first = &ss[i]
 				}
 			}
-		}
-		if sid == "" {
-			return t, errNotReplicated
-		}
-		ss, err := d.store.EntriesBySubject(ctx, string(sid))
-		if err != nil {
-			return t, err
-		}
-		var first *ledger.Entry
-		for i := range ss {
-			if ss[i].Kind == KindSessionCreated && (first == nil || ss[i].HLC.Less(first.HLC)) {
-				first = &ss[i]
+			if first == nil {
+				return t, errNotReplicated
 			}
+			var sd sessionData
+			if err := jsonUnmarshal(first.Data, &sd); err != nil {
+				return t, err
+			}
+			t = webhookTarget{merchant: sd.Merchant, url: sd.URLs.Notification}
 		}
-		if first == nil {
-			return t, errNotReplicated
-		}
-		var sd sessionData
-		if err := jsonUnmarshal(first.Data, &sd); err != nil {
-			return t, err
-		}
-		t = webhookTarget{merchant: sd.Merchant, url: sd.URLs.Notification}
-		d.mu.Lock()
-		if len(d.targets) >= maxTargets {
-			clear(d.targets)
-		}
-		d.targets[order] = t
-		d.mu.Unlock()
+		d.cacheTarget(order, t)
 	}
 	if t.url == "" {
 		return t, ErrNoNotificationURL
@@ -838,29 +841,37 @@ func (d *Dispatcher) target(ctx context.Context, order OrderID) (webhookTarget, 
 	return t, nil
 }
 
-// primeTarget caches an order's webhook target from its authorization
-// entry, which carries the session's merchant and notification URL, so
-// the order's events need no read of the session.
-func (d *Dispatcher) primeTarget(e *ledger.Entry) {
-	if e.Kind != KindOrderAuthorized && e.Kind != KindOrderDeclined && e.Kind != KindOrderPending {
-		return
+func (d *Dispatcher) cacheTarget(order OrderID, t webhookTarget) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.targets) >= maxTargets {
+		clear(d.targets)
 	}
+	d.targets[order] = t
+}
+
+// targetOf reads the webhook target an authorization entry carries (its
+// session's merchant and notification URL), if it carries one.
+func targetOf(e *ledger.Entry) (webhookTarget, bool) {
 	var a struct {
 		Merchant string  `json:"merchant"`
 		Notify   *string `json:"notify"`
 	}
 	if json.Unmarshal(e.Data, &a) != nil || a.Notify == nil || a.Merchant == "" {
+		return webhookTarget{}, false
+	}
+	return webhookTarget{merchant: a.Merchant, url: *a.Notify}, true
+}
+
+// primeTarget caches an order's webhook target from its authorization
+// entry, so the order's events need no read of the session.
+func (d *Dispatcher) primeTarget(e *ledger.Entry) {
+	if e.Kind != KindOrderAuthorized && e.Kind != KindOrderDeclined && e.Kind != KindOrderPending {
 		return
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, ok := d.targets[OrderID(e.Subject)]; ok {
-		return
+	if t, ok := targetOf(e); ok {
+		d.cacheTarget(OrderID(e.Subject), t)
 	}
-	if len(d.targets) >= maxTargets {
-		clear(d.targets)
-	}
-	d.targets[OrderID(e.Subject)] = webhookTarget{merchant: a.Merchant, url: *a.Notify}
 }
 
 // body renders the event: the order as it was right after the entry, so

@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -104,7 +105,14 @@ func (b *book) add(f checkout.CreditFact) {
 		h.orderIDs[f.Order] = f.At
 		h.orders++
 	case "capture":
-		h.due = append(h.due, f.Due...)
+		for _, d := range f.Due {
+			// Kept sorted by due time (then amount), whatever order the
+			// captures arrive in.
+			i := sort.Search(len(h.due), func(i int) bool {
+				return h.due[i].At > d.At || h.due[i].At == d.At && h.due[i].Amount >= d.Amount
+			})
+			h.due = slices.Insert(h.due, i, d)
+		}
 	case "refund":
 		h.settled += f.Amount
 	case "repayment":
@@ -125,8 +133,23 @@ type snapshot struct {
 	orderIDs    []checkout.OrderID // newest first
 }
 
-// get returns the line's history at now; amounts unpaid GraceDays after
-// they fell due are overdue (debt settled pays the oldest first).
+// figures returns what a decision needs of the line's history at now,
+// without copying its lists.
+func (b *book) figures(k line, now time.Time, grace time.Duration) snapshot {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := b.lines[k]
+	if h == nil {
+		return snapshot{}
+	}
+	s := snapshot{known: true, first: h.first, orders: h.orders, repaid: h.repaid}
+	s.overdue, s.daysPastDue = h.overdue(now, grace)
+	return s
+}
+
+// get returns the line's history at now, with where the consumer shopped
+// and its orders; amounts unpaid GraceDays after they fell due are overdue
+// (debt settled pays the oldest first).
 func (b *book) get(k line, now time.Time, grace time.Duration) snapshot {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -148,10 +171,16 @@ func (b *book) get(k line, now time.Time, grace time.Duration) snapshot {
 		}
 		return s.orderIDs[i] < s.orderIDs[j]
 	})
-	due := append([]checkout.Due(nil), h.due...)
-	sort.Slice(due, func(i, j int) bool { return due[i].At < due[j].At })
+	s.overdue, s.daysPastDue = h.overdue(now, grace)
+	return s
+}
+
+// overdue is what is unpaid grace after it fell due, and the days since
+// the oldest such amount fell due. Debt settled pays the oldest first; due
+// amounts are kept in order as they are added.
+func (h *history) overdue(now time.Time, grace time.Duration) (amount, days int64) {
 	paid := h.settled
-	for _, d := range due {
+	for _, d := range h.due {
 		open := d.Amount - min(paid, d.Amount)
 		paid -= d.Amount - open
 		if open <= 0 {
@@ -161,12 +190,12 @@ func (b *book) get(k line, now time.Time, grace time.Duration) snapshot {
 		if now.Sub(at) <= grace {
 			break
 		}
-		s.overdue += open
-		if days := int64(now.Sub(at) / (24 * time.Hour)); days > s.daysPastDue {
-			s.daysPastDue = days
+		amount += open
+		if n := int64(now.Sub(at) / (24 * time.Hour)); n > days {
+			days = n
 		}
 	}
-	return s
+	return amount, days
 }
 
 // currencies lists the currencies a consumer has history in.

@@ -367,7 +367,7 @@ func (e *Engine) features(ctx context.Context, p *Policy, in checkout.DecisionIn
 		return Features{}, lineState{}, err
 	}
 	now := e.cfg.Now()
-	h := e.book.get(line{in.Consumer, in.Currency}, now, time.Duration(p.GraceDays)*24*time.Hour)
+	h := e.book.figures(line{in.Consumer, in.Currency}, now, time.Duration(p.GraceDays)*24*time.Hour)
 	l, err := e.line(ctx, in.Consumer, in.Currency)
 	if err != nil {
 		return Features{}, l, err
