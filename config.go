@@ -162,8 +162,27 @@ func (e *cmdEnv) loadConfig(fs *pflag.FlagSet) (region.Config, error) {
 var listKeys = map[string]bool{"peers": true, "merchants": true, "staff": true, "scoring.scorecard": true}
 
 // mapKeys are the keys whose values are maps with keys of the operator's
-// choosing (currencies, categories).
-var mapKeys = map[string]bool{"scoring.credit_limit": true, "scoring.unsecured_budget": true, "scoring.category_risk": true}
+// choosing (currencies, categories): every map in region.Config.
+var mapKeys = keysOfKind(reflect.TypeOf(region.Config{}), "", reflect.Map)
+
+// keysOfKind lists the config keys of t whose values are of kind k.
+func keysOfKind(t reflect.Type, prefix string, k reflect.Kind) map[string]bool {
+	keys := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := f.Tag.Get("mapstructure")
+		switch {
+		case name == "":
+		case f.Type.Kind() == reflect.Struct && f.Type.String() != "time.Duration":
+			for key := range keysOfKind(f.Type, prefix+name+".", k) {
+				keys[key] = true
+			}
+		case f.Type.Kind() == k:
+			keys[prefix+name] = true
+		}
+	}
+	return keys
+}
 
 // mapKeyOf returns the map key k is an entry of (k without its last part).
 func mapKeyOf(k string) string {

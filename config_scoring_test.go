@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -230,5 +231,15 @@ func TestScoringConfigErrors(t *testing.T) {
 				t.Fatal("a bad config created a key")
 			}
 		})
+	}
+}
+
+// TestMapKeysFollowTheConfig: the keys taking operator-chosen map keys
+// are found from region.Config itself, so a new map field is not refused
+// as unknown.
+func TestMapKeysFollowTheConfig(t *testing.T) {
+	want := map[string]bool{"scoring.credit_limit": true, "scoring.unsecured_budget": true, "scoring.category_risk": true}
+	if !reflect.DeepEqual(mapKeys, want) {
+		t.Fatalf("got %v, want %v", mapKeys, want)
 	}
 }
