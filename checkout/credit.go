@@ -86,63 +86,109 @@ func (s *Service) ConsumerID(email string) ConsumerID { return s.cfg.Consumers.I
 // credit orders whose authorization expired, so their exposure stops
 // counting against the consumer's limit. It returns how many it voided and
 // released; an order whose rights are elsewhere and out of reach is tried
-// again on the next run. It reads every authorization: it runs with the
-// reconciler, not on a request path.
+// again on the next run. Each run reads only the entries stored since the
+// last (the first reads them all) and folds only the orders it acts on.
 func (s *Service) Sweep(ctx context.Context) (voided, released int, err error) {
-	es, err := s.store.EntriesByKind(ctx, KindOrderAuthorized)
-	if err != nil {
-		return 0, 0, err
+	sw := &s.sweep
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.expiring == nil {
+		sw.expiring, sw.suspects, sw.mine = map[OrderID]int64{}, map[OrderID]bool{}, map[OrderID]bool{}
 	}
-	now := s.cfg.Now()
-	seen := map[OrderID]bool{}
-	for i := range es {
-		e := &es[i]
-		oid := OrderID(e.Subject)
-		if string(e.Origin) != s.cfg.Region || seen[oid] {
-			continue
+	for {
+		es, pos, err := s.store.EntriesSince(ctx, sw.pos, 4096)
+		if err != nil {
+			return 0, 0, err
 		}
-		seen[oid] = true
-		var a struct {
-			Credit    *CreditHold `json:"credit"`
-			ExpiresAt int64       `json:"expires_at"`
+		for i := range es {
+			if err := s.follow(ctx, &es[i]); err != nil {
+				return 0, 0, err
+			}
 		}
-		if json.Unmarshal(e.Data, &a) != nil {
+		sw.pos = pos
+		if len(es) < 4096 {
+			break
+		}
+	}
+	for oid := range sw.suspects {
+		v, err := s.voidLost(ctx, oid)
+		if err != nil {
+			return voided, released, err
+		}
+		delete(sw.suspects, oid)
+		if v {
+			voided++
+		}
+	}
+	now := s.cfg.Now().UnixMilli()
+	for oid, exp := range sw.expiring {
+		if now < exp {
 			continue
 		}
 		st, err := s.order(ctx, oid)
 		if err != nil {
 			return voided, released, err
 		}
-		if st.winner != nil && string(st.winner.Origin) != s.cfg.Region && !st.voided[s.cfg.Region] {
-			v, err := s.voidLost(ctx, oid)
-			if err != nil {
-				return voided, released, err
-			}
-			if v {
-				voided++
-			}
+		if now < st.ExpiresAt.UnixMilli() {
+			sw.expiring[oid] = st.ExpiresAt.UnixMilli() // extended
 			continue
 		}
-		if a.Credit == nil || now.Before(time.UnixMilli(a.ExpiresAt)) {
-			continue
-		}
-		if st.Status != "expired" && (st.Status != "part_captured" || now.Before(st.ExpiresAt)) {
-			continue // extended, captured in full, cancelled or released
-		}
-		if st.Amount-st.Captured-st.Released <= 0 {
+		if st.Amount-st.Captured-st.Released <= 0 || (st.Status != "expired" && st.Status != "part_captured") {
+			delete(sw.expiring, oid) // captured in full, cancelled or released
 			continue
 		}
 		_, replayed, err := s.release(ctx, st.Merchant, st.ID, "release", "kassa:expiry", RequestHash([]byte("expiry")))
 		switch {
-		case errors.Is(err, ErrRightsUnavailable) || errors.Is(err, ErrInvalidState):
-			continue
+		case errors.Is(err, ErrRightsUnavailable):
+			continue // the rights are away: next run
+		case errors.Is(err, ErrInvalidState):
+			delete(sw.expiring, oid)
 		case err != nil:
 			return voided, released, err
-		case !replayed:
-			released++
+		default:
+			delete(sw.expiring, oid)
+			if !replayed {
+				released++
+			}
 		}
 	}
 	return voided, released, nil
+}
+
+// follow notes what one stored entry means for the sweep: this region's
+// credit authorizations to release at expiry, and orders authorized both
+// here and elsewhere (one of them loses).
+func (s *Service) follow(ctx context.Context, e *ledger.Entry) error {
+	if e.Kind != KindOrderAuthorized {
+		return nil
+	}
+	oid, sw := OrderID(e.Subject), &s.sweep
+	if string(e.Origin) != s.cfg.Region {
+		if sw.mine[oid] {
+			sw.suspects[oid] = true
+		}
+		return nil
+	}
+	sw.mine[oid] = true
+	var a struct {
+		Credit    *CreditHold `json:"credit"`
+		ExpiresAt int64       `json:"expires_at"`
+	}
+	if json.Unmarshal(e.Data, &a) == nil && a.Credit != nil {
+		sw.expiring[oid] = a.ExpiresAt
+	}
+	// Another region's authorization may have been stored first (this
+	// region's own entries come back in recovery): look.
+	es, err := s.store.EntriesBySubject(ctx, e.Subject)
+	if err != nil {
+		return err
+	}
+	for i := range es {
+		if es[i].Kind == KindOrderAuthorized && string(es[i].Origin) != s.cfg.Region {
+			sw.suspects[oid] = true
+		}
+	}
+	return nil
 }
 
 // voidLost voids this region's losing authorization of oid, under the

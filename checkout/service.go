@@ -120,6 +120,17 @@ type Service struct {
 	pendingMu     sync.Mutex
 	pending       map[OrderID]bool // card outcomes this region must settle
 	pendingLoaded bool
+
+	sweep sweepState
+}
+
+// sweepState is what Sweep follows of the ledger between runs.
+type sweepState struct {
+	mu       sync.Mutex
+	pos      int64             // the ledger position read up to
+	expiring map[OrderID]int64 // this region's credit authorizations: expiry (unix ms)
+	mine     map[OrderID]bool  // orders this region authorized
+	suspects map[OrderID]bool  // orders another region authorized too
 }
 
 // New creates the service.
