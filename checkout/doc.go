@@ -20,6 +20,10 @@
 //     gets a retryable rights_unavailable, never a guess.
 //   - Operations on one object in one region are serialised (striped locks),
 //     so an idempotency key is checked and its object written atomically.
+//   - A credit order's authorization spends its credit (from the scorer's
+//     postings) in the same entry; releases, refunds and repayments give it
+//     back, each at most once per authorization (debt rights per region,
+//     returns tallied per hold in the fold).
 //   - Card numbers and CVCs never reach an entry, a log or an error message:
 //     only brand, last four, expiry and a keyed fingerprint do.
 package checkout
