@@ -167,6 +167,7 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 	// An approved decision spends rights (or budget) under guards; if a
 	// concurrent decision spent them first, decide again with what is left.
 	for attempt := 1; ; attempt++ {
+		in.LocalOnly = attempt > 1
 		d, err := s.scorer.Decide(ctx, in)
 		if err != nil {
 			return Order{}, false, fmt.Errorf("checkout: decision: %w", err)

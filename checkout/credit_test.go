@@ -799,3 +799,51 @@ func TestRepayWhereTheDebtIsNotHeld(t *testing.T) {
 		t.Fatalf("repaying debt held by an unreachable region: %v (entries %d -> %d)", err, n, r2.r.Ledger().Count())
 	}
 }
+
+// raceLoser approves every time with postings whose guard always fails, as
+// if concurrent checkouts kept spending the rights first.
+type raceLoser struct{ calls, local int }
+
+func (r *raceLoser) Decide(_ context.Context, in checkout.DecisionInput) (checkout.Decision, error) {
+	r.calls++
+	if in.LocalOnly {
+		r.local++
+	}
+	return checkout.Decision{Outcome: "approved", Reasons: []string{"score_approved"},
+		Credit: &checkout.CreditHold{Consumer: in.Consumer, Source: "rights", Region: "r1", Exposure: "credit:x:exposure", Return: "credit:x:rights:"},
+		Postings: []ledger.Posting{{Account: "credit:x:rights:r1", Amount: -1, Currency: in.Currency}, {Account: "credit:x:exposure", Amount: 1, Currency: in.Currency}},
+		Guards:   []ledger.Guard{{Account: "credit:x:rights:r1", Currency: in.Currency}}}, nil
+}
+
+// TestLostRacesAnswerCardOnly: a decision whose rights keep going to
+// concurrent checkouts is retried from local state only, and after five
+// lost races the shopper is offered card rather than shown an error.
+func TestLostRacesAnswerCardOnly(t *testing.T) {
+	ctx := context.Background()
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := ledger.Open(ctx, ledger.Options{Path: filepath.Join(t.TempDir(), "kassa.db"), Region: "r1", Key: key,
+		Keys: ledger.Keys{"r1": key.Public().(ed25519.PublicKey)}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	scorer := &raceLoser{}
+	svc := checkout.New(store, scorer, nil, nil, checkout.Config{Region: "r1", PublicURL: "http://kassa.test", Logger: log,
+		Merchants: []checkout.MerchantConfig{{ID: "demo", APISecret: "sk"}}, Consumers: checkout.Consumers{Key: []byte("k")}, FingerprintKey: []byte("f")})
+	req := checkout.SessionRequest{Amount: 1000, Currency: "SEK", Country: "SE", MerchantReference: "race",
+		Lines: []checkout.Line{{Name: "A", Quantity: 1, UnitPrice: 1000, Total: 1000}},
+		URLs:  checkout.URLs{Confirmation: "https://shop.example/ok", Cancel: "https://shop.example/c"}}
+	sess, _, err := svc.CreateSession(ctx, "demo", "race", req, "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _, err := svc.Authorize(ctx, "demo", sess.ID, checkout.AuthorizeRequest{Method: "pay_later", Consumer: checkout.Consumer{
+		Email: "race@example.com", GivenName: "Ada", FamilyName: "Lovelace", PostalCode: "11122", Country: "SE"}}, "race")
+	if err != nil || o.Status != "declined" || o.Decision.Outcome != "card_only" || o.Decision.Reasons[0] != "credit_rights_unavailable" {
+		t.Fatalf("got %+v %v", o, err)
+	}
+	if scorer.calls != 5 || scorer.local != 4 {
+		t.Fatalf("decided %d times, %d from local state; want 5 and 4", scorer.calls, scorer.local)
+	}
+}

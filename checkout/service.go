@@ -48,6 +48,10 @@ type DecisionInput struct {
 	// shopper filled in both given and family name.
 	OrderCountry string
 	NamesGiven   bool
+	// LocalOnly asks for a decision from this region's own rights and
+	// budget, without asking other regions (a retry after a lost race: the
+	// first attempt already waited for them).
+	LocalOnly bool
 }
 
 // CreditHold is the exposure an approved credit decision took on: which

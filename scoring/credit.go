@@ -282,7 +282,7 @@ func (e *Engine) Decide(ctx context.Context, in checkout.DecisionInput) (checkou
 	cid, cur, amt := in.Consumer, in.Currency, in.Amount
 	mine := rightsPrefix(cid) + e.cfg.Region
 	have := line.byRegion[e.cfg.Region]
-	if have < amt {
+	if have < amt && !in.LocalOnly {
 		have, line, err = e.acquire(ctx, p, cid, cur, amt, have, line)
 		if err != nil {
 			return checkout.Decision{}, err

@@ -523,3 +523,18 @@ func TestDecidePolicyGates(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalOnlyAsksNoOne: a retry decides from this region's own rights
+// and budget without asking other regions.
+func TestLocalOnlyAsksNoOne(t *testing.T) {
+	w := newWorld(t, nil, "r1", "r2")
+	c := homedAt(t, "r1", w.regions, 0)
+	d, err := w.engines["r2"].Decide(context.Background(), checkout.DecisionInput{Consumer: c, Country: "SE", OrderCountry: "SE",
+		Method: "pay_later", Amount: 10_000, Currency: "SEK", NamesGiven: true, LocalOnly: true})
+	if err != nil || d.Outcome != "approved" || d.Credit.Source != "unsecured" {
+		t.Fatalf("got %+v %v, want an unsecured approval without asking the home", d, err)
+	}
+	if w.stores["r1"].Count() != 0 {
+		t.Fatal("the home was asked")
+	}
+}
