@@ -810,7 +810,7 @@ func (r *raceLoser) Decide(_ context.Context, in checkout.DecisionInput) (checko
 		r.local++
 	}
 	return checkout.Decision{Outcome: "approved", Reasons: []string{"score_approved"},
-		Credit: &checkout.CreditHold{Consumer: in.Consumer, Source: "rights", Region: "r1", Exposure: "credit:x:exposure", Return: "credit:x:rights:"},
+		Credit:   &checkout.CreditHold{Consumer: in.Consumer, Source: "rights", Region: "r1", Exposure: "credit:x:exposure", Return: "credit:x:rights:"},
 		Postings: []ledger.Posting{{Account: "credit:x:rights:r1", Amount: -1, Currency: in.Currency}, {Account: "credit:x:exposure", Amount: 1, Currency: in.Currency}},
 		Guards:   []ledger.Guard{{Account: "credit:x:rights:r1", Currency: in.Currency}}}, nil
 }
