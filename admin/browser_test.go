@@ -185,14 +185,14 @@ func (b *tab) load(path, want string) {
 	}
 }
 
-// scripted checks that admin.js ran exactly when JavaScript is on: the
+// scripted checks that forms.js ran exactly when JavaScript is on: the
 // page's CSP allows it, and nothing else needs it.
 func (b *tab) scripted() {
 	b.t.Helper()
 	class, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("html"), "class"))
 	b.must(err)
 	if ran := strings.Contains(class.Value, "js"); ran != b.js {
-		b.t.Fatalf("admin.js ran: %v, want %v", ran, b.js)
+		b.t.Fatalf("forms.js ran: %v, want %v", ran, b.js)
 	}
 }
 

@@ -212,7 +212,7 @@ func (b *tab) load(u string) {
 	class, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("html"), "class"))
 	b.must(err)
 	if ran := strings.Contains(class.Value, "js"); ran != b.js {
-		b.t.Fatalf("checkout.js ran: %v, want %v", ran, b.js)
+		b.t.Fatalf("forms.js ran: %v, want %v", ran, b.js)
 	}
 }
 

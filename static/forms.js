@@ -1,8 +1,9 @@
-// Progressive enhancement for the admin pages. Every page works without
-// this file: the server already makes a form sent twice act once (each
-// action form carries a nonce). This only stops a second click from sending
-// a form again while the first is on its way, and says that it is being
-// sent.
+// Progressive enhancement for the hosted checkout and the admin pages.
+// Every page works without this file: the server already makes a form sent
+// twice act once (the checkout answers the same order; each admin action
+// carries a nonce). This only stops a second click from sending a form
+// again while the first is on its way, says that it is being sent, and
+// puts the button back when the browser restores the page from its cache.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
