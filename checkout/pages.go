@@ -699,6 +699,26 @@ func (p *Pages) internalError(w http.ResponseWriter, r *http.Request, sess *Sess
 	p.render(w, r, http.StatusInternalServerError, p.message, v)
 }
 
+// PageHeaders sets the security headers of kassa's HTML pages: only the
+// region's own scripts, styles and images, no framing, no referrer, no
+// caching. formTarget is another origin a form may send the browser to
+// (empty for none).
+func PageHeaders(h http.Header, formTarget string) {
+	formAction := "'self'"
+	if formTarget != "" {
+		formAction += " " + formTarget
+	}
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
+		"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action "+formAction)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+}
+
 // render executes a page into a buffer first, so a template error becomes
 // a clean error page rather than half a page.
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, v *view) {
@@ -711,22 +731,9 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, t *te
 			"<p>Sorry, something went wrong. Nothing was charged. Reference: %s</p></html>", template.HTMLEscapeString(cid))
 		status, v.formTarget = http.StatusInternalServerError, ""
 	}
-	h := w.Header()
 	// The form may redirect to the merchant's confirmation page, and
 	// browsers hold a form's redirects to form-action too.
-	formAction := "'self'"
-	if v.formTarget != "" {
-		formAction += " " + v.formTarget
-	}
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
-		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action "+formAction)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "text/html; charset=utf-8")
+	PageHeaders(w.Header(), v.formTarget)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
