@@ -293,20 +293,31 @@ func (a *API) refundAction(w http.ResponseWriter, r *http.Request, s session, v 
 	}
 	hash := checkout.RequestHash([]byte("admin refund"), []byte(strconv.FormatInt(amount, 10)))
 	_, replayed, err := a.svc.Refund(r.Context(), o.Merchant, o.ID, staffKey(nonce), amount, hash)
+	a.afterOp(w, r, s, v, ov, f, "refund", replayed, err, map[string]string{
+		"amount": strconv.FormatInt(amount, 10), "currency": o.Currency, "reason": reason, "key": staffKey(nonce)},
+		"Refunded "+money(amount, o.Currency)+".",
+		"This refund was already recorded (the form was sent twice); nothing more was refunded.")
+}
+
+// afterOp answers an order action that checkout has carried out (or
+// refused): the error on the order page, or the audit entry and a redirect
+// back to the order saying what happened.
+func (a *API) afterOp(w http.ResponseWriter, r *http.Request, s session, v *view, ov OrderView, f *orderForm,
+	op string, replayed bool, err error, audit map[string]string, done, again string) {
+	o := ov.Order
 	if err != nil {
-		if !a.opFailed(w, r, s, v, ov, f, "refund", err) {
-			a.internalError(w, r, v, fmt.Errorf("refund %s: %w", o.ID, err))
+		if !a.opFailed(w, r, s, v, ov, f, op, err) {
+			a.internalError(w, r, v, fmt.Errorf("%s %s: %w", op, o.ID, err))
 		}
 		return
 	}
 	path := orderPath(string(o.ID))
 	if replayed {
-		a.done(w, r, s, path, "success", "This refund was already recorded (the form was sent twice); nothing more was refunded.")
+		a.done(w, r, s, path, "success", again)
 		return
 	}
-	a.auditAction(r, s, string(o.ID), "order.refund", map[string]string{
-		"amount": strconv.FormatInt(amount, 10), "currency": o.Currency, "reason": reason, "key": staffKey(nonce)})
-	a.done(w, r, s, path, "success", "Refunded "+money(amount, o.Currency)+".")
+	a.auditAction(r, s, string(o.ID), "order."+op, audit)
+	a.done(w, r, s, path, "success", done)
 }
 
 // cancelAction answers POST /admin/orders/{id}/cancel (reason).
@@ -326,19 +337,8 @@ func (a *API) cancelAction(w http.ResponseWriter, r *http.Request, s session, v 
 		return
 	}
 	_, replayed, err := a.svc.Cancel(r.Context(), o.Merchant, o.ID, staffKey(nonce), checkout.RequestHash([]byte("admin cancel")))
-	if err != nil {
-		if !a.opFailed(w, r, s, v, ov, f, "cancel", err) {
-			a.internalError(w, r, v, fmt.Errorf("cancel %s: %w", o.ID, err))
-		}
-		return
-	}
-	path := orderPath(string(o.ID))
-	if replayed {
-		a.done(w, r, s, path, "success", "This cancellation was already recorded (the form was sent twice).")
-		return
-	}
-	a.auditAction(r, s, string(o.ID), "order.cancel", map[string]string{"reason": reason, "key": staffKey(nonce)})
-	a.done(w, r, s, path, "success", "The order is cancelled.")
+	a.afterOp(w, r, s, v, ov, f, "cancel", replayed, err, map[string]string{"reason": reason, "key": staffKey(nonce)},
+		"The order is cancelled.", "This cancellation was already recorded (the form was sent twice).")
 }
 
 // repayAction answers POST /admin/orders/{id}/repayments (amount,
