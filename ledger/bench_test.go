@@ -248,6 +248,46 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendGuarded is BenchmarkAppend with every draft spending one
+// unit of rights under a guard, as checkout's authorizations, captures and
+// credit decisions do; compare its entries/s with BenchmarkAppend's in the
+// same run to see what guards cost the writer.
+//
+//	go test ./ledger -run '^$' -bench 'Append(Guarded)?/callers=256' -benchtime 3s
+func BenchmarkAppendGuarded(b *testing.B) {
+	for _, callers := range benchCallers {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			s, reg := openBenchStore(b, benchLocal)
+			const accounts = 1024
+			for a := 0; a < accounts; a++ {
+				if _, err := s.Append(context.Background(), ledger.Draft{Kind: "rights.granted", Postings: []ledger.Posting{
+					{Account: fmt.Sprintf("rights:%d", a), Amount: 1 << 40, Currency: "SEK"},
+					{Account: fmt.Sprintf("granted:%d", a), Amount: -(1 << 40), Currency: "SEK"}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var next atomic.Int64
+			b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					a := fmt.Sprintf("rights:%d", (next.Add(1)-1)%accounts)
+					d := ledger.Draft{Kind: "spend", Postings: []ledger.Posting{
+						{Account: a, Amount: -1, Currency: "SEK"}, {Account: "spent", Amount: 1, Currency: "SEK"}},
+						Guards: []ledger.Guard{{Account: a, Currency: "SEK"}}}
+					if _, err := s.Append(context.Background(), d); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+			b.ReportMetric(entriesPerCommit(b, reg), "entries/commit")
+		})
+	}
+}
+
 // ceilingRow is what one entry puts in SQLite, prepared ahead so that the
 // insert ceiling pays for nothing but SQLite.
 type ceilingRow struct {

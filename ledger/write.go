@@ -277,8 +277,6 @@ type group struct {
 	start   time.Time
 	// deltas sums the postings staged in this group, for guards.
 	deltas map[balanceKey]int64
-	// guardBase caches, per guarded balance, its value before this group.
-	guardBase map[balanceKey]int64
 }
 
 // op is one step of a group's transaction, in staging order: insert an entry,
@@ -522,16 +520,11 @@ func (s *Store) commit(g *group) error {
 func (s *Store) checkGuards(g, base *group, d *Draft) error {
 	for _, gd := range d.Guards {
 		k := balanceKey{gd.Account, gd.Currency}
-		before, ok := g.guardBase[k]
-		if !ok {
-			var err error
-			if before, err = s.balanceAfter(base, k); err != nil {
-				return err
-			}
-			if g.guardBase == nil {
-				g.guardBase = map[balanceKey]int64{}
-			}
-			g.guardBase[k] = before
+		// The balance before this group: the writer's cache of committed
+		// balances plus the group committing now, if any.
+		before, err := s.balanceAfter(base, k)
+		if err != nil {
+			return err
 		}
 		after := before + g.deltas[k]
 		for _, p := range d.Postings {
