@@ -14,13 +14,11 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"kassa/browsertest"
 	"kassa/scoring"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/screenshots with the browser test's screenshots")
-
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
 
 // TestAdminInChromium walks the support pages in a real browser, with
 // JavaScript on (at phone size) and off (at desktop size): sign in (once
@@ -29,26 +27,7 @@ const chromiumPath = "/usr/bin/chromium"
 // Screenshots of each step go to a temporary directory, and with -update
 // to testdata/screenshots.
 func TestAdminInChromium(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; CI must install Debian's chromium package", chromiumPath)
-		}
-		t.Skipf("%s is missing: apt-get install chromium to run the browser tests", chromiumPath)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("force-color-profile", "srgb"), chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()))
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
+	browser := browsertest.Start(t, 90*time.Second)
 
 	shots := t.TempDir()
 	t.Logf("screenshots: %s", shots)

@@ -1,0 +1,52 @@
+// Package browsertest owns how kassa's page tests run Debian's Chromium:
+// where it is, that its absence skips a test on a developer's machine but
+// fails it under CI=true, and the headless flags and throwaway profile
+// every browser test uses. Only tests import it.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Path is where Debian's chromium package puts the browser.
+const Path = "/usr/bin/chromium"
+
+// Require skips t when Chromium is not installed, or fails it under CI=true
+// (CI installs it, so its absence there is a broken setup).
+func Require(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(Path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing; CI must install Debian's chromium package (see .ci/run)", Path)
+		}
+		t.Skipf("%s is missing: apt-get install chromium to run the browser tests", Path)
+	}
+}
+
+// Start runs a headless Chromium with a temporary profile for the length of
+// t (at most timeout) and returns its browser context; tabs are contexts
+// derived from it. It calls Require first.
+func Start(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(Path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.Flag("force-color-profile", "srgb"), chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()))
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start %s: %v", Path, err)
+	}
+	return browser
+}
