@@ -2,8 +2,6 @@ package admin
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -142,7 +140,7 @@ func (a *API) render(w http.ResponseWriter, r *http.Request, status int, name st
 	}
 	var buf bytes.Buffer
 	if err := a.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-		cid := correlationID(w)
+		cid := checkout.CorrelationID(w)
 		a.log.Error("admin: render page", "page", name, "path", r.URL.Path, "correlation_id", cid, "err", err)
 		buf.Reset()
 		fmt.Fprintf(&buf, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Error</title>"+
@@ -179,23 +177,13 @@ func (a *API) notFound(w http.ResponseWriter, r *http.Request, v *view, what str
 // internalError logs err with a correlation id and shows the page with the
 // id to quote, never the error.
 func (a *API) internalError(w http.ResponseWriter, r *http.Request, v *view, err error) {
-	cid := correlationID(w)
+	cid := checkout.CorrelationID(w)
 	a.log.Error("admin page failed", "method", r.Method, "path", r.URL.Path, "correlation_id", cid, "err", err)
 	a.message(w, r, v, http.StatusInternalServerError, messagePage{Heading: "Something went wrong",
 		Body:      []string{"This page could not be completed. If you were acting on an order, reload it to see whether the action was recorded before you try again."},
 		Reference: cid, Link: "/admin/search", LinkText: "Back to search"})
 }
 
-func correlationID(w http.ResponseWriter) string {
-	if id := w.Header().Get("Kassa-Correlation-Id"); id != "" {
-		return id
-	}
-	var b [8]byte
-	rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	w.Header().Set("Kassa-Correlation-Id", id)
-	return id
-}
 
 type pageHandler func(w http.ResponseWriter, r *http.Request, s session, v *view)
 

@@ -105,11 +105,14 @@ func writeError(w http.ResponseWriter, e apiError) {
 	}
 	// Every error has the four keys; field is "" when no input field is at
 	// fault.
-	body := map[string]string{"code": e.code, "message": e.msg, "field": e.field, "correlation_id": correlationID(w)}
+	body := map[string]string{"code": e.code, "message": e.msg, "field": e.field, "correlation_id": CorrelationID(w)}
 	writeJSON(w, e.status, map[string]any{"error": body})
 }
 
-func correlationID(w http.ResponseWriter) string {
+// CorrelationID returns the id the region's middleware gave this request
+// (the Kassa-Correlation-Id header), making one if it has none, so an
+// answer can quote what the region's log says about it.
+func CorrelationID(w http.ResponseWriter) string {
 	if id := w.Header().Get("Kassa-Correlation-Id"); id != "" {
 		return id
 	}

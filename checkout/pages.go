@@ -684,7 +684,7 @@ func (p *Pages) pending(w http.ResponseWriter, r *http.Request, sess Session, st
 // internalError logs err with the correlation id and shows the shopper a
 // page with the id to quote, never the error.
 func (p *Pages) internalError(w http.ResponseWriter, r *http.Request, sess *Session, err error) {
-	cid := correlationID(w)
+	cid := CorrelationID(w)
 	p.svc.log.Error("checkout page failed", "method", r.Method, "path", r.URL.Path, "correlation_id", cid, "err", err)
 	v := p.newView(r, sess)
 	shop := v.Merchant
@@ -724,7 +724,7 @@ func PageHeaders(h http.Header, formTarget string) {
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, v *view) {
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
-		cid := correlationID(w)
+		cid := CorrelationID(w)
 		p.svc.log.Error("render checkout page", "path", r.URL.Path, "correlation_id", cid, "err", err)
 		buf.Reset()
 		fmt.Fprintf(&buf, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Error</title>"+
