@@ -184,7 +184,6 @@ func (a *API) internalError(w http.ResponseWriter, r *http.Request, v *view, err
 		Reference: cid, Link: "/admin/search", LinkText: "Back to search"})
 }
 
-
 type pageHandler func(w http.ResponseWriter, r *http.Request, s session, v *view)
 
 // maxForm bounds a form post; the largest field is a 500-character reason.
