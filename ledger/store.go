@@ -69,6 +69,8 @@ type Store struct {
 
 	// Statements of the write path, prepared once on the write connection.
 	insEntry, insBalance, setVector, setDigest *sql.Stmt
+	// The same inserts for entryRows entries or balanceRows balances at once.
+	insEntries, insBalances *sql.Stmt
 
 	reqs chan *writeReq
 	quit chan struct{}
@@ -389,6 +391,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.setVector, `INSERT INTO vector (origin, seq, head, hlc_wall, hlc_logical) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, head = excluded.head, hlc_wall = excluded.hlc_wall, hlc_logical = excluded.hlc_logical`},
 		{&s.setDigest, `INSERT INTO meta (key, value) VALUES ('digest', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
+		{&s.insEntries, `INSERT INTO entries (origin, seq, id, hlc, kind, subject, body, ref) VALUES ` + placeholders(entryRows, 8)},
+		{&s.insBalances, `INSERT INTO balances (account, currency, amount) VALUES ` + placeholders(balanceRows, 3) + `
+			ON CONFLICT (account, currency) DO UPDATE SET amount = amount + excluded.amount`},
 	} {
 		stmt, err := s.wdb.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -399,9 +404,23 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
+// entryRows and balanceRows are how many rows the multi-row inserts of the
+// write path take: fewer statements per commit, each well under SQLite's
+// limit on parameters.
+const (
+	entryRows   = 32
+	balanceRows = 64
+)
+
+// placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
+func placeholders(rows, cols int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return strings.Repeat(row+", ", rows-1) + row
+}
+
 func (s *Store) closeDBs() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.insEntry, s.insBalance, s.setVector, s.setDigest} {
+	for _, stmt := range []*sql.Stmt{s.insEntry, s.insBalance, s.setVector, s.setDigest, s.insEntries, s.insBalances} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

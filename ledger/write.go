@@ -18,6 +18,8 @@ import (
 type writeReq struct {
 	draft  *Draft
 	remote []Entry
+	ids    []Hash   // of remote, by index
+	bodies [][]byte // of remote, by index: canonical bytes and signature
 	done   chan writeResult
 }
 
@@ -48,109 +50,6 @@ func (s *Store) Append(ctx context.Context, draft Draft) (Entry, error) {
 		return Entry{}, err
 	}
 	return res.entry, res.err
-}
-
-// ApplyResult says what happened to each entry passed to Apply.
-type ApplyResult struct {
-	Applied    int
-	Duplicates int
-	Rejected   []*RejectError
-}
-
-// Apply stores entries written by any region (this one included, when its
-// own chain comes back from peers after a restore). Each entry is checked on
-// its own: schema, the origin's signature, its chain link and its place in
-// the origin's sequence; entries already held are skipped cheaply by id.
-// Entries of one origin must arrive in seq order, but the slice may mix
-// origins and orders: Apply sorts it. A rejected entry changes nothing and is
-// reported in the result; an entry with the same (origin, seq) as a held one
-// but a different id is quarantined as a fork. The error is non-nil only when
-// storage failed, and then nothing of the call was stored.
-func (s *Store) Apply(ctx context.Context, entries []Entry) (ApplyResult, error) {
-	var res ApplyResult
-	if len(entries) == 0 {
-		return res, nil
-	}
-	// Each entry is encoded once: the bytes serve the id (for the cheap
-	// duplicate check) and the signature check.
-	ids := make([]Hash, len(entries))
-	canon := make([][]byte, len(entries))
-	parallel(len(entries), func(i int) {
-		canon[i] = entries[i].Canonical()
-		ids[i] = sha256.Sum256(canon[i])
-	})
-	known, err := s.knownIDs(ctx, ids)
-	if err != nil {
-		return res, err
-	}
-	type cand struct {
-		e     Entry
-		id    Hash
-		canon []byte
-	}
-	cands := make([]cand, 0, len(entries))
-	seen := make(map[Hash]bool, len(entries))
-	for i := range entries {
-		if known[ids[i]] || seen[ids[i]] {
-			res.Duplicates++
-			continue
-		}
-		seen[ids[i]] = true
-		cands = append(cands, cand{entries[i], ids[i], canon[i]})
-	}
-	// Verify schema and signatures in parallel: verification, not SQLite, is
-	// what bounds how fast a region can take in its peers' entries.
-	errs := make([]error, len(cands))
-	parallel(len(cands), func(i int) {
-		e := &cands[i].e
-		if err := e.Validate(); err != nil {
-			errs[i] = err
-			return
-		}
-		pub, ok := s.opt.Keys[e.Origin]
-		if !ok {
-			errs[i] = fmt.Errorf("%w %q", ErrUnknownOrigin, e.Origin)
-			return
-		}
-		if len(e.Sig) != ed25519.SignatureSize || !ed25519.Verify(pub, cands[i].canon, e.Sig) {
-			errs[i] = ErrSignature
-		}
-	})
-	valid := make([]Entry, 0, len(cands))
-	for i, c := range cands {
-		if errs[i] != nil {
-			res.Rejected = append(res.Rejected, s.reject(c.e, c.id, errs[i]))
-			continue
-		}
-		valid = append(valid, c.e)
-	}
-	if len(valid) == 0 {
-		return res, nil
-	}
-	sort.Slice(valid, func(i, j int) bool {
-		if valid[i].Origin != valid[j].Origin {
-			return valid[i].Origin < valid[j].Origin
-		}
-		return valid[i].Seq < valid[j].Seq
-	})
-	wr, err := s.submit(ctx, &writeReq{remote: valid})
-	if err != nil {
-		return res, err
-	}
-	if wr.err != nil {
-		return res, wr.err
-	}
-	for i, oerr := range wr.outcomes {
-		switch {
-		case oerr == nil:
-			res.Applied++
-		case errors.Is(oerr, errDuplicate):
-			res.Duplicates++
-		default:
-			res.Rejected = append(res.Rejected, s.reject(valid[i], valid[i].ID(), oerr))
-		}
-	}
-	return res, nil
 }
 
 func (s *Store) reject(e Entry, id Hash, err error) *RejectError {
@@ -191,58 +90,32 @@ func parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-func (s *Store) knownIDs(ctx context.Context, ids []Hash) (map[Hash]bool, error) {
-	known := make(map[Hash]bool)
-	const chunk = 500
-	for lo := 0; lo < len(ids); lo += chunk {
-		part := ids[lo:min(len(ids), lo+chunk)]
-		args := make([]any, len(part))
-		q := make([]byte, 0, len(part)*2)
-		for i, id := range part {
-			args[i] = id[:]
-			if i > 0 {
-				q = append(q, ',')
-			}
-			q = append(q, '?')
-		}
-		rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM entries WHERE id IN (`+string(q)+`)`, args...)
-		if err != nil {
-			return nil, classify(fmt.Errorf("ledger: look up ids: %w", err))
-		}
-		for rows.Next() {
-			var b []byte
-			if err := rows.Scan(&b); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			var h Hash
-			copy(h[:], b)
-			known[h] = true
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return known, nil
-}
-
 // submit queues r for the writer and waits for its result. Once queued, the
 // request is committed or failed by the writer whatever happens to ctx.
 func (s *Store) submit(ctx context.Context, r *writeReq) (writeResult, error) {
+	if err := s.enqueue(ctx, r); err != nil {
+		return writeResult{}, err
+	}
+	return <-r.done, nil
+}
+
+// enqueue hands r to the writer, which stages requests in the order they
+// were queued; the result arrives on r.done.
+func (s *Store) enqueue(ctx context.Context, r *writeReq) error {
 	r.done = make(chan writeResult, 1)
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
-		return writeResult{}, ErrClosed
+		return ErrClosed
 	}
 	select {
 	case s.reqs <- r:
 		s.closeMu.RUnlock()
+		return nil
 	case <-ctx.Done():
 		s.closeMu.RUnlock()
-		return writeResult{}, ctx.Err()
+		return ctx.Err()
 	}
-	return <-r.done, nil
 }
 
 // The write path is a two-stage pipeline. The writer goroutine stages
@@ -440,9 +313,7 @@ func (s *Store) stage(g, base *group, reqs []*writeReq) {
 		outcomes := make([]error, len(r.remote))
 		g.results[ri].outcomes = outcomes
 		for j := range r.remote {
-			e := &r.remote[j]
-			body, _ := e.MarshalBinary()
-			id := sha256.Sum256(body[:len(body)-len(e.Sig)])
+			e, id, body := &r.remote[j], r.ids[j], r.bodies[j]
 			h := lookup(e.Origin)
 			switch {
 			case e.Seq <= h.Seq:
@@ -614,21 +485,48 @@ func (s *Store) write(g *group) error {
 	}
 	defer tx.Rollback()
 	insEntry, insBalance := tx.Stmt(s.insEntry), tx.Stmt(s.insBalance)
+	insEntries, insBalances := tx.Stmt(s.insEntries), tx.Stmt(s.insBalances)
+	// Entries go in entryRows at a time, in staging order; a held entry is
+	// decided after everything staged before it is in.
+	rows := make([]any, 0, 8*entryRows)
+	var pending []*op
+	flush := func() error {
+		for len(pending) >= entryRows {
+			rows = rows[:0]
+			for _, o := range pending[:entryRows] {
+				rows = append(rows, entryArgs(o)...)
+			}
+			if _, err := insEntries.Exec(rows...); err != nil {
+				return fmt.Errorf("insert %d entries from %s/%d: %w", entryRows, pending[0].e.Origin, pending[0].e.Seq, err)
+			}
+			pending = pending[entryRows:]
+		}
+		for _, o := range pending {
+			if _, err := insEntry.Exec(entryArgs(o)...); err != nil {
+				return fmt.Errorf("insert %s/%d: %w", o.e.Origin, o.e.Seq, err)
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
 	// Balances are sums, so each touched balance is updated once per group.
 	sums := make(map[balanceKey]int64)
 	for i := range g.ops {
 		o := &g.ops[i]
-		e := o.e
 		if o.held {
+			if err := flush(); err != nil {
+				return err
+			}
 			g.results[o.req].outcomes[o.idx] = s.checkHeld(tx, o)
 			continue
 		}
-		if _, err := insEntry.Exec(string(e.Origin), e.Seq, o.id[:], e.HLC.Wall, e.Kind, e.Subject, o.body, refOf(e.Data)); err != nil {
-			return fmt.Errorf("insert %s/%d: %w", e.Origin, e.Seq, err)
-		}
-		for _, p := range e.Postings {
+		pending = append(pending, o)
+		for _, p := range o.e.Postings {
 			sums[balanceKey{p.Account, p.Currency}] += int64(p.Amount)
 		}
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	keys := make([]balanceKey, 0, len(sums))
 	for k := range sums {
@@ -642,8 +540,18 @@ func (s *Store) write(g *group) error {
 		}
 		return keys[i].currency < keys[j].currency
 	})
+	// A zero sum still creates the row: an account posted to stays listed.
+	for len(keys) >= balanceRows {
+		rows = rows[:0]
+		for _, k := range keys[:balanceRows] {
+			rows = append(rows, k.account, k.currency, sums[k])
+		}
+		if _, err := insBalances.Exec(rows...); err != nil {
+			return fmt.Errorf("post %d balances from %s %s: %w", balanceRows, keys[0].account, keys[0].currency, err)
+		}
+		keys = keys[balanceRows:]
+	}
 	for _, k := range keys {
-		// A zero sum still creates the row: an account posted to stays listed.
 		if _, err := insBalance.Exec(k.account, k.currency, sums[k]); err != nil {
 			return fmt.Errorf("post %s %s: %w", k.account, k.currency, err)
 		}
@@ -659,6 +567,12 @@ func (s *Store) write(g *group) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// entryArgs are the values of one entries row, in insEntry's order.
+func entryArgs(o *op) []any {
+	e := o.e
+	return []any{string(e.Origin), e.Seq, o.id[:], e.HLC.Wall, e.Kind, e.Subject, o.body, refOf(e.Data)}
 }
 
 // checkHeld decides about an entry at an (origin, seq) this store already
