@@ -150,7 +150,7 @@ func benchPushBodies(tb testing.TB, from string, entries []ledger.Entry) [][]byt
 		for i := range part {
 			req.Entries[i], _ = part[i].MarshalBinary()
 		}
-		b, err := json.Marshal(req)
+		b, err := req.MarshalBinary()
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func (s *benchSender) push(body []byte, want int) error {
 	nonce := hex.EncodeToString(nb[:])
 	msg := "kassa-sync-v1\n" + req.Method + "\n" + req.URL.RequestURI() + "\n" + strconv.FormatInt(ts, 10) + "\n" + nonce + "\n" + hex.EncodeToString(sum[:])
 	req.Header.Set(regionsync.HeaderNonce, nonce)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", regionsync.PushContentType)
 	req.Header.Set(regionsync.HeaderRegion, s.from)
 	req.Header.Set(regionsync.HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(regionsync.HeaderSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, []byte(msg))))

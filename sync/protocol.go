@@ -1,17 +1,23 @@
 package sync
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"kassa/ledger"
 )
 
 // Headers of an authenticated sync request.
@@ -22,12 +28,149 @@ const (
 	HeaderNonce     = "Kassa-Nonce"
 )
 
-// PushRequest is the body of POST /sync/v1/entries: entries in their wire
-// form (canonical bytes and signature, base64 in JSON), of any origin.
+// PushRequest is the body of POST /sync/v1/entries: the sender, its version
+// vector and entries of any origin in their wire form (canonical bytes and
+// signature). It travels in the binary form MarshalBinary writes
+// (PushContentType), so that a receiver decodes each entry once, from the
+// bytes it then verifies and stores.
 type PushRequest struct {
-	From    string            `json:"from"`
-	Vector  map[string]uint64 `json:"vector"`
-	Entries [][]byte          `json:"entries"`
+	From    string
+	Vector  map[string]uint64
+	Entries [][]byte
+}
+
+// PushContentType is the media type of a push body.
+const PushContentType = "application/vnd.kassa.push"
+
+// pushMagic starts every push body; a new layout gets a new one.
+const pushMagic = "kassa-push-v1\n"
+
+// Limits of a push body's parts, beyond which it is malformed.
+const (
+	maxPushVector  = 1024
+	maxPushEntries = 1 << 16
+)
+
+// MarshalBinary writes the push in its binary form: pushMagic, then
+// uvarint-length-prefixed strings and uvarint numbers: from; the vector's
+// size and its (origin, seq) pairs in origin order; the number of entries and
+// each entry's wire form.
+func (p *PushRequest) MarshalBinary() ([]byte, error) {
+	n := len(pushMagic) + 2*binary.MaxVarintLen64 + len(p.From)
+	for o := range p.Vector {
+		n += len(o) + 2*binary.MaxVarintLen64
+	}
+	for _, e := range p.Entries {
+		n += len(e) + binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, n)
+	b = append(b, pushMagic...)
+	b = appendBytes(b, []byte(p.From))
+	origins := make([]string, 0, len(p.Vector))
+	for o := range p.Vector {
+		origins = append(origins, o)
+	}
+	sort.Strings(origins)
+	b = binary.AppendUvarint(b, uint64(len(origins)))
+	for _, o := range origins {
+		b = appendBytes(b, []byte(o))
+		b = binary.AppendUvarint(b, p.Vector[o])
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.Entries)))
+	for _, e := range p.Entries {
+		b = appendBytes(b, e)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary writes. Entries alias b. It
+// accepts exactly that layout: vector origins in increasing order, nothing
+// after the last entry, and no part over its limit. Entries are not decoded
+// here; that is the ledger's job.
+func (p *PushRequest) UnmarshalBinary(b []byte) error {
+	if !bytes.HasPrefix(b, []byte(pushMagic)) {
+		return fmt.Errorf("not a push body (want %s, starting %q)", PushContentType, strings.TrimSpace(pushMagic))
+	}
+	d := pushDecoder{b: b[len(pushMagic):]}
+	var out PushRequest
+	out.From = string(d.bytes(ledger.MaxOriginLen, "from"))
+	nv := d.count(maxPushVector, "vector")
+	if nv > 0 {
+		out.Vector = make(map[string]uint64, nv)
+	}
+	prev := ""
+	for i := 0; i < nv && d.err == nil; i++ {
+		o := string(d.bytes(ledger.MaxOriginLen, "vector origin"))
+		seq := d.uvarint("vector seq")
+		if d.err == nil && i > 0 && o <= prev {
+			d.err = fmt.Errorf("vector origins out of order at %q", o)
+		}
+		out.Vector[o], prev = seq, o
+	}
+	ne := d.count(maxPushEntries, "entries")
+	if ne > 0 {
+		out.Entries = make([][]byte, 0, min(ne, len(d.b)/ed25519.SignatureSize+1))
+	}
+	for i := 0; i < ne && d.err == nil; i++ {
+		if e := d.bytes(ledger.MaxEncodedSize, fmt.Sprintf("entry %d", i)); d.err == nil {
+			out.Entries = append(out.Entries, e[:len(e):len(e)])
+		}
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%d bytes after the last entry", len(d.b))
+	}
+	if d.err != nil {
+		return d.err
+	}
+	*p = out
+	return nil
+}
+
+func appendBytes(b, s []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// pushDecoder reads a push body's parts; the first problem sticks in err.
+type pushDecoder struct {
+	b   []byte
+	err error
+}
+
+func (d *pushDecoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = fmt.Errorf("%s: bad or missing number", what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *pushDecoder) count(max int, what string) int {
+	v := d.uvarint(what)
+	if d.err == nil && v > uint64(max) {
+		d.err = fmt.Errorf("%s: %d exceeds %d", what, v, max)
+		return 0
+	}
+	return int(v)
+}
+
+func (d *pushDecoder) bytes(max int, what string) []byte {
+	n := d.count(max, what+" length")
+	if d.err != nil {
+		return nil
+	}
+	if n > len(d.b) {
+		d.err = fmt.Errorf("%s: %d bytes, %d left", what, n, len(d.b))
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
 }
 
 // PushResponse answers a push with what the receiver did and its version

@@ -1,8 +1,10 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -207,7 +209,7 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry) (Pu
 	for i := range batch {
 		req.Entries[i], _ = batch[i].MarshalBinary()
 	}
-	body, _ := json.Marshal(req)
+	body, _ := req.MarshalBinary()
 	var resp PushResponse
 	start := time.Now()
 	err := n.call(ctx, p, http.MethodPost, "/sync/v1/entries", body, &resp)
@@ -239,6 +241,14 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry) (Pu
 	return resp, nil
 }
 
+// contentType names what a request body is: a push, or JSON.
+func contentType(body []byte) string {
+	if bytes.HasPrefix(body, []byte(pushMagic)) {
+		return PushContentType
+	}
+	return "application/json"
+}
+
 // bodyKey carries a request's body to the signing hook.
 type bodyKey struct{}
 
@@ -256,7 +266,9 @@ func (n *Node) call(ctx context.Context, p *peerState, method, uri string, body 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", contentType(body))
+	}
 	res, err := n.client.Do(req)
 	if err != nil {
 		return err
@@ -292,15 +304,11 @@ func (n *Node) pullOwn(ctx context.Context, p *peerState) (int, error) {
 		if len(resp.Entries) == 0 {
 			return total, nil
 		}
-		es := make([]ledger.Entry, 0, len(resp.Entries))
-		for _, b := range resp.Entries {
-			e, err := ledger.DecodeEntry(b)
-			if err != nil {
-				return total, fmt.Errorf("%s sent a malformed entry: %w", p.ID, err)
-			}
-			es = append(es, e)
+		res, err := n.store.ApplyWire(ctx, resp.Entries)
+		var we *ledger.WireError
+		if errors.As(err, &we) {
+			return total, fmt.Errorf("%s sent a malformed entry: %w", p.ID, err)
 		}
-		res, err := n.store.Apply(ctx, es)
 		if err != nil {
 			return total, err
 		}

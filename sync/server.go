@@ -98,7 +98,7 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	var req PushRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := req.UnmarshalBinary(body); err != nil {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body is not a push: " + err.Error()})
 		return
 	}
@@ -110,16 +110,12 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 		n.refuse(w, r, from, &requestError{http.StatusRequestEntityTooLarge, "batch_too_large", fmt.Sprintf("%d entries exceeds the batch limit %d", len(req.Entries), n.cfg.BatchSize)})
 		return
 	}
-	entries := make([]ledger.Entry, len(req.Entries))
-	for i, b := range req.Entries {
-		e, err := ledger.DecodeEntry(b)
-		if err != nil {
-			n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", fmt.Sprintf("entry %d: %v", i, err)})
-			return
-		}
-		entries[i] = e
+	res, err := n.store.ApplyWire(r.Context(), req.Entries)
+	var we *ledger.WireError
+	if errors.As(err, &we) {
+		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", we.Error()})
+		return
 	}
-	res, err := n.store.Apply(r.Context(), entries)
 	if err != nil {
 		n.log.Error("apply pushed entries", "from", from, "err", err)
 		n.refuse(w, r, from, &requestError{http.StatusServiceUnavailable, "storage", "this region could not store the entries; retry later"})

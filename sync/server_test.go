@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -111,12 +113,38 @@ func mustChain(tb testing.TB, region string, n int) []ledger.Entry {
 	return es
 }
 
-// pushWire is the push body as DESIGN.md describes it, written here rather
-// than taken from the package so that the tests pin the wire format.
+// pushWire is a push body as docs/sync.md describes it, encoded here rather
+// than by the package so that the tests pin the wire format.
 type pushWire struct {
-	From    string            `json:"from"`
-	Vector  map[string]uint64 `json:"vector"`
-	Entries [][]byte          `json:"entries"`
+	From    string
+	Vector  map[string]uint64
+	Entries [][]byte
+}
+
+// bytes writes "kassa-push-v1\n", then uvarint-prefixed from, the vector's
+// (origin, seq) pairs in origin order, and the entries.
+func (p pushWire) bytes() []byte {
+	b := []byte("kassa-push-v1\n")
+	str := func(s []byte) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	str([]byte(p.From))
+	origins := make([]string, 0, len(p.Vector))
+	for o := range p.Vector {
+		origins = append(origins, o)
+	}
+	sort.Strings(origins)
+	b = binary.AppendUvarint(b, uint64(len(origins)))
+	for _, o := range origins {
+		str([]byte(o))
+		b = binary.AppendUvarint(b, p.Vector[o])
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.Entries)))
+	for _, e := range p.Entries {
+		str(e)
+	}
+	return b
 }
 
 func wire(es ...ledger.Entry) [][]byte {
@@ -133,11 +161,7 @@ func pushOf(tb testing.TB, from string, es ...ledger.Entry) []byte {
 	for _, e := range es {
 		v[string(e.Origin)] = max(v[string(e.Origin)], e.Seq)
 	}
-	b, err := json.Marshal(pushWire{From: from, Vector: v, Entries: wire(es...)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
+	return pushWire{From: from, Vector: v, Entries: wire(es...)}.bytes()
 }
 
 // nonceCounter gives every signed test request its own nonce.
@@ -309,11 +333,12 @@ func TestPushRefused(t *testing.T) {
 	corrupt := wire(r1[:3]...)
 	corrupt[1] = append([]byte(nil), corrupt[1]...)
 	corrupt[1][0] ^= 0xff // the encoding tag
-	oneBad, _ := json.Marshal(pushWire{From: "r1", Entries: corrupt})
+	oneBad := pushWire{From: "r1", Entries: corrupt}.bytes()
 	truncated := wire(r1[:3]...)
 	truncated[2] = truncated[2][:len(truncated[2])/2]
-	oneShort, _ := json.Marshal(pushWire{From: "r1", Entries: truncated})
-	big := append(append([]byte(`{"from":"r1","entries":[],"vector":{"`), bytes.Repeat([]byte("x"), 9<<10)...), `":1}}`...)
+	oneShort := pushWire{From: "r1", Entries: truncated}.bytes()
+	big := pushWire{From: "r1", Entries: [][]byte{bytes.Repeat([]byte("x"), 9<<10)}}.bytes()
+	head := []byte("kassa-push-v1\n\x02r1")
 
 	cases := []struct {
 		name   string
@@ -376,12 +401,16 @@ func TestPushRefused(t *testing.T) {
 		{"body too large unsigned", call{method: "POST", uri: entriesURI, body: big}, 413, "body_too_large", "exceeds 8192 bytes"},
 		{"batch too large", fromR1("POST", entriesURI, pushOf(t, "r1", r1...)), 413, "batch_too_large", "5 entries exceeds the batch limit 4"},
 		{"empty body", fromR1("POST", entriesURI, nil), 400, "malformed", "body is not a push"},
-		{"truncated json", fromR1("POST", entriesURI, good[:len(good)/2]), 400, "malformed", "body is not a push"},
-		{"not an object", fromR1("POST", entriesURI, []byte(`["r1"]`)), 400, "malformed", "body is not a push"},
-		{"unknown field", fromR1("POST", entriesURI, []byte(`{"from":"r1","entries":[],"cursor":7}`)), 400, "malformed", `unknown field "cursor"`},
-		{"entry not base64", fromR1("POST", entriesURI, []byte(`{"from":"r1","entries":["%%%"]}`)), 400, "malformed", "body is not a push"},
-		{"negative vector", fromR1("POST", entriesURI, []byte(`{"from":"r1","vector":{"r1":-1},"entries":[]}`)), 400, "malformed", "body is not a push"},
-		{"null body", fromR1("POST", entriesURI, []byte(`null`)), 400, "malformed", `body says from ""`},
+		{"truncated", fromR1("POST", entriesURI, good[:len(good)/2]), 400, "malformed", "body is not a push"},
+		{"json", fromR1("POST", entriesURI, []byte(`{"from":"r1","entries":[]}`)), 400, "malformed", "not a push body (want application/vnd.kassa.push"},
+		{"another version", fromR1("POST", entriesURI, append([]byte("kassa-push-v2\n"), good[14:]...)), 400, "malformed", "not a push body"},
+		{"bytes after the entries", fromR1("POST", entriesURI, append(append([]byte(nil), good...), 0)), 400, "malformed", "1 bytes after the last entry"},
+		{"vector out of order", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x02\x02r3\x01\x02r1\x01\x00"...)), 400, "malformed", `vector origins out of order at "r1"`},
+		{"vector too large", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\xff\xff\x7f"...)), 400, "malformed", "vector: 2097151 exceeds 1024"},
+		{"seq not a number", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x01\x02r1\xff"...)), 400, "malformed", "vector seq: bad or missing number"},
+		{"entry longer than the body", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x00\x01\x40abc"...)), 400, "malformed", "entry 0: 64 bytes, 3 left"},
+		{"empty entry", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x00\x01\x00"...)), 400, "malformed", "entry 0:"},
+		{"no from", fromR1("POST", entriesURI, []byte("kassa-push-v1\n\x00\x00\x00")), 400, "malformed", `body says from ""`},
 		{"from another region", fromR1("POST", entriesURI, pushOf(t, "r3", r1[:3]...)), 400, "malformed", `body says from "r3", signed by "r1"`},
 		{"one malformed entry", fromR1("POST", entriesURI, oneBad), 400, "malformed", "entry 1:"},
 		{"one truncated entry", fromR1("POST", entriesURI, oneShort), 400, "malformed", "entry 2:"},
@@ -465,7 +494,7 @@ func TestPushApplies(t *testing.T) {
 	unchanged(t, rc.store, after)
 
 	// An empty push is the vector exchange: 200 and the vector.
-	a = accepted(t, rc.do(t, fromR1("POST", entriesURI, []byte(`{"from":"r1","vector":{"r1":3},"entries":[]}`))))
+	a = accepted(t, rc.do(t, fromR1("POST", entriesURI, pushWire{From: "r1", Vector: map[string]uint64{"r1": 3}}.bytes())))
 	if a.Applied != 0 || a.Vector["r1"] != 3 || a.Vector["r3"] != 2 {
 		t.Fatalf("got %+v, want nothing applied and vector r1:3 r3:2", a)
 	}
@@ -708,9 +737,9 @@ func TestStatus(t *testing.T) {
 	}
 
 	// r1 pushes its first entry and says it holds both; then sends one bad push.
-	body, _ := json.Marshal(pushWire{From: "r1", Vector: map[string]uint64{"r1": 2}, Entries: wire(r1[0])})
+	body := pushWire{From: "r1", Vector: map[string]uint64{"r1": 2}, Entries: wire(r1[0])}.bytes()
 	accepted(t, rc.do(t, fromR1("POST", entriesURI, body)))
-	refusal(t, rc.do(t, fromR1("POST", entriesURI, []byte(`{"from":"r1","oops":1}`))), 400, "malformed", "unknown field")
+	refusal(t, rc.do(t, fromR1("POST", entriesURI, []byte(`{"from":"r1","oops":1}`))), 400, "malformed", "not a push body")
 
 	raw, st := get(t)
 	if v, _ := st["vector"].(map[string]any); v["r1"] != 1.0 {
@@ -782,7 +811,7 @@ func TestPushConcurrencyLimit(t *testing.T) {
 		}()
 	}
 	send()
-	empty := []byte(`{"from":"r1","entries":[]}`)
+	empty := pushWire{From: "r1"}.bytes()
 	deadline := time.Now().Add(3 * time.Second) // well inside the store's busy timeout
 	for {
 		select {
@@ -811,7 +840,7 @@ func TestPushConcurrencyLimit(t *testing.T) {
 		time.Sleep(time.Millisecond) // polling the observable state, not standing in for an event
 	}
 	// The limit is per peer: r3 is served meanwhile.
-	accepted(t, rc.do(t, signed("r3", keyFor("r3"), time.Now(), "POST", entriesURI, []byte(`{"from":"r3","entries":[]}`))))
+	accepted(t, rc.do(t, signed("r3", keyFor("r3"), time.Now(), "POST", entriesURI, pushWire{From: "r3"}.bytes())))
 
 	if err := lock.Rollback(); err != nil {
 		t.Fatal(err)
