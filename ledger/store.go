@@ -71,6 +71,8 @@ type Store struct {
 	insEntry, insBalance, setVector, setDigest *sql.Stmt
 	// The same inserts for entryRows entries or balanceRows balances at once.
 	insEntries, insBalances *sql.Stmt
+	// readGuard reads one balance and the digest it belongs to, on gdb.
+	readGuard *sql.Stmt
 
 	reqs chan *writeReq
 	quit chan struct{}
@@ -401,6 +403,12 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 		*p.stmt = stmt
 	}
+	// One statement reads both in one snapshot.
+	stmt, err := s.gdb.PrepareContext(ctx, `SELECT (SELECT amount FROM balances WHERE account = ? AND currency = ?), (SELECT value FROM meta WHERE key = 'digest')`)
+	if err != nil {
+		return err
+	}
+	s.readGuard = stmt
 	return nil
 }
 
@@ -420,7 +428,7 @@ func placeholders(rows, cols int) string {
 
 func (s *Store) closeDBs() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.insEntry, s.insBalance, s.setVector, s.setDigest, s.insEntries, s.insBalances} {
+	for _, stmt := range []*sql.Stmt{s.insEntry, s.insBalance, s.setVector, s.setDigest, s.insEntries, s.insBalances, s.readGuard} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

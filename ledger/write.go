@@ -433,20 +433,12 @@ func (s *Store) balanceAfter(base *group, k balanceKey) (int64, error) {
 	if v, ok := s.guardCache[k]; ok {
 		return v + pendingDelta, nil
 	}
-	tx, err := s.gdb.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return 0, classify(fmt.Errorf("ledger: read balance: %w", err))
-	}
-	defer tx.Rollback()
-	var amount int64
-	if err := tx.QueryRow(`SELECT amount FROM balances WHERE account = ? AND currency = ?`, k.account, k.currency).Scan(&amount); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, classify(fmt.Errorf("ledger: read balance: %w", err))
-	}
+	var amount sql.NullInt64
 	var d []byte
-	if err := tx.QueryRow(`SELECT value FROM meta WHERE key = 'digest'`).Scan(&d); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, classify(fmt.Errorf("ledger: read digest: %w", err))
+	if err := s.readGuard.QueryRow(k.account, k.currency).Scan(&amount, &d); err != nil {
+		return 0, classify(fmt.Errorf("ledger: read balance: %w", err))
 	}
-	committed := amount // as of the last commit the writer knows finished
+	committed := amount.Int64 // as of the last commit the writer knows finished
 	if base != nil && string(d) == string(base.digest[:]) {
 		committed -= pendingDelta
 	}
