@@ -200,6 +200,9 @@ func dsn(path, synchronous string, readOnly bool, extra []string) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Add("_pragma", "foreign_keys(1)")
+	// Statement journals (a multi-row insert's undo within its transaction)
+	// stay in memory instead of a temporary file written page by page.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
