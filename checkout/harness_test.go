@@ -124,7 +124,7 @@ func testConfig(id, dir, listen string) region.Config {
 		Mode: "development", Region: id, Listen: listen, DataDir: dir, Durability: "local",
 		Backup: region.BackupConfig{SyncInterval: time.Second},
 		Sync: region.SyncConfig{BatchSize: 256, MaxBodyBytes: 8 << 20, Interval: 50 * time.Millisecond, Timeout: 2 * time.Second,
-			Retries: 1, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond, MaxConcurrentPerPeer: 8,
+			Retries: 1, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond, MaxConcurrentPerPeer: 8, PushesInFlight: 2,
 			ReplayWindow: time.Minute, RecoveryTimeout: 2 * time.Second},
 		Checkout: region.CheckoutConfig{IdentityKey: region.DemoIdentityKey, FingerprintKey: region.DemoFingerprintKey,
 			SessionTTL: 48 * time.Hour, AuthTTL: 28 * 24 * time.Hour, AcquirerTimeout: 2 * time.Second, ReconcileInterval: time.Hour},

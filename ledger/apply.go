@@ -64,6 +64,28 @@ func (s *Store) Apply(ctx context.Context, entries []Entry) (ApplyResult, error)
 // entry does not decode, the error is a *WireError naming it and nothing is
 // stored.
 func (s *Store) ApplyWire(ctx context.Context, wire [][]byte) (ApplyResult, error) {
+	p, err := s.PrepareWire(ctx, wire)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	return p.Apply(ctx)
+}
+
+// Prepared holds entries that have been decoded, checked against what the
+// store holds and verified, ready to be handed to the writer. Apply is
+// PrepareWire then Prepared.Apply; splitting them lets a caller verify one
+// batch while an earlier one commits, and still hand the batches to the
+// writer in their order: the writer stages batches in the order their Apply
+// calls reached it.
+type Prepared struct {
+	s     *Store
+	res   ApplyResult
+	valid []*remote
+}
+
+// PrepareWire decodes and verifies entries in their wire form (see
+// ApplyWire) without storing anything.
+func (s *Store) PrepareWire(ctx context.Context, wire [][]byte) (*Prepared, error) {
 	rs := make([]remote, len(wire))
 	errs := make([]error, len(wire))
 	parallel(len(wire), func(i int) {
@@ -78,34 +100,40 @@ func (s *Store) ApplyWire(ctx context.Context, wire [][]byte) (ApplyResult, erro
 	})
 	for i, err := range errs {
 		if err != nil {
-			return ApplyResult{}, &WireError{Index: i, Err: err}
+			return nil, &WireError{Index: i, Err: err}
 		}
 	}
-	return s.apply(ctx, rs)
+	return s.verify(ctx, rs)
 }
 
 func (s *Store) apply(ctx context.Context, rs []remote) (ApplyResult, error) {
-	var res ApplyResult
+	p, err := s.verify(ctx, rs)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	return p.Apply(ctx)
+}
+
+// verify skips what the store holds and verifies the rest.
+func (s *Store) verify(ctx context.Context, rs []remote) (*Prepared, error) {
+	p := &Prepared{s: s}
 	if len(rs) == 0 {
-		return res, nil
+		return p, nil
 	}
 	known, err := s.knownIDs(ctx, rs)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	cands := make([]*remote, 0, len(rs))
 	seen := make(map[Hash]bool, len(rs))
 	for i := range rs {
 		r := &rs[i]
 		if known[r.id] || seen[r.id] {
-			res.Duplicates++
+			p.res.Duplicates++
 			continue
 		}
 		seen[r.id] = true
 		cands = append(cands, r)
-	}
-	if len(cands) == 0 {
-		return res, nil
 	}
 	// Verify schema and signatures in parallel: verification, not SQLite, is
 	// what bounds how fast a region can take in its peers' entries.
@@ -127,45 +155,65 @@ func (s *Store) apply(ctx context.Context, rs []remote) (ApplyResult, error) {
 			errs[i] = ErrSignature
 		}
 	})
-	valid := make([]*remote, 0, len(cands))
 	for i, r := range cands {
 		if errs[i] != nil {
-			res.Rejected = append(res.Rejected, s.reject(r.e, r.id, errs[i]))
+			p.res.Rejected = append(p.res.Rejected, s.reject(r.e, r.id, errs[i]))
 			continue
 		}
-		valid = append(valid, r)
+		p.valid = append(p.valid, r)
 	}
-	if len(valid) == 0 {
-		return res, nil
-	}
-	sort.Slice(valid, func(i, j int) bool {
-		if valid[i].e.Origin != valid[j].e.Origin {
-			return valid[i].e.Origin < valid[j].e.Origin
+	sort.Slice(p.valid, func(i, j int) bool {
+		if p.valid[i].e.Origin != p.valid[j].e.Origin {
+			return p.valid[i].e.Origin < p.valid[j].e.Origin
 		}
-		return valid[i].e.Seq < valid[j].e.Seq
+		return p.valid[i].e.Seq < p.valid[j].e.Seq
 	})
-	req := &writeReq{remote: make([]Entry, len(valid)), ids: make([]Hash, len(valid)), bodies: make([][]byte, len(valid))}
-	for i, r := range valid {
+	return p, nil
+}
+
+// Apply is Submit followed by waiting for the commit.
+func (p *Prepared) Apply(ctx context.Context) (ApplyResult, error) {
+	wait, err := p.Submit(ctx)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	return wait()
+}
+
+// Submit hands the prepared entries to the writer, which stages them after
+// everything handed to it before, and returns a function that waits for
+// their commit and says what became of each entry. The error is non-nil only
+// if the store is closed or ctx ends before the entries were handed over;
+// then nothing of them was stored.
+func (p *Prepared) Submit(ctx context.Context) (wait func() (ApplyResult, error), err error) {
+	res := p.res
+	if len(p.valid) == 0 {
+		return func() (ApplyResult, error) { return res, nil }, nil
+	}
+	req := &writeReq{remote: make([]Entry, len(p.valid)), ids: make([]Hash, len(p.valid)), bodies: make([][]byte, len(p.valid))}
+	for i, r := range p.valid {
 		req.remote[i], req.ids[i], req.bodies[i] = r.e, r.id, r.body
 	}
-	wr, err := s.submit(ctx, req)
-	if err != nil {
-		return res, err
+	if err := p.s.enqueue(ctx, req); err != nil {
+		return nil, err
 	}
-	if wr.err != nil {
-		return res, wr.err
-	}
-	for i, oerr := range wr.outcomes {
-		switch {
-		case oerr == nil:
-			res.Applied++
-		case errors.Is(oerr, errDuplicate):
-			res.Duplicates++
-		default:
-			res.Rejected = append(res.Rejected, s.reject(valid[i].e, valid[i].id, oerr))
+	return func() (ApplyResult, error) {
+		wr := <-req.done
+		if wr.err != nil {
+			return res, wr.err
 		}
-	}
-	return res, nil
+		for i, oerr := range wr.outcomes {
+			switch {
+			case oerr == nil:
+				res.Applied++
+			case errors.Is(oerr, errDuplicate):
+				res.Duplicates++
+			default:
+				res.Rejected = append(res.Rejected, p.s.reject(p.valid[i].e, p.valid[i].id, oerr))
+			}
+		}
+		return res, nil
+	}, nil
 }
 
 // knownIDs returns which of rs's ids this store already holds. Only entries

@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		Key: r.key, Peers: peers, BatchSize: sc.BatchSize, MaxBodyBytes: sc.MaxBodyBytes,
 		Interval: sc.Interval, Timeout: sc.Timeout, Retries: sc.Retries,
 		RetryWaitMin: sc.RetryWaitMin, RetryWaitMax: sc.RetryWaitMax,
-		MaxConcurrentPerPeer: sc.MaxConcurrentPerPeer, ReplayWindow: sc.ReplayWindow,
+		MaxConcurrentPerPeer: sc.MaxConcurrentPerPeer, PushesInFlight: sc.PushesInFlight, ReplayWindow: sc.ReplayWindow,
 		RecoveryTimeout: sc.RecoveryTimeout, Transport: opts.transport, Logger: r.log, Registerer: r.registry,
 	})
 	if err != nil {

@@ -146,7 +146,10 @@ func benchPushBodies(tb testing.TB, from string, entries []ledger.Entry) [][]byt
 	var out [][]byte
 	for lo := 0; lo < len(entries); lo += benchBatch {
 		part := entries[lo:min(len(entries), lo+benchBatch)]
-		req := regionsync.PushRequest{From: from, Vector: map[string]uint64{from: part[len(part)-1].Seq}, Entries: make([][]byte, len(part))}
+		// Numbered as a push loop numbers them, each continuing the one
+		// before (which may still be in flight).
+		k := uint64(len(out))
+		req := regionsync.PushRequest{From: from, Vector: map[string]uint64{from: part[len(part)-1].Seq}, Seq: k + 1, After: k, Entries: make([][]byte, len(part))}
 		for i := range part {
 			req.Entries[i], _ = part[i].MarshalBinary()
 		}
@@ -197,15 +200,19 @@ func newBenchReceiver(tb testing.TB, id string, senders ...string) *benchReceive
 	return rc
 }
 
-// benchSender pushes pre-encoded batches to a receiver as region from would:
-// one request at a time, each signed afresh (kassa-sync-v1, as
-// sync/protocol.go documents it).
+// benchSender pushes pre-encoded batches to a receiver as region from's push
+// loop does while catching a peer up: each request signed afresh
+// (kassa-sync-v1, as sync/protocol.go documents it), with benchInFlight of
+// them awaiting their answers at once (sync.pushes_in_flight).
 type benchSender struct {
 	from   string
 	key    ed25519.PrivateKey
 	url    string
 	client *http.Client
 }
+
+// benchInFlight is the default of sync.pushes_in_flight.
+const benchInFlight = 2
 
 func newBenchSender(from string, to *benchReceiver) *benchSender {
 	return &benchSender{from: from, key: keyFor(from), url: to.srv.URL + "/sync/v1/entries",
@@ -255,10 +262,21 @@ func (s *benchSender) push(body []byte, want int) error {
 // first error.
 func (s *benchSender) pushAll(bodies [][]byte, sizes []int) (time.Duration, error) {
 	start := time.Now()
+	slots := make(chan struct{}, benchInFlight)
+	errs := make([]error, len(bodies))
+	var wg sync.WaitGroup
 	for i, b := range bodies {
-		if err := s.push(b, sizes[i]); err != nil {
-			return 0, err
-		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.push(b, sizes[i])
+			<-slots
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
 	}
 	return time.Since(start), nil
 }

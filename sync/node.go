@@ -3,6 +3,8 @@ package sync
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +48,11 @@ type Config struct {
 	// MaxConcurrentPerPeer bounds the requests from one peer served at once;
 	// more are answered 429.
 	MaxConcurrentPerPeer int
+	// PushesInFlight is how many pushes to one peer may await their answers
+	// at once while this region catches it up: the peer verifies the next
+	// batch while it commits the previous one. At most the peer's
+	// MaxConcurrentPerPeer.
+	PushesInFlight int
 	// ReplayWindow is how far a request's timestamp may be from this
 	// region's clock; signatures are remembered that long.
 	ReplayWindow time.Duration
@@ -74,6 +81,8 @@ type Node struct {
 	peers   map[string]*peerState
 	forks   map[string]int64 // origin -> forks seen from it
 	inbound map[string]int   // peer -> requests being served
+	// pipes keeps each peer's pipelined pushes in order.
+	pipes *pipelines
 	granter RightsGranter
 }
 
@@ -85,6 +94,10 @@ type peerState struct {
 	vector     map[ledger.RegionID]uint64 // last vector the peer reported; nil until heard
 	saved      map[ledger.RegionID]uint64 // what of vector is persisted
 	rejections int64
+	// pushSeq numbers the pushes to this peer (PushRequest.Seq); vectorFrom
+	// is the push whose answer set vector, so that an answer overtaken by a
+	// later push's is not taken.
+	pushSeq, vectorFrom uint64
 }
 
 // New creates a node for store. Call Routes to serve peers and Run to push.
@@ -111,6 +124,9 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 	}
 	if cfg.MaxConcurrentPerPeer <= 0 {
 		cfg.MaxConcurrentPerPeer = 4
+	}
+	if cfg.PushesInFlight <= 0 {
+		cfg.PushesInFlight = 2
 	}
 	if cfg.Retries < 0 {
 		cfg.Retries = 0
@@ -141,13 +157,16 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		peers:   map[string]*peerState{},
 		forks:   map[string]int64{},
 		inbound: map[string]int{},
+		pipes:   newPipelines(),
 	}
 	client.RequestLogHook = n.signHook
 	for _, p := range cfg.Peers {
 		if ledger.RegionID(p.ID) == store.Region() {
 			return nil, fmt.Errorf("sync: peer %q is this region", p.ID)
 		}
-		n.peers[p.ID] = &peerState{Peer: p}
+		// Push numbers start at random, so that a restarted sender's do
+		// not continue an earlier process's pipeline at the peer.
+		n.peers[p.ID] = &peerState{Peer: p, pushSeq: randomSeq()}
 		n.auth.keys[p.ID] = p.PublicKey
 	}
 	n.loadCursors(context.Background())
@@ -303,4 +322,12 @@ func (n *Node) HeardFromAll() bool {
 		}
 	}
 	return true
+}
+
+// randomSeq returns a random starting point for push numbers, well below the
+// largest so that adding to it never wraps.
+func randomSeq() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:]) >> 2
 }

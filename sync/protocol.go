@@ -34,9 +34,14 @@ const (
 // (PushContentType), so that a receiver decodes each entry once, from the
 // bytes it then verifies and stores.
 type PushRequest struct {
-	From    string
-	Vector  map[string]uint64
-	Entries [][]byte
+	From   string
+	Vector map[string]uint64
+	// Seq numbers the sender's pushes to this receiver. After is the Seq of
+	// the push whose batch this one continues while that push may still be
+	// in flight, or 0: the receiver then hands this batch to its ledger only
+	// after that one (see docs/sync.md, "Pipelined pushes").
+	Seq, After uint64
+	Entries    [][]byte
 }
 
 // PushContentType is the media type of a push body.
@@ -53,10 +58,10 @@ const (
 
 // MarshalBinary writes the push in its binary form: pushMagic, then
 // uvarint-length-prefixed strings and uvarint numbers: from; the vector's
-// size and its (origin, seq) pairs in origin order; the number of entries and
-// each entry's wire form.
+// size and its (origin, seq) pairs in origin order; seq and after; the number
+// of entries and each entry's wire form.
 func (p *PushRequest) MarshalBinary() ([]byte, error) {
-	n := len(pushMagic) + 2*binary.MaxVarintLen64 + len(p.From)
+	n := len(pushMagic) + 4*binary.MaxVarintLen64 + len(p.From)
 	for o := range p.Vector {
 		n += len(o) + 2*binary.MaxVarintLen64
 	}
@@ -76,6 +81,8 @@ func (p *PushRequest) MarshalBinary() ([]byte, error) {
 		b = appendBytes(b, []byte(o))
 		b = binary.AppendUvarint(b, p.Vector[o])
 	}
+	b = binary.AppendUvarint(b, p.Seq)
+	b = binary.AppendUvarint(b, p.After)
 	b = binary.AppendUvarint(b, uint64(len(p.Entries)))
 	for _, e := range p.Entries {
 		b = appendBytes(b, e)
@@ -107,6 +114,8 @@ func (p *PushRequest) UnmarshalBinary(b []byte) error {
 		}
 		out.Vector[o], prev = seq, o
 	}
+	out.Seq = d.uvarint("seq")
+	out.After = d.uvarint("after")
 	ne := d.count(maxPushEntries, "entries")
 	if ne > 0 {
 		out.Entries = make([][]byte, 0, min(ne, len(d.b)/ed25519.SignatureSize+1))

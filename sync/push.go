@@ -143,35 +143,103 @@ func (n *Node) flush(p *peerState) {
 // drain pushes batches until the peer holds everything this region holds,
 // stops making progress, or a request fails. Without probe, a peer already
 // known to hold everything gets no (empty) push.
+//
+// Up to PushesInFlight pushes await their answers at once, each batch
+// continuing the one before (PushRequest.After names it): the peer verifies
+// one batch while it commits the previous, and hands them to its ledger in
+// order whatever order they arrive in. An answer showing that the peer did
+// not take a whole batch (it held some entries, found a gap, or refused one)
+// stops the pipeline: what is in flight is answered first, then drain starts
+// again from the vector the peer reported.
 func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
-	for i := 0; i < 1000; i++ {
-		n.mu.Lock()
-		// A copy: a push received from the peer raises its vector in
-		// place, under the lock, while this batch is read.
-		theirs := maps.Clone(p.vector)
-		n.mu.Unlock()
-		var batch []ledger.Entry
-		if theirs != nil {
-			var err error
-			if batch, err = n.missing(ctx, theirs); err != nil {
-				return err
+	type answer struct {
+		seq     uint64
+		size    int
+		applied int
+		err     error
+	}
+	answers := make(chan answer, n.cfg.PushesInFlight)
+	var (
+		sent     map[ledger.RegionID]uint64 // what the peer holds once the pushes in flight land; nil: take p.vector
+		inflight int
+		last     uint64 // the latest push in flight, which the next one continues
+		pushes   int
+		failed   error
+		resync   bool // refill from the peer's vector once every push is answered
+		idle     bool // nothing (more) to send
+	)
+	for {
+		for failed == nil && !idle && !resync && inflight < n.cfg.PushesInFlight && pushes < 1000 {
+			if sent == nil {
+				n.mu.Lock()
+				// A copy: a push received from the peer raises its vector in
+				// place, under the lock, while batches are read.
+				sent = maps.Clone(p.vector)
+				n.mu.Unlock()
 			}
-			if len(batch) == 0 && (i > 0 || !probe) {
-				return nil
+			var batch []ledger.Entry
+			if sent != nil {
+				var err error
+				if batch, err = n.missing(ctx, sent); err != nil {
+					failed = err
+					break
+				}
+			}
+			empty := len(batch) == 0
+			if empty && (pushes > 0 || (!probe && sent != nil)) {
+				idle = true
+				break
+			}
+			for _, e := range batch {
+				sent[e.Origin] = max(sent[e.Origin], e.Seq)
+			}
+			seq := n.nextPush(p)
+			after := last
+			if inflight == 0 {
+				after = 0
+			}
+			pushes++
+			inflight++
+			last = seq
+			go func() {
+				resp, err := n.push(ctx, p, batch, seq, after)
+				answers <- answer{seq, len(batch), resp.Applied, err}
+			}()
+			if empty {
+				// A vector exchange: what to send next depends on its answer.
+				resync = true
 			}
 		}
-		resp, err := n.push(ctx, p, batch)
-		if err != nil {
-			return err
+		if inflight == 0 {
+			if resync && failed == nil && pushes < 1000 {
+				resync, sent = false, nil
+				continue
+			}
+			return failed
 		}
-		after := fromVector(resp.Vector)
-		if len(batch) == 0 || (theirs != nil && behind(after, theirs) == 0 && resp.Applied == 0) {
-			// Nothing to send, or the peer took nothing: wait for the next
-			// change or tick rather than spin.
-			return nil
+		a := <-answers
+		inflight--
+		switch {
+		case a.err != nil:
+			failed = a.err
+		case a.size == 0:
+			// The vector exchange answered: go on from its vector.
+		case a.applied == 0:
+			// The peer took nothing of a batch: wait for the next change or
+			// tick rather than spin.
+			idle = true
+		case a.applied < a.size:
+			resync = true
 		}
 	}
-	return nil
+}
+
+// nextPush numbers the next push to p.
+func (n *Node) nextPush(p *peerState) uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p.pushSeq++
+	return p.pushSeq
 }
 
 // missing returns up to BatchSize entries this region holds and theirs lacks,
@@ -204,8 +272,11 @@ func (n *Node) missing(ctx context.Context, theirs map[ledger.RegionID]uint64) (
 }
 
 // push sends one batch to p and records the outcome in p's state.
-func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry) (PushResponse, error) {
-	req := PushRequest{From: string(n.store.Region()), Vector: toVector(n.store.Vector()), Entries: make([][]byte, len(batch))}
+//
+// seq numbers the push; after is the push in flight whose batch this one
+// continues, or 0.
+func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq, after uint64) (PushResponse, error) {
+	req := PushRequest{From: string(n.store.Region()), Vector: toVector(n.store.Vector()), Seq: seq, After: after, Entries: make([][]byte, len(batch))}
 	for i := range batch {
 		req.Entries[i], _ = batch[i].MarshalBinary()
 	}
@@ -231,7 +302,12 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry) (Pu
 		n.log.Info("peer reachable again", "peer", p.ID)
 	}
 	p.reachable, p.lastOK, p.lastErr = true, n.cfg.Now(), ""
-	p.vector = fromVector(resp.Vector)
+	if seq >= p.vectorFrom {
+		// The answer to the latest push wins: an earlier push's answer
+		// arriving late must not move the cursor back. (The vector may still
+		// go down, when the peer comes back from an older backup.)
+		p.vector, p.vectorFrom = fromVector(resp.Vector), seq
+	}
 	for _, rj := range resp.Rejected {
 		if rj.Reason != "gap" {
 			p.rejections++
@@ -342,7 +418,7 @@ func (n *Node) Recover(ctx context.Context) error {
 				if err == nil {
 					// One empty push learns what the peer holds, so this
 					// region knows from the start whether it is behind.
-					n.push(ctx, p, nil)
+					n.push(ctx, p, nil, n.nextPush(p), 0)
 					return
 				}
 				select {

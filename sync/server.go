@@ -110,11 +110,29 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 		n.refuse(w, r, from, &requestError{http.StatusRequestEntityTooLarge, "batch_too_large", fmt.Sprintf("%d entries exceeds the batch limit %d", len(req.Entries), n.cfg.BatchSize)})
 		return
 	}
-	res, err := n.store.ApplyWire(r.Context(), req.Entries)
+	if req.Seq != 0 {
+		defer n.pipes.handed(from, req.Seq)
+	}
+	// Verify now; hand the batch to the ledger after the push it continues.
+	prepared, err := n.store.PrepareWire(r.Context(), req.Entries)
 	var we *ledger.WireError
 	if errors.As(err, &we) {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", we.Error()})
 		return
+	}
+	var res ledger.ApplyResult
+	if err == nil {
+		if req.After != 0 && req.Seq != 0 {
+			n.pipes.wait(r.Context(), from, req.After, n.cfg.Timeout)
+		}
+		var wait func() (ledger.ApplyResult, error)
+		wait, err = prepared.Submit(r.Context())
+		if req.Seq != 0 {
+			n.pipes.handed(from, req.Seq)
+		}
+		if err == nil {
+			res, err = wait()
+		}
 	}
 	if err != nil {
 		n.log.Error("apply pushed entries", "from", from, "err", err)

@@ -116,13 +116,14 @@ func mustChain(tb testing.TB, region string, n int) []ledger.Entry {
 // pushWire is a push body as docs/sync.md describes it, encoded here rather
 // than by the package so that the tests pin the wire format.
 type pushWire struct {
-	From    string
-	Vector  map[string]uint64
-	Entries [][]byte
+	From       string
+	Vector     map[string]uint64
+	Seq, After uint64
+	Entries    [][]byte
 }
 
 // bytes writes "kassa-push-v1\n", then uvarint-prefixed from, the vector's
-// (origin, seq) pairs in origin order, and the entries.
+// (origin, seq) pairs in origin order, seq, after and the entries.
 func (p pushWire) bytes() []byte {
 	b := []byte("kassa-push-v1\n")
 	str := func(s []byte) {
@@ -140,6 +141,8 @@ func (p pushWire) bytes() []byte {
 		str([]byte(o))
 		b = binary.AppendUvarint(b, p.Vector[o])
 	}
+	b = binary.AppendUvarint(b, p.Seq)
+	b = binary.AppendUvarint(b, p.After)
 	b = binary.AppendUvarint(b, uint64(len(p.Entries)))
 	for _, e := range p.Entries {
 		str(e)
@@ -408,9 +411,10 @@ func TestPushRefused(t *testing.T) {
 		{"vector out of order", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x02\x02r3\x01\x02r1\x01\x00"...)), 400, "malformed", `vector origins out of order at "r1"`},
 		{"vector too large", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\xff\xff\x7f"...)), 400, "malformed", "vector: 2097151 exceeds 1024"},
 		{"seq not a number", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x01\x02r1\xff"...)), 400, "malformed", "vector seq: bad or missing number"},
-		{"entry longer than the body", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x00\x01\x40abc"...)), 400, "malformed", "entry 0: 64 bytes, 3 left"},
-		{"empty entry", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x00\x01\x00"...)), 400, "malformed", "entry 0:"},
-		{"no from", fromR1("POST", entriesURI, []byte("kassa-push-v1\n\x00\x00\x00")), 400, "malformed", `body says from ""`},
+		{"entry longer than the body", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x00\x00\x00\x01\x40abc"...)), 400, "malformed", "entry 0: 64 bytes, 3 left"},
+		{"empty entry", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x00\x00\x00\x01\x00"...)), 400, "malformed", "entry 0:"},
+		{"no from", fromR1("POST", entriesURI, []byte("kassa-push-v1\n\x00\x00\x00\x00\x00")), 400, "malformed", `body says from ""`},
+		{"no seq", fromR1("POST", entriesURI, append(append([]byte(nil), head...), "\x00"...)), 400, "malformed", "seq: bad or missing number"},
 		{"from another region", fromR1("POST", entriesURI, pushOf(t, "r3", r1[:3]...)), 400, "malformed", `body says from "r3", signed by "r1"`},
 		{"one malformed entry", fromR1("POST", entriesURI, oneBad), 400, "malformed", "entry 1:"},
 		{"one truncated entry", fromR1("POST", entriesURI, oneShort), 400, "malformed", "entry 2:"},
@@ -452,6 +456,48 @@ func TestPushReplayed(t *testing.T) {
 		t.Fatalf("got status %d, want 200 (body %s)", r.status, r.body)
 	}
 	refusal(t, rc.do(t, p), http.StatusConflict, "replayed", "replayed")
+}
+
+// TestPipelinedPushes sends a peer's pipelined pushes out of order: the
+// second batch, which says it continues the first, arrives before it. The
+// receiver verifies it at once but hands it to the ledger only after the
+// first, so both apply whole. A push whose predecessor never arrives waits
+// only sync.timeout, then its entries are refused as a gap.
+func TestPipelinedPushes(t *testing.T) {
+	rc := mustOpenReceiver(t, func(c *regionsync.Config) { c.Timeout = 200 * time.Millisecond })
+	r1 := mustChain(t, "r1", 6)
+	first := pushWire{From: "r1", Vector: map[string]uint64{"r1": 3}, Seq: 41, Entries: wire(r1[:3]...)}.bytes()
+	second := pushWire{From: "r1", Vector: map[string]uint64{"r1": 6}, Seq: 42, After: 41, Entries: wire(r1[3:6]...)}.bytes()
+
+	answered := make(chan reply, 1)
+	go func() {
+		r, err := rc.send(fromR1("POST", entriesURI, second))
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- r
+	}()
+	// The second push cannot be answered before the first is sent: it waits
+	// for it (up to far longer than this test takes).
+	a1 := accepted(t, rc.do(t, fromR1("POST", entriesURI, first)))
+	a2 := accepted(t, <-answered)
+	if a1.Applied != 3 || a2.Applied != 3 || len(a2.Rejected) != 0 {
+		t.Fatalf("got %+v and %+v, want 3 applied by each", a1, a2)
+	}
+	if got := stateOf(rc.store).vector["r1"]; got != 6 {
+		t.Fatalf("got r1 up to %d, want 6", got)
+	}
+
+	// A continuation of a push that never comes: refused as a gap once the
+	// bound passes, and nothing changes.
+	r1 = mustChain(t, "r1", 9)
+	before := stateOf(rc.store)
+	orphan := pushWire{From: "r1", Vector: map[string]uint64{"r1": 9}, Seq: 44, After: 43, Entries: wire(r1[7:9]...)}.bytes()
+	a := accepted(t, rc.do(t, fromR1("POST", entriesURI, orphan)))
+	if a.Applied != 0 || len(a.Rejected) != 2 || a.Rejected[0].Reason != "gap" {
+		t.Fatalf("got %+v, want both entries refused as a gap", a)
+	}
+	unchanged(t, rc.store, before)
 }
 
 // TestPushApplies sends a good push with relayed entries, then the same
