@@ -116,6 +116,87 @@ func TestApplyReplicatesAndIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestApplyWire takes entries in their wire form: they apply as Apply's do,
+// what is held is skipped, and an entry that does not decode refuses the
+// whole call, naming it, with nothing stored.
+func TestApplyWire(t *testing.T) {
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	a, b := MustOpen(t, r1, r2), MustOpen(t, r2, r1)
+	var wire [][]byte
+	for i := 0; i < 10; i++ {
+		e, err := a.Append(ctx, sale(i, ledger.Amount(i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := e.MarshalBinary()
+		wire = append(wire, w)
+	}
+	before := snapshot(t, b)
+	bad := append([][]byte(nil), wire[:3]...)
+	bad[2] = append([]byte(nil), bad[2][:len(bad[2])-70]...)
+	_, err := b.ApplyWire(ctx, bad)
+	var we *ledger.WireError
+	if !errors.As(err, &we) || we.Index != 2 || !errors.Is(err, ledger.ErrMalformed) {
+		t.Fatalf("got %v, want a WireError for entry 2 wrapping ErrMalformed", err)
+	}
+	if after := snapshot(t, b); after != before {
+		t.Fatalf("state changed:\n%s\n%s", before, after)
+	}
+	res, err := b.ApplyWire(ctx, wire[:6])
+	if err != nil || res.Applied != 6 {
+		t.Fatalf("got %+v, %v, want 6 applied", res, err)
+	}
+	// Held entries are skipped, the rest applied; the batch may overlap.
+	res, err = b.ApplyWire(ctx, wire[4:])
+	if err != nil || res.Applied != 4 || res.Duplicates != 2 || len(res.Rejected) != 0 {
+		t.Fatalf("got %+v, %v, want 4 applied and 2 duplicates", res, err)
+	}
+	if snapshot(t, a) != snapshot(t, b) {
+		t.Fatalf("states differ:\n%s\n%s", snapshot(t, a), snapshot(t, b))
+	}
+}
+
+// TestSubmitOrder prepares two consecutive batches, the later one first, and
+// hands them to the writer in chain order: both apply, although the later
+// was verified first.
+func TestSubmitOrder(t *testing.T) {
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	a, b := MustOpen(t, r1, r2), MustOpen(t, r2, r1)
+	var wire [][]byte
+	for i := 0; i < 8; i++ {
+		e, err := a.Append(ctx, sale(i, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := e.MarshalBinary()
+		wire = append(wire, w)
+	}
+	later, err := b.PrepareWire(ctx, wire[4:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlier, err := b.PrepareWire(ctx, wire[:4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEarlier, err := earlier.Submit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLater, err := later.Submit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1res, err1 := waitEarlier()
+	r2res, err2 := waitLater()
+	if err1 != nil || err2 != nil || r1res.Applied != 4 || r2res.Applied != 4 {
+		t.Fatalf("got %+v (%v) and %+v (%v), want 4 applied by each", r1res, err1, r2res, err2)
+	}
+	if snapshot(t, a) != snapshot(t, b) {
+		t.Fatalf("states differ:\n%s\n%s", snapshot(t, a), snapshot(t, b))
+	}
+}
+
 func TestApplyRejections(t *testing.T) {
 	r1, r2, r3 := newRegion("r1"), newRegion("r2"), newRegion("r3")
 	chain := signedChain(r2, 3, rand.New(rand.NewPCG(9, 9)))
