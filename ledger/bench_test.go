@@ -315,6 +315,21 @@ var ceilingRows = sync.OnceValue(func() []ceilingRow {
 type ceilingDB struct {
 	db                             *sql.DB
 	entry, balance, vector, digest *sql.Stmt
+	// The same inserts for ceilingEntryRows entries or ceilingBalanceRows
+	// balances at once, as the store's group commit writes them.
+	entries, balances *sql.Stmt
+}
+
+// Rows per multi-row insert, as in the store.
+const (
+	ceilingEntryRows   = 32
+	ceilingBalanceRows = 64
+)
+
+// rowsOf returns "(?, ?), (?, ?)" for rows rows of cols columns.
+func rowsOf(rows, cols int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return strings.Repeat(row+", ", rows-1) + row
 }
 
 func openCeilingDB(tb testing.TB) *ceilingDB {
@@ -324,6 +339,7 @@ func openCeilingDB(tb testing.TB) *ceilingDB {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(tb.TempDir(), "ceiling.db")+"?"+q.Encode())
 	if err != nil {
@@ -332,12 +348,14 @@ func openCeilingDB(tb testing.TB) *ceilingDB {
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	tb.Cleanup(func() { db.Close() })
-	schema, err := os.ReadFile(filepath.Join("migration", "0001_init.sql"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := db.Exec(string(schema)); err != nil {
-		tb.Fatal(err)
+	for _, f := range []string{"0001_init.sql", "0002_ref.sql"} {
+		schema, err := os.ReadFile(filepath.Join("migration", f))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := db.Exec(string(schema)); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	c := &ceilingDB{db: db}
 	for _, p := range []struct {
@@ -350,6 +368,9 @@ func openCeilingDB(tb testing.TB) *ceilingDB {
 		{&c.vector, `INSERT INTO vector (origin, seq, head, hlc_wall, hlc_logical) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, head = excluded.head, hlc_wall = excluded.hlc_wall, hlc_logical = excluded.hlc_logical`},
 		{&c.digest, `INSERT INTO meta (key, value) VALUES ('digest', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
+		{&c.entries, `INSERT INTO entries (origin, seq, id, hlc, kind, subject, body) VALUES ` + rowsOf(ceilingEntryRows, 7)},
+		{&c.balances, `INSERT INTO balances (account, currency, amount) VALUES ` + rowsOf(ceilingBalanceRows, 3) + `
+			ON CONFLICT (account, currency) DO UPDATE SET amount = amount + excluded.amount`},
 	} {
 		if *p.stmt, err = db.Prepare(p.q); err != nil {
 			tb.Fatal(err)
@@ -385,13 +406,30 @@ func (c *ceilingDB) insertRange(tb testing.TB, rows []ceilingRow, ids [][]byte, 
 			tb.Fatal(err)
 		}
 		entry, balance := tx.Stmt(c.entry), tx.Stmt(c.balance)
+		entries, balances := tx.Stmt(c.entries), tx.Stmt(c.balances)
 		clear(sums)
-		for i := lo; i < hi; i++ {
+		args := make([]any, 0, 7*ceilingEntryRows)
+		for i := lo; i < hi; {
+			if hi-i >= ceilingEntryRows {
+				args = args[:0]
+				for j := i; j < i+ceilingEntryRows; j++ {
+					r := &rows[j%len(rows)]
+					args = append(args, r.origin, j+1, ids[j], r.wall, r.kind, r.subject, r.body)
+				}
+				if _, err := entries.Exec(args...); err != nil {
+					tb.Fatal(err)
+				}
+				i += ceilingEntryRows
+				continue
+			}
 			r := &rows[i%len(rows)]
 			if _, err := entry.Exec(r.origin, i+1, ids[i], r.wall, r.kind, r.subject, r.body); err != nil {
 				tb.Fatal(err)
 			}
-			for _, p := range r.postings {
+			i++
+		}
+		for i := lo; i < hi; i++ {
+			for _, p := range rows[i%len(rows)].postings {
 				sums[key{p.Account, p.Currency}] += int64(p.Amount)
 			}
 		}
@@ -403,6 +441,16 @@ func (c *ceilingDB) insertRange(tb testing.TB, rows []ceilingRow, ids [][]byte, 
 		slices.SortFunc(keys, func(a, b key) int {
 			return cmp.Or(strings.Compare(a.account, b.account), strings.Compare(a.currency, b.currency))
 		})
+		for len(keys) >= ceilingBalanceRows {
+			args = args[:0]
+			for _, k := range keys[:ceilingBalanceRows] {
+				args = append(args, k.account, k.currency, sums[k])
+			}
+			if _, err := balances.Exec(args...); err != nil {
+				tb.Fatal(err)
+			}
+			keys = keys[ceilingBalanceRows:]
+		}
 		for _, k := range keys {
 			if _, err := balance.Exec(k.account, k.currency, sums[k]); err != nil {
 				tb.Fatal(err)
