@@ -63,6 +63,7 @@ type Store struct {
 	wdb *sql.DB // the one write connection: the committer's, and SetMark's between commits
 	rdb *sql.DB // read pool
 	gdb *sql.DB // one read connection of the writer's own, for guards
+	cdb *sql.DB // the checkpointer's connection
 
 	readStmts sync.Map // query -> *sql.Stmt on rdb
 	clock     *clock
@@ -90,6 +91,11 @@ type Store struct {
 	heads  map[RegionID]head
 	digest Digest
 	count  int64
+
+	// checkpoint wakes the checkpointer after a commit; checkpointDone
+	// closes when it has stopped.
+	checkpoint     chan struct{}
+	checkpointDone chan struct{}
 
 	changedMu sync.Mutex
 	changed   chan struct{} // closed and replaced after each commit that stored entries
@@ -174,6 +180,13 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
 	}
 	s.gdb.SetMaxOpenConns(1)
+	if s.cdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, false, nil)); err != nil {
+		s.gdb.Close()
+		s.rdb.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
+	}
+	s.cdb.SetMaxOpenConns(1)
 	if err := s.migrate(ctx); err != nil {
 		s.closeDBs()
 		return nil, classify(fmt.Errorf("ledger: migrate %s: %w", opt.Path, err))
@@ -190,6 +203,8 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		s.closeDBs()
 		return nil, classify(fmt.Errorf("ledger: prepare %s: %w", opt.Path, err))
 	}
+	s.checkpoint, s.checkpointDone = make(chan struct{}, 1), make(chan struct{})
+	go s.checkpointer()
 	go s.writer()
 	return s, nil
 }
@@ -207,6 +222,9 @@ func dsn(path, synchronous string, readOnly bool, extra []string) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// Commits do not checkpoint: the checkpointer goroutine does, on its
+		// own connection, so a commit never waits for one (see checkpointer).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	for _, p := range extra {
 		q.Add("_pragma", p)
@@ -380,6 +398,8 @@ func (s *Store) Close() error {
 		s.closeMu.Unlock()
 		close(s.quit)
 		<-s.done
+		close(s.checkpoint)
+		<-s.checkpointDone
 		err = s.closeDBs()
 	})
 	return err
@@ -440,5 +460,5 @@ func (s *Store) closeDBs() error {
 		errs = append(errs, v.(*sql.Stmt).Close())
 		return true
 	})
-	return errors.Join(append(errs, s.gdb.Close(), s.rdb.Close(), s.wdb.Close())...)
+	return errors.Join(append(errs, s.cdb.Close(), s.gdb.Close(), s.rdb.Close(), s.wdb.Close())...)
 }

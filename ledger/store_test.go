@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"kassa/ledger"
 )
@@ -657,5 +658,58 @@ func TestGuardsSeeAppliedCredits(t *testing.T) {
 	}
 	if spent < 20*28-7*20 {
 		t.Fatalf("only %d spent of %d credited: guards refused spends the balance allowed", spent, credited)
+	}
+}
+
+// TestCheckpointsInTheBackground writes while the checkpointer runs: commits
+// do not checkpoint, yet the database file takes in what was written, and
+// closing leaves a database that holds everything.
+func TestCheckpointsInTheBackground(t *testing.T) {
+	r1 := newRegion("r1")
+	path := filepath.Join(t.TempDir(), "kassa.db")
+	s, err := ledger.Open(ctx, ledger.Options{Path: path, Region: r1.id, Key: r1.key, Keys: keysOf(r1), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := fi.Size()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 250 {
+				if _, err := s.Append(ctx, sale(w*1000+i, 1)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The checkpointer runs within checkpointEvery of the last commit.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fi, err = os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > empty {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes after 2000 commits: no checkpoint ran", fi.Size())
+		}
+		time.Sleep(10 * time.Millisecond) // polling the file, not standing in for an event
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := MustOpenPath(t, path, r1)
+	if got := s2.Count(); got != 2000 {
+		t.Fatalf("got %d entries after reopening, want 2000", got)
 	}
 }

@@ -378,6 +378,7 @@ func (s *Store) commit(g *group) error {
 	s.opt.Metrics.committed(g.inserts, time.Since(g.start))
 	if g.inserts > 0 {
 		s.notifyChanged()
+		s.wakeCheckpointer()
 	}
 	for i, r := range g.reqs {
 		r.done <- g.results[i]
