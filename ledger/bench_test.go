@@ -311,7 +311,8 @@ var ceilingRows = sync.OnceValue(func() []ceilingRow {
 })
 
 // ceilingDB is a bare SQLite database with the ledger's schema and the
-// store's write-connection DSN, written without the store.
+// store's write-connection DSN, written without the store and never
+// checkpointed.
 type ceilingDB struct {
 	db                             *sql.DB
 	entry, balance, vector, digest *sql.Stmt
@@ -340,6 +341,9 @@ func openCeilingDB(tb testing.TB) *ceilingDB {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "temp_store(MEMORY)")
+	// No checkpoints at all: the store checkpoints in the background, so
+	// the ceiling must not pay for them inline either.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(tb.TempDir(), "ceiling.db")+"?"+q.Encode())
 	if err != nil {
