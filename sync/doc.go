@@ -1,7 +1,15 @@
-// Package sync owns replication between regions: what each region tells the
-// others about the entries it holds, and (as it grows) pushing, receiving and
-// anti-entropy. Import it as regionsync.
+// Package sync owns replication between regions: signed pushes of ledger
+// entries to every peer (relaying what peers lack, whatever its origin),
+// vector exchanges that repair lost pushes, pulls of a region's own chain
+// when it starts from a restored or empty disk, credit rights requests, and
+// the status and metrics of all that. Import it as regionsync. The protocol
+// is described in docs/sync.md.
 //
-// Invariants: the status it serves is derived from the ledger and from
-// observations of peers only; it never holds or prints secrets.
+// Invariants: a request is accepted only with a fresh signature by a
+// configured peer, and every entry in it is still verified against its
+// origin's key; a refused request changes nothing; pipelined pushes from one
+// peer reach the ledger in chain order whatever order they arrive in; a
+// peer's cursor never moves back on a late answer. The status it serves is
+// derived from the ledger and from observations of peers only; it never
+// holds or prints secrets.
 package sync
