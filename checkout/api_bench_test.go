@@ -32,9 +32,9 @@ func benchClient() *http.Client {
 	}}
 }
 
-// benchCall is one merchant API call with client c; it returns the status
+// callWith is one merchant API call with client c; it returns the status
 // and the decoded answer.
-func benchCall(c *http.Client, method, url, key string, body any) (int, map[string]any, error) {
+func callWith(c *http.Client, method, url, key string, body any) (int, map[string]any, error) {
 	j, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, url, bytes.NewReader(j))
 	req.SetBasicAuth("demo", "sk_test_demo")
@@ -72,13 +72,13 @@ func benchAuthorizations(tb testing.TB, c *http.Client, base, run string, n int)
 					return
 				}
 				key := fmt.Sprintf("%s-%d", run, i)
-				code, s, err := benchCall(c, "POST", base+"/v1/sessions", key, sessionBody(25_900, key))
+				code, s, err := callWith(c, "POST", base+"/v1/sessions", key, sessionBody(25_900, key))
 				if err != nil || code != 201 {
 					tb.Errorf("session: %d %v", code, err)
 					return
 				}
 				t0 := time.Now()
-				code, _, err = benchCall(c, "POST", base+"/v1/sessions/"+s["id"].(string)+"/authorize", key+"-a",
+				code, _, err = callWith(c, "POST", base+"/v1/sessions/"+s["id"].(string)+"/authorize", key+"-a",
 					map[string]any{"method": "pay_later", "consumer": consumer(key + "@example.com")})
 				d := time.Since(t0)
 				if err != nil || code != 201 {
@@ -188,8 +188,8 @@ func benchEcho(c *http.Client, url string, n int) time.Duration {
 			defer wg.Done()
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
 				key := fmt.Sprintf("echo-%d", i)
-				benchCall(c, "POST", url+"/v1/sessions", key, sessionBody(25_900, key))
-				benchCall(c, "POST", url+"/v1/sessions/ses_0123456789abcdef/authorize", key+"-a",
+				callWith(c, "POST", url+"/v1/sessions", key, sessionBody(25_900, key))
+				callWith(c, "POST", url+"/v1/sessions/ses_0123456789abcdef/authorize", key+"-a",
 					map[string]any{"method": "pay_later", "consumer": consumer(key + "@example.com")})
 			}
 		}()

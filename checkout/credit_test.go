@@ -59,22 +59,7 @@ type simResult struct {
 // try is an API call that reports transport errors instead of failing the
 // test, for use from many goroutines and against stopped regions.
 func try(method, url, key string, body any) (int, map[string]any, error) {
-	j, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, url, bytes.NewReader(j))
-	req.SetBasicAuth("demo", "sk_test_demo")
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	var out map[string]any
-	json.Unmarshal(raw, &out)
-	return res.StatusCode, out, nil
+	return callWith(http.DefaultClient, method, url, key, body)
 }
 
 // shop runs one pay-later checkout at base and reports the answer.
