@@ -82,7 +82,7 @@ type Node struct {
 	forks   map[string]int64 // origin -> forks seen from it
 	inbound map[string]int   // peer -> requests being served
 	// pipes keeps each peer's pipelined pushes in order.
-	pipes *pipelines
+	pipes   *pipelines
 	granter RightsGranter
 }
 
