@@ -6,10 +6,19 @@ import "time"
 // keep coming.
 const checkpointEvery = 200 * time.Millisecond
 
+// backstopFrames is the WAL size, in frames, at which a commit checkpoints
+// itself (SQLite's auto-checkpoint); walLimitBytes is what the WAL file is
+// cut back to once SQLite starts it over.
+const (
+	backstopFrames = 4000
+	walLimitBytes  = 64 << 20
+)
+
 // checkpointer copies the WAL back into the database file, as SQLite's
-// auto-checkpoint would, but on its own connection and goroutine: the write
-// connection has auto-checkpoints off, so a commit never waits for a
-// checkpoint's copying and fsync, and the next group commits meanwhile. It
+// auto-checkpoint would, but on its own connection and goroutine, so that a
+// commit does not wait for a checkpoint's copying and fsync and the next
+// group commits meanwhile (the write connection's own auto-checkpoint is
+// only a backstop, at backstopFrames). It
 // wakes after commits and checkpoints at most every checkpointEvery, so a
 // page rewritten by many commits in between is copied once. The checkpoints
 // are PASSIVE: they never block a writer or a reader and copy only what no

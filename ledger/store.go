@@ -215,16 +215,23 @@ func dsn(path, synchronous string, readOnly bool, extra []string) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Add("_pragma", "foreign_keys(1)")
-	// Statement journals (a multi-row insert's undo within its transaction)
-	// stay in memory instead of a temporary file written page by page.
-	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
-		// Commits do not checkpoint: the checkpointer goroutine does, on its
-		// own connection, so a commit never waits for one (see checkpointer).
-		q.Add("_pragma", "wal_autocheckpoint(0)")
+		// Statement journals (a multi-row insert's undo within its
+		// transaction) stay in memory instead of a temporary file written
+		// page by page.
+		q.Add("_pragma", "temp_store(MEMORY)")
+		// The checkpointer goroutine copies the WAL back on its own
+		// connection, so commits need not (see checkpointer). But only a
+		// checkpoint that finishes before the next write lets SQLite start
+		// the WAL over, which a checkpoint racing a stream of commits never
+		// does: so a commit still checkpoints when the WAL passes
+		// backstopFrames, by then copying little that the checkpointer has
+		// not, and the WAL file is cut back to walLimitBytes after that.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", backstopFrames))
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walLimitBytes))
 	}
 	for _, p := range extra {
 		q.Add("_pragma", p)

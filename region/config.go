@@ -87,7 +87,8 @@ type SyncConfig struct {
 	// MaxConcurrentPerPeer bounds the requests one peer has served at once.
 	MaxConcurrentPerPeer int `mapstructure:"max_concurrent_per_peer"`
 	// PushesInFlight is how many pushes to one peer may await answers at
-	// once while catching it up; at most the peers' max_concurrent_per_peer.
+	// once while catching it up; keep it below the peers'
+	// max_concurrent_per_peer (a peer that answers 429 gets one at a time).
 	PushesInFlight int `mapstructure:"pushes_in_flight"`
 	// ReplayWindow is how far a request's timestamp may be from this clock.
 	ReplayWindow time.Duration `mapstructure:"replay_window"`
@@ -337,8 +338,8 @@ func (c *Config) Validate() error {
 	if sc.MaxConcurrentPerPeer < 1 || sc.MaxConcurrentPerPeer > 1000 {
 		return bad("sync.max_concurrent_per_peer", "must be between 1 and 1000, got %d", sc.MaxConcurrentPerPeer)
 	}
-	if sc.PushesInFlight < 1 || sc.PushesInFlight > 16 || sc.PushesInFlight > sc.MaxConcurrentPerPeer {
-		return bad("sync.pushes_in_flight", "must be between 1 and 16 and at most sync.max_concurrent_per_peer (%d), got %d", sc.MaxConcurrentPerPeer, sc.PushesInFlight)
+	if sc.PushesInFlight < 1 || sc.PushesInFlight > 16 {
+		return bad("sync.pushes_in_flight", "must be between 1 and 16, got %d", sc.PushesInFlight)
 	}
 	for key, d := range map[string]time.Duration{
 		"sync.interval": sc.Interval, "sync.timeout": sc.Timeout, "sync.retry_wait_min": sc.RetryWaitMin,

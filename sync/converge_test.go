@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kassa/ledger"
+	regionsync "kassa/sync"
 )
 
 // vectorWatch samples every region's vector and records any that moved
@@ -240,5 +241,31 @@ func TestJoiningRegionKnowsItIsBehind(t *testing.T) {
 	c.converged(10 * time.Second)
 	if r1.node.Lagging(0) {
 		t.Fatal("still lagging after converging")
+	}
+}
+
+// TestPipelineNarrowsForABusyPeer catches a peer up that serves one request
+// from this region at a time while this region keeps four pushes in flight:
+// the pushes refused with 429 are not a failure of the peer, the region goes
+// on one push at a time, and the peer catches up without being taken for
+// unreachable.
+func TestPipelineNarrowsForABusyPeer(t *testing.T) {
+	c := newCluster(t, 2, 13, func(cfg *regionsync.Config) {
+		cfg.PushesInFlight = 4
+		cfg.MaxConcurrentPerPeer = 1
+	})
+	r1, r2 := c.members[0], c.members[1]
+	c.stop(r2)
+	for i := 0; i < 1000; i++ {
+		if _, err := r1.store.Append(bg, draft("r1", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.start(r2)
+	c.converged(20 * time.Second)
+	for _, p := range r1.node.Status().Peers {
+		if p.ID == "r2" && (!p.Reachable || p.LastError != "") {
+			t.Fatalf("r2 as r1 sees it: reachable %v, last error %q; want reachable with no error", p.Reachable, p.LastError)
+		}
 	}
 }

@@ -21,6 +21,9 @@ func FuzzPushBody(f *testing.F) {
 	rc := mustOpenReceiver(f, func(c *regionsync.Config) {
 		c.BatchSize = 8
 		c.MaxBodyBytes = 64 << 10
+		// A push naming a predecessor that never comes waits a quarter of
+		// this: keep it short, or the fuzzer spends its time waiting.
+		c.Timeout = 20 * time.Millisecond
 	})
 	r1, r3 := mustChain(f, "r1", 10), mustChain(f, "r3", 2)
 	good := pushOf(f, "r1", r1[:3]...)

@@ -50,8 +50,9 @@ type Config struct {
 	MaxConcurrentPerPeer int
 	// PushesInFlight is how many pushes to one peer may await their answers
 	// at once while this region catches it up: the peer verifies the next
-	// batch while it commits the previous one. At most the peer's
-	// MaxConcurrentPerPeer.
+	// batch while it commits the previous one. A peer that answers a push
+	// with 429 (its MaxConcurrentPerPeer is lower) gets one at a time from
+	// then on.
 	PushesInFlight int
 	// ReplayWindow is how far a request's timestamp may be from this
 	// region's clock; signatures are remembered that long.
@@ -98,6 +99,8 @@ type peerState struct {
 	// is the push whose answer set vector, so that an answer overtaken by a
 	// later push's is not taken.
 	pushSeq, vectorFrom uint64
+	// window is how many pushes may be in flight to this peer.
+	window int
 }
 
 // New creates a node for store. Call Routes to serve peers and Run to push.
@@ -146,6 +149,14 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 	client.RetryWaitMin, client.RetryWaitMax = cfg.RetryWaitMin, cfg.RetryWaitMax
 	client.Logger = nil
 	client.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	client.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		// A pipelined push refused for concurrency is not retried as it is:
+		// the drain goes on with one push at a time (see drain).
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests && ctx.Value(pipelinedKey{}) != nil {
+			return false, nil
+		}
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
 
 	n := &Node{
 		cfg:     cfg,
@@ -166,7 +177,7 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		}
 		// Push numbers start at random, so that a restarted sender's do
 		// not continue an earlier process's pipeline at the peer.
-		n.peers[p.ID] = &peerState{Peer: p, pushSeq: randomSeq()}
+		n.peers[p.ID] = &peerState{Peer: p, pushSeq: randomSeq(), window: cfg.PushesInFlight}
 		n.auth.keys[p.ID] = p.PublicKey
 	}
 	n.loadCursors(context.Background())

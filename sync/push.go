@@ -144,37 +144,45 @@ func (n *Node) flush(p *peerState) {
 // stops making progress, or a request fails. Without probe, a peer already
 // known to hold everything gets no (empty) push.
 //
-// Up to PushesInFlight pushes await their answers at once, each batch
-// continuing the one before (PushRequest.After names it): the peer verifies
-// one batch while it commits the previous, and hands them to its ledger in
-// order whatever order they arrive in. An answer showing that the peer did
-// not take a whole batch (it held some entries, found a gap, or refused one)
-// stops the pipeline: what is in flight is answered first, then drain starts
-// again from the vector the peer reported.
+// Up to the peer's window of pushes (PushesInFlight) await their answers at
+// once, each batch continuing the one before (PushRequest.After names it):
+// the peer verifies one batch while it commits the previous, and hands them
+// to its ledger in order whatever order they arrive in. An answer showing
+// that the peer did not take a whole batch (it held some entries, found a
+// gap, or refused one) ends the round: what is in flight is answered first,
+// then drain starts again from the vector the peer reported, unless that
+// round took nothing and the peer's vector did not move, when it waits for
+// the next change or tick rather than spin. A peer that answers a pipelined
+// push 429 gets one push at a time from then on.
 func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
+	n.mu.Lock()
+	window := p.window
+	n.mu.Unlock()
 	type answer struct {
-		seq     uint64
-		size    int
-		applied int
-		err     error
+		size      int
+		applied   int
+		err       error
+		pipelined bool
 	}
-	answers := make(chan answer, n.cfg.PushesInFlight)
+	answers := make(chan answer, window)
 	var (
-		sent     map[ledger.RegionID]uint64 // what the peer holds once the pushes in flight land; nil: take p.vector
+		start    map[ledger.RegionID]uint64 // the peer's vector when this round began
+		sent     map[ledger.RegionID]uint64 // what the peer holds once the pushes in flight land; nil: start a round
 		inflight int
 		last     uint64 // the latest push in flight, which the next one continues
 		pushes   int
+		applied  int // entries the peer took in this round
 		failed   error
-		resync   bool // refill from the peer's vector once every push is answered
+		resync   bool // start a new round once every push is answered
 		idle     bool // nothing (more) to send
 	)
 	for {
-		for failed == nil && !idle && !resync && inflight < n.cfg.PushesInFlight && pushes < 1000 {
+		for failed == nil && !idle && !resync && inflight < window && pushes < 1000 {
 			if sent == nil {
 				n.mu.Lock()
 				// A copy: a push received from the peer raises its vector in
 				// place, under the lock, while batches are read.
-				sent = maps.Clone(p.vector)
+				start, sent = maps.Clone(p.vector), maps.Clone(p.vector)
 				n.mu.Unlock()
 			}
 			var batch []ledger.Entry
@@ -201,9 +209,13 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 			pushes++
 			inflight++
 			last = seq
+			pctx, pipelined := ctx, window > 1
+			if pipelined {
+				pctx = context.WithValue(ctx, pipelinedKey{}, true)
+			}
 			go func() {
-				resp, err := n.push(ctx, p, batch, seq, after)
-				answers <- answer{seq, len(batch), resp.Applied, err}
+				resp, err := n.push(pctx, p, batch, seq, after)
+				answers <- answer{len(batch), resp.Applied, err, pipelined}
 			}()
 			if empty {
 				// A vector exchange: what to send next depends on its answer.
@@ -212,23 +224,30 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 		}
 		if inflight == 0 {
 			if resync && failed == nil && pushes < 1000 {
-				resync, sent = false, nil
+				n.mu.Lock()
+				now := maps.Clone(p.vector)
+				n.mu.Unlock()
+				if pushes > 1 && applied == 0 && maps.Equal(now, start) {
+					return nil
+				}
+				resync, idle, sent, applied = false, false, nil, 0
 				continue
 			}
 			return failed
 		}
 		a := <-answers
 		inflight--
+		applied += a.applied
+		var pe *PeerError
 		switch {
+		case errors.As(a.err, &pe) && pe.Status == http.StatusTooManyRequests && a.pipelined:
+			// The peer serves fewer requests at once than this region
+			// sends: one at a time from now on (push narrowed the window).
+			window = 1
+			resync = true
 		case a.err != nil:
 			failed = a.err
-		case a.size == 0:
-			// The vector exchange answered: go on from its vector.
-		case a.applied == 0:
-			// The peer took nothing of a batch: wait for the next change or
-			// tick rather than spin.
-			idle = true
-		case a.applied < a.size:
+		case a.applied < a.size || a.size == 0:
 			resync = true
 		}
 	}
@@ -286,6 +305,15 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq
 	err := n.call(ctx, p, http.MethodPost, "/sync/v1/entries", body, &resp)
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if pe := (*PeerError)(nil); errors.As(err, &pe) && pe.Status == http.StatusTooManyRequests && ctx.Value(pipelinedKey{}) != nil {
+		// Not a failure of the peer: it serves fewer requests from this
+		// region at once than this region sends.
+		if p.window > 1 {
+			n.log.Info("peer serves fewer pushes at once than sync.pushes_in_flight; sending one at a time", "peer", p.ID, "pushes_in_flight", p.window)
+			p.window = 1
+		}
+		return resp, err
+	}
 	var lag int64
 	if err == nil {
 		lag = behind(n.store.Vector(), fromVector(resp.Vector))
@@ -324,6 +352,9 @@ func contentType(body []byte) string {
 	}
 	return "application/json"
 }
+
+// pipelinedKey marks the context of a push sent while others are in flight.
+type pipelinedKey struct{}
 
 // bodyKey carries a request's body to the signing hook.
 type bodyKey struct{}

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,6 +103,10 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body is not a push: " + err.Error()})
 		return
 	}
+	if req.Seq != 0 {
+		// However this push ends, a push continuing it need not wait for it.
+		defer n.pipes.handed(from, req.Seq)
+	}
 	if req.From != from {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", fmt.Sprintf("body says from %q, signed by %q", req.From, from)})
 		return
@@ -110,11 +115,11 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 		n.refuse(w, r, from, &requestError{http.StatusRequestEntityTooLarge, "batch_too_large", fmt.Sprintf("%d entries exceeds the batch limit %d", len(req.Entries), n.cfg.BatchSize)})
 		return
 	}
-	if req.Seq != 0 {
-		defer n.pipes.handed(from, req.Seq)
-	}
 	// Verify now; hand the batch to the ledger after the push it continues.
-	prepared, err := n.store.PrepareWire(r.Context(), req.Entries)
+	// Once verified, the entries are stored even if the sender hangs up:
+	// they are good, and storing them is idempotent.
+	ctx := context.WithoutCancel(r.Context())
+	prepared, err := n.store.PrepareWire(ctx, req.Entries)
 	var we *ledger.WireError
 	if errors.As(err, &we) {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", we.Error()})
@@ -123,10 +128,13 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 	var res ledger.ApplyResult
 	if err == nil {
 		if req.After != 0 && req.Seq != 0 {
-			n.pipes.wait(r.Context(), from, req.After, n.cfg.Timeout)
+			// Well within the sender's own timeout, so that a push whose
+			// predecessor was lost is answered (its entries as a gap) rather
+			// than given up on and retried.
+			n.pipes.wait(r.Context(), from, req.After, n.cfg.Timeout/4)
 		}
 		var wait func() (ledger.ApplyResult, error)
-		wait, err = prepared.Submit(r.Context())
+		wait, err = prepared.Submit(ctx)
 		if req.Seq != 0 {
 			n.pipes.handed(from, req.Seq)
 		}
