@@ -311,8 +311,7 @@ var ceilingRows = sync.OnceValue(func() []ceilingRow {
 })
 
 // ceilingDB is a bare SQLite database with the ledger's schema and the
-// store's write-connection DSN, written without the store and never
-// checkpointed.
+// store's write-connection DSN, written without the store.
 type ceilingDB struct {
 	db                             *sql.DB
 	entry, balance, vector, digest *sql.Stmt
@@ -341,9 +340,11 @@ func openCeilingDB(tb testing.TB) *ceilingDB {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "temp_store(MEMORY)")
-	// No checkpoints at all: the store checkpoints in the background, so
-	// the ceiling must not pay for them inline either.
-	q.Add("_pragma", "wal_autocheckpoint(0)")
+	// The store's backstop: a commit checkpoints when the WAL passes 4,000
+	// frames (the store also checkpoints in the background; a bare
+	// database has nobody else to).
+	q.Add("_pragma", "wal_autocheckpoint(4000)")
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(tb.TempDir(), "ceiling.db")+"?"+q.Encode())
 	if err != nil {
