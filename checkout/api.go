@@ -283,7 +283,12 @@ func (a *API) listOrders(w http.ResponseWriter, r *http.Request, m string, _ []b
 		}
 		limit = n
 	}
-	orders, more, err := a.svc.OrdersByReference(r.Context(), m, ref, q.Get("starting_after"), limit)
+	after := q.Get("starting_after")
+	if after != "" && !ValidOrderID(after) {
+		a.fail(w, r, &FieldError{Field: "starting_after", Message: "must be an order id (ord_...), the last one of the previous page"})
+		return
+	}
+	orders, more, err := a.svc.OrdersByReference(r.Context(), m, ref, after, limit)
 	if err != nil {
 		a.fail(w, r, err)
 		return

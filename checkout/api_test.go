@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"kassa/checkout"
 	"kassa/ledger"
 )
 
@@ -398,6 +399,19 @@ func TestDuplicateAuthorizationFromPartition(t *testing.T) {
 		}
 		if rights != 0 {
 			t.Fatalf("%s: %d capture rights left after a full capture", r.id, rights)
+		}
+	}
+}
+
+// TestValidOrderID accepts the ids kassa derives and nothing else.
+func TestValidOrderID(t *testing.T) {
+	id := string(checkout.OrderFor(checkout.NewSessionID("demo", "key-1")))
+	if !checkout.ValidOrderID(id) {
+		t.Fatalf("%q: got invalid, want valid", id)
+	}
+	for _, bad := range []string{"", "ord_", "page2", "ses_" + id[4:], id + "a", id[:len(id)-1], strings.ToUpper(id), id[:10] + "1" + id[11:], id[:10] + "_" + id[11:]} {
+		if checkout.ValidOrderID(bad) {
+			t.Errorf("%q: got valid, want invalid", bad)
 		}
 	}
 }

@@ -34,6 +34,20 @@ func NewSessionID(merchant, idempotencyKey string) SessionID {
 	return SessionID(derive("ses_", "session", merchant, idempotencyKey))
 }
 
+// ValidOrderID reports whether s has the form of an order id.
+func ValidOrderID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "ord_")
+	if !ok || len(rest) != 24 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
 // OrderFor derives the one order a session can have.
 func OrderFor(s SessionID) OrderID { return OrderID(derive("ord_", "order", string(s))) }
 

@@ -494,6 +494,11 @@ func TestOpenAPI(t *testing.T) {
 		last, _ := data[1].(map[string]any)["id"].(string)
 		checkAnswer(t, doc, "GET", "/v1/orders", call(t, "GET", base+"/orders?merchant_reference=oa-ref&starting_after="+last, "", nil), 200)
 		checkAnswer(t, doc, "GET", "/v1/orders", call(t, "GET", base+"/orders?merchant_reference=oa-ref&limit=0", "", nil), 400)
+		if bad := call(t, "GET", base+"/orders?merchant_reference=oa-ref&starting_after=page2", "", nil); bad.status != 400 || !strings.Contains(bad.raw, "starting_after") {
+			t.Fatalf("a cursor that is not an order id: got %d %s, want 400 naming starting_after", bad.status, bad.raw)
+		} else {
+			checkAnswer(t, doc, "GET", "/v1/orders", bad, 400)
+		}
 		checkAnswer(t, doc, "GET", "/v1/orders", call(t, "GET", base+"/orders", "", nil), 400)
 	})
 
