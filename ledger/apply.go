@@ -55,7 +55,11 @@ func (s *Store) Apply(ctx context.Context, entries []Entry) (ApplyResult, error)
 		body := append(make([]byte, 0, len(c)+len(e.Sig)), c...)
 		rs[i] = remote{e: *e, id: sha256.Sum256(c), body: append(body, e.Sig...)}
 	})
-	return s.apply(ctx, rs)
+	p, err := s.verify(ctx, rs)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	return p.Apply(ctx)
 }
 
 // ApplyWire is Apply for entries in their wire form (MarshalBinary), as
@@ -104,14 +108,6 @@ func (s *Store) PrepareWire(ctx context.Context, wire [][]byte) (*Prepared, erro
 		}
 	}
 	return s.verify(ctx, rs)
-}
-
-func (s *Store) apply(ctx context.Context, rs []remote) (ApplyResult, error) {
-	p, err := s.verify(ctx, rs)
-	if err != nil {
-		return ApplyResult{}, err
-	}
-	return p.Apply(ctx)
 }
 
 // verify skips what the store holds and verifies the rest.
@@ -190,10 +186,7 @@ func (p *Prepared) Submit(ctx context.Context) (wait func() (ApplyResult, error)
 	if len(p.valid) == 0 {
 		return func() (ApplyResult, error) { return res, nil }, nil
 	}
-	req := &writeReq{remote: make([]Entry, len(p.valid)), ids: make([]Hash, len(p.valid)), bodies: make([][]byte, len(p.valid))}
-	for i, r := range p.valid {
-		req.remote[i], req.ids[i], req.bodies[i] = r.e, r.id, r.body
-	}
+	req := &writeReq{remote: p.valid}
 	if err := p.s.enqueue(ctx, req); err != nil {
 		return nil, err
 	}

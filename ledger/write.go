@@ -17,9 +17,7 @@ import (
 // append, or remote entries (signatures already verified) to apply.
 type writeReq struct {
 	draft  *Draft
-	remote []Entry
-	ids    []Hash   // of remote, by index
-	bodies [][]byte // of remote, by index: canonical bytes and signature
+	remote []*remote // verified, sorted by (origin, seq)
 	done   chan writeResult
 }
 
@@ -313,7 +311,7 @@ func (s *Store) stage(g, base *group, reqs []*writeReq) {
 		outcomes := make([]error, len(r.remote))
 		g.results[ri].outcomes = outcomes
 		for j := range r.remote {
-			e, id, body := &r.remote[j], r.ids[j], r.bodies[j]
+			e, id, body := &r.remote[j].e, r.remote[j].id, r.remote[j].body
 			h := lookup(e.Origin)
 			switch {
 			case e.Seq <= h.Seq:
@@ -487,7 +485,7 @@ func (s *Store) write(g *group) error {
 		for len(pending) >= entryRows {
 			rows = rows[:0]
 			for _, o := range pending[:entryRows] {
-				rows = append(rows, entryArgs(o)...)
+				rows = appendEntryArgs(rows, o)
 			}
 			if _, err := insEntries.Exec(rows...); err != nil {
 				return fmt.Errorf("insert %d entries from %s/%d: %w", entryRows, pending[0].e.Origin, pending[0].e.Seq, err)
@@ -495,7 +493,7 @@ func (s *Store) write(g *group) error {
 			pending = pending[entryRows:]
 		}
 		for _, o := range pending {
-			if _, err := insEntry.Exec(entryArgs(o)...); err != nil {
+			if _, err := insEntry.Exec(appendEntryArgs(rows[:0], o)...); err != nil {
 				return fmt.Errorf("insert %s/%d: %w", o.e.Origin, o.e.Seq, err)
 			}
 		}
@@ -562,10 +560,11 @@ func (s *Store) write(g *group) error {
 	return tx.Commit()
 }
 
-// entryArgs are the values of one entries row, in insEntry's order.
-func entryArgs(o *op) []any {
+// appendEntryArgs appends the values of o's entries row, in insEntry's
+// order, to args.
+func appendEntryArgs(args []any, o *op) []any {
 	e := o.e
-	return []any{string(e.Origin), e.Seq, o.id[:], e.HLC.Wall, e.Kind, e.Subject, o.body, refOf(e.Data)}
+	return append(args, string(e.Origin), e.Seq, o.id[:], e.HLC.Wall, e.Kind, e.Subject, o.body, refOf(e.Data))
 }
 
 // checkHeld decides about an entry at an (origin, seq) this store already
