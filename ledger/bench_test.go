@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -315,38 +314,14 @@ var ceilingRows = sync.OnceValue(func() []ceilingRow {
 type ceilingDB struct {
 	db                             *sql.DB
 	entry, balance, vector, digest *sql.Stmt
-	// The same inserts for ceilingEntryRows entries or ceilingBalanceRows
+	// The same inserts for ledger.EntryRows entries or ledger.BalanceRows
 	// balances at once, as the store's group commit writes them.
 	entries, balances *sql.Stmt
 }
 
-// Rows per multi-row insert, as in the store.
-const (
-	ceilingEntryRows   = 32
-	ceilingBalanceRows = 64
-)
-
-// rowsOf returns "(?, ?), (?, ?)" for rows rows of cols columns.
-func rowsOf(rows, cols int) string {
-	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
-	return strings.Repeat(row+", ", rows-1) + row
-}
-
 func openCeilingDB(tb testing.TB) *ceilingDB {
 	tb.Helper()
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "temp_store(MEMORY)")
-	// The store's backstop: a commit checkpoints when the WAL passes 4,000
-	// frames (the store also checkpoints in the background; a bare
-	// database has nobody else to).
-	q.Add("_pragma", "wal_autocheckpoint(4000)")
-	q.Add("_pragma", "journal_size_limit(67108864)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(tb.TempDir(), "ceiling.db")+"?"+q.Encode())
+	db, err := sql.Open("sqlite", ledger.WriteDSN(filepath.Join(tb.TempDir(), "ceiling.db")))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -373,8 +348,8 @@ func openCeilingDB(tb testing.TB) *ceilingDB {
 		{&c.vector, `INSERT INTO vector (origin, seq, head, hlc_wall, hlc_logical) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, head = excluded.head, hlc_wall = excluded.hlc_wall, hlc_logical = excluded.hlc_logical`},
 		{&c.digest, `INSERT INTO meta (key, value) VALUES ('digest', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
-		{&c.entries, `INSERT INTO entries (origin, seq, id, hlc, kind, subject, body) VALUES ` + rowsOf(ceilingEntryRows, 7)},
-		{&c.balances, `INSERT INTO balances (account, currency, amount) VALUES ` + rowsOf(ceilingBalanceRows, 3) + `
+		{&c.entries, `INSERT INTO entries (origin, seq, id, hlc, kind, subject, body) VALUES ` + ledger.Placeholders(ledger.EntryRows, 7)},
+		{&c.balances, `INSERT INTO balances (account, currency, amount) VALUES ` + ledger.Placeholders(ledger.BalanceRows, 3) + `
 			ON CONFLICT (account, currency) DO UPDATE SET amount = amount + excluded.amount`},
 	} {
 		if *p.stmt, err = db.Prepare(p.q); err != nil {
@@ -413,18 +388,18 @@ func (c *ceilingDB) insertRange(tb testing.TB, rows []ceilingRow, ids [][]byte, 
 		entry, balance := tx.Stmt(c.entry), tx.Stmt(c.balance)
 		entries, balances := tx.Stmt(c.entries), tx.Stmt(c.balances)
 		clear(sums)
-		args := make([]any, 0, 7*ceilingEntryRows)
+		args := make([]any, 0, 7*ledger.EntryRows)
 		for i := lo; i < hi; {
-			if hi-i >= ceilingEntryRows {
+			if hi-i >= ledger.EntryRows {
 				args = args[:0]
-				for j := i; j < i+ceilingEntryRows; j++ {
+				for j := i; j < i+ledger.EntryRows; j++ {
 					r := &rows[j%len(rows)]
 					args = append(args, r.origin, j+1, ids[j], r.wall, r.kind, r.subject, r.body)
 				}
 				if _, err := entries.Exec(args...); err != nil {
 					tb.Fatal(err)
 				}
-				i += ceilingEntryRows
+				i += ledger.EntryRows
 				continue
 			}
 			r := &rows[i%len(rows)]
@@ -446,15 +421,15 @@ func (c *ceilingDB) insertRange(tb testing.TB, rows []ceilingRow, ids [][]byte, 
 		slices.SortFunc(keys, func(a, b key) int {
 			return cmp.Or(strings.Compare(a.account, b.account), strings.Compare(a.currency, b.currency))
 		})
-		for len(keys) >= ceilingBalanceRows {
+		for len(keys) >= ledger.BalanceRows {
 			args = args[:0]
-			for _, k := range keys[:ceilingBalanceRows] {
+			for _, k := range keys[:ledger.BalanceRows] {
 				args = append(args, k.account, k.currency, sums[k])
 			}
 			if _, err := balances.Exec(args...); err != nil {
 				tb.Fatal(err)
 			}
-			keys = keys[ceilingBalanceRows:]
+			keys = keys[ledger.BalanceRows:]
 		}
 		for _, k := range keys {
 			if _, err := balance.Exec(k.account, k.currency, sums[k]); err != nil {
