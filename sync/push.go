@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -302,7 +301,7 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq
 	body, _ := req.MarshalBinary()
 	var resp PushResponse
 	start := time.Now()
-	err := n.call(ctx, p, http.MethodPost, "/sync/v1/entries", body, &resp)
+	err := n.call(ctx, p, http.MethodPost, "/sync/v1/entries", PushContentType, body, &resp)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if pe := (*PeerError)(nil); errors.As(err, &pe) && pe.Status == http.StatusTooManyRequests && ctx.Value(pipelinedKey{}) != nil {
@@ -345,14 +344,6 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq
 	return resp, nil
 }
 
-// contentType names what a request body is: a push, or JSON.
-func contentType(body []byte) string {
-	if bytes.HasPrefix(body, []byte(pushMagic)) {
-		return PushContentType
-	}
-	return "application/json"
-}
-
 // pipelinedKey marks the context of a push sent while others are in flight.
 type pipelinedKey struct{}
 
@@ -366,15 +357,16 @@ func (n *Node) signHook(_ retryablehttp.Logger, r *http.Request, _ int) {
 	signRequest(r, string(n.store.Region()), n.cfg.Key, n.cfg.Now(), body)
 }
 
-// call sends one signed request to p and decodes a 200 answer into out.
-func (n *Node) call(ctx context.Context, p *peerState, method, uri string, body []byte, out any) error {
+// call sends one signed request to p, with a body of type contentType (or
+// none), and decodes a 200 answer into out.
+func (n *Node) call(ctx context.Context, p *peerState, method, uri, contentType string, body []byte, out any) error {
 	u := strings.TrimRight(p.URL, "/") + uri
 	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, bodyKey{}, body), method, u, body)
 	if err != nil {
 		return err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", contentType(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	res, err := n.client.Do(req)
 	if err != nil {
@@ -405,7 +397,7 @@ func (n *Node) pullOwn(ctx context.Context, p *peerState) (int, error) {
 		after := n.store.Vector()[n.store.Region()]
 		q := url.Values{"origin": {string(n.store.Region())}, "after": {strconv.FormatUint(after, 10)}, "limit": {strconv.Itoa(n.cfg.BatchSize)}}
 		var resp PullResponse
-		if err := n.call(ctx, p, http.MethodGet, "/sync/v1/entries?"+q.Encode(), nil, &resp); err != nil {
+		if err := n.call(ctx, p, http.MethodGet, "/sync/v1/entries?"+q.Encode(), "", nil, &resp); err != nil {
 			return total, err
 		}
 		if len(resp.Entries) == 0 {

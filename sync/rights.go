@@ -117,7 +117,7 @@ func (n *Node) RequestRights(ctx context.Context, owner, subject, account string
 	}
 	body, _ := json.Marshal(RightsRequest{From: string(n.store.Region()), Subject: subject, Account: account, Amount: amount, Vector: toVector(n.store.Vector())})
 	var resp RightsResponse
-	if err := n.call(ctx, p, http.MethodPost, "/sync/v1/rights", body, &resp); err != nil {
+	if err := n.call(ctx, p, http.MethodPost, "/sync/v1/rights", "application/json", body, &resp); err != nil {
 		return err
 	}
 	es := make([]ledger.Entry, 0, len(resp.Entries))
