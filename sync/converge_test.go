@@ -269,3 +269,72 @@ func TestPipelineNarrowsForABusyPeer(t *testing.T) {
 		}
 	}
 }
+
+// TestCursorNeverMovesBack catches a peer up with four pushes in flight
+// while their answers come back in any order: what the sender believes the
+// peer holds (its cursor, shown in the status) only ever grows.
+func TestCursorNeverMovesBack(t *testing.T) {
+	c := newCluster(t, 2, 17, func(cfg *regionsync.Config) { cfg.PushesInFlight = 4 })
+	r1, r2 := c.members[0], c.members[1]
+	c.stop(r2)
+	for i := 0; i < 1500; i++ {
+		if _, err := r1.store.Append(bg, draft("r1", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.f.mu.Lock()
+	c.f.lateAnswers = 5 * time.Millisecond
+	c.f.mu.Unlock()
+	stop, done := make(chan struct{}), make(chan string)
+	go func() {
+		var last uint64
+		for {
+			select {
+			case <-stop:
+				done <- ""
+				return
+			default:
+			}
+			for _, p := range r1.node.Status().Peers {
+				if p.ID != "r2" {
+					continue
+				}
+				if seq := p.Vector["r1"]; seq < last {
+					done <- fmt.Sprintf("r1's cursor for r2 went from %d back to %d", last, seq)
+					return
+				} else {
+					last = seq
+				}
+			}
+			time.Sleep(100 * time.Microsecond) // sampling the observable state
+		}
+	}()
+	c.start(r2)
+	c.converged(20 * time.Second)
+	close(stop)
+	if msg := <-done; msg != "" {
+		t.Fatal(msg)
+	}
+}
+
+// TestPeerBackWithLess: a region comes back on an empty disk, holding less
+// than its peers last heard from it. Its new process answers with a new
+// incarnation, so the peer takes its lower vector and sends again what it
+// lost, rather than keep the higher cursor it had merged.
+func TestPeerBackWithLess(t *testing.T) {
+	c := newCluster(t, 2, 19, nil)
+	r1, r2 := c.members[0], c.members[1]
+	for i := 0; i < 30; i++ {
+		if _, err := r2.store.Append(bg, draft("r2", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.converged(10 * time.Second)
+	c.stop(r1)
+	r1.path += ".wiped"
+	c.start(r1)
+	c.converged(10 * time.Second)
+	if got := r1.store.Vector()["r2"]; got != 30 {
+		t.Fatalf("got r1 holding r2 up to %d, want 30", got)
+	}
+}

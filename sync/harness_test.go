@@ -43,8 +43,11 @@ type faults struct {
 	loseReply float64 // request arrives, answer is lost
 	dup       float64 // request arrives twice
 	maxDelay  time.Duration
-	cut       map[[2]string]bool
-	hosts     map[string]string // host:port -> region id
+	// lateAnswers holds each answer back for up to this long, which
+	// reorders the answers to requests in flight at once.
+	lateAnswers time.Duration
+	cut         map[[2]string]bool
+	hosts       map[string]string // host:port -> region id
 }
 
 func newFaults(seed uint64) *faults {
@@ -64,6 +67,16 @@ func (f *faults) delay() time.Duration {
 		return 0
 	}
 	return time.Duration(f.rng.Int64N(int64(f.maxDelay)))
+}
+
+// answerDelay is how long to hold the next answer back.
+func (f *faults) answerDelay() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lateAnswers <= 0 {
+		return 0
+	}
+	return time.Duration(f.rng.Int64N(int64(f.lateAnswers)))
 }
 
 // partition cuts (or, with cut false, heals) the link between a and b.
@@ -123,6 +136,14 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Body, _ = r.GetBody()
 	}
 	res, err := t.next.RoundTrip(r)
+	if d := t.f.answerDelay(); d > 0 && err == nil {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			res.Body.Close()
+			return nil, r.Context().Err()
+		}
+	}
 	if err == nil && t.f.roll(lose) {
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()

@@ -83,8 +83,10 @@ type Node struct {
 	forks   map[string]int64 // origin -> forks seen from it
 	inbound map[string]int   // peer -> requests being served
 	// pipes keeps each peer's pipelined pushes in order.
-	pipes   *pipelines
-	granter RightsGranter
+	pipes *pipelines
+	// incarnation names this process in answers to pushes.
+	incarnation string
+	granter     RightsGranter
 }
 
 type peerState struct {
@@ -95,10 +97,12 @@ type peerState struct {
 	vector     map[ledger.RegionID]uint64 // last vector the peer reported; nil until heard
 	saved      map[ledger.RegionID]uint64 // what of vector is persisted
 	rejections int64
-	// pushSeq numbers the pushes to this peer (PushRequest.Seq); vectorFrom
-	// is the push whose answer set vector, so that an answer overtaken by a
-	// later push's is not taken.
-	pushSeq, vectorFrom uint64
+	// pushSeq numbers the pushes to this peer (PushRequest.Seq).
+	pushSeq uint64
+	// incarnation is the peer process whose answers vector follows, and
+	// incarnationFrom the push whose answer first came from it.
+	incarnation     string
+	incarnationFrom uint64
 	// window is how many pushes may be in flight to this peer.
 	window int
 }
@@ -159,16 +163,17 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 	}
 
 	n := &Node{
-		cfg:     cfg,
-		store:   store,
-		log:     cfg.Logger,
-		client:  client,
-		auth:    &authenticator{keys: map[string]ed25519.PublicKey{}, window: cfg.ReplayWindow, now: cfg.Now, seen: map[string]time.Time{}},
-		m:       newMetrics(cfg.Registerer),
-		peers:   map[string]*peerState{},
-		forks:   map[string]int64{},
-		inbound: map[string]int{},
-		pipes:   newPipelines(),
+		cfg:         cfg,
+		store:       store,
+		log:         cfg.Logger,
+		client:      client,
+		auth:        &authenticator{keys: map[string]ed25519.PublicKey{}, window: cfg.ReplayWindow, now: cfg.Now, seen: map[string]time.Time{}},
+		m:           newMetrics(cfg.Registerer),
+		peers:       map[string]*peerState{},
+		forks:       map[string]int64{},
+		inbound:     map[string]int{},
+		pipes:       newPipelines(),
+		incarnation: fmt.Sprintf("%016x", randomSeq()),
 	}
 	client.RequestLogHook = n.signHook
 	for _, p := range cfg.Peers {
@@ -333,6 +338,25 @@ func (n *Node) HeardFromAll() bool {
 		}
 	}
 	return true
+}
+
+// learn takes the vector in the answer to push seq from the peer process
+// incarnation. Within one process a peer's vector only grows, so answers
+// (and the vectors in the peer's own requests) are merged, whatever order
+// they arrive in. A new process may have started from an older backup and
+// hold less: its first answer replaces what was known, so that what it lost
+// is sent again. The caller holds n.mu.
+func (p *peerState) learn(v map[ledger.RegionID]uint64, incarnation string, seq uint64) {
+	if p.vector == nil || incarnation != p.incarnation {
+		if p.vector != nil && seq < p.incarnationFrom {
+			return // a late answer from a process that has since been replaced
+		}
+		p.vector, p.incarnation, p.incarnationFrom = v, incarnation, seq
+		return
+	}
+	for o, s := range v {
+		p.vector[o] = max(p.vector[o], s)
+	}
 }
 
 // randomSeq returns a random starting point for push numbers, well below the

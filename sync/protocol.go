@@ -185,11 +185,14 @@ func (d *pushDecoder) bytes(max int, what string) []byte {
 // PushResponse answers a push with what the receiver did and its version
 // vector after it, from which the sender moves its cursor.
 type PushResponse struct {
-	Region     string            `json:"region"`
-	Vector     map[string]uint64 `json:"vector"`
-	Applied    int               `json:"applied"`
-	Duplicates int               `json:"duplicates"`
-	Rejected   []Rejection       `json:"rejected"`
+	Region string `json:"region"`
+	// Incarnation names the receiving process: a region restarted (perhaps
+	// from an older backup) answers with a new one.
+	Incarnation string            `json:"incarnation"`
+	Vector      map[string]uint64 `json:"vector"`
+	Applied     int               `json:"applied"`
+	Duplicates  int               `json:"duplicates"`
+	Rejected    []Rejection       `json:"rejected"`
 }
 
 // Rejection says why the receiver refused one entry.

@@ -329,12 +329,7 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq
 		n.log.Info("peer reachable again", "peer", p.ID)
 	}
 	p.reachable, p.lastOK, p.lastErr = true, n.cfg.Now(), ""
-	if seq >= p.vectorFrom {
-		// The answer to the latest push wins: an earlier push's answer
-		// arriving late must not move the cursor back. (The vector may still
-		// go down, when the peer comes back from an older backup.)
-		p.vector, p.vectorFrom = fromVector(resp.Vector), seq
-	}
+	p.learn(fromVector(resp.Vector), resp.Incarnation, seq)
 	for _, rj := range resp.Rejected {
 		if rj.Reason != "gap" {
 			p.rejections++

@@ -148,7 +148,7 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.m.received(res.Applied, res.Duplicates)
-	resp := PushResponse{Region: string(n.store.Region()), Applied: res.Applied, Duplicates: res.Duplicates, Rejected: []Rejection{}}
+	resp := PushResponse{Region: string(n.store.Region()), Incarnation: n.incarnation, Applied: res.Applied, Duplicates: res.Duplicates, Rejected: []Rejection{}}
 	n.mu.Lock()
 	if p := n.peers[from]; p != nil && req.Vector != nil {
 		// The peer's own vector only grows; an older request arriving late

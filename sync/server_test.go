@@ -290,11 +290,12 @@ func refusal(t *testing.T, r reply, status int, code, reason string) {
 }
 
 type pushAnswer struct {
-	Region     string            `json:"region"`
-	Vector     map[string]uint64 `json:"vector"`
-	Applied    int               `json:"applied"`
-	Duplicates int               `json:"duplicates"`
-	Rejected   []struct {
+	Region      string            `json:"region"`
+	Incarnation string            `json:"incarnation"`
+	Vector      map[string]uint64 `json:"vector"`
+	Applied     int               `json:"applied"`
+	Duplicates  int               `json:"duplicates"`
+	Rejected    []struct {
 		Origin  string `json:"origin"`
 		Seq     uint64 `json:"seq"`
 		ID      string `json:"id"`
@@ -317,6 +318,9 @@ func accepted(t *testing.T, r reply) pushAnswer {
 	}
 	if a.Rejected == nil {
 		t.Errorf("got rejected null, want a list (body %s)", body)
+	}
+	if a.Incarnation == "" {
+		t.Errorf("got no incarnation (body %s)", body)
 	}
 	return a
 }
