@@ -243,6 +243,11 @@ func BenchmarkAppend(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 			b.ReportMetric(entriesPerCommit(b, reg), "entries/commit")
+			// The WAL stays bounded however long the run (checkpoints in the
+			// background, the commit's own as a backstop).
+			if fi, err := os.Stat(s.Path() + "-wal"); err == nil {
+				b.ReportMetric(float64(fi.Size())/(1<<20), "wal-MiB")
+			}
 		})
 	}
 }
