@@ -10,14 +10,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"kassa/admin"
 	"kassa/checkout"
+	"kassa/clocktest"
 	"kassa/ledger"
 	"kassa/scoring"
 	"kassa/static"
@@ -48,25 +47,7 @@ type env struct {
 	config  scoring.Config // what credit was built from, for a restart
 	order   checkout.OrderID
 	wh      *fakeWebhooks
-	clock   *clock // the admin UI's: sessions and sign-in throttling
-}
-
-// clock is the time now plus an offset a test moves forward.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
+	clock   *clocktest.Clock // the admin UI's: sessions and sign-in throttling
 }
 
 func setup(t *testing.T) (*httptest.Server, *ledger.Store, checkout.OrderID, *fakeWebhooks) {
@@ -115,7 +96,7 @@ func newEnv(tb testing.TB) *env {
 	}
 	wh := &fakeWebhooks{}
 	r := mux.NewRouter()
-	clk := &clock{}
+	clk := clocktest.Wall()
 	assets := static.New("/static/")
 	r.PathPrefix("/static/").Handler(assets)
 	admin.New(store, svc, wh, staff, log).WithCredit(credit).

@@ -23,6 +23,7 @@ import (
 
 	"kassa/admin"
 	"kassa/checkout"
+	"kassa/clocktest"
 	"kassa/ledger"
 	"kassa/scoring"
 )
@@ -718,7 +719,7 @@ func TestRefundRightsUnavailable(t *testing.T) {
 	admin.New(store, svc, nil, staff, log).WithCredit(credit).WithUI(admin.UI{Merchants: []string{"demo"}}).Routes(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	e2 := &env{srv: srv, store: store, svc: svc, clock: &clock{}}
+	e2 := &env{srv: srv, store: store, svc: svc, clock: clocktest.Wall()}
 
 	b := signIn(t, e2, "agent")
 	csrf, nonce := b.orderForm(e.order)

@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,24 +13,6 @@ import (
 
 // now is the fixed time the tests run at.
 var now = time.Date(2026, time.March, 15, 12, 0, 0, 0, time.UTC)
-
-// clock is a settable clock for the Simulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // MustServe starts sim behind an httptest server that is closed when the test ends.
 func MustServe(tb testing.TB, h http.Handler) *httptest.Server {

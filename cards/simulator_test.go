@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"kassa/cards"
+	"kassa/clocktest"
 )
 
 const body4242 = `{"amount":25900,"currency":"SEK","number":"4242 4242 4242 4242","exp_month":12,"exp_year":2030,"cvc":"123","reference":"A-1001"}`
@@ -217,7 +218,7 @@ func TestSimulatorRefuses(t *testing.T) {
 }
 
 func TestSimulatorLookup(t *testing.T) {
-	clk := &clock{t: now}
+	clk := clocktest.At(now)
 	sim := cards.NewSimulator(clk.Now)
 	h := sim.Handler()
 	w := get(h, "never-sent")
@@ -249,7 +250,7 @@ func TestSimulatorLookup(t *testing.T) {
 }
 
 func TestSimulatorExpiryByClock(t *testing.T) {
-	clk := &clock{t: now}
+	clk := clocktest.At(now)
 	sim := cards.NewSimulator(clk.Now)
 	body := strings.Replace(body4242, "2030", "2026", 1) // expires end of December 2026
 	if a := decode(t, post(sim.Handler(), "k1", body)); a.Status != "approved" {

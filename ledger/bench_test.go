@@ -28,6 +28,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"kassa/ceiling"
 	"kassa/ledger"
 )
 
@@ -480,16 +481,8 @@ func BenchmarkCeilingInsert(b *testing.B) {
 // bytes on every core: the signing ceiling of the write path.
 func BenchmarkCeilingSign(b *testing.B) {
 	msgs, _ := benchMessages()
-	key := benchLocal.key
-	var next atomic.Int64
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := next.Add(1) * 7919
-		for pb.Next() {
-			ed25519.Sign(key, msgs[i%benchPool])
-			i++
-		}
-	})
+	ceiling.Sign(benchLocal.key, msgs, b.N)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signatures/s")
 }
 
@@ -498,18 +491,10 @@ func BenchmarkCeilingSign(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	msgs, sigs := benchMessages()
 	pub := benchRemote.key.Public().(ed25519.PublicKey)
-	var next atomic.Int64
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := next.Add(1) * 7919
-		for pb.Next() {
-			if !ed25519.Verify(pub, msgs[i%benchPool], sigs[i%benchPool]) {
-				b.Error("signature does not verify")
-				return
-			}
-			i++
-		}
-	})
+	if _, err := ceiling.Verify(pub, msgs, sigs, b.N); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
 }
 
@@ -584,7 +569,7 @@ func benchLedgerVsCeiling(b *testing.B, callers int) {
 			start = time.Now()
 			big.insertRange(b, rows, ids, lo, lo+slice, 1024)
 			bigTime += time.Since(start)
-			signTime += signConcurrently(msgs, slice)
+			signTime += ceiling.Sign(benchLocal.key, msgs, slice)
 		}
 		perCommit += entriesPerCommit(b, reg)
 		s.Close()
@@ -603,23 +588,4 @@ func benchLedgerVsCeiling(b *testing.B, callers int) {
 	b.ReportMetric(signRate, "sign-sigs/s")
 	b.ReportMetric(appendRate/min(bigRate, signRate), "ratio")
 	b.ReportMetric(appendRate/min(sameRate, signRate), "ratio-same")
-}
-
-// signConcurrently signs n messages on every core and returns how long
-// that took.
-func signConcurrently(msgs [][]byte, n int) time.Duration {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-				ed25519.Sign(benchLocal.key, msgs[i%benchPool])
-			}
-		}()
-	}
-	wg.Wait()
-	return time.Since(start)
 }

@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"kassa/clocktest"
 	"kassa/ledger"
 )
 
@@ -35,21 +35,10 @@ func keysOf(rs ...region) ledger.Keys {
 	return k
 }
 
-// testClock is an injected clock that moves only when told.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond)
-	return c.now
+// newTestClock is an injected clock that ticks a millisecond per reading
+// and otherwise moves only when told.
+func newTestClock() *clocktest.Clock {
+	return clocktest.At(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)).Stepping(time.Millisecond)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

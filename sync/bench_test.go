@@ -44,6 +44,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"kassa/ceiling"
 	"kassa/ledger"
 	regionsync "kassa/sync"
 )
@@ -387,39 +388,11 @@ var benchVerifyMessages = sync.OnceValues(func() ([][]byte, [][]byte) {
 func BenchmarkVerifyCeiling(b *testing.B) {
 	msgs, sigs := benchVerifyMessages()
 	pub := keyFor("r1").Public().(ed25519.PublicKey)
-	var next atomic.Int64
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := next.Add(1) * 7919
-		for pb.Next() {
-			if !ed25519.Verify(pub, msgs[i%benchVerifyPool], sigs[i%benchVerifyPool]) {
-				b.Error("signature does not verify")
-				return
-			}
-			i++
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
-}
-
-// benchVerifyConcurrently verifies n entries on every core and returns how long
-// that took.
-func benchVerifyConcurrently(msgs, sigs [][]byte, n int) time.Duration {
-	pub := keyFor("r1").Public().(ed25519.PublicKey)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-				ed25519.Verify(pub, msgs[i%benchVerifyPool], sigs[i%benchVerifyPool])
-			}
-		}()
+	if _, err := ceiling.Verify(pub, msgs, sigs, b.N); err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
-	return time.Since(start)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
 }
 
 // benchVsRound is how many entries each part of one BenchmarkReceiveVsCeiling
@@ -468,7 +441,11 @@ func BenchmarkReceiveVsCeiling(b *testing.B) {
 			recv2Time += d
 
 			applyTime += benchApplyAll(b, ap, r1[k*slice:(k+1)*slice])
-			verifyTime += benchVerifyConcurrently(msgs, sigs, slice)
+			d, err = ceiling.Verify(keyFor("r1").Public().(ed25519.PublicKey), msgs, sigs, slice)
+			if err != nil {
+				b.Fatal(err)
+			}
+			verifyTime += d
 		}
 	}
 	total := float64(b.N * benchVsRound)
