@@ -1,0 +1,34 @@
+package cards_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"time"
+
+	"kassa/cards"
+)
+
+// A card is checked before it goes anywhere, prints only its brand and last
+// four, and is authorized through the client under an idempotency key (here
+// against the simulated acquirer and its documented test cards).
+func Example() {
+	card := cards.Card{Number: "4242 4242 4242 4242", ExpMonth: 12, ExpYear: 2030, CVC: "123"}
+	if err := cards.Check(card, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(card)
+
+	srv := httptest.NewServer(cards.NewSimulator(time.Now).Handler())
+	defer srv.Close()
+	client := cards.NewClient(srv.URL, nil, 5*time.Second, 2)
+	res, err := client.Authorize(context.Background(), cards.Payment{
+		IdempotencyKey: "order-1001/authorize", Amount: 25900, Currency: "SEK",
+		Reference: "order-1001", Card: card,
+	})
+	fmt.Println(res.Approved, res.Amount, err)
+	// Output:
+	// visa ****4242
+	// true 25900 <nil>
+}
