@@ -118,8 +118,9 @@ func NewClient(baseURL string, transport http.RoundTripper, timeout time.Duratio
 	return c
 }
 
-// paymentBody is what Authorize sends: the only place the number and CVC
-// are encoded, and only onto the wire.
+// paymentBody is the body of POST /payments: what Authorize sends and the
+// Simulator reads, the only place the number and CVC are encoded, and only
+// onto the wire.
 type paymentBody struct {
 	Amount    int64  `json:"amount"`
 	Currency  string `json:"currency"`

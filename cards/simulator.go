@@ -87,17 +87,6 @@ func (s *Simulator) Charges() int {
 	return s.charges
 }
 
-// paymentRequest is the body of POST /payments.
-type paymentRequest struct {
-	Amount    int64  `json:"amount"`
-	Currency  string `json:"currency"`
-	Number    string `json:"number"`
-	ExpMonth  int    `json:"exp_month"`
-	ExpYear   int    `json:"exp_year"`
-	CVC       string `json:"cvc"`
-	Reference string `json:"reference"`
-}
-
 // paymentResponse is the answer to POST /payments and GET /payments.
 type paymentResponse struct {
 	ID          string    `json:"id"`
@@ -173,7 +162,7 @@ func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // charge decides a new payment and records it. s.mu must be held.
-func (s *Simulator) charge(key string, req paymentRequest, digest [32]byte, now time.Time) *simPayment {
+func (s *Simulator) charge(key string, req paymentBody, digest [32]byte, now time.Time) *simPayment {
 	card := Card{Number: req.Number, ExpMonth: req.ExpMonth, ExpYear: req.ExpYear, CVC: req.CVC}
 	d := digitsOf(card.Number)
 	status, decline, stall := statusApproved, "", false
@@ -261,7 +250,7 @@ func (s *Simulator) lookup(w http.ResponseWriter, r *http.Request) {
 // digest is a keyed hash of everything in the request, so that a replay can
 // be told from a conflicting reuse of its key without keeping the number or
 // CVC. The number is compared without its spaces and dashes.
-func (s *Simulator) digest(req paymentRequest) [32]byte {
+func (s *Simulator) digest(req paymentBody) [32]byte {
 	mac := hmac.New(sha256.New, s.key[:])
 	for _, f := range []string{
 		strconv.FormatInt(req.Amount, 10), req.Currency, digitsOf(req.Number),
@@ -276,7 +265,7 @@ func (s *Simulator) digest(req paymentRequest) [32]byte {
 
 // decodePayment reads and checks the body of POST /payments. A non-zero
 // status means the request is refused with that status, code and message.
-func decodePayment(w http.ResponseWriter, r *http.Request) (req paymentRequest, status int, code, msg string) {
+func decodePayment(w http.ResponseWriter, r *http.Request) (req paymentBody, status int, code, msg string) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
