@@ -44,8 +44,9 @@ type Config struct {
 	Peers []Peer `mapstructure:"peers"`
 	// Durability is "local" (acknowledge after this region's fsync).
 	Durability string `mapstructure:"durability"`
-	// Each section below is owned by the package that uses it: its
-	// settings, their defaults and their validation live there.
+	// The sections of backup, sync, ledger, checkout and scoring are
+	// owned by those packages: their settings, defaults and validation
+	// live there. http and log are the region's own.
 	Backup    backup.Settings     `mapstructure:"backup"`
 	Sync      regionsync.Settings `mapstructure:"sync"`
 	Ledger    ledger.Settings     `mapstructure:"ledger"`
