@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
@@ -53,7 +54,6 @@ func addConfigFlags(fs *pflag.FlagSet, names ...string) {
 // the key.
 func (e *cmdEnv) loadConfig(fs *pflag.FlagSet) (region.Config, error) {
 	var cfg region.Config
-	known := knownKeys(reflect.TypeOf(cfg), "")
 	v := viper.New()
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(defaultConfig)); err != nil {
@@ -80,7 +80,7 @@ func (e *cmdEnv) loadConfig(fs *pflag.FlagSet) (region.Config, error) {
 		}
 		for _, k := range file.AllKeys() {
 			top := strings.SplitN(k, ".", 2)[0]
-			if !known[k] && !known[top] && !mapKeys[mapKeyOf(k)] {
+			if configKeys[k] == nil && configKeys[top] == nil && !mapKeys[mapKeyOf(k)] {
 				return cfg, &region.ConfigError{Key: k, Msg: fmt.Sprintf("unknown key in %s", path)}
 			}
 			userSet[k], userSet[top] = true, true
@@ -100,7 +100,7 @@ func (e *cmdEnv) loadConfig(fs *pflag.FlagSet) (region.Config, error) {
 	}
 
 	envKeys := map[string]string{}
-	for k := range known {
+	for k := range configKeys {
 		envKeys["KASSA_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = k
 	}
 	for _, kv := range e.environ {
@@ -158,27 +158,47 @@ func (e *cmdEnv) loadConfig(fs *pflag.FlagSet) (region.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// listKeys are the keys whose values are lists of objects.
-var listKeys = map[string]bool{"peers": true, "merchants": true, "staff": true, "scoring.scorecard": true}
+// configKeys are every key of region.Config with its type: the sections
+// each package owns, found by reflection, so a setting added to a
+// package's settings struct is known here without a change.
+var configKeys = keyTypes(reflect.TypeOf(region.Config{}), "")
 
 // mapKeys are the keys whose values are maps with keys of the operator's
-// choosing (currencies, categories): every map in region.Config.
-var mapKeys = keysOfKind(reflect.TypeOf(region.Config{}), "", reflect.Map)
+// choosing (currencies, categories); listKeys those whose values are lists
+// of objects (set from the environment as JSON).
+var (
+	mapKeys  = keysWhere(func(t reflect.Type) bool { return t.Kind() == reflect.Map })
+	listKeys = keysWhere(func(t reflect.Type) bool { return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct })
+)
 
-// keysOfKind lists the config keys of t whose values are of kind k.
-func keysOfKind(t reflect.Type, prefix string, k reflect.Kind) map[string]bool {
+// keysWhere lists the config keys whose type satisfies f.
+func keysWhere(f func(reflect.Type) bool) map[string]bool {
 	keys := map[string]bool{}
+	for k, t := range configKeys {
+		if f(t) {
+			keys[k] = true
+		}
+	}
+	return keys
+}
+
+// keyTypes lists every config key of the struct type t as mapstructure
+// decodes it: nested structs as dotted keys, squashed fields in their
+// parent's section, fields tagged "-" or untagged left out.
+func keyTypes(t reflect.Type, prefix string) map[string]reflect.Type {
+	keys := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name := f.Tag.Get("mapstructure")
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		isStruct := f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0))
 		switch {
-		case name == "":
-		case f.Type.Kind() == reflect.Struct && f.Type.String() != "time.Duration":
-			for key := range keysOfKind(f.Type, prefix+name+".", k) {
-				keys[key] = true
-			}
-		case f.Type.Kind() == k:
-			keys[prefix+name] = true
+		case isStruct && opts == "squash":
+			maps.Copy(keys, keyTypes(f.Type, prefix))
+		case name == "" || name == "-":
+		case isStruct:
+			maps.Copy(keys, keyTypes(f.Type, prefix+name+"."))
+		default:
+			keys[prefix+name] = f.Type
 		}
 	}
 	return keys
@@ -190,26 +210,6 @@ func mapKeyOf(k string) string {
 		return k[:i]
 	}
 	return ""
-}
-
-// knownKeys lists every config key of t, nested structs as dotted keys.
-func knownKeys(t reflect.Type, prefix string) map[string]bool {
-	keys := map[string]bool{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := f.Tag.Get("mapstructure")
-		if name == "" {
-			continue
-		}
-		if f.Type.Kind() == reflect.Struct && f.Type.String() != "time.Duration" {
-			for k := range knownKeys(f.Type, prefix+name+".") {
-				keys[k] = true
-			}
-			continue
-		}
-		keys[prefix+name] = true
-	}
-	return keys
 }
 
 var quotedKey = regexp.MustCompile(`'([^']+)'`)

@@ -131,7 +131,7 @@ func TestS3ReplicaRoundTrip(t *testing.T) {
 func TestS3RejectsCABundle(t *testing.T) {
 	t.Setenv("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
 	u := "s3://kassa/r1?endpoint=http://127.0.0.1:1&region=us-east-1"
-	_, err := backup.Start(context.Background(), backup.Options{DBPath: filepath.Join(t.TempDir(), "k.db"), URL: u, Logger: quietLogger()})
+	_, err := backup.Start(context.Background(), backup.Options{DBPath: filepath.Join(t.TempDir(), "k.db"), Settings: backup.Settings{URL: u}, Logger: quietLogger()})
 	if err == nil || !strings.Contains(err.Error(), "AWS_CA_BUNDLE") {
 		t.Errorf("start: got %v, want an error naming AWS_CA_BUNDLE", err)
 	}
@@ -161,7 +161,7 @@ func TestS3Refused(t *testing.T) {
 	defer cancel()
 
 	dbPath := filepath.Join(t.TempDir(), "kassa.db")
-	r, err := backup.Start(ctx, backup.Options{DBPath: dbPath, URL: u, Logger: quietLogger()})
+	r, err := backup.Start(ctx, backup.Options{DBPath: dbPath, Settings: backup.Settings{URL: u}, Logger: quietLogger()})
 	if err == nil {
 		r.Close(ctx)
 		t.Fatalf("start against a refusing replica: got nil error")
@@ -445,9 +445,9 @@ func TestRegionsInOneProcess(t *testing.T) {
 func TestStartRejectsBadOptions(t *testing.T) {
 	dir := t.TempDir()
 	for name, opt := range map[string]backup.Options{
-		"no path":       {URL: fileURL(dir)},
-		"bad URL":       {DBPath: filepath.Join(dir, "a.db"), URL: "ftp://x/y"},
-		"tiny interval": {DBPath: filepath.Join(dir, "b.db"), URL: fileURL(dir), SyncInterval: time.Microsecond},
+		"no path":       {Settings: backup.Settings{URL: fileURL(dir)}},
+		"bad URL":       {DBPath: filepath.Join(dir, "a.db"), Settings: backup.Settings{URL: "ftp://x/y"}},
+		"tiny interval": {DBPath: filepath.Join(dir, "b.db"), Settings: backup.Settings{URL: fileURL(dir), SyncInterval: time.Microsecond}},
 	} {
 		opt.Logger = quietLogger()
 		if r, err := backup.Start(context.Background(), opt); err == nil {

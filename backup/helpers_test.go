@@ -41,9 +41,9 @@ func fileURL(dir string) string {
 func MustStart(tb testing.TB, dbPath, replicaURL string) *backup.Replicator {
 	tb.Helper()
 	r, err := backup.Start(context.Background(), backup.Options{
-		DBPath: dbPath,
-		URL:    replicaURL,
-		Logger: quietLogger(),
+		DBPath:   dbPath,
+		Settings: backup.Settings{URL: replicaURL},
+		Logger:   quietLogger(),
 	})
 	if err != nil {
 		tb.Fatalf("start: %v", err)

@@ -16,10 +16,6 @@ import (
 	_ "github.com/benbjohnson/litestream/s3" // registers the s3:// scheme
 )
 
-// DefaultSyncInterval is how often changes are shipped when
-// Options.SyncInterval is zero.
-const DefaultSyncInterval = time.Second
-
 // minSyncInterval keeps Litestream's tickers from spinning.
 const minSyncInterval = 10 * time.Millisecond
 
@@ -31,15 +27,8 @@ type Options struct {
 	// DBPath is the SQLite database file. It is created (empty) if absent,
 	// so Litestream holds it before the application opens it.
 	DBPath string
-	// URL is the replica: file:///abs/dir or s3://bucket/path?endpoint=...
-	// (see ValidateURL).
-	URL string
-	// SyncInterval is how often committed changes are shipped to the
-	// replica (DefaultSyncInterval if zero). It bounds what a lost disk can
-	// lose of the writes not yet pushed to peers. Half of it is spent
-	// noticing new WAL frames, half uploading them, so a commit reaches the
-	// replica within about one SyncInterval plus the upload's duration.
-	SyncInterval time.Duration
+	// Settings say where the replica is and how often it is written.
+	Settings
 	// Logger receives Litestream's logs; slog.Default() if nil.
 	Logger *slog.Logger
 }

@@ -16,7 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"kassa/backup"
+	"kassa/checkout"
+	"kassa/ledger"
 	"kassa/region"
+	"kassa/scoring"
+	regionsync "kassa/sync"
 )
 
 // logBuffer collects a region's logs so tests can search them.
@@ -122,17 +127,17 @@ type testRegion struct {
 func testConfig(id, dir, listen string) region.Config {
 	return region.Config{
 		Mode: "development", Region: id, Listen: listen, DataDir: dir, Durability: "local",
-		Backup: region.BackupConfig{SyncInterval: time.Second},
-		Sync: region.SyncConfig{BatchSize: 256, MaxBodyBytes: 8 << 20, Interval: 50 * time.Millisecond, Timeout: 2 * time.Second,
+		Backup: backup.Settings{SyncInterval: time.Second},
+		Sync: regionsync.Settings{BatchSize: 256, MaxBodyBytes: 8 << 20, Interval: 50 * time.Millisecond, Timeout: 2 * time.Second,
 			Retries: 1, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond, MaxConcurrentPerPeer: 8, PushesInFlight: 2,
 			ReplayWindow: time.Minute, RecoveryTimeout: 2 * time.Second},
-		Checkout: region.CheckoutConfig{IdentityKey: region.DemoIdentityKey, FingerprintKey: region.DemoFingerprintKey,
+		Checkout: checkout.Settings{IdentityKey: checkout.DemoIdentityKey, FingerprintKey: checkout.DemoFingerprintKey,
 			SessionTTL: 48 * time.Hour, AuthTTL: 28 * 24 * time.Hour, AcquirerTimeout: 2 * time.Second, ReconcileInterval: time.Hour},
-		Scoring: region.ScoringConfig{MaxPayLater: 5_000_000, MinInstalments: 10_000, BaseScore: 600, ApproveScore: 600, ReferScore: 500,
+		Scoring: scoring.Settings{Policy: scoring.Policy{MaxPayLater: 5_000_000, MinInstalments: 10_000, BaseScore: 600, ApproveScore: 600, ReferScore: 500,
 			CreditLimit: map[string]int64{"SEK": 1_000_000_000, "EUR": 1_000_000_000}, RightsTimeout: 2 * time.Second, GrantShare: 0.5,
 			UnsecuredBudget: map[string]int64{"SEK": 1_000_000_000, "EUR": 1_000_000_000}, UnsecuredMaxOrder: 5_000_000,
-			InvoiceDays: 30, GraceDays: 5},
-		Ledger: region.LedgerConfig{Synchronous: "NORMAL", MaxBatch: 1024},
+			GraceDays: 5}, InvoiceDays: 30},
+		Ledger: ledger.Settings{Synchronous: "NORMAL", MaxBatch: 1024},
 		HTTP: region.HTTPConfig{ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 			ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20},
 		Log:       region.LogConfig{Level: "info", Format: "text"},

@@ -93,7 +93,9 @@ type merchant struct {
 	webhookSecret string
 }
 
-// Config configures a Service.
+// Config configures a Service. A zero SessionTTL, AuthTTL or InvoiceDays
+// takes its default (DefaultSessionTTL and so on); a region fills the rest
+// from its Settings.
 type Config struct {
 	Region         string
 	Peers          []string // the other regions' ids
@@ -140,13 +142,13 @@ type sweepState struct {
 // New creates the service.
 func New(store *ledger.Store, scorer Scorer, acquirer Acquirer, rights RightsSource, cfg Config) *Service {
 	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 48 * time.Hour
+		cfg.SessionTTL = DefaultSessionTTL
 	}
 	if cfg.AuthTTL <= 0 {
-		cfg.AuthTTL = 28 * 24 * time.Hour
+		cfg.AuthTTL = DefaultAuthTTL
 	}
 	if cfg.InvoiceDays <= 0 {
-		cfg.InvoiceDays = 30
+		cfg.InvoiceDays = DefaultInvoiceDays
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -37,10 +37,9 @@ type Options struct {
 	// Keys verifies applied entries. Entries of an origin not in it are
 	// rejected with ErrUnknownOrigin.
 	Keys Keys
-	// Synchronous is SQLite's synchronous pragma: "NORMAL" (default) or "FULL".
-	Synchronous string
-	// MaxBatch bounds how many write requests one transaction commits.
-	MaxBatch int
+	// Settings are the operator's tunables; a zero field takes its
+	// default.
+	Settings
 	// Now is the wall clock; time.Now if nil.
 	Now func() time.Time
 	// Logger receives rejections and storage errors; slog.Default() if nil.
@@ -126,14 +125,14 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	}
 	switch strings.ToUpper(opt.Synchronous) {
 	case "":
-		opt.Synchronous = "NORMAL"
+		opt.Synchronous = DefaultSynchronous
 	case "NORMAL", "FULL":
 		opt.Synchronous = strings.ToUpper(opt.Synchronous)
 	default:
 		return nil, fmt.Errorf("ledger: synchronous must be NORMAL or FULL, got %q", opt.Synchronous)
 	}
 	if opt.MaxBatch <= 0 {
-		opt.MaxBatch = 1024
+		opt.MaxBatch = DefaultMaxBatch
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now

@@ -95,20 +95,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	}
 
 	r.replica, err = backup.Start(ctx, backup.Options{
-		DBPath: dbPath, URL: cfg.Backup.URL, SyncInterval: cfg.Backup.SyncInterval, Logger: r.log,
+		DBPath: dbPath, Settings: cfg.Backup, Logger: r.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("region: start backup to %s: %w", cfg.Backup.URL, err)
 	}
 	r.ledger, err = ledger.Open(ctx, ledger.Options{
-		Path:        dbPath,
-		Region:      ledger.RegionID(cfg.Region),
-		Key:         r.key,
-		Keys:        keys,
-		Synchronous: cfg.Ledger.Synchronous,
-		MaxBatch:    cfg.Ledger.MaxBatch,
-		Logger:      r.log,
-		Metrics:     ledger.NewMetrics(r.registry),
+		Path:     dbPath,
+		Region:   ledger.RegionID(cfg.Region),
+		Key:      r.key,
+		Keys:     keys,
+		Settings: cfg.Ledger,
+		Logger:   r.log,
+		Metrics:  ledger.NewMetrics(r.registry),
 	})
 	if err != nil {
 		r.replica.Close(context.WithoutCancel(ctx))
@@ -118,13 +117,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	for i, p := range cfg.Peers {
 		peers[i] = regionsync.Peer{ID: p.ID, URL: p.URL, PublicKey: keys[ledger.RegionID(p.ID)]}
 	}
-	sc := cfg.Sync
 	r.node, err = regionsync.New(r.ledger, regionsync.Config{
-		Key: r.key, Peers: peers, BatchSize: sc.BatchSize, MaxBodyBytes: sc.MaxBodyBytes,
-		Interval: sc.Interval, Timeout: sc.Timeout, Retries: sc.Retries,
-		RetryWaitMin: sc.RetryWaitMin, RetryWaitMax: sc.RetryWaitMax,
-		MaxConcurrentPerPeer: sc.MaxConcurrentPerPeer, PushesInFlight: sc.PushesInFlight, ReplayWindow: sc.ReplayWindow,
-		RecoveryTimeout: sc.RecoveryTimeout, Transport: opts.transport, Logger: r.log, Registerer: r.registry,
+		Key: r.key, Peers: peers, Settings: cfg.Sync, Transport: opts.transport, Logger: r.log, Registerer: r.registry,
 	})
 	if err != nil {
 		r.ledger.Close()

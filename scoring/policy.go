@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"kassa/config"
 )
 
 // Mode is a region's degradation mode, set by the operator.
@@ -54,120 +56,116 @@ type Characteristic struct {
 // besides the ledger is here, so a config change changes decisions without
 // a code change.
 type Policy struct {
-	Mode Mode
+	Mode Mode `mapstructure:"mode"`
 	// MaxPayLater is the largest order (minor units) considered for credit;
 	// MinInstalments the smallest split in three.
-	MaxPayLater    int64
-	MinInstalments int64
+	MaxPayLater    int64 `mapstructure:"max_pay_later"`
+	MinInstalments int64 `mapstructure:"min_instalments"`
 	// Countries lists where credit is offered (empty: everywhere).
-	Countries []string
+	Countries []string `mapstructure:"countries"`
 
 	// BaseScore is every consumer's starting score; the scorecard adds
 	// points. At or above ApproveScore credit is approved; at or above
 	// ReferScore the shopper is offered card instead; below, declined.
-	BaseScore    int
-	ApproveScore int
-	ReferScore   int
+	BaseScore    int `mapstructure:"base_score"`
+	ApproveScore int `mapstructure:"approve_score"`
+	ReferScore   int `mapstructure:"refer_score"`
 	// ConservativeMargin is added to both cut-offs in conservative mode
 	// and when the consumer's history may be incomplete (a peer is out of
 	// reach).
-	ConservativeMargin int
-	Scorecard          []Characteristic
+	ConservativeMargin int              `mapstructure:"conservative_margin"`
+	Scorecard          []Characteristic `mapstructure:"scorecard"`
 	// CategoryRisk is the merchant_category_risk feature per merchant
 	// category; MerchantCategories maps merchant ids to categories.
-	CategoryRisk       map[string]int64
-	MerchantCategories map[string]string
+	CategoryRisk       map[string]int64  `mapstructure:"category_risk"`
+	MerchantCategories map[string]string `mapstructure:"-"`
 
 	// CreditLimit is the line a consumer's home region grants, per currency
 	// (no entry: no credit in that currency).
-	CreditLimit map[string]int64
+	CreditLimit map[string]int64 `mapstructure:"credit_limit"`
 	// UnsecuredBudget is what this region may approve per currency without
 	// rights, when rights cannot be had in time; UnsecuredMaxOrder and
 	// UnsecuredMinScore bound what qualifies.
-	UnsecuredBudget   map[string]int64
-	UnsecuredMaxOrder int64
-	UnsecuredMinScore int
+	UnsecuredBudget   map[string]int64 `mapstructure:"unsecured_budget"`
+	UnsecuredMaxOrder int64            `mapstructure:"unsecured_max_order"`
+	UnsecuredMinScore int              `mapstructure:"unsecured_min_score"`
 
 	// RightsTimeout bounds the wait for rights from other regions within
 	// one decision.
-	RightsTimeout time.Duration
+	RightsTimeout time.Duration `mapstructure:"rights_timeout"`
 	// GrantShare is the share of its remaining rights an owner gives on top
 	// of what is asked, so the asker has room for the consumer's next
 	// orders. RebalanceShare is the share of the limit the home region keeps
 	// at every region where the consumer shopped within RebalanceWindow.
-	GrantShare      float64
-	RebalanceShare  float64
-	RebalanceWindow time.Duration
+	GrantShare      float64       `mapstructure:"grant_share"`
+	RebalanceShare  float64       `mapstructure:"rebalance_share"`
+	RebalanceWindow time.Duration `mapstructure:"rebalance_window"`
 
 	// GraceDays pass after an amount falls due (checkout's invoice days
 	// set when) before it counts as overdue.
-	GraceDays int
+	GraceDays int `mapstructure:"grace_days"`
 }
 
-// Validate reports the first problem in p, naming the config key.
+// Validate reports the first problem in p as a *config.Error naming its
+// key relative to the scoring section.
 func (p *Policy) Validate() error {
 	if _, err := ParseMode(string(p.Mode)); err != nil {
-		return &PolicyError{"scoring.mode", err.Error()}
+		return &config.Error{Key: "mode", Msg: err.Error()}
 	}
 	for _, a := range []struct {
 		key string
 		v   int64
-	}{{"scoring.max_pay_later", p.MaxPayLater}, {"scoring.min_instalments", p.MinInstalments}, {"scoring.unsecured_max_order", p.UnsecuredMaxOrder}} {
+	}{{"max_pay_later", p.MaxPayLater}, {"min_instalments", p.MinInstalments}, {"unsecured_max_order", p.UnsecuredMaxOrder}} {
 		if a.v < 0 {
-			return &PolicyError{a.key, "must not be negative"}
+			return &config.Error{Key: a.key, Msg: "must not be negative"}
 		}
 	}
 	if p.ReferScore > p.ApproveScore {
-		return &PolicyError{"scoring.refer_score", fmt.Sprintf("must not exceed approve_score (%d > %d)", p.ReferScore, p.ApproveScore)}
+		return &config.Error{Key: "refer_score", Msg: fmt.Sprintf("must not exceed approve_score (%d > %d)", p.ReferScore, p.ApproveScore)}
 	}
 	if p.ConservativeMargin < 0 {
-		return &PolicyError{"scoring.conservative_margin", "must not be negative"}
+		return &config.Error{Key: "conservative_margin", Msg: "must not be negative"}
 	}
 	// In a fixed order, so the first problem is the same one every time.
 	for _, l := range []struct {
 		key string
 		m   map[string]int64
-	}{{"scoring.credit_limit", p.CreditLimit}, {"scoring.unsecured_budget", p.UnsecuredBudget}} {
+	}{{"credit_limit", p.CreditLimit}, {"unsecured_budget", p.UnsecuredBudget}} {
 		for _, cur := range sortedKeys(l.m) {
 			if v := l.m[cur]; !isCurrency(cur) || v < 0 || v > 1_000_000_000_000 {
-				return &PolicyError{l.key, fmt.Sprintf("%s: want a three-letter currency and an amount from 0 to 10^12, got %d", cur, v)}
+				return &config.Error{Key: l.key, Msg: fmt.Sprintf("%s: want a three-letter currency and an amount from 0 to 10^12, got %d", cur, v)}
 			}
 		}
 	}
 	if !(p.GrantShare >= 0 && p.GrantShare <= 1) { // also NaN
-		return &PolicyError{"scoring.grant_share", "must be a fraction between 0 and 1"}
+		return &config.Error{Key: "grant_share", Msg: "must be a fraction between 0 and 1"}
 	}
 	if !(p.RebalanceShare >= 0 && p.RebalanceShare <= 1) {
-		return &PolicyError{"scoring.rebalance_share", "must be a fraction between 0 and 1"}
+		return &config.Error{Key: "rebalance_share", Msg: "must be a fraction between 0 and 1"}
 	}
 	if p.RightsTimeout < 0 || p.RightsTimeout > 10*time.Second {
-		return &PolicyError{"scoring.rights_timeout", "must be between 0 and 10s"}
+		return &config.Error{Key: "rights_timeout", Msg: "must be between 0 and 10s"}
 	}
 	if p.GraceDays < 0 {
-		return &PolicyError{"scoring.grace_days", "must not be negative"}
+		return &config.Error{Key: "grace_days", Msg: "must not be negative"}
 	}
 	for i, c := range p.Scorecard {
-		key := fmt.Sprintf("scoring.scorecard[%d]", i)
+		key := fmt.Sprintf("scorecard[%d]", i)
 		if !knownFeature(c.Feature) {
-			return &PolicyError{key + ".feature", fmt.Sprintf("unknown feature %q (known: %v)", c.Feature, FeatureNames())}
+			return &config.Error{Key: key + ".feature", Msg: fmt.Sprintf("unknown feature %q (known: %v)", c.Feature, FeatureNames())}
 		}
 		if len(c.Bands) == 0 {
-			return &PolicyError{key + ".bands", "needs at least one band"}
+			return &config.Error{Key: key + ".bands", Msg: "needs at least one band"}
 		}
 		for j := 1; j < len(c.Bands); j++ {
 			prev, cur := c.Bands[j-1].UpTo, c.Bands[j].UpTo
 			if prev == nil || (cur != nil && *cur <= *prev) {
-				return &PolicyError{fmt.Sprintf("%s.bands[%d].up_to", key, j), "bands must rise, and only the last may be open-ended"}
+				return &config.Error{Key: fmt.Sprintf("%s.bands[%d].up_to", key, j), Msg: "bands must rise, and only the last may be open-ended"}
 			}
 		}
 	}
 	return nil
 }
-
-// PolicyError names the config key of a bad policy value.
-type PolicyError struct{ Key, Msg string }
-
-func (e *PolicyError) Error() string { return e.Key + ": " + e.Msg }
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"kassa/config"
 	"kassa/scoring"
 )
 
@@ -23,36 +24,36 @@ func TestValidate(t *testing.T) {
 		{"ten seconds for rights", func(p *scoring.Policy) { p.RightsTimeout = 10 * time.Second }, ""},
 		{"whole shares", func(p *scoring.Policy) { p.GrantShare, p.RebalanceShare = 1, 0 }, ""},
 
-		{"bad mode", func(p *scoring.Policy) { p.Mode = "relaxed" }, "scoring.mode"},
-		{"negative max_pay_later", func(p *scoring.Policy) { p.MaxPayLater = -1 }, "scoring.max_pay_later"},
-		{"negative min_instalments", func(p *scoring.Policy) { p.MinInstalments = -1 }, "scoring.min_instalments"},
-		{"negative unsecured_max_order", func(p *scoring.Policy) { p.UnsecuredMaxOrder = -1 }, "scoring.unsecured_max_order"},
-		{"refer_score above approve_score", func(p *scoring.Policy) { p.ApproveScore, p.ReferScore = 400, 500 }, "scoring.refer_score"},
-		{"negative margin", func(p *scoring.Policy) { p.ConservativeMargin = -1 }, "scoring.conservative_margin"},
-		{"four-letter currency", func(p *scoring.Policy) { p.CreditLimit["SEKK"] = 1 }, "scoring.credit_limit"},
-		{"empty currency", func(p *scoring.Policy) { p.CreditLimit[""] = 1 }, "scoring.credit_limit"},
-		{"negative limit", func(p *scoring.Policy) { p.CreditLimit["SEK"] = -1 }, "scoring.credit_limit"},
-		{"limit over 10^12", func(p *scoring.Policy) { p.CreditLimit["SEK"] = 1_000_000_000_001 }, "scoring.credit_limit"},
-		{"bad budget currency", func(p *scoring.Policy) { p.UnsecuredBudget["kr"] = 1 }, "scoring.unsecured_budget"},
-		{"bad limit and budget", func(p *scoring.Policy) { p.UnsecuredBudget["kr"], p.CreditLimit["kr"] = 1, 1 }, "scoring.credit_limit"},
-		{"grant_share over 1", func(p *scoring.Policy) { p.GrantShare = 1.5 }, "scoring.grant_share"},
-		{"negative grant_share", func(p *scoring.Policy) { p.GrantShare = -0.1 }, "scoring.grant_share"},
-		{"rebalance_share over 1", func(p *scoring.Policy) { p.RebalanceShare = 2 }, "scoring.rebalance_share"},
-		{"rights_timeout over 10s", func(p *scoring.Policy) { p.RightsTimeout = 11 * time.Second }, "scoring.rights_timeout"},
-		{"negative rights_timeout", func(p *scoring.Policy) { p.RightsTimeout = -time.Millisecond }, "scoring.rights_timeout"},
-		{"negative grace_days", func(p *scoring.Policy) { p.GraceDays = -1 }, "scoring.grace_days"},
-		{"unknown feature", func(p *scoring.Policy) { p.Scorecard[2].Feature = "income" }, "scoring.scorecard[2].feature"},
-		{"feature in the wrong case", func(p *scoring.Policy) { p.Scorecard[0].Feature = "Amount" }, "scoring.scorecard[0].feature"},
-		{"no bands", func(p *scoring.Policy) { p.Scorecard[1].Bands = nil }, "scoring.scorecard[1].bands"},
+		{"bad mode", func(p *scoring.Policy) { p.Mode = "relaxed" }, "mode"},
+		{"negative max_pay_later", func(p *scoring.Policy) { p.MaxPayLater = -1 }, "max_pay_later"},
+		{"negative min_instalments", func(p *scoring.Policy) { p.MinInstalments = -1 }, "min_instalments"},
+		{"negative unsecured_max_order", func(p *scoring.Policy) { p.UnsecuredMaxOrder = -1 }, "unsecured_max_order"},
+		{"refer_score above approve_score", func(p *scoring.Policy) { p.ApproveScore, p.ReferScore = 400, 500 }, "refer_score"},
+		{"negative margin", func(p *scoring.Policy) { p.ConservativeMargin = -1 }, "conservative_margin"},
+		{"four-letter currency", func(p *scoring.Policy) { p.CreditLimit["SEKK"] = 1 }, "credit_limit"},
+		{"empty currency", func(p *scoring.Policy) { p.CreditLimit[""] = 1 }, "credit_limit"},
+		{"negative limit", func(p *scoring.Policy) { p.CreditLimit["SEK"] = -1 }, "credit_limit"},
+		{"limit over 10^12", func(p *scoring.Policy) { p.CreditLimit["SEK"] = 1_000_000_000_001 }, "credit_limit"},
+		{"bad budget currency", func(p *scoring.Policy) { p.UnsecuredBudget["kr"] = 1 }, "unsecured_budget"},
+		{"bad limit and budget", func(p *scoring.Policy) { p.UnsecuredBudget["kr"], p.CreditLimit["kr"] = 1, 1 }, "credit_limit"},
+		{"grant_share over 1", func(p *scoring.Policy) { p.GrantShare = 1.5 }, "grant_share"},
+		{"negative grant_share", func(p *scoring.Policy) { p.GrantShare = -0.1 }, "grant_share"},
+		{"rebalance_share over 1", func(p *scoring.Policy) { p.RebalanceShare = 2 }, "rebalance_share"},
+		{"rights_timeout over 10s", func(p *scoring.Policy) { p.RightsTimeout = 11 * time.Second }, "rights_timeout"},
+		{"negative rights_timeout", func(p *scoring.Policy) { p.RightsTimeout = -time.Millisecond }, "rights_timeout"},
+		{"negative grace_days", func(p *scoring.Policy) { p.GraceDays = -1 }, "grace_days"},
+		{"unknown feature", func(p *scoring.Policy) { p.Scorecard[2].Feature = "income" }, "scorecard[2].feature"},
+		{"feature in the wrong case", func(p *scoring.Policy) { p.Scorecard[0].Feature = "Amount" }, "scorecard[0].feature"},
+		{"no bands", func(p *scoring.Policy) { p.Scorecard[1].Bands = nil }, "scorecard[1].bands"},
 		{"bands not rising", func(p *scoring.Policy) {
 			p.Scorecard[4].Bands = []scoring.Band{band(50, 0, ""), band(80, -15, ""), band(80, -40, ""), above(-200, "")}
-		}, "scoring.scorecard[4].bands[2].up_to"},
+		}, "scorecard[4].bands[2].up_to"},
 		{"bands falling", func(p *scoring.Policy) {
 			p.Scorecard[4].Bands = []scoring.Band{band(80, 0, ""), band(50, -15, "")}
-		}, "scoring.scorecard[4].bands[1].up_to"},
+		}, "scorecard[4].bands[1].up_to"},
 		{"open-ended band not last", func(p *scoring.Policy) {
 			p.Scorecard[5].Bands = []scoring.Band{above(-30, "large_order"), band(1_000_000, 0, "")}
-		}, "scoring.scorecard[5].bands[1].up_to"},
+		}, "scorecard[5].bands[1].up_to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,9 +66,9 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			var pe *scoring.PolicyError
+			var pe *config.Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("got %v (%T), want a *scoring.PolicyError", err, err)
+				t.Fatalf("got %v (%T), want a *config.Error", err, err)
 			}
 			if pe.Key != tt.key {
 				t.Fatalf("got key %q (%v), want %q", pe.Key, err, tt.key)

@@ -18,34 +18,13 @@ func above(points int, reason string) scoring.Band {
 	return scoring.Band{Points: points, Reason: reason}
 }
 
-// defaultPolicy mirrors the scoring section of the embedded config.yaml
-// (scoring cannot import main; config_scoring_test.go in main checks that
-// the real default decides the same cases the same way). Each call returns
-// a fresh policy, so a test may change it freely.
+// defaultPolicy is the default policy (the embedded config.yaml's, which
+// main's tests hold equal to DefaultSettings) with a shorter wait for
+// rights. Each call returns a fresh policy, so a test may change it freely.
 func defaultPolicy() scoring.Policy {
-	return scoring.Policy{
-		Mode:        scoring.ModeNormal,
-		MaxPayLater: 5_000_000, MinInstalments: 10_000,
-		BaseScore: 620, ApproveScore: 600, ReferScore: 500, ConservativeMargin: 40,
-		Scorecard: []scoring.Characteristic{
-			{Feature: "overdue_amount", Bands: []scoring.Band{band(0, 0, ""), above(-250, "overdue_balance")}},
-			{Feature: "days_past_due", Bands: []scoring.Band{band(0, 0, ""), band(30, -30, "past_due_under_30_days"), above(-150, "past_due_over_30_days")}},
-			{Feature: "account_age_days", Bands: []scoring.Band{band(0, -10, "new_consumer"), band(89, 10, ""), above(30, "established_consumer")}},
-			{Feature: "repaid_amount", Bands: []scoring.Band{band(0, 0, ""), band(100_000, 10, "repaid_before"), above(25, "good_repayment_history")}},
-			{Feature: "utilization_pct", Bands: []scoring.Band{band(50, 0, ""), band(80, -15, "high_utilization"), band(100, -40, "near_credit_limit"), above(-200, "over_credit_limit")}},
-			{Feature: "amount", Bands: []scoring.Band{band(1_000_000, 0, ""), above(-30, "large_order")}},
-			{Feature: "country_match", Bands: []scoring.Band{band(0, -40, "country_mismatch"), above(0, "")}},
-			{Feature: "names_given", Bands: []scoring.Band{band(0, -20, "name_missing"), above(0, "")}},
-			{Feature: "merchant_category_risk", Bands: []scoring.Band{band(0, 0, ""), band(1, -10, "merchant_category_elevated_risk"), above(-40, "merchant_category_high_risk")}},
-		},
-		CategoryRisk: map[string]int64{"electronics": 1, "gift_cards": 2},
-		CreditLimit:  map[string]int64{"SEK": 2_000_000, "NOK": 2_000_000, "DKK": 1_500_000, "EUR": 200_000, "GBP": 170_000, "USD": 200_000},
-		UnsecuredBudget: map[string]int64{"SEK": 5_000_000, "NOK": 5_000_000, "DKK": 4_000_000, "EUR": 500_000, "GBP": 400_000,
-			"USD": 500_000},
-		UnsecuredMaxOrder: 300_000, UnsecuredMinScore: 630,
-		RightsTimeout: 300 * time.Millisecond, GrantShare: 0.5, RebalanceShare: 0.3, RebalanceWindow: 2160 * time.Hour,
-		GraceDays: 5,
-	}
+	p := scoring.DefaultSettings().Policy
+	p.RightsTimeout = 300 * time.Millisecond
+	return p
 }
 
 // shopper is an unremarkable consumer on their first order: a name given,

@@ -176,7 +176,7 @@ type benchReceiver struct {
 func newBenchReceiver(tb testing.TB, id string, senders ...string) *benchReceiver {
 	tb.Helper()
 	keys := ledger.Keys{ledger.RegionID(id): keyFor(id).Public().(ed25519.PublicKey)}
-	cfg := regionsync.Config{Key: keyFor(id), BatchSize: benchBatch, Logger: quiet()}
+	cfg := regionsync.Config{Key: keyFor(id), Settings: regionsync.Settings{BatchSize: benchBatch}, Logger: quiet()}
 	for _, s := range senders {
 		pub := keyFor(s).Public().(ed25519.PublicKey)
 		keys[ledger.RegionID(s)] = pub

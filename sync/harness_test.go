@@ -218,16 +218,18 @@ func (c *cluster) start(m *member) {
 	m.store = store
 	c.life.Unlock()
 	cfg := regionsync.Config{
-		Key:             m.key,
-		BatchSize:       64,
-		Interval:        50 * time.Millisecond,
-		Timeout:         2 * time.Second,
-		Retries:         2,
-		RetryWaitMin:    5 * time.Millisecond,
-		RetryWaitMax:    20 * time.Millisecond,
-		Transport:       &transport{from: m.id, f: c.f, next: http.DefaultTransport},
-		Logger:          quiet(),
-		RecoveryTimeout: 5 * time.Second,
+		Key: m.key,
+		Settings: regionsync.Settings{
+			BatchSize:       64,
+			Interval:        50 * time.Millisecond,
+			Timeout:         2 * time.Second,
+			Retries:         2,
+			RetryWaitMin:    5 * time.Millisecond,
+			RetryWaitMax:    20 * time.Millisecond,
+			RecoveryTimeout: 5 * time.Second,
+		},
+		Transport: &transport{from: m.id, f: c.f, next: http.DefaultTransport},
+		Logger:    quiet(),
 	}
 	for _, p := range c.members {
 		if p != m {

@@ -32,33 +32,9 @@ type Config struct {
 	// Key signs this region's requests; its region id is the ledger's.
 	Key   ed25519.PrivateKey
 	Peers []Peer
-	// BatchSize is the most entries one push carries.
-	BatchSize int
-	// MaxBodyBytes bounds a push the receiver accepts.
-	MaxBodyBytes int64
-	// Interval is how often a peer that has nothing new gets an empty push
-	// (the vector exchange that repairs anything a lost push missed).
-	Interval time.Duration
-	// Timeout bounds one HTTP attempt; Retries is how often a failed attempt
-	// is retried (with backoff between RetryWaitMin and RetryWaitMax).
-	Timeout      time.Duration
-	Retries      int
-	RetryWaitMin time.Duration
-	RetryWaitMax time.Duration
-	// MaxConcurrentPerPeer bounds the requests from one peer served at once;
-	// more are answered 429.
-	MaxConcurrentPerPeer int
-	// PushesInFlight is how many pushes to one peer may await their answers
-	// at once while this region catches it up: the peer verifies the next
-	// batch while it commits the previous one. A peer that answers a push
-	// with 429 (its MaxConcurrentPerPeer is lower) gets one at a time from
-	// then on.
-	PushesInFlight int
-	// ReplayWindow is how far a request's timestamp may be from this
-	// region's clock; signatures are remembered that long.
-	ReplayWindow time.Duration
-	// RecoveryTimeout bounds how long Recover waits for peers.
-	RecoveryTimeout time.Duration
+	// Settings are the operator's tunables; a zero field takes its
+	// default, except Retries (zero: no retries).
+	Settings
 	// Transport carries outbound requests (tests inject faults here).
 	Transport http.RoundTripper
 	Now       func() time.Time
@@ -117,23 +93,23 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 			*d = v
 		}
 	}
-	def(&cfg.Interval, time.Second)
-	def(&cfg.Timeout, 5*time.Second)
-	def(&cfg.RetryWaitMin, 50*time.Millisecond)
-	def(&cfg.RetryWaitMax, 2*time.Second)
-	def(&cfg.ReplayWindow, time.Minute)
-	def(&cfg.RecoveryTimeout, 10*time.Second)
+	def(&cfg.Interval, DefaultInterval)
+	def(&cfg.Timeout, DefaultTimeout)
+	def(&cfg.RetryWaitMin, DefaultRetryWaitMin)
+	def(&cfg.RetryWaitMax, DefaultRetryWaitMax)
+	def(&cfg.ReplayWindow, DefaultReplayWindow)
+	def(&cfg.RecoveryTimeout, DefaultRecoveryTimeout)
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 512
+		cfg.BatchSize = DefaultBatchSize
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 8 << 20
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.MaxConcurrentPerPeer <= 0 {
-		cfg.MaxConcurrentPerPeer = 4
+		cfg.MaxConcurrentPerPeer = DefaultMaxConcurrentPerPeer
 	}
 	if cfg.PushesInFlight <= 0 {
-		cfg.PushesInFlight = 2
+		cfg.PushesInFlight = DefaultPushesInFlight
 	}
 	if cfg.Retries < 0 {
 		cfg.Retries = 0

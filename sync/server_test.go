@@ -63,10 +63,9 @@ func mustOpenReceiver(tb testing.TB, tune func(*regionsync.Config)) *receiver {
 	}
 	tb.Cleanup(func() { rc.store.Close() })
 	cfg := regionsync.Config{
-		Key:          keyFor("r2"),
-		BatchSize:    64,
-		MaxBodyBytes: 1 << 20,
-		Logger:       quiet(),
+		Key:      keyFor("r2"),
+		Settings: regionsync.Settings{BatchSize: 64, MaxBodyBytes: 1 << 20},
+		Logger:   quiet(),
 		// Nothing dials these: the node never runs its push loops here.
 		Peers: []regionsync.Peer{
 			{ID: "r1", URL: "http://127.0.0.1:1", PublicKey: keyFor("r1").Public().(ed25519.PublicKey)},

@@ -1,0 +1,105 @@
+package checkout
+
+import (
+	"net/url"
+	"time"
+
+	"kassa/config"
+)
+
+// The defaults of Settings and of Config: what New uses for a zero field,
+// and what the embedded config.yaml documents under checkout.
+const (
+	DefaultSessionTTL        = 48 * time.Hour
+	DefaultAuthTTL           = 28 * 24 * time.Hour
+	DefaultInvoiceDays       = 30
+	DefaultRatePerMerchant   = 20000
+	DefaultRatePerClient     = 20000
+	DefaultAcquirerTimeout   = 10 * time.Second
+	DefaultReconcileInterval = 30 * time.Second
+)
+
+// The development keys of the defaults, which production refuses.
+const (
+	DemoIdentityKey    = "dev-identity-key-not-for-production"
+	DemoFingerprintKey = "dev-fingerprint-key-not-for-production"
+)
+
+// Settings are what an operator sets in the checkout section of the config
+// file: the keys every region of a deployment shares, lifetimes, rate
+// limits and the card acquirer.
+type Settings struct {
+	// IdentityKey derives consumer ids from emails (Consumers.Key); every
+	// region of a deployment must share it.
+	IdentityKey string `mapstructure:"identity_key"`
+	// FingerprintKey keys card fingerprints; shared by every region.
+	FingerprintKey string `mapstructure:"fingerprint_key"`
+	// SessionTTL is how long a checkout session can be completed; AuthTTL
+	// how long an authorization can be captured (extend renews it).
+	SessionTTL time.Duration `mapstructure:"session_ttl"`
+	AuthTTL    time.Duration `mapstructure:"auth_ttl"`
+	// RatePerMerchant and RatePerClient are the request rates (per second)
+	// a Limiter allows each merchant and each client address; 0 is off.
+	RatePerMerchant float64 `mapstructure:"rate_per_merchant"`
+	RatePerClient   float64 `mapstructure:"rate_per_client"`
+	// AcquirerURL is the card acquirer; empty means the built-in simulated
+	// acquirer (development only). AcquirerTimeout bounds one call to it.
+	AcquirerURL     string        `mapstructure:"acquirer_url"`
+	AcquirerTimeout time.Duration `mapstructure:"acquirer_timeout"`
+	// ReconcileInterval is how often card outcomes that are unknown are
+	// settled and authorizations swept (Reconcile and Sweep).
+	ReconcileInterval time.Duration `mapstructure:"reconcile_interval"`
+}
+
+// DefaultSettings returns the default of every setting: the development
+// keys, which production refuses, and no acquirer (the simulated one).
+func DefaultSettings() Settings {
+	return Settings{
+		IdentityKey: DemoIdentityKey, FingerprintKey: DemoFingerprintKey,
+		SessionTTL: DefaultSessionTTL, AuthTTL: DefaultAuthTTL,
+		RatePerMerchant: DefaultRatePerMerchant, RatePerClient: DefaultRatePerClient,
+		AcquirerTimeout: DefaultAcquirerTimeout, ReconcileInterval: DefaultReconcileInterval,
+	}
+}
+
+// Validate returns a *config.Error naming the first bad setting, its key
+// relative to the checkout section (empty for the section as a whole). In
+// production the development keys and the simulated acquirer are refused.
+func (s Settings) Validate(production bool) error {
+	if len(s.IdentityKey) < 16 {
+		return config.Errorf("identity_key", "must be at least 16 characters, the same in every region")
+	}
+	if len(s.FingerprintKey) < 16 {
+		return config.Errorf("fingerprint_key", "must be at least 16 characters, the same in every region")
+	}
+	if production && (s.IdentityKey == DemoIdentityKey || s.FingerprintKey == DemoFingerprintKey) {
+		return config.Errorf("", "the development identity and fingerprint keys are refused in production mode")
+	}
+	// In a fixed order, so the first problem is the same one every time.
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"session_ttl", s.SessionTTL}, {"auth_ttl", s.AuthTTL},
+		{"acquirer_timeout", s.AcquirerTimeout}, {"reconcile_interval", s.ReconcileInterval},
+	} {
+		if d.v < time.Millisecond || d.v > 365*24*time.Hour {
+			return config.Errorf(d.key, "must be a positive duration, got %s", d.v)
+		}
+	}
+	if s.RatePerMerchant < 0 {
+		return config.Errorf("rate_per_merchant", "must not be negative")
+	}
+	if s.RatePerClient < 0 {
+		return config.Errorf("rate_per_client", "must not be negative")
+	}
+	if s.AcquirerURL == "" && production {
+		return config.Errorf("acquirer_url", "production needs a real acquirer; the simulated one is for development")
+	}
+	if s.AcquirerURL != "" {
+		if u, err := url.Parse(s.AcquirerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return config.Errorf("acquirer_url", "must be an http(s) URL")
+		}
+	}
+	return nil
+}
