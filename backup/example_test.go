@@ -23,7 +23,7 @@ func Example() {
 	quiet := slog.New(slog.DiscardHandler)
 	restored, err := backup.RestoreIfMissing(ctx, url, db, quiet)
 	fmt.Println(restored, err)
-	r, err := backup.Start(ctx, backup.Options{DBPath: db, URL: url, Logger: quiet})
+	r, err := backup.Start(ctx, backup.Options{DBPath: db, Settings: backup.Settings{URL: url}, Logger: quiet})
 	if err != nil {
 		fmt.Println(err)
 		return
