@@ -34,7 +34,7 @@ const (
 	KindBankRepayments
 )
 
-// spelling says how each kind is written: the word before the id, the
+// spelling says how each kind is written (read only): the word before the id, the
 // word after it, and whether a region follows. A kind with no id (the
 // unsecured budget) has an empty tail; one with neither id nor region
 // (revenue, bank repayments) is head:tail.
@@ -98,7 +98,8 @@ type Name struct {
 	Region string
 }
 
-// String spells the account name. It is the inverse of Parse.
+// String spells the account name: the inverse of Parse. It returns the
+// empty string for a Name without a valid Kind.
 func (n Name) String() string {
 	if !n.Kind.valid() {
 		return ""
@@ -133,8 +134,7 @@ func Parse(s string) (Name, error) {
 	}
 	switch len(parts) {
 	case 2:
-		switch {
-		case parts[0] == "unsecured":
+		if parts[0] == spelling[KindUnsecuredBudget].head {
 			return Name{Kind: KindUnsecuredBudget, Region: parts[1]}, nil
 		}
 		for _, k := range []Kind{KindRevenue, KindBankRepayments} {
