@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"kassa/account"
 	"kassa/checkout"
 	"kassa/scoring"
 )
@@ -409,7 +410,7 @@ func (a *API) adjustLimit(w http.ResponseWriter, r *http.Request, u user) {
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")
 		return
 	}
-	if err := a.audit(r.Context(), u, "credit:"+id+":"+req.Currency, "credit.limit", map[string]string{
+	if err := a.audit(r.Context(), u, account.LineSubject(id, req.Currency), "credit.limit", map[string]string{
 		"limit": fmt.Sprint(req.Limit), "reason": req.Reason}); err != nil {
 		a.log.Error("admin: audit", "err", err)
 	}

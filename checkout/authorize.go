@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"kassa/account"
 	"kassa/cards"
 	"kassa/ledger"
 )
@@ -176,10 +177,10 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 		if d.Outcome != "approved" {
 			return s.record(ctx, st, KindOrderDeclined, oid, a, nil)
 		}
-		d.Guards = append(d.Guards, ledger.Guard{Account: authorizedAccount(oid), Currency: a.Currency, Min: -ledger.Amount(a.Amount)})
+		d.Guards = append(d.Guards, ledger.Guard{Account: account.Authorized(string(oid)), Currency: a.Currency, Min: -ledger.Amount(a.Amount)})
 		o, replayed, err := s.write(ctx, st, KindOrderAuthorized, oid, a, append(s.authPostings(oid, a), d.Postings...), d.Guards)
 		var ge *ledger.GuardError
-		if errors.As(err, &ge) && ge.Account != authorizedAccount(oid) {
+		if errors.As(err, &ge) && ge.Account != account.Authorized(string(oid)) {
 			if attempt < 5 {
 				continue
 			}
@@ -196,8 +197,8 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 // authPostings give the authorizing region the order's capture rights.
 func (s *Service) authPostings(oid OrderID, a authData) []ledger.Posting {
 	return []ledger.Posting{
-		{Account: captureRights(oid, s.cfg.Region), Amount: ledger.Amount(a.Amount), Currency: a.Currency},
-		{Account: authorizedAccount(oid), Amount: -ledger.Amount(a.Amount), Currency: a.Currency},
+		{Account: account.CaptureRights(string(oid)).In(s.cfg.Region), Amount: ledger.Amount(a.Amount), Currency: a.Currency},
+		{Account: account.Authorized(string(oid)), Amount: -ledger.Amount(a.Amount), Currency: a.Currency},
 	}
 }
 
@@ -205,7 +206,7 @@ func (s *Service) record(ctx context.Context, prev *orderState, kind string, oid
 	var guards []ledger.Guard
 	if kind == KindOrderAuthorized {
 		// At most one authorization per order in this region.
-		guards = []ledger.Guard{{Account: authorizedAccount(oid), Currency: a.Currency, Min: -ledger.Amount(a.Amount)}}
+		guards = []ledger.Guard{{Account: account.Authorized(string(oid)), Currency: a.Currency, Min: -ledger.Amount(a.Amount)}}
 	}
 	return s.write(ctx, prev, kind, oid, a, postings, guards)
 }

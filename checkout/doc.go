@@ -12,7 +12,8 @@
 //     the same objects.
 //   - The region that authorizes an order owns its capture rights (authorized
 //     minus captured, in the account order:<id>:capture:<region>), and a
-//     capture moves them into refund rights (order:<id>:refund:<region>).
+//     capture moves them into refund rights (order:<id>:refund:<region>;
+//     package account spells every account name).
 //     Only the owner debits its rights accounts, always under a ledger guard,
 //     so captures never exceed the authorization and refunds never exceed
 //     the captures, whatever the concurrency or partition. A region without

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
+	"kassa/account"
 	"kassa/ledger"
 )
 
@@ -102,34 +102,13 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-// Account names.
-func captureRights(o OrderID, region string) string {
-	return fmt.Sprintf("order:%s:capture:%s", o, region)
-}
-func refundRights(o OrderID, region string) string {
-	return fmt.Sprintf("order:%s:refund:%s", o, region)
-}
-
-// debtRights are the part of a credit order's captures the consumer still
-// owes, owned per region like capture and refund rights: a refund or a
-// repayment spends them, so the exposure given back never exceeds what
-// was taken on.
-func debtRights(o OrderID, region string) string {
-	return fmt.Sprintf("order:%s:debt:%s", o, region)
-}
-func owedAccount(o OrderID) string       { return fmt.Sprintf("order:%s:owed", o) }
-func repaidAccount(o OrderID) string     { return fmt.Sprintf("order:%s:repaid", o) }
-func authorizedAccount(o OrderID) string { return fmt.Sprintf("order:%s:authorized", o) }
-func refundedAccount(o OrderID) string   { return fmt.Sprintf("order:%s:refunded", o) }
-func merchantPayable(m string) string    { return "merchant:" + m + ":payable" }
-
 // debtor is who owes the captured money: the consumer for pay later and
 // instalments, the acquirer's clearing account for cards.
 func debtor(method string, c *ConsumerView) string {
 	if method == "card" || c == nil {
-		return "acquirer:simulated:clearing"
+		return account.AcquirerClearing("simulated")
 	}
-	return "consumer:" + string(c.ID) + ":receivable"
+	return account.ConsumerReceivable(string(c.ID))
 }
 
 // creditReturn gives back x of a credit hold's exposure, recorded by region
@@ -138,13 +117,9 @@ func creditReturn(h *CreditHold, currency, here string, x int64) []ledger.Postin
 	if h == nil || x <= 0 {
 		return nil
 	}
-	to := h.Return
-	if strings.HasSuffix(to, ":") {
-		to += here
-	}
 	return []ledger.Posting{
 		{Account: h.Exposure, Amount: -ledger.Amount(x), Currency: currency},
-		{Account: to, Amount: ledger.Amount(x), Currency: currency},
+		{Account: account.Resolve(h.Return, here), Amount: ledger.Amount(x), Currency: currency},
 	}
 }
 

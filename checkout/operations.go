@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"kassa/account"
 	"kassa/ledger"
 )
 
@@ -42,27 +43,27 @@ func (s *Service) Capture(ctx context.Context, merchantID string, oid OrderID, k
 			return ledger.Draft{}, &AmountError{Requested: amount, Allowed: open, What: "captured"}
 		}
 		cur := ledger.Amount(amount)
-		rights := captureRights(oid, s.cfg.Region)
+		rights := account.CaptureRights(string(oid)).In(s.cfg.Region)
 		d := ledger.Draft{Kind: KindOrderCaptured, Postings: []ledger.Posting{
 			{Account: rights, Amount: -cur, Currency: st.Currency},
-			{Account: refundRights(oid, s.cfg.Region), Amount: cur, Currency: st.Currency},
+			{Account: account.RefundRights(string(oid)).In(s.cfg.Region), Amount: cur, Currency: st.Currency},
 			{Account: debtor(st.Method, st.Consumer), Amount: cur, Currency: st.Currency},
-			{Account: merchantPayable(st.Merchant), Amount: -cur, Currency: st.Currency},
+			{Account: account.MerchantPayable(st.Merchant), Amount: -cur, Currency: st.Currency},
 		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}
 		if h := st.auth.Credit; h != nil {
 			// The consumer now owes what was captured, by the schedule.
 			d.Postings = append(d.Postings,
-				ledger.Posting{Account: debtRights(oid, s.cfg.Region), Amount: cur, Currency: st.Currency},
-				ledger.Posting{Account: owedAccount(oid), Amount: -cur, Currency: st.Currency})
+				ledger.Posting{Account: account.DebtRights(string(oid)).In(s.cfg.Region), Amount: cur, Currency: st.Currency},
+				ledger.Posting{Account: account.Owed(string(oid)), Amount: -cur, Currency: st.Currency})
 			d.Data = mustJSON(opData{Consumer: h.Consumer, Due: schedule(st.Method, amount, s.cfg.Now(), s.cfg.InvoiceDays)})
 		}
 		return d, nil
-	}, func(st *orderState) (string, int64) {
+	}, func(st *orderState) (account.Rights, int64) {
 		open := st.Amount - st.Captured - st.Released
 		if amount == 0 {
-			return captureRights(oid, ""), open
+			return account.CaptureRights(string(oid)), open
 		}
-		return captureRights(oid, ""), amount
+		return account.CaptureRights(string(oid)), amount
 	})
 }
 
@@ -81,11 +82,11 @@ func (s *Service) Refund(ctx context.Context, merchantID string, oid OrderID, ke
 			return ledger.Draft{}, &AmountError{Requested: amount, Allowed: open, What: "refunded"}
 		}
 		cur := ledger.Amount(amount)
-		rights := refundRights(oid, s.cfg.Region)
+		rights := account.RefundRights(string(oid)).In(s.cfg.Region)
 		d := ledger.Draft{Kind: KindOrderRefunded, Postings: []ledger.Posting{
 			{Account: rights, Amount: -cur, Currency: st.Currency},
-			{Account: refundedAccount(oid), Amount: cur, Currency: st.Currency},
-			{Account: merchantPayable(st.Merchant), Amount: cur, Currency: st.Currency},
+			{Account: account.Refunded(string(oid)), Amount: cur, Currency: st.Currency},
+			{Account: account.MerchantPayable(st.Merchant), Amount: cur, Currency: st.Currency},
 			{Account: debtor(st.Method, st.Consumer), Amount: -cur, Currency: st.Currency},
 		}, Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}
 		if h := st.auth.Credit; h != nil {
@@ -97,11 +98,11 @@ func (s *Service) Refund(ctx context.Context, merchantID string, oid OrderID, ke
 			}
 		}
 		return d, nil
-	}, func(st *orderState) (string, int64) {
+	}, func(st *orderState) (account.Rights, int64) {
 		if amount == 0 {
-			return refundRights(oid, ""), st.Captured - st.Refunded
+			return account.RefundRights(string(oid)), st.Captured - st.Refunded
 		}
-		return refundRights(oid, ""), amount
+		return account.RefundRights(string(oid)), amount
 	})
 }
 
@@ -133,18 +134,18 @@ func (s *Service) release(ctx context.Context, merchantID string, oid OrderID, o
 			return ledger.Draft{}, fmt.Errorf("%w: nothing left to release", ErrInvalidState)
 		}
 		cur := ledger.Amount(open)
-		rights := captureRights(oid, s.cfg.Region)
+		rights := account.CaptureRights(string(oid)).In(s.cfg.Region)
 		back := st.returnable(st.auth.Credit, open)
 		d := ledger.Draft{Kind: kind, Postings: append([]ledger.Posting{
 			{Account: rights, Amount: -cur, Currency: st.Currency},
-			{Account: authorizedAccount(oid), Amount: cur, Currency: st.Currency},
+			{Account: account.Authorized(string(oid)), Amount: cur, Currency: st.Currency},
 		}, creditReturn(st.auth.Credit, st.Currency, s.cfg.Region, back)...), Guards: []ledger.Guard{{Account: rights, Currency: st.Currency}}}
 		if back > 0 {
 			d.Data = mustJSON(opData{Returned: back, Hold: st.auth.Credit.Region})
 		}
 		return d, nil
-	}, func(st *orderState) (string, int64) {
-		return captureRights(oid, ""), st.Amount - st.Captured - st.Released
+	}, func(st *orderState) (account.Rights, int64) {
+		return account.CaptureRights(string(oid)), st.Amount - st.Captured - st.Released
 	})
 }
 
@@ -167,7 +168,7 @@ func (s *Service) Extend(ctx context.Context, merchantID string, oid OrderID, ke
 // operation under the same key, makes sure this region owns the rights the
 // operation spends (asking their owner if not), and appends the entry.
 func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, op, key, hash string,
-	build func(*orderState) (ledger.Draft, error), needs func(*orderState) (account string, amount int64)) (Order, bool, error) {
+	build func(*orderState) (ledger.Draft, error), needs func(*orderState) (rights account.Rights, amount int64)) (Order, bool, error) {
 	opID := operationID(op, oid, merchantID, key)
 	defer s.lock(string(oid))()
 	asked := false // rights are asked for at most once per call
@@ -201,9 +202,8 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 			return Order{}, false, err
 		}
 		if needs != nil && !asked {
-			prefix, want := needs(st)
-			account := prefix + s.cfg.Region
-			have, err := s.store.Balance(ctx, account, st.Currency)
+			rights, want := needs(st)
+			have, err := s.store.Balance(ctx, rights.In(s.cfg.Region), st.Currency)
 			if err != nil {
 				return Order{}, false, err
 			}
@@ -212,7 +212,7 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 				// (the answer also brings any operation made there under
 				// this key).
 				asked = true
-				if err := s.acquireRights(ctx, st, prefix, want-int64(have)); err != nil {
+				if err := s.acquireRights(ctx, st, rights, want-int64(have)); err != nil {
 					return Order{}, false, err
 				}
 				continue
@@ -224,7 +224,7 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 		}
 		data.ID, data.RequestHash = opID, hash
 		for _, p := range d.Postings {
-			if p.Amount > 0 && p.Account != merchantPayable(st.Merchant) {
+			if p.Amount > 0 && p.Account != account.MerchantPayable(st.Merchant) {
 				data.Amount = int64(p.Amount)
 				break
 			}
@@ -247,19 +247,19 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 
 // acquireRights asks the regions that hold rights on the order (as far as
 // this region knows) to transfer want of them here.
-func (s *Service) acquireRights(ctx context.Context, st *orderState, prefix string, want int64) error {
+func (s *Service) acquireRights(ctx context.Context, st *orderState, rights account.Rights, want int64) error {
 	if s.rights == nil {
 		return ErrRightsUnavailable
 	}
 	var last error = ErrRightsUnavailable
 	for _, peer := range s.cfg.Peers {
-		have, err := s.store.Balance(ctx, prefix+peer, st.Currency)
+		have, err := s.store.Balance(ctx, rights.In(peer), st.Currency)
 		if err != nil || have <= 0 {
 			continue
 		}
 		n := min(int64(have), want)
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err = s.rights.RequestRights(rctx, peer, string(st.ID), prefix, n)
+		err = s.rights.RequestRights(rctx, peer, string(st.ID), rights.Prefix(), n)
 		cancel()
 		if err != nil {
 			s.log.Warn("rights request failed", "order", st.ID, "owner", peer, "err", err)
@@ -274,12 +274,13 @@ func (s *Service) acquireRights(ctx context.Context, st *orderState, prefix stri
 	return last
 }
 
-// GrantRights transfers up to amount of this region's rights in account
-// prefix (order:<id>:capture: or order:<id>:refund:) on order subject to
-// region to. It is what a peer's rights request runs.
+// GrantRights transfers up to amount of this region's rights named by
+// prefix (an order's capture, refund or debt rights, account.Rights.Prefix)
+// on order subject to region to. It is what a peer's rights request runs.
 func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, amount int64) (ledger.Entry, error) {
 	oid := OrderID(subject)
-	if prefix != captureRights(oid, "") && prefix != refundRights(oid, "") && prefix != debtRights(oid, "") {
+	rights, err := account.ParseRights(prefix)
+	if err != nil || rights.ID() != subject || rights.Kind() == account.KindCreditRights {
 		return ledger.Entry{}, fmt.Errorf("checkout: no such rights account %q", prefix)
 	}
 	defer s.lock(subject)()
@@ -290,7 +291,7 @@ func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, a
 	if st.winner == nil {
 		return ledger.Entry{}, ErrNotFound
 	}
-	mine := prefix + s.cfg.Region
+	mine := rights.In(s.cfg.Region)
 	have, err := s.store.Balance(ctx, mine, st.Currency)
 	if err != nil {
 		return ledger.Entry{}, err
@@ -299,26 +300,26 @@ func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, a
 	if n <= 0 {
 		return ledger.Entry{}, errNoRightsHere
 	}
-	rights := "capture"
-	switch prefix {
-	case refundRights(oid, ""):
-		rights = "refund"
-	case debtRights(oid, ""):
-		rights = "debt"
+	kind := "capture"
+	switch rights.Kind() {
+	case account.KindRefundRights:
+		kind = "refund"
+	case account.KindDebtRights:
+		kind = "debt"
 	}
 	d := ledger.Draft{
 		Kind: KindRightsTransferred, Subject: subject,
 		Postings: []ledger.Posting{
 			{Account: mine, Amount: -ledger.Amount(n), Currency: st.Currency},
-			{Account: prefix + to, Amount: ledger.Amount(n), Currency: st.Currency},
+			{Account: rights.In(to), Amount: ledger.Amount(n), Currency: st.Currency},
 		},
 		Guards: []ledger.Guard{{Account: mine, Currency: st.Currency}},
-		Data:   mustJSON(opData{From: s.cfg.Region, To: to, Rights: rights, Amount: n}),
+		Data:   mustJSON(opData{From: s.cfg.Region, To: to, Rights: kind, Amount: n}),
 	}
-	if rights == "refund" && st.auth.Credit != nil {
+	if kind == "refund" && st.auth.Credit != nil {
 		// Debt travels with refund rights, so the region that refunds can
 		// give the consumer's exposure back.
-		debt := debtRights(oid, s.cfg.Region)
+		debt := account.DebtRights(string(oid)).In(s.cfg.Region)
 		have, err := s.store.Balance(ctx, debt, st.Currency)
 		if err != nil {
 			return ledger.Entry{}, err
@@ -326,7 +327,7 @@ func (s *Service) GrantRights(ctx context.Context, subject, prefix, to string, a
 		if m := min(int64(have), n); m > 0 {
 			d.Postings = append(d.Postings,
 				ledger.Posting{Account: debt, Amount: -ledger.Amount(m), Currency: st.Currency},
-				ledger.Posting{Account: debtRights(oid, to), Amount: ledger.Amount(m), Currency: st.Currency})
+				ledger.Posting{Account: account.DebtRights(string(oid)).In(to), Amount: ledger.Amount(m), Currency: st.Currency})
 			d.Guards = append(d.Guards, ledger.Guard{Account: debt, Currency: st.Currency})
 		}
 	}
@@ -346,7 +347,7 @@ func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) (bo
 		if err := jsonUnmarshal(l.Data, &a); err != nil {
 			return false, err
 		}
-		rights := captureRights(st.ID, s.cfg.Region)
+		rights := account.CaptureRights(string(st.ID)).In(s.cfg.Region)
 		have, err := s.store.Balance(ctx, rights, a.Currency)
 		if err != nil {
 			return false, err
@@ -360,7 +361,7 @@ func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) (bo
 			back := st.returnable(a.Credit, n)
 			d.Postings = append([]ledger.Posting{
 				{Account: rights, Amount: -ledger.Amount(n), Currency: a.Currency},
-				{Account: authorizedAccount(st.ID), Amount: ledger.Amount(n), Currency: a.Currency},
+				{Account: account.Authorized(string(st.ID)), Amount: ledger.Amount(n), Currency: a.Currency},
 			}, creditReturn(a.Credit, a.Currency, s.cfg.Region, back)...)
 			d.Guards = []ledger.Guard{{Account: rights, Currency: a.Currency}}
 			if back > 0 {
@@ -381,7 +382,7 @@ func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) (bo
 // order's debt from the debt rights this region owns, and give that much
 // exposure back.
 func (s *Service) settleDebt(ctx context.Context, d *ledger.Draft, st *orderState, h *CreditHold, amount int64) error {
-	debt := debtRights(st.ID, s.cfg.Region)
+	debt := account.DebtRights(string(st.ID)).In(s.cfg.Region)
 	have, err := s.store.Balance(ctx, debt, st.Currency)
 	if err != nil {
 		return err
@@ -391,7 +392,7 @@ func (s *Service) settleDebt(ctx context.Context, d *ledger.Draft, st *orderStat
 	if y > 0 {
 		d.Postings = append(d.Postings,
 			ledger.Posting{Account: debt, Amount: -ledger.Amount(y), Currency: st.Currency},
-			ledger.Posting{Account: owedAccount(st.ID), Amount: ledger.Amount(y), Currency: st.Currency})
+			ledger.Posting{Account: account.Owed(string(st.ID)), Amount: ledger.Amount(y), Currency: st.Currency})
 		back := st.returnable(h, y)
 		d.Postings = append(d.Postings, creditReturn(h, st.Currency, s.cfg.Region, back)...)
 		d.Guards = append(d.Guards, ledger.Guard{Account: debt, Currency: st.Currency})
@@ -446,20 +447,20 @@ func (s *Service) Repay(ctx context.Context, oid OrderID, p Repayment) (Order, b
 			return ledger.Draft{}, &AmountError{Requested: p.Amount, Allowed: owed, What: "repaid"}
 		}
 		y := ledger.Amount(amount)
-		debt := debtRights(oid, s.cfg.Region)
+		debt := account.DebtRights(string(oid)).In(s.cfg.Region)
 		back := st.returnable(h, amount)
 		return ledger.Draft{Kind: KindOrderRepaid, Postings: append([]ledger.Posting{
-			{Account: repaidAccount(oid), Amount: y, Currency: st.Currency},
+			{Account: account.Repaid(string(oid)), Amount: y, Currency: st.Currency},
 			{Account: debt, Amount: -y, Currency: st.Currency},
-			{Account: "bank:repayments", Amount: y, Currency: st.Currency},
+			{Account: account.BankRepayments, Amount: y, Currency: st.Currency},
 			{Account: debtor(st.Method, st.Consumer), Amount: -y, Currency: st.Currency},
 		}, creditReturn(h, st.Currency, s.cfg.Region, back)...),
 			Guards: []ledger.Guard{{Account: debt, Currency: st.Currency}},
 			Data: mustJSON(opData{Consumer: h.Consumer, Debt: amount, Returned: back, Hold: h.Region, Paid: p.Amount,
 				PaidAt: p.PaidAt.UnixMilli(), Reference: p.Reference}),
 		}, nil
-	}, func(st *orderState) (string, int64) {
-		return debtRights(oid, ""), applied(st)
+	}, func(st *orderState) (account.Rights, int64) {
+		return account.DebtRights(string(oid)), applied(st)
 	})
 }
 

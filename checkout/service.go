@@ -56,10 +56,11 @@ type DecisionInput struct {
 
 // CreditHold is the exposure an approved credit decision took on: which
 // account carries it and where it goes back when the order is released,
-// refunded or repaid. Return ending in ':' names a rights account prefix:
-// the region recording the return appends its own id (rights come back to
-// the region that records them); otherwise it is one fixed account (an
-// unsecured budget goes back to the region that spent it).
+// refunded or repaid. Return is either a rights prefix
+// (account.Rights.Prefix), completed with the id of the region recording
+// the return (rights come back to the region that records them), or one
+// fixed account (an unsecured budget goes back to the region that spent
+// it); account.Resolve tells them apart.
 type CreditHold struct {
 	Consumer ConsumerID `json:"consumer"`
 	Source   string     `json:"source"` // rights or unsecured

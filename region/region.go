@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"kassa/account"
 	"kassa/admin"
 	"kassa/backup"
 	"kassa/cards"
@@ -183,18 +184,22 @@ func (r *Region) newCredit() *scoring.Engine {
 // granting: only the home grants, and it holds its own earlier grants.)
 const grantLag = 10_000
 
-// rightsRouter sends a peer's rights request to the owner of the account:
+// rightsRouter sends a peer's rights request to the owner of the rights:
 // credit lines to scoring, orders to checkout.
 type rightsRouter struct {
 	credit   *scoring.Engine
 	checkout *checkout.Service
 }
 
-func (rr rightsRouter) GrantRights(ctx context.Context, subject, account, to string, amount int64) (ledger.Entry, error) {
-	if strings.HasPrefix(account, "credit:") {
-		return rr.credit.GrantRights(ctx, subject, account, to, amount)
+func (rr rightsRouter) GrantRights(ctx context.Context, subject, prefix, to string, amount int64) (ledger.Entry, error) {
+	rights, err := account.ParseRights(prefix)
+	if err != nil {
+		return ledger.Entry{}, fmt.Errorf("region: rights request: %w", err)
 	}
-	return rr.checkout.GrantRights(ctx, subject, account, to, amount)
+	if rights.Kind() == account.KindCreditRights {
+		return rr.credit.GrantRights(ctx, subject, prefix, to, amount)
+	}
+	return rr.checkout.GrantRights(ctx, subject, prefix, to, amount)
 }
 
 func (r *Region) newWebhooks(opts settings) *checkout.Dispatcher {

@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"kassa/account"
 	"kassa/checkout"
 	"kassa/ledger"
 )
@@ -202,15 +202,6 @@ func Home(c checkout.ConsumerID, regions []string) string {
 	return best
 }
 
-// Account names. A line is per consumer and currency (the currency is the
-// postings'); rights are owned per region.
-func lineSubject(c checkout.ConsumerID, cur string) string { return "credit:" + string(c) + ":" + cur }
-func rightsPrefix(c checkout.ConsumerID) string            { return "credit:" + string(c) + ":rights:" }
-func limitAccount(c checkout.ConsumerID) string            { return "credit:" + string(c) + ":limit" }
-func exposureAccount(c checkout.ConsumerID) string         { return "credit:" + string(c) + ":exposure" }
-func unsecuredAccount(c checkout.ConsumerID) string        { return "credit:" + string(c) + ":unsecured" }
-func budgetAccount(region string) string                   { return "unsecured:" + region }
-
 func (e *Engine) balance(ctx context.Context, account, cur string) (int64, error) {
 	b, err := e.store.Balance(ctx, account, cur)
 	return int64(b), err
@@ -280,7 +271,8 @@ func (e *Engine) Decide(ctx context.Context, in checkout.DecisionInput) (checkou
 
 	// Secure the amount: rights this region owns, asked for if short.
 	cid, cur, amt := in.Consumer, in.Currency, in.Amount
-	mine := rightsPrefix(cid) + e.cfg.Region
+	rights := account.CreditRights(string(cid))
+	mine := rights.In(e.cfg.Region)
 	have := line.byRegion[e.cfg.Region]
 	if have < amt && !in.LocalOnly {
 		have, line, err = e.acquire(ctx, p, cid, cur, amt, have, line)
@@ -292,10 +284,10 @@ func (e *Engine) Decide(ctx context.Context, in checkout.DecisionInput) (checkou
 	if have >= amt {
 		rec.Source = "rights"
 		d, _ := out(Approved, reasons...)
-		d.Credit = &checkout.CreditHold{Consumer: cid, Source: "rights", Region: e.cfg.Region, Exposure: exposureAccount(cid), Return: rightsPrefix(cid)}
+		d.Credit = &checkout.CreditHold{Consumer: cid, Source: "rights", Region: e.cfg.Region, Exposure: account.CreditExposure(string(cid)), Return: rights.Prefix()}
 		d.Postings = []ledger.Posting{
 			{Account: mine, Amount: -ledger.Amount(amt), Currency: cur},
-			{Account: exposureAccount(cid), Amount: ledger.Amount(amt), Currency: cur},
+			{Account: account.CreditExposure(string(cid)), Amount: ledger.Amount(amt), Currency: cur},
 		}
 		d.Guards = []ledger.Guard{{Account: mine, Currency: cur}}
 		return d, nil
@@ -311,7 +303,7 @@ func (e *Engine) Decide(ctx context.Context, in checkout.DecisionInput) (checkou
 	if p.Mode != ModeNormal || budget <= 0 || sc.Score < p.UnsecuredMinScore || amt > p.UnsecuredMaxOrder || f.OverdueAmount > 0 {
 		return out(CardOnly, ReasonRightsUnavailable)
 	}
-	spent, err := e.balance(ctx, budgetAccount(e.cfg.Region), cur)
+	spent, err := e.balance(ctx, account.UnsecuredBudget(e.cfg.Region), cur)
 	if err != nil {
 		return checkout.Decision{}, err
 	}
@@ -320,12 +312,12 @@ func (e *Engine) Decide(ctx context.Context, in checkout.DecisionInput) (checkou
 	}
 	rec.Source = "unsecured"
 	d, _ := out(Approved, append([]string{ReasonUnsecured, ReasonRightsUnavailable}, reasons[1:]...)...)
-	d.Credit = &checkout.CreditHold{Consumer: cid, Source: "unsecured", Region: e.cfg.Region, Exposure: unsecuredAccount(cid), Return: budgetAccount(e.cfg.Region)}
+	d.Credit = &checkout.CreditHold{Consumer: cid, Source: "unsecured", Region: e.cfg.Region, Exposure: account.CreditUnsecured(string(cid)), Return: account.UnsecuredBudget(e.cfg.Region)}
 	d.Postings = []ledger.Posting{
-		{Account: budgetAccount(e.cfg.Region), Amount: -ledger.Amount(amt), Currency: cur},
-		{Account: unsecuredAccount(cid), Amount: ledger.Amount(amt), Currency: cur},
+		{Account: account.UnsecuredBudget(e.cfg.Region), Amount: -ledger.Amount(amt), Currency: cur},
+		{Account: account.CreditUnsecured(string(cid)), Amount: ledger.Amount(amt), Currency: cur},
 	}
-	d.Guards = []ledger.Guard{{Account: budgetAccount(e.cfg.Region), Currency: cur, Min: -ledger.Amount(budget)}}
+	d.Guards = []ledger.Guard{{Account: account.UnsecuredBudget(e.cfg.Region), Currency: cur, Min: -ledger.Amount(budget)}}
 	return d, nil
 }
 
@@ -342,16 +334,16 @@ type lineState struct {
 func (e *Engine) line(ctx context.Context, c checkout.ConsumerID, cur string) (lineState, error) {
 	var l lineState
 	// Every account of the consumer's credit, in one range read.
-	bs, err := e.store.BalancesByPrefix(ctx, "credit:"+string(c)+":", cur)
+	bs, err := e.store.BalancesByPrefix(ctx, account.CreditPrefix(string(c)), cur)
 	if err != nil {
 		return l, err
 	}
-	lim := int64(bs[limitAccount(c)])
+	lim := int64(bs[account.CreditLimit(string(c))])
 	l.exists, l.limit = lim != 0, -lim
-	l.exposure, l.unsecured = int64(bs[exposureAccount(c)]), int64(bs[unsecuredAccount(c)])
+	l.exposure, l.unsecured = int64(bs[account.CreditExposure(string(c))]), int64(bs[account.CreditUnsecured(string(c))])
 	l.byRegion = map[string]int64{}
 	for _, r := range e.cfg.Regions {
-		n := int64(bs[rightsPrefix(c)+r])
+		n := int64(bs[account.CreditRights(string(c)).In(r)])
 		if n != 0 {
 			l.byRegion[r] = n
 		}
@@ -398,7 +390,7 @@ func (e *Engine) features(ctx context.Context, p *Policy, in checkout.DecisionIn
 // on the way), otherwise the regions owning most. It returns this region's
 // rights afterwards.
 func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, cur string, amt, have int64, l lineState) (int64, lineState, error) {
-	mine := rightsPrefix(c) + e.cfg.Region
+	mine := account.CreditRights(string(c)).In(e.cfg.Region)
 	home := Home(c, e.cfg.Regions)
 	if !l.exists && home == e.cfg.Region {
 		if e.cfg.MayGrant != nil && !e.cfg.MayGrant() {
@@ -445,7 +437,7 @@ func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, 
 		if rctx.Err() != nil {
 			break
 		}
-		err := e.cfg.Rights.RequestRights(rctx, owner, lineSubject(c, cur), rightsPrefix(c), amt-have)
+		err := e.cfg.Rights.RequestRights(rctx, owner, account.LineSubject(string(c), cur), account.CreditRights(string(c)).Prefix(), amt-have)
 		var r interface{ NoRights() bool }
 		if errors.As(err, &r) && r.NoRights() {
 			// Reached, and it has none to give: not a network problem.
@@ -490,12 +482,12 @@ func (e *Engine) grantLine(ctx context.Context, p *Policy, c checkout.ConsumerID
 	}
 	data, _ := json.Marshal(map[string]any{"consumer": c, "currency": cur, "limit": limit, "home": e.cfg.Region})
 	_, err := e.store.Append(context.WithoutCancel(ctx), ledger.Draft{
-		Kind: KindCreditGranted, Subject: lineSubject(c, cur), Data: data,
+		Kind: KindCreditGranted, Subject: account.LineSubject(string(c), cur), Data: data,
 		Postings: []ledger.Posting{
-			{Account: limitAccount(c), Amount: -ledger.Amount(limit), Currency: cur},
-			{Account: rightsPrefix(c) + e.cfg.Region, Amount: ledger.Amount(limit), Currency: cur},
+			{Account: account.CreditLimit(string(c)), Amount: -ledger.Amount(limit), Currency: cur},
+			{Account: account.CreditRights(string(c)).In(e.cfg.Region), Amount: ledger.Amount(limit), Currency: cur},
 		},
-		Guards: []ledger.Guard{{Account: limitAccount(c), Currency: cur, Min: -ledger.Amount(limit)}},
+		Guards: []ledger.Guard{{Account: account.CreditLimit(string(c)), Currency: cur, Min: -ledger.Amount(limit)}},
 	})
 	if errors.Is(err, ledger.ErrInsufficient) {
 		return nil // granted meanwhile
@@ -504,25 +496,24 @@ func (e *Engine) grantLine(ctx context.Context, p *Policy, c checkout.ConsumerID
 }
 
 // GrantRights answers a peer's request for a consumer's credit rights
-// (subject credit:<consumer>:<currency>, account credit:<consumer>:rights:):
-// it grants what was asked plus GrantShare of what this region would keep,
-// so the asker has room for the consumer's next orders. The home region
-// grants the line first if there is none yet.
+// (subject account.LineSubject, account the consumer's
+// account.CreditRights prefix): it grants what was asked plus GrantShare
+// of what this region would keep, so the asker has room for the consumer's
+// next orders. The home region grants the line first if there is none yet.
 func (e *Engine) GrantRights(ctx context.Context, subject, prefix, to string, amount int64) (ledger.Entry, error) {
-	rest, ok := strings.CutPrefix(subject, "credit:")
-	cidS, cur, ok2 := strings.Cut(rest, ":")
-	c := checkout.ConsumerID(cidS)
-	if !ok || !ok2 || len(cur) != 3 || prefix != rightsPrefix(c) || to == e.cfg.Region || !contains(e.cfg.Regions, to) {
+	line, err := account.ParseLine(subject)
+	c, cur := checkout.ConsumerID(line.Consumer), line.Currency
+	if err != nil || prefix != account.CreditRights(line.Consumer).Prefix() || to == e.cfg.Region || !contains(e.cfg.Regions, to) {
 		return ledger.Entry{}, fmt.Errorf("scoring: not a credit rights request: subject %q, account %q", subject, prefix)
 	}
 	p := e.policy.Load()
-	mine := rightsPrefix(c) + e.cfg.Region
+	mine := account.CreditRights(string(c)).In(e.cfg.Region)
 	have, err := e.balance(ctx, mine, cur)
 	if err != nil {
 		return ledger.Entry{}, err
 	}
 	if have <= 0 && Home(c, e.cfg.Regions) == e.cfg.Region {
-		lim, err := e.balance(ctx, limitAccount(c), cur)
+		lim, err := e.balance(ctx, account.CreditLimit(string(c)), cur)
 		if err != nil {
 			return ledger.Entry{}, err
 		}
@@ -550,13 +541,13 @@ func (e *Engine) GrantRights(ctx context.Context, subject, prefix, to string, am
 }
 
 func (e *Engine) transfer(ctx context.Context, c checkout.ConsumerID, cur, to string, n int64, cause string) (ledger.Entry, error) {
-	mine := rightsPrefix(c) + e.cfg.Region
+	mine := account.CreditRights(string(c)).In(e.cfg.Region)
 	data, _ := json.Marshal(map[string]any{"from": e.cfg.Region, "to": to, "rights": "credit", "amount": n, "cause": cause})
 	return e.store.Append(context.WithoutCancel(ctx), ledger.Draft{
-		Kind: checkout.KindRightsTransferred, Subject: lineSubject(c, cur), Data: data,
+		Kind: checkout.KindRightsTransferred, Subject: account.LineSubject(string(c), cur), Data: data,
 		Postings: []ledger.Posting{
 			{Account: mine, Amount: -ledger.Amount(n), Currency: cur},
-			{Account: rightsPrefix(c) + to, Amount: ledger.Amount(n), Currency: cur},
+			{Account: account.CreditRights(string(c)).In(to), Amount: ledger.Amount(n), Currency: cur},
 		},
 		Guards: []ledger.Guard{{Account: mine, Currency: cur}},
 	})
@@ -663,9 +654,9 @@ func (e *Engine) AdjustLimit(ctx context.Context, c checkout.ConsumerID, cur str
 	if delta == 0 {
 		return nil
 	}
-	mine := rightsPrefix(c) + e.cfg.Region
-	d := ledger.Draft{Kind: KindCreditAdjusted, Subject: lineSubject(c, cur), Postings: []ledger.Posting{
-		{Account: limitAccount(c), Amount: -ledger.Amount(delta), Currency: cur},
+	mine := account.CreditRights(string(c)).In(e.cfg.Region)
+	d := ledger.Draft{Kind: KindCreditAdjusted, Subject: account.LineSubject(string(c), cur), Postings: []ledger.Posting{
+		{Account: account.CreditLimit(string(c)), Amount: -ledger.Amount(delta), Currency: cur},
 		{Account: mine, Amount: ledger.Amount(delta), Currency: cur},
 	}}
 	if delta < 0 {
