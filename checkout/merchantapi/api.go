@@ -55,10 +55,10 @@ func (a *API) Routes(r *mux.Router) {
 	v1.HandleFunc("/orders/{id}/release", a.merchant(a.release)).Methods(http.MethodPost)
 }
 
-// ErrorOf is the one table from checkout's domain errors to HTTP: the
+// errorOf is the one table from checkout's domain errors to HTTP: the
 // message is public, the detail stays in the log. An error it does not
 // know is a 500 internal.
-func ErrorOf(err error) httperr.Error {
+func errorOf(err error) httperr.Error {
 	var fe *checkout.FieldError
 	var ae *checkout.AmountError
 	switch {
@@ -96,7 +96,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // fail answers err through the table, logging the detail of a 5xx.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e := ErrorOf(err)
+	e := errorOf(err)
 	if e.Status >= 500 {
 		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "correlation_id", httperr.CorrelationID(w), "err", err)
 	}
@@ -112,13 +112,13 @@ func (a *API) merchant(h merchantHandler) http.HandlerFunc {
 		id, secret, ok := r.BasicAuth()
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="kassa"`)
-			httperr.Write(w, ErrorOf(checkout.ErrUnauthorized))
+			httperr.Write(w, errorOf(checkout.ErrUnauthorized))
 			return
 		}
 		m, err := a.svc.Authenticate(id, secret)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="kassa"`)
-			httperr.Write(w, ErrorOf(err))
+			httperr.Write(w, errorOf(err))
 			return
 		}
 		if a.limiter != nil {
