@@ -150,3 +150,17 @@ func sessionBody(amount int64, ref string) map[string]any {
 func consumer(email string) map[string]any {
 	return map[string]any{"email": email, "given_name": "Ada", "family_name": "Lovelace", "postal_code": "11122", "country": "SE"}
 }
+
+// authorized creates a session and authorizes it for pay later at base.
+func authorized(t testing.TB, base, key string, amount int64) string {
+	t.Helper()
+	s := call(t, "POST", base+"/v1/sessions", key, sessionBody(amount, "ref-"+key))
+	if s.status != 201 {
+		t.Fatalf("create session: got %d %s", s.status, s.raw)
+	}
+	o := call(t, "POST", base+"/v1/sessions/"+s.str("id")+"/authorize", key+"-auth", map[string]any{"method": "pay_later", "consumer": consumer("ada+" + key + "@example.com")})
+	if o.status != 201 || o.str("status") != "authorized" {
+		t.Fatalf("authorize: got %d %s", o.status, o.raw)
+	}
+	return o.str("id")
+}
