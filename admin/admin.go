@@ -19,7 +19,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -29,7 +28,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/checkout"
+	"kassa/httperr"
 	"kassa/ledger"
+	"kassa/ratelimit"
 )
 
 // Staff is a support user as configured.
@@ -122,22 +123,22 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 			// JSON) with cached credentials; it cannot send a JSON content
 			// type without a preflight, nor hide that it is cross-site.
 			if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-				writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send JSON with Content-Type: application/json")
+				httperr.Write(w, httperr.Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "send JSON with Content-Type: application/json"})
 				return
 			}
 			if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-				writeError(w, http.StatusForbidden, "cross_site", "the admin API does not take requests from other sites")
+				httperr.Write(w, httperr.Error{Status: http.StatusForbidden, Code: "cross_site", Message: "the admin API does not take requests from other sites"})
 				return
 			}
 		}
-		client := clientAddr(r)
+		client := ratelimit.ClientKey(r)
 		name, _, basic := r.BasicAuth()
 		if basic {
 			// Basic credentials count against the same throttle as the
 			// sign-in form: guessing through the API is no faster.
 			if wait, blocked := a.throttle.blocked(client, name, a.sessions.now()); blocked {
-				w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-				writeError(w, http.StatusTooManyRequests, "too_many_attempts", "too many failed sign-ins; wait and try again")
+				httperr.Write(w, httperr.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
+					Message: "too many failed sign-ins; wait and try again", RetryAfter: int(wait.Seconds()) + 1})
 				return
 			}
 		}
@@ -152,8 +153,8 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 		if !basic && r.Header.Get("Authorization") == "" {
 			if s, signedIn := a.sessions.read(r, a.users); signedIn {
 				if !safeMethod(r.Method) && !a.sessions.csrfOK(s, r.Header.Get(csrfHeader)) {
-					writeError(w, http.StatusForbidden, "csrf_token_required",
-						"with the session cookie, send the page's CSRF token in the "+csrfHeader+" header")
+					httperr.Write(w, httperr.Error{Status: http.StatusForbidden, Code: "csrf_token_required",
+						Message: "with the session cookie, send the page's CSRF token in the " + csrfHeader + " header"})
 					return
 				}
 				u, ok = s.user, true
@@ -162,11 +163,11 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 		if !ok {
 			// No Basic challenge: a browser that prompted for and cached
 			// the credentials would then send them on other sites' forms.
-			writeError(w, http.StatusUnauthorized, "unauthorized", "sign in with staff credentials (HTTP Basic, or the admin UI's session)")
+			httperr.Write(w, httperr.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "sign in with staff credentials (HTTP Basic, or the admin UI's session)"})
 			return
 		}
 		if roleRank[u.role] < roleRank[role] {
-			writeError(w, http.StatusForbidden, "forbidden", "your role ("+u.role+") may not do this")
+			httperr.Write(w, httperr.Error{Status: http.StatusForbidden, Code: "forbidden", Message: "your role (" + u.role + ") may not do this"})
 			return
 		}
 		h(w, r, u)
@@ -179,11 +180,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{
-		"code": code, "message": msg, "field": "", "correlation_id": w.Header().Get("Kassa-Correlation-Id")}})
 }
 
 // TimelineEntry is one ledger entry as support staff see it.
@@ -212,12 +208,12 @@ func (a *API) order(w http.ResponseWriter, r *http.Request, _ user) {
 	id := checkout.OrderID(mux.Vars(r)["id"])
 	view, err := a.orderView(r.Context(), id)
 	if errors.Is(err, checkout.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no such order")
+		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such order"})
 		return
 	}
 	if err != nil {
 		a.log.Error("admin: read order", "order", id, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 		return
 	}
 	writeJSON(w, http.StatusOK, view)
@@ -252,12 +248,12 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
 	id := checkout.OrderID(mux.Vars(r)["id"])
 	event := mux.Vars(r)["event"]
 	if a.webhooks == nil {
-		writeError(w, http.StatusNotFound, "not_found", "webhooks are not enabled")
+		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "webhooks are not enabled"})
 		return
 	}
 	ds, err := a.webhooks.Deliveries(r.Context(), id)
 	if err != nil {
-		writeError(w, http.StatusNotFound, "not_found", "no such order")
+		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such order"})
 		return
 	}
 	found := false
@@ -265,20 +261,20 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
 		found = found || d.EventID == event
 	}
 	if !found {
-		writeError(w, http.StatusNotFound, "not_found", "this order has no such webhook event")
+		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "this order has no such webhook event"})
 		return
 	}
 	if err := a.webhooks.Resend(r.Context(), event); err != nil {
 		switch {
 		case errors.Is(err, checkout.ErrNotFound):
-			writeError(w, http.StatusNotFound, "not_found", "no such webhook event")
+			httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such webhook event"})
 			return
 		case errors.Is(err, checkout.ErrNoNotificationURL):
-			writeError(w, http.StatusConflict, "no_notification_url", "the order's session has no notification URL")
+			httperr.Write(w, httperr.Error{Status: http.StatusConflict, Code: "no_notification_url", Message: "the order's session has no notification URL"})
 			return
 		}
 		a.log.Error("admin: resend webhook", "event", event, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 		return
 	}
 	if err := a.audit(r.Context(), u, string(id), "webhook.resend", map[string]string{"event": event}); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"kassa/account"
 	"kassa/checkout"
+	"kassa/httperr"
 	"kassa/scoring"
 )
 
@@ -66,7 +67,7 @@ type ConsumerView struct {
 func (a *API) consumerByEmail(w http.ResponseWriter, r *http.Request, _ user) {
 	email := strings.TrimSpace(r.URL.Query().Get("email"))
 	if at := strings.LastIndex(email, "@"); at < 1 || at == len(email)-1 || len(email) > 254 {
-		writeError(w, http.StatusBadRequest, "invalid_request", "email must be an email address")
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "email must be an email address"})
 		return
 	}
 	a.consumer(w, r, a.svc.ConsumerID(email), checkout.MaskEmail(email))
@@ -75,7 +76,7 @@ func (a *API) consumerByEmail(w http.ResponseWriter, r *http.Request, _ user) {
 func (a *API) consumerByID(w http.ResponseWriter, r *http.Request, _ user) {
 	id := mux.Vars(r)["id"]
 	if !strings.HasPrefix(id, "con_") || len(id) > 64 {
-		writeError(w, http.StatusBadRequest, "invalid_request", "a consumer id starts with con_")
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "a consumer id starts with con_"})
 		return
 	}
 	a.consumer(w, r, checkout.ConsumerID(id), "")
@@ -85,7 +86,7 @@ func (a *API) consumer(w http.ResponseWriter, r *http.Request, id checkout.Consu
 	v, err := a.credit.Consumer(r.Context(), id)
 	if err != nil {
 		a.log.Error("admin: read consumer", "consumer", id, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 		return
 	}
 	out := ConsumerView{ID: id, Email: email, Home: v.Home, Mode: v.Mode, Rights: map[string]int64{}, Lines: v.Lines}
@@ -98,7 +99,7 @@ func (a *API) consumer(w http.ResponseWriter, r *http.Request, id checkout.Consu
 		}
 	}
 	if out.Currency == "" {
-		writeError(w, http.StatusNotFound, "not_found", "this region knows no credit for this consumer"+map[bool]string{true: "", false: " in " + cur}[cur == ""])
+		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "this region knows no credit for this consumer" + map[bool]string{true: "", false: " in " + cur}[cur == ""]})
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -250,11 +251,11 @@ func (a *API) importRepayments(w http.ResponseWriter, r *http.Request, u user) {
 		Repayments []RepaymentLine `json:"repayments"`
 	}
 	if err := decodeStrict(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error()})
 		return
 	}
 	if len(req.Repayments) == 0 || len(req.Repayments) > maxImportLines {
-		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("repayments must list 1 to %d lines", maxImportLines))
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: fmt.Sprintf("repayments must list 1 to %d lines", maxImportLines)})
 		return
 	}
 	out := struct {
@@ -291,29 +292,28 @@ func (a *API) repayOrder(w http.ResponseWriter, r *http.Request, u user) {
 		Note      string `json:"note"`
 	}
 	if err := decodeStrict(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error()})
 		return
 	}
 	l = RepaymentLine{OrderID: mux.Vars(r)["id"], Amount: req.Amount, PaidAt: req.PaidAt, Reference: req.Reference}
 	if _, err := l.validate(time.Now()); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error()})
 		return
 	}
 	res := a.repay(r.Context(), l, false)
 	switch {
 	case res.Status == "recorded", res.Status == "replayed":
 	case res.Status == "retry":
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "rights_unavailable", res.Error)
+		httperr.Write(w, httperr.Error{Status: http.StatusServiceUnavailable, Code: "rights_unavailable", Message: res.Error, RetryAfter: 5})
 		return
 	case res.refusal == refusedTooLarge:
-		writeError(w, http.StatusUnprocessableEntity, "amount_too_large", res.Error)
+		httperr.Write(w, httperr.Error{Status: http.StatusUnprocessableEntity, Code: "amount_too_large", Message: res.Error})
 		return
 	case res.refusal == refusedNoOrder:
-		writeError(w, http.StatusNotFound, "repayment_rejected", res.Error)
+		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "repayment_rejected", Message: res.Error})
 		return
 	default:
-		writeError(w, http.StatusUnprocessableEntity, "repayment_rejected", res.Error)
+		httperr.Write(w, httperr.Error{Status: http.StatusUnprocessableEntity, Code: "repayment_rejected", Message: res.Error})
 		return
 	}
 	if res.Status == "recorded" {
@@ -324,7 +324,7 @@ func (a *API) repayOrder(w http.ResponseWriter, r *http.Request, u user) {
 	}
 	o, err := a.svc.Order(r.Context(), "", checkout.OrderID(l.OrderID))
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 		return
 	}
 	status := http.StatusCreated
@@ -345,21 +345,21 @@ func (a *API) setMode(w http.ResponseWriter, r *http.Request, u user) {
 		Reason string `json:"reason"`
 	}
 	if err := decodeStrict(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error()})
 		return
 	}
 	m, err := scoring.ParseMode(req.Mode)
 	if err != nil || req.Mode == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "mode must be normal, conservative, card_only or pay_later_off")
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "mode must be normal, conservative, card_only or pay_later_off"})
 		return
 	}
 	if strings.TrimSpace(req.Reason) == "" || len(req.Reason) > 500 {
-		writeError(w, http.StatusBadRequest, "invalid_request", "reason is required (at most 500 characters): it goes in the audit trail")
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "reason is required (at most 500 characters): it goes in the audit trail"})
 		return
 	}
 	if err := a.credit.SetMode(r.Context(), m, u.name, req.Reason); err != nil {
 		a.log.Error("admin: set mode", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"mode": m})
@@ -370,7 +370,7 @@ func (a *API) setMode(w http.ResponseWriter, r *http.Request, u user) {
 func (a *API) adjustLimit(w http.ResponseWriter, r *http.Request, u user) {
 	id := mux.Vars(r)["id"]
 	if !strings.HasPrefix(id, "con_") || len(id) > 64 {
-		writeError(w, http.StatusBadRequest, "invalid_request", "a consumer id starts with con_")
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "a consumer id starts with con_"})
 		return
 	}
 	var req struct {
@@ -379,35 +379,35 @@ func (a *API) adjustLimit(w http.ResponseWriter, r *http.Request, u user) {
 		Reason   string `json:"reason"`
 	}
 	if err := decodeStrict(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error()})
 		return
 	}
 	switch {
 	case len(req.Currency) != 3 || strings.ToUpper(req.Currency) != req.Currency:
-		writeError(w, http.StatusBadRequest, "invalid_request", "currency must be a three-letter ISO code")
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "currency must be a three-letter ISO code"})
 		return
 	case req.Limit < 1 || req.Limit > 1_000_000_000_000:
-		writeError(w, http.StatusBadRequest, "invalid_request", "limit must be 1 to 10^12 minor units (1 blocks credit)")
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "limit must be 1 to 10^12 minor units (1 blocks credit)"})
 		return
 	case strings.TrimSpace(req.Reason) == "" || len(req.Reason) > 500:
-		writeError(w, http.StatusBadRequest, "invalid_request", "reason is required (at most 500 characters): it goes in the audit trail")
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "reason is required (at most 500 characters): it goes in the audit trail"})
 		return
 	}
 	c := checkout.ConsumerID(id)
 	err := a.credit.AdjustLimit(r.Context(), c, req.Currency, req.Limit, u.name, req.Reason)
 	switch {
 	case errors.Is(err, scoring.ErrNotHome):
-		writeError(w, http.StatusConflict, "not_home", err.Error()+"; send the change there")
+		httperr.Write(w, httperr.Error{Status: http.StatusConflict, Code: "not_home", Message: err.Error() + "; send the change there"})
 		return
 	case errors.Is(err, scoring.ErrNoLine):
-		writeError(w, http.StatusNotFound, "not_found", "the consumer has no credit line in "+req.Currency)
+		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "the consumer has no credit line in " + req.Currency})
 		return
 	case errors.Is(err, scoring.ErrLimitInUse):
-		writeError(w, http.StatusConflict, "limit_in_use", err.Error())
+		httperr.Write(w, httperr.Error{Status: http.StatusConflict, Code: "limit_in_use", Message: err.Error()})
 		return
 	case err != nil:
 		a.log.Error("admin: adjust limit", "consumer", c, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 		return
 	}
 	if err := a.audit(r.Context(), u, account.LineSubject(id, req.Currency), "credit.limit", map[string]string{

@@ -103,11 +103,16 @@ func (a *API) loadOrder(w http.ResponseWriter, r *http.Request, v *view) (OrderV
 	return ov, true
 }
 
+// truncate cuts s to its first n runes and marks the cut with "…", so an
+// echoed id never ends in half a character.
 func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+	for i := range s {
+		if n == 0 {
+			return s[:i] + "…"
+		}
+		n--
 	}
-	return s[:n] + "…"
+	return s
 }
 
 func (a *API) orderPage(w http.ResponseWriter, r *http.Request, s session, v *view) {

@@ -16,6 +16,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/checkout"
+	"kassa/httperr"
+	"kassa/ratelimit"
 	"kassa/templates"
 )
 
@@ -140,7 +142,7 @@ func (a *API) render(w http.ResponseWriter, r *http.Request, status int, name st
 	}
 	var buf bytes.Buffer
 	if err := a.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-		cid := checkout.CorrelationID(w)
+		cid := httperr.CorrelationID(w)
 		a.log.Error("admin: render page", "page", name, "path", r.URL.Path, "correlation_id", cid, "err", err)
 		buf.Reset()
 		fmt.Fprintf(&buf, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Error</title>"+
@@ -177,7 +179,7 @@ func (a *API) notFound(w http.ResponseWriter, r *http.Request, v *view, what str
 // internalError logs err with a correlation id and shows the page with the
 // id to quote, never the error.
 func (a *API) internalError(w http.ResponseWriter, r *http.Request, v *view, err error) {
-	cid := checkout.CorrelationID(w)
+	cid := httperr.CorrelationID(w)
 	a.log.Error("admin page failed", "method", r.Method, "path", r.URL.Path, "correlation_id", cid, "err", err)
 	a.message(w, r, v, http.StatusInternalServerError, messagePage{Heading: "Something went wrong",
 		Body:      []string{"This page could not be completed. If you were acting on an order, reload it to see whether the action was recorded before you try again."},
@@ -298,7 +300,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 			Error: "The sign-in form had expired (or cookies are off for this site). Please sign in again."})
 		return
 	}
-	client, now := clientAddr(r), a.ui.Now()
+	client, now := ratelimit.ClientKey(r), a.ui.Now()
 	if wait, blocked := a.throttle.blocked(client, name, now); blocked {
 		minutes := int(wait.Minutes()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))

@@ -345,11 +345,3 @@ func (t *throttle) succeeded(client, name string) {
 	pair, _ := throttleKeys(client, name)
 	delete(t.fails, pair)
 }
-
-func clientAddr(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return host
-}

@@ -264,7 +264,11 @@ func decodeResult(b []byte) (Result, error) {
 
 // errorCode returns the code of an {"error": {"code"}} body, or "".
 func errorCode(b []byte) string {
-	var e apiError
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
 	if json.Unmarshal(b, &e) != nil {
 		return ""
 	}

@@ -1,7 +1,6 @@
 package cards
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"kassa/httperr"
 )
 
 // Limits of the Simulator's protocol.
@@ -111,8 +112,9 @@ const (
 //	POST /payments                    charge a card; header Idempotency-Key required
 //	GET  /payments?idempotency_key=K  the answer given for key K; 404 if none
 //
-// A malformed request gets a 4xx and {"error": {"code", "message"}} and is
-// not recorded; docs/cards.md has the details.
+// A malformed request gets a 4xx with kassa's error envelope (httperr:
+// {"error": {"code", "message", "field", "correlation_id"}}) and is not
+// recorded; docs/cards.md has the details.
 func (s *Simulator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /payments", s.create)
@@ -123,12 +125,12 @@ func (s *Simulator) Handler() http.Handler {
 func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
 	if msg := checkIdempotencyKey(key); msg != "" {
-		writeError(w, http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key header: "+msg)
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_idempotency_key", Message: "Idempotency-Key header: " + msg})
 		return
 	}
 	req, status, code, msg := decodePayment(w, r)
 	if status != 0 {
-		writeError(w, status, code, msg)
+		httperr.Write(w, httperr.Error{Status: status, Code: code, Message: msg})
 		return
 	}
 	digest := s.digest(req)
@@ -139,7 +141,7 @@ func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
 	p, replay := s.byKey[key]
 	if replay && !hmac.Equal(p.digest[:], digest[:]) {
 		s.mu.Unlock()
-		writeError(w, http.StatusConflict, "idempotency_conflict", "this Idempotency-Key was used with a different payment")
+		httperr.Write(w, httperr.Error{Status: http.StatusConflict, Code: "idempotency_conflict", Message: "this Idempotency-Key was used with a different payment"})
 		return
 	}
 	if !replay {
@@ -232,7 +234,7 @@ func (s *Simulator) hold(ctx context.Context) {
 func (s *Simulator) lookup(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.Query().Get("idempotency_key")
 	if msg := checkIdempotencyKey(key); msg != "" {
-		writeError(w, http.StatusBadRequest, "invalid_idempotency_key", "idempotency_key: "+msg)
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_idempotency_key", Message: "idempotency_key: " + msg})
 		return
 	}
 	s.mu.Lock()
@@ -240,7 +242,7 @@ func (s *Simulator) lookup(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.byKey[key]
 	s.mu.Unlock()
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no payment was received with this idempotency key")
+		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no payment was received with this idempotency key"})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -334,23 +336,4 @@ func checkIdempotencyKey(key string) string {
 		}
 	}
 	return ""
-}
-
-// apiError is the body of every refusal.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	var b bytes.Buffer
-	json.NewEncoder(&b).Encode(e)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(b.Bytes())
 }

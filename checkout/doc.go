@@ -1,6 +1,6 @@
-// Package checkout owns sessions, orders, the merchant API (/v1) and the
-// rules that move an order from authorized to captured, refunded, cancelled
-// or expired.
+// Package checkout owns sessions, orders and the rules that move an order
+// from authorized to captured, refunded, cancelled or expired. The merchant
+// API (/v1) over it is checkout/merchantapi.
 //
 // Every change is a ledger entry; an order's state is a fold of the entries
 // about it, so it is the same in every region that holds the same entries.

@@ -19,6 +19,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/cards"
+	"kassa/httperr"
+	"kassa/ratelimit"
 	"kassa/templates"
 )
 
@@ -32,7 +34,7 @@ import (
 // re-rendered after an error keeps the shopper's details but not the card.
 type Pages struct {
 	svc     *Service
-	limiter *Limiter
+	limiter *ratelimit.Limiter
 	ready   func() bool
 	asset   func(name string) string
 	form    *template.Template
@@ -43,7 +45,7 @@ type Pages struct {
 // form posts per merchant and per client address; ready (may be nil)
 // reports whether the region takes writes; asset maps a static file name to
 // its URL (nil: "/static/" + name).
-func NewPages(svc *Service, limiter *Limiter, ready func() bool, asset func(name string) string) *Pages {
+func NewPages(svc *Service, limiter *ratelimit.Limiter, ready func() bool, asset func(name string) string) *Pages {
 	if asset == nil {
 		asset = func(name string) string { return "/static/" + name }
 	}
@@ -280,7 +282,7 @@ func (p *Pages) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.limiter != nil {
-		if wait, ok := p.limiter.Allow(sess.Merchant, clientIP(r)); !ok {
+		if wait, ok := p.limiter.Allow(sess.Merchant, ratelimit.ClientKey(r)); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
 			p.renderMessage(w, r, http.StatusTooManyRequests, &sess, "busy", p.checkoutLink(sess, "busy.link"))
 			return
@@ -684,7 +686,7 @@ func (p *Pages) pending(w http.ResponseWriter, r *http.Request, sess Session, st
 // internalError logs err with the correlation id and shows the shopper a
 // page with the id to quote, never the error.
 func (p *Pages) internalError(w http.ResponseWriter, r *http.Request, sess *Session, err error) {
-	cid := CorrelationID(w)
+	cid := httperr.CorrelationID(w)
 	p.svc.log.Error("checkout page failed", "method", r.Method, "path", r.URL.Path, "correlation_id", cid, "err", err)
 	v := p.newView(r, sess)
 	shop := v.Merchant
@@ -724,7 +726,7 @@ func PageHeaders(h http.Header, formTarget string) {
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, v *view) {
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
-		cid := CorrelationID(w)
+		cid := httperr.CorrelationID(w)
 		p.svc.log.Error("render checkout page", "path", r.URL.Path, "correlation_id", cid, "err", err)
 		buf.Reset()
 		fmt.Fprintf(&buf, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Error</title>"+

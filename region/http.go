@@ -2,9 +2,6 @@ package region
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,17 +9,9 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// writeError writes the API's error shape. The message is public: it never
-// carries internal detail.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-		"code": code, "message": msg, "field": "", "correlation_id": w.Header().Get("Kassa-Correlation-Id"),
-	}})
-}
+	"kassa/httperr"
+)
 
 type statusWriter struct {
 	http.ResponseWriter
@@ -74,11 +63,9 @@ func (r *Region) instrument(next *mux.Router) http.Handler {
 		start := time.Now()
 		cid := req.Header.Get("X-Request-Id")
 		if cid == "" || len(cid) > 64 || !plainID(cid) {
-			var b [8]byte
-			rand.Read(b[:])
-			cid = hex.EncodeToString(b[:])
+			cid = httperr.NewCorrelationID()
 		}
-		w.Header().Set("Kassa-Correlation-Id", cid)
+		w.Header().Set(httperr.CorrelationHeader, cid)
 		if !strings.HasPrefix(req.URL.Path, "/sync/") { // sync enforces its own, larger limit
 			req.Body = http.MaxBytesReader(w, req.Body, r.cfg.HTTP.MaxBodyBytes)
 		}
@@ -89,7 +76,7 @@ func (r *Region) instrument(next *mux.Router) http.Handler {
 			if p := recover(); p != nil {
 				r.log.Error("handler panic", "route", route, "correlation_id", cid, "panic", p)
 				if sw.status == 0 {
-					writeError(sw, http.StatusInternalServerError, "internal", "internal error; quote the correlation id to support")
+					httperr.Write(sw, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; quote the correlation id to support"})
 				}
 			}
 			requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()

@@ -23,7 +23,10 @@ import (
 	"kassa/backup"
 	"kassa/cards"
 	"kassa/checkout"
+	"kassa/checkout/merchantapi"
+	"kassa/httperr"
 	"kassa/ledger"
+	"kassa/ratelimit"
 	"kassa/scoring"
 	"kassa/static"
 	regionsync "kassa/sync"
@@ -277,8 +280,8 @@ func (r *Region) routes() http.Handler {
 	m.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{r.registry, prometheus.DefaultGatherer},
 		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)})).Methods(http.MethodGet)
 	r.node.Routes(m)
-	limiter := checkout.NewLimiter(r.cfg.Checkout.RatePerMerchant, r.cfg.Checkout.RatePerClient, nil)
-	checkout.NewAPI(r.checkout, limiter, r.ready.Load).Routes(m)
+	limiter := ratelimit.New(r.cfg.Checkout.RatePerMerchant, r.cfg.Checkout.RatePerClient, nil)
+	merchantapi.New(r.checkout, limiter, r.ready.Load, r.log).Routes(m)
 	staff := make([]admin.Staff, len(r.cfg.Staff))
 	for i, s := range r.cfg.Staff {
 		staff[i] = admin.Staff{Username: s.Username, Password: s.Password, Role: s.Role}
@@ -298,10 +301,10 @@ func (r *Region) routes() http.Handler {
 		m.PathPrefix("/simulator/acquirer/").Handler(http.StripPrefix("/simulator/acquirer", r.sim.Handler()))
 	}
 	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such route: "+req.URL.Path)
+		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route: " + req.URL.Path})
 	})
 	m.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", req.Method+" is not allowed on "+req.URL.Path)
+		httperr.Write(w, httperr.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: req.Method + " is not allowed on " + req.URL.Path})
 	})
 	return r.instrument(m)
 }

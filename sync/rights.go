@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"kassa/httperr"
 	"kassa/ledger"
 )
 
@@ -67,20 +68,19 @@ func (n *Node) serveRights(w http.ResponseWriter, r *http.Request) {
 		// Only "I have none to give" is rights_unavailable: the asker
 		// takes it as the limit. Anything else is no answer about the
 		// rights, and the asker degrades as if this region were away.
-		status, code := http.StatusUnprocessableEntity, "cannot_grant"
+		refusal := httperr.Error{Status: http.StatusUnprocessableEntity, Code: "cannot_grant", Message: err.Error()}
 		var tmp interface{ Temporary() bool }
 		var none interface{ NoRights() bool }
 		switch {
 		case errors.As(err, &tmp) && tmp.Temporary():
-			status, code = http.StatusServiceUnavailable, "try_later"
-			w.Header().Set("Retry-After", "1")
+			refusal.Status, refusal.Code, refusal.RetryAfter = http.StatusServiceUnavailable, "try_later", 1
 		case errors.As(err, &none) && none.NoRights(), errors.Is(err, ledger.ErrInsufficient):
-			status, code = http.StatusConflict, "rights_unavailable"
+			refusal.Status, refusal.Code = http.StatusConflict, "rights_unavailable"
 		default:
 			n.log.Warn("could not grant rights", "from", from, "subject", req.Subject, "err", err)
 		}
-		n.m.refused(code)
-		writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": err.Error()}})
+		n.m.refused(refusal.Code)
+		httperr.Write(w, refusal)
 		return
 	}
 	n.m.granted()

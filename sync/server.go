@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"kassa/httperr"
 	"kassa/ledger"
 )
 
@@ -50,10 +51,11 @@ func (n *Node) refuse(w http.ResponseWriter, r *http.Request, from string, e *re
 	}
 	n.log.Warn("sync request refused", "from", r.Header.Get(HeaderRegion), "remote", r.RemoteAddr,
 		"method", r.Method, "status", e.status, "code", e.code, "reason", e.msg)
+	he := httperr.Error{Status: e.status, Code: e.code, Message: e.msg}
 	if e.status == http.StatusTooManyRequests || e.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		he.RetryAfter = 1
 	}
-	writeJSON(w, e.status, map[string]any{"error": map[string]string{"code": e.code, "message": e.msg}})
+	httperr.Write(w, he)
 }
 
 // authenticate reads the body (bounded), checks the signature and takes one

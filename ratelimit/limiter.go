@@ -1,7 +1,9 @@
-package checkout
+package ratelimit
 
 import (
 	"math"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -22,9 +24,10 @@ type bucket struct {
 	last   time.Time
 }
 
-// NewLimiter allows perMerchant requests/s per merchant and perClient per
-// client address (0 disables that limit).
-func NewLimiter(perMerchant, perClient float64, now func() time.Time) *Limiter {
+// New returns a Limiter that allows perMerchant requests/s per merchant and
+// perClient per client address (0 disables that limit). now is the clock
+// (time.Now when nil).
+func New(perMerchant, perClient float64, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
@@ -74,4 +77,15 @@ func (l *Limiter) Allow(merchant, client string) (int, bool) {
 		}
 	}
 	return max(wait, 1), ok
+}
+
+// ClientKey returns the address a request is limited under: the remote
+// host without its port. It trusts no forwarding header, which a client
+// could set to dodge its limit.
+func ClientKey(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return host
 }

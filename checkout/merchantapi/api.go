@@ -1,32 +1,42 @@
-package checkout
+package merchantapi
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"kassa/checkout"
+	"kassa/httperr"
+	"kassa/ratelimit"
 )
 
-// API serves the merchant REST API (/v1).
+// API serves the merchant REST API (/v1) over a checkout service. It is
+// safe for concurrent use.
 type API struct {
-	svc     *Service
-	limiter *Limiter
+	svc     *checkout.Service
+	limiter *ratelimit.Limiter
 	ready   func() bool
+	log     *slog.Logger
 }
 
-// NewAPI returns the merchant API over svc. ready reports whether the region
-// takes writes (it does not while it recovers its chain from peers).
-func NewAPI(svc *Service, limiter *Limiter, ready func() bool) *API {
-	return &API{svc: svc, limiter: limiter, ready: ready}
+// New returns the merchant API over svc. limiter, when not nil, limits
+// requests per merchant and client address; ready, when not nil, reports
+// whether the region takes writes (it does not while it recovers its chain
+// from peers); log, when not nil, receives the detail of every 5xx.
+func New(svc *checkout.Service, limiter *ratelimit.Limiter, ready func() bool, log *slog.Logger) *API {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &API{svc: svc, limiter: limiter, ready: ready, log: log}
 }
 
 // Routes registers the API on r.
@@ -45,44 +55,37 @@ func (a *API) Routes(r *mux.Router) {
 	v1.HandleFunc("/orders/{id}/release", a.merchant(a.release)).Methods(http.MethodPost)
 }
 
-// apiError is the public shape of an error.
-type apiError struct {
-	status     int
-	code, msg  string
-	field      string
-	retryAfter int
-}
-
-// toAPIError is the one table from domain errors to HTTP: the message is
-// public, the detail stays in the log.
-func toAPIError(err error) apiError {
-	var fe *FieldError
-	var ae *AmountError
+// errorOf is the one table from checkout's domain errors to HTTP: the
+// message is public, the detail stays in the log. An error it does not
+// know is a 500 internal.
+func errorOf(err error) httperr.Error {
+	var fe *checkout.FieldError
+	var ae *checkout.AmountError
 	switch {
 	case errors.As(err, &fe):
-		return apiError{status: 400, code: "invalid_request", msg: fe.Message, field: fe.Field}
+		return httperr.Error{Status: 400, Code: "invalid_request", Message: fe.Message, Field: fe.Field}
 	case errors.As(err, &ae):
-		return apiError{status: 400, code: "invalid_amount", msg: ae.Error(), field: "amount"}
-	case errors.Is(err, ErrNotFound):
-		return apiError{status: 404, code: "not_found", msg: "no such object"}
-	case errors.Is(err, ErrIdempotencyConflict):
-		return apiError{status: 409, code: "idempotency_conflict", msg: "this Idempotency-Key was used with a different request", field: "Idempotency-Key"}
-	case errors.Is(err, ErrSessionExpired):
-		return apiError{status: 410, code: "session_expired", msg: "the session has expired; create a new one"}
-	case errors.Is(err, ErrSessionComplete):
-		return apiError{status: 409, code: "session_complete", msg: "the session already has an order"}
-	case errors.Is(err, ErrInvalidState):
-		return apiError{status: 409, code: "invalid_state", msg: strings.TrimPrefix(err.Error(), "checkout: ")}
-	case errors.Is(err, ErrRightsUnavailable):
-		return apiError{status: 503, code: "rights_unavailable", msg: "the region that holds this order's rights cannot be reached; retry with the same Idempotency-Key", retryAfter: 5}
-	case errors.Is(err, ErrAcquirerUnavailable):
-		return apiError{status: 503, code: "acquirer_unavailable", msg: "the card acquirer cannot be reached; nothing was charged; retry", retryAfter: 5}
-	case errors.Is(err, ErrNotReady):
-		return apiError{status: 503, code: "not_ready", msg: "this region is starting; retry", retryAfter: 1}
-	case errors.Is(err, ErrUnauthorized):
-		return apiError{status: 401, code: "unauthorized", msg: "authenticate with HTTP Basic: merchant id and API secret"}
+		return httperr.Error{Status: 400, Code: "invalid_amount", Message: ae.Error(), Field: "amount"}
+	case errors.Is(err, checkout.ErrNotFound):
+		return httperr.Error{Status: 404, Code: "not_found", Message: "no such object"}
+	case errors.Is(err, checkout.ErrIdempotencyConflict):
+		return httperr.Error{Status: 409, Code: "idempotency_conflict", Message: "this Idempotency-Key was used with a different request", Field: "Idempotency-Key"}
+	case errors.Is(err, checkout.ErrSessionExpired):
+		return httperr.Error{Status: 410, Code: "session_expired", Message: "the session has expired; create a new one"}
+	case errors.Is(err, checkout.ErrSessionComplete):
+		return httperr.Error{Status: 409, Code: "session_complete", Message: "the session already has an order"}
+	case errors.Is(err, checkout.ErrInvalidState):
+		return httperr.Error{Status: 409, Code: "invalid_state", Message: strings.TrimPrefix(err.Error(), "checkout: ")}
+	case errors.Is(err, checkout.ErrRightsUnavailable):
+		return httperr.Error{Status: 503, Code: "rights_unavailable", Message: "the region that holds this order's rights cannot be reached; retry with the same Idempotency-Key", RetryAfter: 5}
+	case errors.Is(err, checkout.ErrAcquirerUnavailable):
+		return httperr.Error{Status: 503, Code: "acquirer_unavailable", Message: "the card acquirer cannot be reached; nothing was charged; retry", RetryAfter: 5}
+	case errors.Is(err, checkout.ErrNotReady):
+		return httperr.Error{Status: 503, Code: "not_ready", Message: "this region is starting; retry", RetryAfter: 1}
+	case errors.Is(err, checkout.ErrUnauthorized):
+		return httperr.Error{Status: 401, Code: "unauthorized", Message: "authenticate with HTTP Basic: merchant id and API secret"}
 	}
-	return apiError{status: 500, code: "internal", msg: "internal error; quote the correlation id to support"}
+	return httperr.Error{Status: 500, Code: "internal", Message: "internal error; quote the correlation id to support"}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -91,36 +94,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// fail answers err through the table, logging the detail of a 5xx.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e := toAPIError(err)
-	if e.status >= 500 {
-		a.svc.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "correlation_id", w.Header().Get("Kassa-Correlation-Id"), "err", err)
+	e := errorOf(err)
+	if e.Status >= 500 {
+		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "correlation_id", httperr.CorrelationID(w), "err", err)
 	}
-	writeError(w, e)
-}
-
-func writeError(w http.ResponseWriter, e apiError) {
-	if e.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
-	}
-	// Every error has the four keys; field is "" when no input field is at
-	// fault.
-	body := map[string]string{"code": e.code, "message": e.msg, "field": e.field, "correlation_id": CorrelationID(w)}
-	writeJSON(w, e.status, map[string]any{"error": body})
-}
-
-// CorrelationID returns the id the region's middleware gave this request
-// (the Kassa-Correlation-Id header), making one if it has none, so an
-// answer can quote what the region's log says about it.
-func CorrelationID(w http.ResponseWriter) string {
-	if id := w.Header().Get("Kassa-Correlation-Id"); id != "" {
-		return id
-	}
-	var b [8]byte
-	rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	w.Header().Set("Kassa-Correlation-Id", id)
-	return id
+	httperr.Write(w, e)
 }
 
 type merchantHandler func(w http.ResponseWriter, r *http.Request, merchant string, body []byte)
@@ -132,41 +112,40 @@ func (a *API) merchant(h merchantHandler) http.HandlerFunc {
 		id, secret, ok := r.BasicAuth()
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="kassa"`)
-			writeError(w, toAPIError(ErrUnauthorized))
+			httperr.Write(w, errorOf(checkout.ErrUnauthorized))
 			return
 		}
 		m, err := a.svc.Authenticate(id, secret)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="kassa"`)
-			writeError(w, toAPIError(err))
+			httperr.Write(w, errorOf(err))
 			return
 		}
 		if a.limiter != nil {
-			if wait, ok := a.limiter.Allow(m, clientIP(r)); !ok {
-				w.Header().Set("Retry-After", strconv.Itoa(wait))
-				writeError(w, apiError{status: 429, code: "rate_limited", msg: "too many requests; slow down", retryAfter: wait})
+			if wait, ok := a.limiter.Allow(m, ratelimit.ClientKey(r)); !ok {
+				httperr.Write(w, httperr.Error{Status: 429, Code: "rate_limited", Message: "too many requests; slow down", RetryAfter: wait})
 				return
 			}
 		}
 		var body []byte
 		if r.Method == http.MethodPost {
 			if a.ready != nil && !a.ready() {
-				a.fail(w, r, ErrNotReady)
+				a.fail(w, r, checkout.ErrNotReady)
 				return
 			}
 			key := r.Header.Get("Idempotency-Key")
 			if key == "" || len(key) > 255 {
-				writeError(w, apiError{status: 400, code: "invalid_request", msg: "every POST needs an Idempotency-Key header (1-255 characters)", field: "Idempotency-Key"})
+				httperr.Write(w, httperr.Error{Status: 400, Code: "invalid_request", Message: "every POST needs an Idempotency-Key header (1-255 characters)", Field: "Idempotency-Key"})
 				return
 			}
 			body, err = io.ReadAll(r.Body)
 			if err != nil {
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
-					writeError(w, apiError{status: 413, code: "body_too_large", msg: fmt.Sprintf("request body exceeds %d bytes", mbe.Limit)})
+					httperr.Write(w, httperr.Error{Status: 413, Code: "body_too_large", Message: fmt.Sprintf("request body exceeds %d bytes", mbe.Limit)})
 					return
 				}
-				writeError(w, apiError{status: 400, code: "invalid_request", msg: "could not read the request body"})
+				httperr.Write(w, httperr.Error{Status: 400, Code: "invalid_request", Message: "could not read the request body"})
 				return
 			}
 		}
@@ -185,18 +164,29 @@ func decode(body []byte, v any, optional bool) error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return &FieldError{Field: te.Field, Message: fmt.Sprintf("must be a %s", te.Type)}
+			return &checkout.FieldError{Field: te.Field, Message: fmt.Sprintf("must be a %s", te.Type)}
 		}
 		msg := err.Error()
 		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			return &FieldError{Field: strings.Trim(f, `"`), Message: "is not a known field"}
+			return &checkout.FieldError{Field: strings.Trim(f, `"`), Message: "is not a known field"}
 		}
-		return &FieldError{Field: "body", Message: "is not valid JSON: " + strings.TrimPrefix(msg, "json: ")}
+		return &checkout.FieldError{Field: "body", Message: "is not valid JSON: " + strings.TrimPrefix(msg, "json: ")}
 	}
 	if dec.More() {
-		return &FieldError{Field: "body", Message: "has data after the JSON object"}
+		return &checkout.FieldError{Field: "body", Message: "has data after the JSON object"}
 	}
 	return nil
+}
+
+// requestHash fingerprints a decoded request as checkout.RequestHash
+// expects: the JSON of the decoded value, so a retry that differs only in
+// white space, key order or spelled-out zero values is the same request.
+func requestHash(name string, req any) string {
+	b, err := json.Marshal(req)
+	if err != nil {
+		panic(fmt.Sprintf("merchantapi: marshal %T: %v", req, err)) // only our own plain structs
+	}
+	return checkout.RequestHash([]byte(name), b)
 }
 
 func replayed(w http.ResponseWriter, yes bool) {
@@ -206,14 +196,14 @@ func replayed(w http.ResponseWriter, yes bool) {
 }
 
 func (a *API) createSession(w http.ResponseWriter, r *http.Request, m string, body []byte) {
-	var req SessionRequest
+	var req checkout.SessionRequest
 	if err := decode(body, &req, false); err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	// The fingerprint is of the decoded request, so a retry that differs only
 	// in white space or field order is still the same request.
-	sess, rep, err := a.svc.CreateSession(r.Context(), m, r.Header.Get("Idempotency-Key"), req, RequestHash([]byte("session"), mustJSON(req)))
+	sess, rep, err := a.svc.CreateSession(r.Context(), m, r.Header.Get("Idempotency-Key"), req, requestHash("session", req))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -223,7 +213,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request, m string, bo
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request, m string, _ []byte) {
-	sess, err := a.svc.Session(r.Context(), m, SessionID(mux.Vars(r)["id"]))
+	sess, err := a.svc.Session(r.Context(), m, checkout.SessionID(mux.Vars(r)["id"]))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -232,12 +222,12 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request, m string, _ []b
 }
 
 func (a *API) authorize(w http.ResponseWriter, r *http.Request, m string, body []byte) {
-	var req AuthorizeRequest
+	var req checkout.AuthorizeRequest
 	if err := decode(body, &req, false); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	o, rep, err := a.svc.AuthorizeWithKey(r.Context(), m, SessionID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), req, a.svc.AuthorizeHash(req))
+	o, rep, err := a.svc.AuthorizeWithKey(r.Context(), m, checkout.SessionID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), req, a.svc.AuthorizeHash(req))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -248,7 +238,7 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request, m string, body [
 
 // writeOrder answers 402 for a declined decision and 202 while a card
 // outcome is being settled.
-func writeOrder(w http.ResponseWriter, o Order, ok int) {
+func writeOrder(w http.ResponseWriter, o checkout.Order, ok int) {
 	switch o.Status {
 	case "declined":
 		ok = http.StatusPaymentRequired
@@ -259,7 +249,7 @@ func writeOrder(w http.ResponseWriter, o Order, ok int) {
 }
 
 func (a *API) getOrder(w http.ResponseWriter, r *http.Request, m string, _ []byte) {
-	o, err := a.svc.Order(r.Context(), m, OrderID(mux.Vars(r)["id"]))
+	o, err := a.svc.Order(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -271,21 +261,21 @@ func (a *API) listOrders(w http.ResponseWriter, r *http.Request, m string, _ []b
 	q := r.URL.Query()
 	ref := q.Get("merchant_reference")
 	if ref == "" {
-		a.fail(w, r, &FieldError{Field: "merchant_reference", Message: "is required"})
+		a.fail(w, r, &checkout.FieldError{Field: "merchant_reference", Message: "is required"})
 		return
 	}
 	limit := 20
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100 {
-			a.fail(w, r, &FieldError{Field: "limit", Message: "must be between 1 and 100"})
+			a.fail(w, r, &checkout.FieldError{Field: "limit", Message: "must be between 1 and 100"})
 			return
 		}
 		limit = n
 	}
 	after := q.Get("starting_after")
-	if after != "" && !ValidOrderID(after) {
-		a.fail(w, r, &FieldError{Field: "starting_after", Message: "must be an order id (ord_...), the last one of the previous page"})
+	if after != "" && !checkout.ValidOrderID(after) {
+		a.fail(w, r, &checkout.FieldError{Field: "starting_after", Message: "must be an order id (ord_...), the last one of the previous page"})
 		return
 	}
 	orders, more, err := a.svc.OrdersByReference(r.Context(), m, ref, after, limit)
@@ -294,7 +284,7 @@ func (a *API) listOrders(w http.ResponseWriter, r *http.Request, m string, _ []b
 		return
 	}
 	if orders == nil {
-		orders = []Order{}
+		orders = []checkout.Order{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": orders, "has_more": more})
 }
@@ -304,7 +294,7 @@ type amountRequest struct {
 }
 
 func (a *API) amountOp(w http.ResponseWriter, r *http.Request, m string, body []byte,
-	op func(ctx context.Context, m string, id OrderID, key string, amount int64, hash string) (Order, bool, error), name string) {
+	op func(ctx context.Context, m string, id checkout.OrderID, key string, amount int64, hash string) (checkout.Order, bool, error), name string) {
 	var req amountRequest
 	if err := decode(body, &req, true); err != nil {
 		a.fail(w, r, err)
@@ -312,13 +302,13 @@ func (a *API) amountOp(w http.ResponseWriter, r *http.Request, m string, body []
 	}
 	var amount int64
 	if req.Amount != nil {
-		if *req.Amount <= 0 || *req.Amount > MaxAmount {
-			a.fail(w, r, &FieldError{Field: "amount", Message: "must be a positive number of minor units"})
+		if *req.Amount <= 0 || *req.Amount > checkout.MaxAmount {
+			a.fail(w, r, &checkout.FieldError{Field: "amount", Message: "must be a positive number of minor units"})
 			return
 		}
 		amount = *req.Amount
 	}
-	o, rep, err := op(r.Context(), m, OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), amount, RequestHash([]byte(name), mustJSON(req)))
+	o, rep, err := op(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), amount, requestHash(name, req))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -336,13 +326,13 @@ func (a *API) refund(w http.ResponseWriter, r *http.Request, m string, body []by
 }
 
 func (a *API) simpleOp(w http.ResponseWriter, r *http.Request, m string, body []byte,
-	op func(ctx context.Context, m string, id OrderID, key, hash string) (Order, bool, error), name string) {
+	op func(ctx context.Context, m string, id checkout.OrderID, key, hash string) (checkout.Order, bool, error), name string) {
 	var empty struct{}
 	if err := decode(body, &empty, true); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	o, rep, err := op(r.Context(), m, OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), RequestHash([]byte(name)))
+	o, rep, err := op(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), checkout.RequestHash([]byte(name)))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -361,12 +351,4 @@ func (a *API) extend(w http.ResponseWriter, r *http.Request, m string, body []by
 
 func (a *API) release(w http.ResponseWriter, r *http.Request, m string, body []byte) {
 	a.simpleOp(w, r, m, body, a.svc.Release, "release")
-}
-
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return host
 }

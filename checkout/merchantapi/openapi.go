@@ -1,4 +1,4 @@
-package checkout
+package merchantapi
 
 import (
 	_ "embed"

@@ -1,4 +1,4 @@
-package checkout_test
+package merchantapi_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/checkout"
+	"kassa/checkout/merchantapi"
 	"kassa/region"
 )
 
@@ -176,7 +177,7 @@ func readOpenAPI(t *testing.T) ([]byte, *oaDoc) {
 
 var muxVar = regexp.MustCompile(`\{([^{}:]+)(:[^{}]*)?\}`)
 
-// TestOpenAPI keeps the hand-written checkout/openapi.json true to the code:
+// TestOpenAPI keeps the hand-written openapi.json true to the code:
 // the same routes and methods as API.Routes; path, query and Idempotency-Key
 // parameters and the statuses API.merchant answers on every route; schemas
 // with exactly the JSON fields of the Go types (required = not omitempty);
@@ -186,10 +187,10 @@ var muxVar = regexp.MustCompile(`\{([^{}:]+)(:[^{}]*)?\}`)
 // and GET /v1/openapi.json serving the file itself.
 func TestOpenAPI(t *testing.T) {
 	raw, doc := readOpenAPI(t)
-	r1 := startRegions(t, 1, func(c *region.Config) {
+	r1 := startRegion(t, func(c *region.Config) {
 		// The stalling test card becomes an unknown outcome quickly.
 		c.Checkout.AcquirerTimeout = 300 * time.Millisecond
-	})[0]
+	})
 
 	t.Run("document", func(t *testing.T) {
 		if doc.OpenAPI != "3.0.3" {
@@ -211,7 +212,7 @@ func TestOpenAPI(t *testing.T) {
 
 	t.Run("routes", func(t *testing.T) {
 		r := mux.NewRouter()
-		checkout.NewAPI(r1.r.Checkout(), nil, nil).Routes(r)
+		merchantapi.New(r1.r.Checkout(), nil, nil, nil).Routes(r)
 		routes := map[string]bool{}
 		err := r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 			tpl, err := route.GetPathTemplate()
@@ -350,7 +351,7 @@ func TestOpenAPI(t *testing.T) {
 		for _, m := range regexp.MustCompile("`([a-z_]+)` \\((\\d{3})\\)").FindAllStringSubmatch(errBody.Properties["code"].Description, -1) {
 			documented[m[1]] = m[2]
 		}
-		codes := regexp.MustCompile(`code:\s*"([a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
+		codes := regexp.MustCompile(`Code:\s*"([a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
 		if len(codes) < 5 {
 			t.Fatalf("found %d error codes in api.go; update this test to find them", len(codes))
 		}
@@ -359,7 +360,7 @@ func TestOpenAPI(t *testing.T) {
 				t.Errorf("api.go answers error code %q, which ErrorBody.code does not list", m[1])
 			}
 		}
-		for _, m := range regexp.MustCompile(`status:\s*(\d{3}),\s*code:\s*"([a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		for _, m := range regexp.MustCompile(`Status:\s*(\d{3}),\s*Code:\s*"([a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
 			if got, ok := documented[m[2]]; ok && got != m[1] {
 				t.Errorf("error code %s: documented with status %s, api.go answers %s", m[2], got, m[1])
 			}
@@ -503,7 +504,7 @@ func TestOpenAPI(t *testing.T) {
 	})
 
 	t.Run("rate limited", func(t *testing.T) {
-		rl := startRegions(t, 1, func(c *region.Config) { c.Checkout.RatePerClient = 1 })[0]
+		rl := startRegion(t, func(c *region.Config) { c.Checkout.RatePerClient = 1 })
 		for i := 0; ; i++ {
 			res := call(t, "GET", rl.url+"/v1/orders/ord_nope", "", nil)
 			if res.status == 429 {
