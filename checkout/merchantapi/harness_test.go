@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"kassa/region"
+	"kassa/region/regiontest"
 )
 
 // testRegion is one region serving on loopback.
@@ -29,24 +30,8 @@ func startRegion(t testing.TB, tune func(*region.Config)) *testRegion {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := region.Config{
-		Mode: "development", Region: "r1", Listen: ln.Addr().String(), DataDir: filepath.Join(t.TempDir(), "r1"), Durability: "local",
-		Backup: region.BackupConfig{SyncInterval: time.Second},
-		Sync: region.SyncConfig{BatchSize: 256, MaxBodyBytes: 8 << 20, Interval: 50 * time.Millisecond, Timeout: 2 * time.Second,
-			Retries: 1, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond, MaxConcurrentPerPeer: 8, PushesInFlight: 2,
-			ReplayWindow: time.Minute, RecoveryTimeout: 2 * time.Second},
-		Checkout: region.CheckoutConfig{IdentityKey: region.DemoIdentityKey, FingerprintKey: region.DemoFingerprintKey,
-			SessionTTL: 48 * time.Hour, AuthTTL: 28 * 24 * time.Hour, AcquirerTimeout: 2 * time.Second, ReconcileInterval: time.Hour},
-		Scoring: region.ScoringConfig{MaxPayLater: 5_000_000, MinInstalments: 10_000, BaseScore: 600, ApproveScore: 600, ReferScore: 500,
-			CreditLimit: map[string]int64{"SEK": 1_000_000_000, "EUR": 1_000_000_000}, RightsTimeout: 2 * time.Second, GrantShare: 0.5,
-			UnsecuredBudget: map[string]int64{"SEK": 1_000_000_000, "EUR": 1_000_000_000}, UnsecuredMaxOrder: 5_000_000,
-			InvoiceDays: 30, GraceDays: 5},
-		Ledger: region.LedgerConfig{Synchronous: "NORMAL", MaxBatch: 1024},
-		HTTP: region.HTTPConfig{ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute,
-			ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20},
-		Log:       region.LogConfig{Level: "info", Format: "text"},
-		Merchants: []region.Merchant{{ID: "demo", Name: "Demo Shop", APISecret: "sk_test_demo", WebhookSecret: "whsec_test_demo"}},
-	}
+	cfg := regiontest.Config("r1", filepath.Join(t.TempDir(), "r1"), ln.Addr().String())
+	cfg.Staff = nil
 	if err := cfg.Normalize(); err != nil {
 		t.Fatal(err)
 	}
