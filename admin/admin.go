@@ -29,7 +29,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/checkout"
+	"kassa/checkout/webhook"
 	"kassa/ledger"
+	"kassa/outbox"
 )
 
 // Staff is a support user as configured.
@@ -45,7 +47,7 @@ type user struct {
 
 // Webhooks is what admin needs of webhook delivery.
 type Webhooks interface {
-	Deliveries(ctx context.Context, order checkout.OrderID) ([]checkout.Delivery, error)
+	Deliveries(ctx context.Context, order checkout.OrderID) ([]outbox.Delivery, error)
 	Resend(ctx context.Context, eventID string) error
 }
 
@@ -201,7 +203,7 @@ type TimelineEntry struct {
 type OrderView struct {
 	Order    checkout.Order      `json:"order"`
 	Entries  []TimelineEntry     `json:"entries"`
-	Webhooks []checkout.Delivery `json:"webhooks"`
+	Webhooks []outbox.Delivery `json:"webhooks"`
 }
 
 func safeMethod(m string) bool {
@@ -231,7 +233,7 @@ func (a *API) orderView(ctx context.Context, id checkout.OrderID) (OrderView, er
 	if err != nil {
 		return OrderView{}, err
 	}
-	view := OrderView{Order: o, Entries: []TimelineEntry{}, Webhooks: []checkout.Delivery{}}
+	view := OrderView{Order: o, Entries: []TimelineEntry{}, Webhooks: []outbox.Delivery{}}
 	es, err := a.store.EntriesBySubject(ctx, string(id))
 	if err != nil {
 		return OrderView{}, err
@@ -273,7 +275,7 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
 		case errors.Is(err, checkout.ErrNotFound):
 			writeError(w, http.StatusNotFound, "not_found", "no such webhook event")
 			return
-		case errors.Is(err, checkout.ErrNoNotificationURL):
+		case errors.Is(err, webhook.ErrNoNotificationURL):
 			writeError(w, http.StatusConflict, "no_notification_url", "the order's session has no notification URL")
 			return
 		}

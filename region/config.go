@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"kassa/backup"
+	"kassa/checkout/webhook"
 	"kassa/scoring"
 )
 
@@ -48,7 +49,7 @@ type Config struct {
 	Log        LogConfig      `mapstructure:"log"`
 	Checkout   CheckoutConfig `mapstructure:"checkout"`
 	Scoring    ScoringConfig  `mapstructure:"scoring"`
-	Webhooks   WebhooksConfig `mapstructure:"webhooks"`
+	Webhooks   webhook.Config `mapstructure:"webhooks"`
 	Merchants  []Merchant     `mapstructure:"merchants"`
 	Staff      []Staff        `mapstructure:"staff"`
 }
@@ -115,25 +116,6 @@ type CheckoutConfig struct {
 	AcquirerTimeout time.Duration `mapstructure:"acquirer_timeout"`
 	// ReconcileInterval is how often unknown card outcomes are settled.
 	ReconcileInterval time.Duration `mapstructure:"reconcile_interval"`
-}
-
-// WebhooksConfig tunes the delivery of merchants' webhooks. A zero value
-// takes the default.
-type WebhooksConfig struct {
-	// Timeout bounds one POST to a merchant (default 10s).
-	Timeout time.Duration `mapstructure:"timeout"`
-	// MaxAge is how long an event is retried before it is given up and
-	// shown as failed (default 36h, at least 24h).
-	MaxAge time.Duration `mapstructure:"max_age"`
-	// TakeoverAfter is how long another region waits for the writing
-	// region to record a delivery before delivering it itself (default 15m).
-	TakeoverAfter time.Duration `mapstructure:"takeover_after"`
-	// Concurrency bounds the deliveries in flight (default 8).
-	Concurrency int `mapstructure:"concurrency"`
-	// RetryMin and RetryMax bound the jittered exponential backoff between
-	// attempts (default 30s and 1h).
-	RetryMin time.Duration `mapstructure:"retry_min"`
-	RetryMax time.Duration `mapstructure:"retry_max"`
 }
 
 // ScoringConfig is the credit policy (see docs/credit.md).
@@ -393,23 +375,12 @@ func (c *Config) Validate() error {
 	if c.Scoring.InvoiceDays < 0 || c.Scoring.InvoiceDays > 365 {
 		return bad("scoring.invoice_days", "must be 0 (the default, 30) to 365, got %d", c.Scoring.InvoiceDays)
 	}
-	wh := c.Webhooks
-	for key, r := range map[string]struct{ d, lo, hi time.Duration }{
-		"webhooks.timeout":        {wh.Timeout, time.Millisecond, 5 * time.Minute},
-		"webhooks.max_age":        {wh.MaxAge, 24 * time.Hour, 30 * 24 * time.Hour},
-		"webhooks.takeover_after": {wh.TakeoverAfter, time.Millisecond, 24 * time.Hour},
-		"webhooks.retry_min":      {wh.RetryMin, time.Millisecond, time.Hour},
-		"webhooks.retry_max":      {wh.RetryMax, time.Millisecond, 24 * time.Hour},
-	} {
-		if r.d != 0 && (r.d < r.lo || r.d > r.hi) {
-			return bad(key, "must be between %s and %s (or 0 for the default), got %s", r.lo, r.hi, r.d)
+	if err := c.Webhooks.Validate(); err != nil {
+		var we *webhook.ConfigError
+		if errors.As(err, &we) {
+			return bad(we.Key, "%s", we.Msg)
 		}
-	}
-	if wh.RetryMin > 0 && wh.RetryMax > 0 && wh.RetryMin > wh.RetryMax {
-		return bad("webhooks.retry_min", "must not exceed webhooks.retry_max")
-	}
-	if wh.Concurrency < 0 || wh.Concurrency > 1000 {
-		return bad("webhooks.concurrency", "must be between 1 and 1000 (or 0 for the default), got %d", wh.Concurrency)
+		return err
 	}
 	switch c.Durability {
 	case "local":
