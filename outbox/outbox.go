@@ -259,7 +259,7 @@ func New(store *ledger.Store, ch Channel, cfg Config) (*Outbox, error) {
 	}
 	return &Outbox{
 		store: store, ch: ch, cfg: cfg, self: ledger.RegionID(cfg.Region),
-		log:  cfg.Logger.With("component", cfg.Name+"s"), kick: make(chan struct{}, 1),
+		log: cfg.Logger.With("component", cfg.Name+"s"), kick: make(chan struct{}, 1),
 		jobs: map[ledger.Hash]*job{}, byGroup: map[string][]*job{}, rng: cfg.Rand,
 	}, nil
 }
