@@ -201,8 +201,8 @@ type TimelineEntry struct {
 
 // OrderView is GET /admin/api/orders/{id}.
 type OrderView struct {
-	Order    checkout.Order      `json:"order"`
-	Entries  []TimelineEntry     `json:"entries"`
+	Order    checkout.Order    `json:"order"`
+	Entries  []TimelineEntry   `json:"entries"`
 	Webhooks []outbox.Delivery `json:"webhooks"`
 }
 
