@@ -28,8 +28,10 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/checkout"
+	"kassa/checkout/webhook"
 	"kassa/httperr"
 	"kassa/ledger"
+	"kassa/outbox"
 	"kassa/ratelimit"
 )
 
@@ -46,7 +48,7 @@ type user struct {
 
 // Webhooks is what admin needs of webhook delivery.
 type Webhooks interface {
-	Deliveries(ctx context.Context, order checkout.OrderID) ([]checkout.Delivery, error)
+	Deliveries(ctx context.Context, order checkout.OrderID) ([]outbox.Delivery, error)
 	Resend(ctx context.Context, eventID string) error
 }
 
@@ -195,9 +197,9 @@ type TimelineEntry struct {
 
 // OrderView is GET /admin/api/orders/{id}.
 type OrderView struct {
-	Order    checkout.Order      `json:"order"`
-	Entries  []TimelineEntry     `json:"entries"`
-	Webhooks []checkout.Delivery `json:"webhooks"`
+	Order    checkout.Order    `json:"order"`
+	Entries  []TimelineEntry   `json:"entries"`
+	Webhooks []outbox.Delivery `json:"webhooks"`
 }
 
 func safeMethod(m string) bool {
@@ -227,7 +229,7 @@ func (a *API) orderView(ctx context.Context, id checkout.OrderID) (OrderView, er
 	if err != nil {
 		return OrderView{}, err
 	}
-	view := OrderView{Order: o, Entries: []TimelineEntry{}, Webhooks: []checkout.Delivery{}}
+	view := OrderView{Order: o, Entries: []TimelineEntry{}, Webhooks: []outbox.Delivery{}}
 	es, err := a.store.EntriesBySubject(ctx, string(id))
 	if err != nil {
 		return OrderView{}, err
@@ -269,7 +271,7 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
 		case errors.Is(err, checkout.ErrNotFound):
 			httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such webhook event"})
 			return
-		case errors.Is(err, checkout.ErrNoNotificationURL):
+		case errors.Is(err, webhook.ErrNoNotificationURL):
 			httperr.Write(w, httperr.Error{Status: http.StatusConflict, Code: "no_notification_url", Message: "the order's session has no notification URL"})
 			return
 		}

@@ -18,14 +18,15 @@ import (
 	"kassa/checkout"
 	"kassa/clocktest"
 	"kassa/ledger"
+	"kassa/outbox"
 	"kassa/scoring"
 	"kassa/static"
 )
 
 type fakeWebhooks struct{ resent []string }
 
-func (f *fakeWebhooks) Deliveries(context.Context, checkout.OrderID) ([]checkout.Delivery, error) {
-	return []checkout.Delivery{{EventID: "e1", Type: "order.authorized", Status: "delivered"}}, nil
+func (f *fakeWebhooks) Deliveries(context.Context, checkout.OrderID) ([]outbox.Delivery, error) {
+	return []outbox.Delivery{{EventID: "e1", Type: "order.authorized", Status: "delivered"}}, nil
 }
 
 func (f *fakeWebhooks) Resend(_ context.Context, id string) error {

@@ -15,6 +15,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/checkout"
+	"kassa/checkout/webhook"
+	"kassa/outbox"
 )
 
 // orderPage is GET /admin/orders/{id}: the order, its timeline, its
@@ -23,7 +25,7 @@ type orderPage struct {
 	checkout.Order
 	MerchantName string
 	Entries      []entryRow
-	Webhooks     []checkout.Delivery
+	Webhooks     []outbox.Delivery
 	Captures     []movementRow
 	Refunds      []movementRow
 
@@ -430,7 +432,7 @@ func (a *API) resendAction(w http.ResponseWriter, r *http.Request, s session, v 
 	}
 	err := a.webhooks.Resend(r.Context(), event)
 	switch {
-	case errors.Is(err, checkout.ErrNoNotificationURL):
+	case errors.Is(err, webhook.ErrNoNotificationURL):
 		f.status = http.StatusConflict
 		f.wholeError("webhooks", "The order's session has no notification URL, so there is nowhere to send it.")
 		a.renderOrder(w, r, s, v, ov, f)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"kassa/ledger"
+	"kassa/netguard"
 )
 
 // Line is one order line. Amounts are in minor units.
@@ -243,7 +244,7 @@ func checkURL(field, raw string, allowLoopback, browser bool) error {
 	if u.Scheme != "https" {
 		return bad(field, "must use https")
 	}
-	if !browser && internalHost(u.Hostname()) {
+	if !browser && netguard.InternalHost(u.Hostname()) {
 		return bad(field, "must not point at a loopback, private or link-local address")
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"kassa/backup"
 	"kassa/checkout"
+	"kassa/checkout/webhook"
 	"kassa/config"
 	"kassa/ledger"
 	"kassa/scoring"
@@ -54,7 +55,7 @@ type Config struct {
 	Log       LogConfig           `mapstructure:"log"`
 	Checkout  checkout.Settings   `mapstructure:"checkout"`
 	Scoring   scoring.Settings    `mapstructure:"scoring"`
-	Webhooks  WebhooksConfig      `mapstructure:"webhooks"`
+	Webhooks  webhook.Config      `mapstructure:"webhooks"`
 	Merchants []Merchant          `mapstructure:"merchants"`
 	Staff     []Staff             `mapstructure:"staff"`
 }
@@ -64,25 +65,6 @@ type Peer struct {
 	ID        string `mapstructure:"id"`
 	URL       string `mapstructure:"url"`
 	PublicKey string `mapstructure:"public_key"`
-}
-
-// WebhooksConfig tunes the delivery of merchants' webhooks. A zero value
-// takes the default.
-type WebhooksConfig struct {
-	// Timeout bounds one POST to a merchant (default 10s).
-	Timeout time.Duration `mapstructure:"timeout"`
-	// MaxAge is how long an event is retried before it is given up and
-	// shown as failed (default 36h, at least 24h).
-	MaxAge time.Duration `mapstructure:"max_age"`
-	// TakeoverAfter is how long another region waits for the writing
-	// region to record a delivery before delivering it itself (default 15m).
-	TakeoverAfter time.Duration `mapstructure:"takeover_after"`
-	// Concurrency bounds the deliveries in flight (default 8).
-	Concurrency int `mapstructure:"concurrency"`
-	// RetryMin and RetryMax bound the jittered exponential backoff between
-	// attempts (default 30s and 1h).
-	RetryMin time.Duration `mapstructure:"retry_min"`
-	RetryMax time.Duration `mapstructure:"retry_max"`
 }
 
 // Policy is the scoring policy the config describes. Merchant categories
@@ -193,8 +175,7 @@ type ConfigError = config.Error
 // DefaultConfig returns the built-in defaults, composed of each package's:
 // the embedded config.yaml documents exactly these values (main's tests
 // hold the two equal). The derived values (key file, backup URL, public
-// URL) are left for Normalize. Webhooks is zero: the dispatcher's own
-// defaults.
+// URL) are left for Normalize.
 func DefaultConfig() Config {
 	return Config{
 		Mode: "development", Region: "r1", Listen: "127.0.0.1:8080", DataDir: "./data", Durability: "local",
@@ -204,6 +185,7 @@ func DefaultConfig() Config {
 		Log:       LogConfig{Level: "info", Format: "text"},
 		Checkout:  checkout.DefaultSettings(),
 		Scoring:   scoring.DefaultSettings(),
+		Webhooks:  webhook.DefaultConfig(),
 		Merchants: []Merchant{{ID: DemoMerchantID, Name: "Demo Shop", APISecret: DemoAPISecret, WebhookSecret: DemoWebhookSecret}},
 		Staff:     []Staff{{Username: DemoStaffUser, Password: DemoStaffPassword, Role: "admin"}},
 	}
@@ -275,28 +257,11 @@ func (c *Config) Validate() error {
 		{"backup", c.Backup.Validate}, {"sync", c.Sync.Validate},
 		{"checkout", func() error { return c.Checkout.Validate(production) }}, {"scoring", c.Scoring.Validate},
 		{"ledger", c.Ledger.Validate}, {"http", c.HTTP.Validate}, {"log", c.Log.Validate},
+		{"webhooks", c.Webhooks.Validate},
 	} {
 		if err := config.In(sec.name, sec.validate()); err != nil {
 			return err
 		}
-	}
-	wh := c.Webhooks
-	for key, r := range map[string]struct{ d, lo, hi time.Duration }{
-		"webhooks.timeout":        {wh.Timeout, time.Millisecond, 5 * time.Minute},
-		"webhooks.max_age":        {wh.MaxAge, 24 * time.Hour, 30 * 24 * time.Hour},
-		"webhooks.takeover_after": {wh.TakeoverAfter, time.Millisecond, 24 * time.Hour},
-		"webhooks.retry_min":      {wh.RetryMin, time.Millisecond, time.Hour},
-		"webhooks.retry_max":      {wh.RetryMax, time.Millisecond, 24 * time.Hour},
-	} {
-		if r.d != 0 && (r.d < r.lo || r.d > r.hi) {
-			return bad(key, "must be between %s and %s (or 0 for the default), got %s", r.lo, r.hi, r.d)
-		}
-	}
-	if wh.RetryMin > 0 && wh.RetryMax > 0 && wh.RetryMin > wh.RetryMax {
-		return bad("webhooks.retry_min", "must not exceed webhooks.retry_max")
-	}
-	if wh.Concurrency < 0 || wh.Concurrency > 1000 {
-		return bad("webhooks.concurrency", "must be between 1 and 1000 (or 0 for the default), got %d", wh.Concurrency)
 	}
 	seen := map[string]bool{c.Region: true}
 	for i, p := range c.Peers {

@@ -24,6 +24,7 @@ import (
 	"kassa/cards"
 	"kassa/checkout"
 	"kassa/checkout/merchantapi"
+	"kassa/checkout/webhook"
 	"kassa/httperr"
 	"kassa/ledger"
 	"kassa/ratelimit"
@@ -43,7 +44,7 @@ type Region struct {
 	node     *regionsync.Node
 	checkout *checkout.Service
 	credit   *scoring.Engine
-	webhooks *checkout.Dispatcher
+	webhooks *webhook.Dispatcher
 	sim      *cards.Simulator
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -131,7 +132,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	}
 	r.credit = r.newCredit()
 	r.checkout = r.newCheckout(opts)
-	r.webhooks = r.newWebhooks(opts)
+	if r.webhooks, err = r.newWebhooks(opts); err != nil {
+		r.ledger.Close()
+		r.replica.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	r.node.SetGranter(rightsRouter{r.credit, r.checkout})
 	r.handler = r.routes()
 	return r, nil
@@ -205,16 +210,17 @@ func (rr rightsRouter) GrantRights(ctx context.Context, subject, prefix, to stri
 	return rr.checkout.GrantRights(ctx, subject, prefix, to, amount)
 }
 
-func (r *Region) newWebhooks(opts settings) *checkout.Dispatcher {
-	wh := r.cfg.Webhooks
-	cfg := checkout.WebhookConfig{
-		Timeout: wh.Timeout, MaxAge: wh.MaxAge, TakeoverAfter: wh.TakeoverAfter, Concurrency: wh.Concurrency,
-		RetryMin: wh.RetryMin, RetryMax: wh.RetryMax, Transport: opts.transport, Logger: r.log,
+func (r *Region) newWebhooks(opts settings) (*webhook.Dispatcher, error) {
+	cfg := r.cfg.Webhooks
+	cfg.Region, cfg.AllowLoopback = r.cfg.Region, r.cfg.Mode == "development"
+	for _, p := range r.cfg.Peers {
+		cfg.Peers = append(cfg.Peers, p.ID)
 	}
+	cfg.Transport, cfg.Logger = opts.transport, r.log
 	for _, f := range opts.webhooks {
 		f(&cfg)
 	}
-	return checkout.NewDispatcher(r.checkout, cfg)
+	return webhook.New(r.ledger, r.checkout, cfg)
 }
 
 // Credit returns the region's credit engine.
@@ -224,14 +230,14 @@ func (r *Region) Credit() *scoring.Engine { return r.credit }
 func (r *Region) Checkout() *checkout.Service { return r.checkout }
 
 // Webhooks returns the region's webhook dispatcher.
-func (r *Region) Webhooks() *checkout.Dispatcher { return r.webhooks }
+func (r *Region) Webhooks() *webhook.Dispatcher { return r.webhooks }
 
 // Option adjusts how New builds a region, for tests.
 type Option func(*settings)
 
 type settings struct {
 	transport http.RoundTripper
-	webhooks  []func(*checkout.WebhookConfig)
+	webhooks  []func(*webhook.Config)
 }
 
 // WithTransport makes the region reach its peers, and merchants' webhook
@@ -240,7 +246,7 @@ func WithTransport(t http.RoundTripper) Option { return func(s *settings) { s.tr
 
 // WithWebhooks lets a test adjust the webhook dispatcher's settings (its
 // clock, resolver or dialer) before it is built.
-func WithWebhooks(f func(*checkout.WebhookConfig)) Option {
+func WithWebhooks(f func(*webhook.Config)) Option {
 	return func(s *settings) { s.webhooks = append(s.webhooks, f) }
 }
 

@@ -1,4 +1,4 @@
-package checkout
+package netguard
 
 import (
 	"context"
@@ -11,10 +11,11 @@ import (
 	"time"
 )
 
-// internalHost reports whether host is a loopback, private, link-local or
-// unspecified address, or a name that means one. Names are checked again
-// after resolution when a webhook is sent.
-func internalHost(host string) bool {
+// InternalHost reports whether host is a loopback, private, link-local or
+// unspecified address, or a name that means one (localhost, *.local,
+// *.internal). It needs no resolver, so it suits checking a URL when it is
+// given; PublicDialer checks the resolved addresses again when it connects.
+func InternalHost(host string) bool {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") || strings.HasSuffix(h, ".internal") || strings.HasSuffix(h, ".local") {
 		return true
@@ -70,7 +71,7 @@ var (
 // ErrInternalAddress: a server-side request (a webhook) is never sent to a
 // host that is, or resolves to, a loopback, private, link-local or otherwise
 // internal address.
-var ErrInternalAddress = errors.New("checkout: webhook address is loopback, private or link-local")
+var ErrInternalAddress = errors.New("netguard: address is loopback, private or link-local")
 
 // Resolver looks up a host's addresses; *net.Resolver implements it.
 type Resolver interface {
@@ -116,7 +117,7 @@ func (p *PublicDialer) DialContext(ctx context.Context, network, addr string) (n
 // resolve returns host's addresses, or an error if there are none or any
 // of them is internal.
 func (p *PublicDialer) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
-	if internalHost(host) {
+	if InternalHost(host) {
 		return nil, fmt.Errorf("%w: %s", ErrInternalAddress, host)
 	}
 	var ips []netip.Addr
@@ -150,20 +151,22 @@ func (p *PublicDialer) resolve(ctx context.Context, host string) ([]netip.Addr, 
 	return ips, nil
 }
 
-// checkedTransport checks a request's host with the guard before handing it
-// to another transport. It is the fallback when a transport is injected;
-// unlike PublicDialer it cannot pin the checked address.
-type checkedTransport struct {
-	guard *PublicDialer
-	next  http.RoundTripper
+// CheckedTransport checks a request's host with Guard before handing it to
+// Next. It is the fallback when a transport is injected (tests inject
+// network faults); unlike PublicDialer it cannot pin the checked address.
+type CheckedTransport struct {
+	Guard *PublicDialer
+	Next  http.RoundTripper
 }
 
-func (c *checkedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if _, err := c.guard.resolve(r.Context(), r.URL.Hostname()); err != nil {
+// RoundTrip refuses r if its host is internal, and otherwise lets Next
+// carry it.
+func (c *CheckedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if _, err := c.Guard.resolve(r.Context(), r.URL.Hostname()); err != nil {
 		if r.Body != nil {
 			r.Body.Close()
 		}
 		return nil, err
 	}
-	return c.next.RoundTrip(r)
+	return c.Next.RoundTrip(r)
 }

@@ -1,4 +1,4 @@
-package checkout_test
+package webhook_test
 
 import (
 	"context"
@@ -23,7 +23,9 @@ import (
 	"time"
 
 	"kassa/checkout"
+	"kassa/checkout/webhook"
 	"kassa/ledger"
+	"kassa/outbox"
 	"kassa/region"
 )
 
@@ -193,7 +195,7 @@ func events(t *testing.T, l *ledger.Store, order string) (ids, kinds []string) {
 	return ids, kinds
 }
 
-func deliveries(t *testing.T, d *checkout.Dispatcher, order string) []checkout.Delivery {
+func deliveries(t *testing.T, d *webhook.Dispatcher, order string) []outbox.Delivery {
 	t.Helper()
 	ds, err := d.Deliveries(context.Background(), checkout.OrderID(order))
 	if err != nil {
@@ -202,7 +204,7 @@ func deliveries(t *testing.T, d *checkout.Dispatcher, order string) []checkout.D
 	return ds
 }
 
-func allStatus(ds []checkout.Delivery, status string) bool {
+func allStatus(ds []outbox.Delivery, status string) bool {
 	for _, d := range ds {
 		if d.Status != status {
 			return false
@@ -303,7 +305,7 @@ func TestWebhooksDelivered(t *testing.T) {
 		t.Fatalf("resend of an unknown event: got %v, want ErrNotFound", err)
 	}
 	qids, _ := events(t, r1.r.Ledger(), quiet)
-	if err := d.Resend(context.Background(), qids[0]); !errors.Is(err, checkout.ErrNoNotificationURL) {
+	if err := d.Resend(context.Background(), qids[0]); !errors.Is(err, webhook.ErrNoNotificationURL) {
 		t.Fatalf("resend without a notification URL: got %v, want ErrNoNotificationURL", err)
 	}
 }
@@ -373,12 +375,12 @@ func TestWebhookGivesUpAfterMaxAge(t *testing.T) {
 	s := startSingle(t, func(c *region.Config) {
 		c.Merchants[0].WebhookSecret = "whsec_not_what_the_merchant_has"
 		c.Webhooks.MaxAge, c.Webhooks.RetryMin, c.Webhooks.RetryMax = 24*time.Hour, time.Minute, time.Hour
-	}, region.WithWebhooks(func(c *checkout.WebhookConfig) {
+	}, region.WithWebhooks(func(c *webhook.Config) {
 		c.Now, c.Poll, c.Rand = clock.Now, 5*time.Millisecond, rand.New(rand.NewPCG(1, 2))
 	}))
 	oid := hookedOrder(t, s.url, "wh-bad", rc.hookURL(), 5000)
 	d := s.r.Webhooks()
-	attempts := func() (checkout.Delivery, int) {
+	attempts := func() (outbox.Delivery, int) {
 		ds := deliveries(t, d, oid)
 		if len(ds) != 1 {
 			t.Fatalf("got %d deliveries, want 1", len(ds))
@@ -414,7 +416,7 @@ func TestWebhookGivesUpAfterMaxAge(t *testing.T) {
 	if len(acc) != 0 || badSig != 6 || len(att) != 0 {
 		t.Fatalf("receiver: got %d acceptances and %d bad signatures, want 0 and 6", len(acc), badSig)
 	}
-	es, err := s.r.Ledger().EntriesByKind(context.Background(), checkout.KindWebhookFailed)
+	es, err := s.r.Ledger().EntriesByKind(context.Background(), webhook.KindFailed)
 	if err != nil || len(es) != 1 {
 		t.Fatalf("got %d webhook.failed entries (%v), want 1", len(es), err)
 	}
@@ -545,34 +547,6 @@ var hostile = fakeResolver{
 	"localhost":        {"127.0.0.1"},
 }
 
-func TestPublicDialerRefusesInternalAddresses(t *testing.T) {
-	for _, addr := range []string{
-		"127.0.0.1:80", "10.0.0.1:443", "169.254.169.254:80", "localhost:443", "LOCALHOST.:443", "[::1]:443",
-		"[::ffff:127.0.0.1]:443", "[fe80::1%25eth0]:443", "[fd00::1]:443", "0.0.0.0:443", "100.64.0.1:443",
-		"[64:ff9b::a00:1]:443", "loop.example:443", "private.example:443", "metadata.example:80",
-		"mixed.example:443", "cgnat.example:443", "v6.example:443", "db.internal:443",
-	} {
-		t.Run(addr, func(t *testing.T) {
-			dl := &dialLog{}
-			p := &checkout.PublicDialer{Resolver: hostile, Dial: dl.Dial}
-			_, err := p.DialContext(context.Background(), "tcp", strings.Replace(addr, "%25", "%", 1))
-			if !errors.Is(err, checkout.ErrInternalAddress) {
-				t.Fatalf("got %v, want ErrInternalAddress", err)
-			}
-			if got := dl.dialed(); len(got) != 0 {
-				t.Fatalf("dialed %v, want nothing", got)
-			}
-		})
-	}
-	// A public name is dialed at the address that was checked.
-	dl := &dialLog{}
-	p := &checkout.PublicDialer{Resolver: hostile, Dial: dl.Dial}
-	p.DialContext(context.Background(), "tcp", "shop.example:443")
-	if got := dl.dialed(); !slices.Equal(got, []string{"93.184.216.34:443"}) {
-		t.Fatalf("dialed %v, want the resolved address 93.184.216.34:443", got)
-	}
-}
-
 // rtLog records the hosts a transport was asked to reach, and reaches none.
 type rtLog struct{ dialLog }
 
@@ -601,9 +575,9 @@ func TestWebhooksRefuseInternalTargetsInProduction(t *testing.T) {
 		public string // what reaching shop.example looks like to log
 	}{
 		// The dispatcher's own transport dials the address it checked.
-		{"own transport", []region.Option{region.WithWebhooks(func(c *checkout.WebhookConfig) { c.Resolver, c.Dial = hostile, own.Dial })}, own, "93.184.216.34:443"},
+		{"own transport", []region.Option{region.WithWebhooks(func(c *webhook.Config) { c.Resolver, c.Dial = hostile, own.Dial })}, own, "93.184.216.34:443"},
 		// An injected transport gets only requests whose host was checked.
-		{"injected transport", []region.Option{region.WithTransport(injected), region.WithWebhooks(func(c *checkout.WebhookConfig) { c.Resolver = hostile })}, &injected.dialLog, "shop.example"},
+		{"injected transport", []region.Option{region.WithTransport(injected), region.WithWebhooks(func(c *webhook.Config) { c.Resolver = hostile })}, &injected.dialLog, "shop.example"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startSingle(t, production, tt.opts...)

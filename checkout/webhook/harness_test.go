@@ -1,0 +1,230 @@
+package webhook_test
+
+// The region harness these tests share with kassa/checkout's: regions
+// started in this process on loopback, driven over HTTP.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"kassa/region"
+	"kassa/region/regiontest"
+)
+
+// logBuffer collects a region's logs so tests can search them.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// cutTransport lets a test cut this region off from a host.
+type cutTransport struct {
+	mu   sync.Mutex
+	cut  map[string]bool // host:port -> unreachable
+	next http.RoundTripper
+}
+
+func (c *cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	cut := c.cut[r.URL.Host]
+	c.mu.Unlock()
+	if cut {
+		return nil, fmt.Errorf("test partition: %s unreachable", r.URL.Host)
+	}
+	return c.next.RoundTrip(r)
+}
+
+type testRegion struct {
+	id   string
+	url  string
+	dir  string
+	cfg  region.Config
+	r    *region.Region
+	logs *logBuffer
+	net  *cutTransport
+	stop func() // stops serving and closes the region; safe to call twice
+}
+
+func testConfig(id, dir, listen string) region.Config {
+	return regiontest.Config(id, dir, listen)
+}
+
+// startRegions starts n peered regions r1..rn in this process on loopback.
+func startRegions(t testing.TB, n int, tune func(*region.Config)) []*testRegion {
+	t.Helper()
+	lns := make([]net.Listener, n)
+	rs := make([]*testRegion, n)
+	cfgs := make([]region.Config, n)
+	keys := make([]string, n)
+	for i := range rs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i] = ln
+		id := fmt.Sprintf("r%d", i+1)
+		dir := filepath.Join(t.TempDir(), id)
+		cfgs[i] = testConfig(id, dir, ln.Addr().String())
+		if err := cfgs[i].Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		key, _, err := region.EnsureKey(cfgs[i].KeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = region.PublicKeyString(key)
+		rs[i] = &testRegion{id: id, url: cfgs[i].PublicURL, dir: dir, logs: &logBuffer{},
+			net: &cutTransport{cut: map[string]bool{}, next: http.DefaultTransport}}
+	}
+	for i := range rs {
+		for j := range rs {
+			if i != j {
+				cfgs[i].Peers = append(cfgs[i].Peers, region.Peer{ID: rs[j].id, URL: rs[j].url, PublicKey: keys[j]})
+			}
+		}
+		if tune != nil {
+			tune(&cfgs[i])
+		}
+		rs[i].cfg = cfgs[i]
+		rs[i].start(t, lns[i])
+	}
+	for _, r := range rs {
+		waitReady(t, r.url)
+	}
+	return rs
+}
+
+// start runs the region on ln (a new listener on its address if nil).
+func (tr *testRegion) start(t testing.TB, ln net.Listener) {
+	t.Helper()
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", tr.cfg.Listen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r, err := region.New(context.Background(), tr.cfg, log, region.WithTransport(tr.net))
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	tr.r = r
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Serve(ctx, ln)
+	}()
+	var once sync.Once
+	tr.stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			r.Close()
+		})
+	}
+	t.Cleanup(tr.stop)
+}
+
+func waitReady(t testing.TB, base string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polling readiness, not standing in for an event
+	}
+	t.Fatalf("%s never became ready", base)
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (r response) str(path ...string) string {
+	var v any = r.body
+	for _, p := range path {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// call sends an API request as the demo merchant.
+func call(t testing.TB, method, url, key string, body any) response {
+	t.Helper()
+	return callAs(t, "demo", "sk_test_demo", method, url, key, body)
+}
+
+func callAs(t testing.TB, user, secret, method, url, key string, body any) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if user != "" {
+		req.SetBasicAuth(user, secret)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	json.Unmarshal(raw, &out.body)
+	return out
+}
+
+func sessionBody(amount int64, ref string) map[string]any {
+	return map[string]any{
+		"amount": amount, "currency": "SEK", "country": "SE", "merchant_reference": ref,
+		"lines": []map[string]any{{"name": "Shoes", "quantity": 1, "unit_price": amount, "total": amount}},
+		"urls":  map[string]any{"confirmation": "https://shop.example/ok", "cancel": "https://shop.example/cart"},
+	}
+}
+
+func consumer(email string) map[string]any {
+	return map[string]any{"email": email, "given_name": "Ada", "family_name": "Lovelace", "postal_code": "11122", "country": "SE"}
+}
