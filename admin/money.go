@@ -6,46 +6,21 @@ import (
 	"strconv"
 	"strings"
 
-	"kassa/checkout"
+	// Imported under another name: admin's own money writes an amount
+	// with its currency code.
+	kassamoney "kassa/money"
 )
 
 // Staff read and type amounts in the currency's major unit ("12.50 SEK"),
-// as on a receipt; the API and the ledger count minor units. These helpers
-// convert between the two without floats.
-
-// digits is how many decimals the currency's minor unit has (checkout's
-// table, so staff and shoppers see the same amounts).
-func digits(currency string) int { return checkout.MinorDigits(currency) }
+// as on a receipt, written the English way whatever the currency (the UI
+// is in English); the API and the ledger count minor units. The money
+// package converts between the two, without floats, with the same minor
+// units the shoppers' pages use.
 
 // formatAmount writes minor units in the major unit without the currency:
 // 123456 SEK is "1,234.56".
 func formatAmount(amount int64, currency string) string {
-	d := digits(currency)
-	sign := ""
-	if amount < 0 {
-		sign = "-"
-		amount = -amount // an int64 minimum never comes from the ledger's sums of bounded amounts
-	}
-	unit := int64(1)
-	for range d {
-		unit *= 10
-	}
-	whole := strconv.FormatInt(amount/unit, 10)
-	var b strings.Builder
-	b.WriteString(sign)
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if d > 0 {
-		frac := strconv.FormatInt(amount%unit, 10)
-		b.WriteByte('.')
-		b.WriteString(strings.Repeat("0", d-len(frac)))
-		b.WriteString(frac)
-	}
-	return b.String()
+	return kassamoney.Number(amount, currency, "en")
 }
 
 // money is formatAmount with the currency code after it.
@@ -55,9 +30,7 @@ func money(amount int64, currency string) string {
 
 // plainAmount is an amount as a form field's value: no thousands
 // separators, so it parses back as it is.
-func plainAmount(amount int64, currency string) string {
-	return strings.ReplaceAll(formatAmount(amount, currency), ",", "")
-}
+func plainAmount(amount int64, currency string) string { return kassamoney.Plain(amount, currency) }
 
 // maxAmount bounds what a form may ask for: 10^10 minor units, as the
 // merchant API does.
@@ -79,46 +52,11 @@ func formAmount(r *http.Request, raw, currency string) (int64, error) {
 	return n, nil
 }
 
-// parseAmount reads an amount typed in the major unit: "12", "12.5",
-// "12.50" or, with a decimal comma, "12,50"; spaces between digit groups
-// are ignored. A thousands separator is refused rather than guessed at
-// ("1,000" is not 1000 and not 1.000), as is anything with more decimals
-// than the currency has, a sign, or zero.
+// parseAmount reads an amount typed in the major unit (kassamoney.Parse)
+// that a form may ask for: more than zero and at most maxAmount.
 func parseAmount(s, currency string) (int64, error) {
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\u00a0', '\u202f', '\u2009', '_':
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if strings.Contains(s, ",") {
-		if strings.Contains(s, ".") || strings.Count(s, ",") > 1 {
-			return 0, errAmount
-		}
-		s = strings.Replace(s, ",", ".", 1)
-	}
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	d := digits(currency)
-	if whole == "" && frac == "" || len(whole) > 11 || len(frac) > d || (hasFrac && frac == "") {
-		return 0, errAmount
-	}
-	for _, r := range whole + frac {
-		if r < '0' || r > '9' {
-			return 0, errAmount
-		}
-	}
-	var n int64
-	for _, r := range whole {
-		n = n*10 + int64(r-'0')
-	}
-	for i := range d {
-		n *= 10
-		if i < len(frac) {
-			n += int64(frac[i] - '0')
-		}
-	}
-	if n <= 0 || n > maxAmount {
+	n, err := kassamoney.Parse(s, currency)
+	if err != nil || n <= 0 || n > maxAmount {
 		return 0, errAmount
 	}
 	return n, nil

@@ -16,6 +16,7 @@ import (
 
 	"kassa/checkout"
 	"kassa/checkout/webhook"
+	"kassa/htmlpage"
 	"kassa/outbox"
 )
 
@@ -473,28 +474,15 @@ func (a *API) auditAction(r *http.Request, s session, subject, action string, de
 
 // fieldView is one form field as the templates draw it.
 type fieldView struct {
-	ID, Name, Label, Hint, Value, Error string
-	Textarea, Required                  bool
-	InputMode, Width                    string
-	Max                                 int
-}
-
-// Describe is the field's aria-describedby: its hint and its error.
-func (f fieldView) Describe() string {
-	var ids []string
-	if f.Hint != "" {
-		ids = append(ids, f.ID+"-hint")
-	}
-	if f.Error != "" {
-		ids = append(ids, f.ID+"-error")
-	}
-	return strings.Join(ids, " ")
+	htmlpage.Field
+	Textarea, Required bool
+	Max                int
 }
 
 // Field returns a field of the order's forms by id, with what was typed
 // and its error.
 func (p *orderPage) Field(id string) fieldView {
-	f := fieldView{ID: id, Value: p.Values[id], Error: p.Errors[id], Required: true, Max: maxReason}
+	f := fieldView{Field: htmlpage.Field{ID: id, Value: p.Values[id], Error: p.Errors[id]}, Required: true, Max: maxReason}
 	switch id {
 	case "refund-amount":
 		f.Name, f.Label, f.InputMode, f.Width, f.Max = "amount", "Amount to refund ("+p.Currency+")", "decimal", "w-amount", 20

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/checkout"
+	"kassa/htmlpage"
 	"kassa/httperr"
 	"kassa/ratelimit"
 	"kassa/templates"
@@ -149,7 +150,7 @@ func (a *API) render(w http.ResponseWriter, r *http.Request, status int, name st
 			"<p>Sorry, this page could not be shown. Reference: %s</p></html>", template.HTMLEscapeString(cid))
 		status = http.StatusInternalServerError
 	}
-	checkout.PageHeaders(w.Header(), "")
+	htmlpage.SetHeaders(w.Header(), "")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write(buf.Bytes())

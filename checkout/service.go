@@ -189,6 +189,13 @@ func (s *Service) MerchantName(id string) string {
 	return id
 }
 
+// Now returns the time by the service's clock.
+func (s *Service) Now() time.Time { return s.cfg.Now() }
+
+// InvoiceDays returns how many days after capture a pay-later invoice falls
+// due, and so how far apart the instalments of Pay in 3 are.
+func (s *Service) InvoiceDays() int { return s.cfg.InvoiceDays }
+
 // WebhookSecret returns the secret a merchant's webhooks are signed with.
 func (s *Service) WebhookSecret(id string) (string, bool) {
 	m, ok := s.merchants[id]

@@ -23,6 +23,7 @@ import (
 	"kassa/backup"
 	"kassa/cards"
 	"kassa/checkout"
+	"kassa/checkout/hosted"
 	"kassa/checkout/merchantapi"
 	"kassa/checkout/webhook"
 	"kassa/httperr"
@@ -302,7 +303,8 @@ func (r *Region) routes() http.Handler {
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
 	}).Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
-	checkout.NewPages(r.checkout, limiter, r.ready.Load, assets.Path).Routes(m)
+	hosted.New(r.checkout, hosted.Config{Limiter: limiter, Ready: r.ready.Load, Asset: assets.Path,
+		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:"), Logger: r.log}).Routes(m)
 	if r.sim != nil {
 		m.PathPrefix("/simulator/acquirer/").Handler(http.StripPrefix("/simulator/acquirer", r.sim.Handler()))
 	}

@@ -1,4 +1,4 @@
-package checkout_test
+package hosted_test
 
 import (
 	"flag"
@@ -130,7 +130,7 @@ func golden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./checkout -run %s -update to create it)", err, t.Name())
+		t.Fatalf("%v (run go test ./checkout/hosted -run %s -update to create it)", err, t.Name())
 	}
 	if got == string(want) {
 		return
@@ -199,7 +199,7 @@ func assertLabelled(t *testing.T, body string) {
 }
 
 func TestCheckoutPageRenders(t *testing.T) {
-	r1 := startRegions(t, 1, nil)[0]
+	r1 := startRegion(t, nil)
 	u := newSession(t, r1.url, "render", func(b map[string]any) {
 		b["amount"] = 123456789 + 2*4950
 		b["lines"] = []map[string]any{
@@ -232,8 +232,42 @@ func TestCheckoutPageRenders(t *testing.T) {
 
 const nbsp = "\u00a0"
 
+// TestCheckoutShowsConfiguredInvoiceDays checks that the page promises the
+// terms the region will write (scoring.invoice_days), not a fixed 30, and
+// promises no receipt email, which kassa does not send.
+func TestCheckoutShowsConfiguredInvoiceDays(t *testing.T) {
+	r1 := startRegion(t, func(c *region.Config) { c.Scoring.InvoiceDays = 14 })
+	for _, tc := range []struct {
+		locale string
+		amount int64
+		want   []string
+	}{
+		{"sv-SE", 30000, []string{"betala fakturan inom 14 dagar", "3 räntefria betalningar på 100,00" + nbsp + "kr, med 14 dagars mellanrum."}},
+		{"en-GB", 30001, []string{"pay the invoice within 14 days", "3 interest-free payments, one every 14 days: SEK" + nbsp + "100.01, then 2 × SEK" + nbsp + "100.00."}},
+		{"de-DE", 30000, []string{"innerhalb von 14 Tagen bezahlen", "alle 14 Tage eine."}},
+	} {
+		t.Run(tc.locale, func(t *testing.T) {
+			u := newSession(t, r1.url, "days-"+tc.locale, func(b map[string]any) {
+				b["amount"], b["locale"] = tc.amount, tc.locale
+				b["lines"] = []map[string]any{{"name": "Thing", "quantity": 1, "unit_price": tc.amount, "total": tc.amount}}
+			})
+			p := newShopper(t).get(u)
+			for _, want := range tc.want {
+				if !strings.Contains(p.body, want) {
+					t.Errorf("page lacks %q", want)
+				}
+			}
+			for _, never := range []string{"30 days", "30 dagar", "30 Tage", "receipt", "kvitto", "Beleg"} {
+				if strings.Contains(p.body, never) {
+					t.Errorf("page says %q", never)
+				}
+			}
+		})
+	}
+}
+
 func TestCheckoutAmountsFollowTheLocale(t *testing.T) {
-	r1 := startRegions(t, 1, nil)[0]
+	r1 := startRegion(t, nil)
 	tests := []struct {
 		currency, country, locale string
 		amount                    int64
@@ -273,7 +307,7 @@ func TestCheckoutAmountsFollowTheLocale(t *testing.T) {
 }
 
 func TestCheckoutPay(t *testing.T) {
-	r1 := startRegions(t, 1, nil)[0]
+	r1 := startRegion(t, nil)
 	confirmed := func(t *testing.T, p page, u string) string {
 		t.Helper()
 		if p.status != http.StatusSeeOther {
@@ -387,7 +421,7 @@ func assertNoCard(t *testing.T, body, number, cvc string) {
 }
 
 func TestCheckoutFormErrors(t *testing.T) {
-	r1 := startRegions(t, 1, nil)[0]
+	r1 := startRegion(t, nil)
 
 	t.Run("bad card number", func(t *testing.T) {
 		u := newSession(t, r1.url, "luhn", nil)
@@ -471,7 +505,7 @@ func TestCheckoutFormErrors(t *testing.T) {
 }
 
 func TestCheckoutRefusesForgedForms(t *testing.T) {
-	r1 := startRegions(t, 1, nil)[0]
+	r1 := startRegion(t, nil)
 	u := newSession(t, r1.url, "csrf", nil)
 	other := newSession(t, r1.url, "csrf-other", nil)
 	s := newShopper(t)
@@ -508,7 +542,7 @@ func TestCheckoutRefusesForgedForms(t *testing.T) {
 }
 
 func TestCheckoutPagesForSessionsThatCannotBePaid(t *testing.T) {
-	r1 := startRegions(t, 1, func(c *region.Config) { c.Checkout.SessionTTL = time.Millisecond })[0]
+	r1 := startRegion(t, func(c *region.Config) { c.Checkout.SessionTTL = time.Millisecond })
 	u := newSession(t, r1.url, "expired", nil)
 	time.Sleep(5 * time.Millisecond) // let the 1 ms session lifetime pass
 
@@ -536,7 +570,7 @@ func TestCheckoutPagesForSessionsThatCannotBePaid(t *testing.T) {
 }
 
 func TestCheckoutExpiredSessionRefusesPayment(t *testing.T) {
-	r1 := startRegions(t, 1, func(c *region.Config) { c.Checkout.SessionTTL = 300 * time.Millisecond })[0]
+	r1 := startRegion(t, func(c *region.Config) { c.Checkout.SessionTTL = 300 * time.Millisecond })
 	u := newSession(t, r1.url, "expires-while-open", nil)
 	s := newShopper(t)
 	f := s.open(u)
@@ -547,7 +581,7 @@ func TestCheckoutExpiredSessionRefusesPayment(t *testing.T) {
 }
 
 func TestCheckoutCardOutcomeUnknown(t *testing.T) {
-	r1 := startRegions(t, 1, func(c *region.Config) { c.Checkout.AcquirerTimeout = 500 * time.Millisecond })[0]
+	r1 := startRegion(t, func(c *region.Config) { c.Checkout.AcquirerTimeout = 500 * time.Millisecond })
 	u := newSession(t, r1.url, "stall", nil)
 	s := newShopper(t)
 	f := withCard(s.open(u), "4000 0000 0000 3220", "123")
@@ -567,7 +601,7 @@ func TestCheckoutCardOutcomeUnknown(t *testing.T) {
 }
 
 func TestCheckoutInternalErrorPage(t *testing.T) {
-	r1 := startRegions(t, 1, nil)[0]
+	r1 := startRegion(t, nil)
 	u := newSession(t, r1.url, "broken", nil)
 	r1.r.Ledger().Close() // the database goes away under the page
 	p := newShopper(t).get(u)
@@ -590,7 +624,7 @@ func TestCheckoutInternalErrorPage(t *testing.T) {
 }
 
 func TestCheckoutRateLimit(t *testing.T) {
-	r1 := startRegions(t, 1, func(c *region.Config) { c.Checkout.RatePerClient = 1 })[0]
+	r1 := startRegion(t, func(c *region.Config) { c.Checkout.RatePerClient = 1 })
 	u := newSession(t, r1.url, "limited", nil)
 	s := newShopper(t)
 	f := s.open(u)
@@ -607,7 +641,7 @@ func TestCheckoutRateLimit(t *testing.T) {
 }
 
 func TestStaticFiles(t *testing.T) {
-	r1 := startRegions(t, 1, nil)[0]
+	r1 := startRegion(t, nil)
 	body := newShopper(t).get(newSession(t, r1.url, "static", nil)).body
 	for _, m := range regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(body, -1) {
 		res, err := http.Get(r1.url + m[1])
@@ -635,7 +669,7 @@ func TestStaticFiles(t *testing.T) {
 }
 
 func TestCheckoutCardAcquirerUnreachable(t *testing.T) {
-	r1 := startRegions(t, 1, func(c *region.Config) { c.Checkout.AcquirerURL = "http://127.0.0.1:1" })[0]
+	r1 := startRegion(t, func(c *region.Config) { c.Checkout.AcquirerURL = "http://127.0.0.1:1" })
 	u := newSession(t, r1.url, "no-acquirer", nil)
 	s := newShopper(t)
 	f := withCard(s.open(u), "4242 4242 4242 4242", "123")

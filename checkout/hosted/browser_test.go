@@ -1,4 +1,4 @@
-package checkout_test
+package hosted_test
 
 import (
 	"context"
@@ -29,7 +29,7 @@ import (
 func TestHostedCheckoutInChromium(t *testing.T) {
 	browsertest.Require(t)
 	// The test card that stalls costs the acquirer timeout; keep it short.
-	r1 := startRegions(t, 1, func(c *region.Config) { c.Checkout.AcquirerTimeout = time.Second })[0]
+	r1 := startRegion(t, func(c *region.Config) { c.Checkout.AcquirerTimeout = time.Second })
 	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "thanks")

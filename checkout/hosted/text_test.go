@@ -1,13 +1,17 @@
-package checkout
+package hosted
 
 import (
-	"strings"
+	"regexp"
+	"slices"
 	"testing"
 )
 
+var verbRe = regexp.MustCompile(`%[a-z%]`)
+
 // TestPageTextsComplete checks that every language has every message, with
-// the same placeholders as the English one: a missing message would show
-// its id to a shopper.
+// the same placeholders in the same order as the English one: a missing
+// message would show its id to a shopper, and a placeholder out of order
+// would show an amount where a number of days belongs.
 func TestPageTextsComplete(t *testing.T) {
 	en := pageTexts["en"]
 	for lang, text := range pageTexts {
@@ -17,7 +21,7 @@ func TestPageTextsComplete(t *testing.T) {
 				t.Errorf("%s lacks %q", lang, id)
 				continue
 			}
-			if strings.Count(got, "%") != strings.Count(s, "%") {
+			if !slices.Equal(verbRe.FindAllString(got, -1), verbRe.FindAllString(s, -1)) {
 				t.Errorf("%s %q has other placeholders than English: %q", lang, id, got)
 			}
 		}

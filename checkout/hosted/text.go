@@ -1,8 +1,8 @@
-package checkout
+package hosted
 
 import (
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -10,7 +10,7 @@ import (
 // translation (English, Swedish, German) and English otherwise; the html
 // lang attribute always names the language the text is in, so a screen
 // reader reads it with the right voice. Amounts follow the session's locale
-// whatever the language.
+// whatever the language (money.Format).
 
 // pageText is one language's messages, keyed by message id.
 type pageText map[string]string
@@ -31,17 +31,17 @@ var pageTexts = map[string]pageText{
 		"summary.reference":           "Order reference: %s",
 		"details.legend":              "Your details",
 		"email.label":                 "Email address",
-		"email.hint":                  "We send your receipt and any invoice here.",
+		"email.hint":                  "We use it to recognise you for Pay later and Pay in 3.",
 		"given_name.label":            "First name",
 		"family_name.label":           "Last name",
 		"postal_code.label":           "Postcode",
 		"country.label":               "Country",
 		"method.legend":               "How would you like to pay?",
 		"method.pay_later":            "Pay later",
-		"method.pay_later.hint":       "Get your order first, then pay the invoice within 30 days. No fee if you pay on time.",
+		"method.pay_later.hint":       "Get your order first, then pay the invoice within %d days. No fee if you pay on time.",
 		"method.instalments":          "Pay in 3",
-		"method.instalments.hint":     "3 interest-free payments of %s, one every 30 days.",
-		"method.instalments.hint.odd": "3 interest-free payments, one every 30 days: %s, then 2 × %s.",
+		"method.instalments.hint":     "3 interest-free payments of %s, one every %d days.",
+		"method.instalments.hint.odd": "3 interest-free payments, one every %d days: %s, then 2 × %s.",
 		"method.card":                 "Card",
 		"method.card.hint":            "Visa, Mastercard or American Express. Paid now.",
 		"method.recommended":          "Available",
@@ -155,17 +155,17 @@ var pageTexts = map[string]pageText{
 		"summary.reference":                       "Ordernummer: %s",
 		"details.legend":                          "Dina uppgifter",
 		"email.label":                             "E-postadress",
-		"email.hint":                              "Hit skickar vi kvittot och eventuell faktura.",
+		"email.hint":                              "Vi använder den för att känna igen dig vid Betala senare och Dela upp i 3.",
 		"given_name.label":                        "Förnamn",
 		"family_name.label":                       "Efternamn",
 		"postal_code.label":                       "Postnummer",
 		"country.label":                           "Land",
 		"method.legend":                           "Hur vill du betala?",
 		"method.pay_later":                        "Betala senare",
-		"method.pay_later.hint":                   "Få din beställning först och betala fakturan inom 30 dagar. Ingen avgift om du betalar i tid.",
+		"method.pay_later.hint":                   "Få din beställning först och betala fakturan inom %d dagar. Ingen avgift om du betalar i tid.",
 		"method.instalments":                      "Dela upp i 3",
-		"method.instalments.hint":                 "3 räntefria betalningar på %s, en var 30:e dag.",
-		"method.instalments.hint.odd":             "3 räntefria betalningar, en var 30:e dag: %s, sedan 2 × %s.",
+		"method.instalments.hint":                 "3 räntefria betalningar på %s, med %d dagars mellanrum.",
+		"method.instalments.hint.odd":             "3 räntefria betalningar med %d dagars mellanrum: %s, sedan 2 × %s.",
 		"method.card":                             "Kort",
 		"method.card.hint":                        "Visa, Mastercard eller American Express. Betalas nu.",
 		"method.recommended":                      "Tillgängligt",
@@ -278,17 +278,17 @@ var pageTexts = map[string]pageText{
 		"summary.reference":                       "Bestellnummer: %s",
 		"details.legend":                          "Ihre Angaben",
 		"email.label":                             "E-Mail-Adresse",
-		"email.hint":                              "Hierhin senden wir den Beleg und gegebenenfalls die Rechnung.",
+		"email.hint":                              "Daran erkennen wir Sie bei Später bezahlen und Ratenzahlung.",
 		"given_name.label":                        "Vorname",
 		"family_name.label":                       "Nachname",
 		"postal_code.label":                       "Postleitzahl",
 		"country.label":                           "Land",
 		"method.legend":                           "Wie möchten Sie bezahlen?",
 		"method.pay_later":                        "Später bezahlen",
-		"method.pay_later.hint":                   "Erst die Bestellung erhalten, dann die Rechnung innerhalb von 30 Tagen bezahlen. Keine Gebühr bei pünktlicher Zahlung.",
+		"method.pay_later.hint":                   "Erst die Bestellung erhalten, dann die Rechnung innerhalb von %d Tagen bezahlen. Keine Gebühr bei pünktlicher Zahlung.",
 		"method.instalments":                      "In 3 Raten",
-		"method.instalments.hint":                 "3 zinsfreie Raten zu je %s, alle 30 Tage eine.",
-		"method.instalments.hint.odd":             "3 zinsfreie Raten, alle 30 Tage eine: %s, danach 2 × %s.",
+		"method.instalments.hint":                 "3 zinsfreie Raten zu je %s, alle %d Tage eine.",
+		"method.instalments.hint.odd":             "3 zinsfreie Raten, alle %d Tage eine: %s, danach 2 × %s.",
 		"method.card":                             "Karte",
 		"method.card.hint":                        "Visa, Mastercard oder American Express. Sofort bezahlt.",
 		"method.recommended":                      "Verfügbar",
@@ -420,7 +420,7 @@ func acceptLanguage(header string) string {
 func countryOptions(t func(string, ...any) string, selected, sessionCountry string) []option {
 	codes := append([]string(nil), pageCountries...)
 	for _, c := range []string{sessionCountry, selected} {
-		if c != "" && !contains(codes, c) && countryRe.MatchString(c) {
+		if !slices.Contains(codes, c) && isCountryCode(c) {
 			codes = append(codes, c)
 		}
 	}
@@ -436,98 +436,8 @@ func countryOptions(t func(string, ...any) string, selected, sessionCountry stri
 	return opts
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// numberStyle is how a locale writes an amount of money.
-type numberStyle struct {
-	group, decimal string
-	symbolFirst    bool              // "£1.00", "€ 1,00" rather than "1,00 €"
-	spaced         bool              // a space between symbol and number
-	symbols        map[string]string // currency -> symbol; others show their code
-}
-
-const nbsp = "\u00a0"
-
-var numberStyles = map[string]numberStyle{
-	"sv":    {group: nbsp, decimal: ",", spaced: true, symbols: map[string]string{"SEK": "kr", "EUR": "€", "GBP": "£", "USD": "US$"}},
-	"nb":    {group: nbsp, decimal: ",", spaced: true, symbols: map[string]string{"NOK": "kr", "EUR": "€", "GBP": "£", "USD": "USD"}},
-	"da":    {group: ".", decimal: ",", spaced: true, symbols: map[string]string{"DKK": "kr.", "EUR": "€", "GBP": "£", "USD": "US$"}},
-	"fi":    {group: nbsp, decimal: ",", spaced: true, symbols: map[string]string{"EUR": "€", "GBP": "£", "USD": "$"}},
-	"de":    {group: ".", decimal: ",", spaced: true, symbols: map[string]string{"EUR": "€", "GBP": "£", "USD": "$"}},
-	"de-AT": {group: nbsp, decimal: ",", symbolFirst: true, spaced: true, symbols: map[string]string{"EUR": "€", "GBP": "£", "USD": "$"}},
-	"nl":    {group: ".", decimal: ",", symbolFirst: true, spaced: true, symbols: map[string]string{"EUR": "€", "GBP": "£", "USD": "US$"}},
-	"en-GB": {group: ",", decimal: ".", symbolFirst: true, symbols: map[string]string{"GBP": "£", "EUR": "€", "USD": "US$"}},
-	"en":    {group: ",", decimal: ".", symbolFirst: true, symbols: map[string]string{"USD": "$", "EUR": "€", "GBP": "£"}},
-}
-
-// minorDigits are the currencies whose minor unit is not a hundredth (ISO
-// 4217); every other currency has two decimals.
-var minorDigits = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}
-
-// MinorDigits is how many decimals currency's minor unit has: amounts in
-// kassa are in minor units, and pages show them in the major unit.
-func MinorDigits(currency string) int {
-	if d, ok := minorDigits[currency]; ok {
-		return d
-	}
-	return 2
-}
-
-// formatMoney writes an amount in minor units as the locale writes money:
-// formatMoney(25900, "SEK", "sv-SE") is "259,00 kr", (25900, "GBP",
-// "en-GB") is "£259.00". Spaces inside are non-breaking, so an amount never
-// wraps across lines.
-func formatMoney(amount int64, currency, locale string) string {
-	style, ok := numberStyles[locale]
-	if !ok {
-		lang, _, _ := strings.Cut(locale, "-")
-		if style, ok = numberStyles[lang]; !ok {
-			style = numberStyles["en"]
-		}
-	}
-	digits := MinorDigits(currency)
-	sign := ""
-	if amount < 0 {
-		sign, amount = "-", -amount
-	}
-	unit := int64(1)
-	for range digits {
-		unit *= 10
-	}
-	whole := strconv.FormatInt(amount/unit, 10)
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteString(style.group)
-		}
-		b.WriteRune(r)
-	}
-	number := b.String()
-	if digits > 0 {
-		frac := strconv.FormatInt(amount%unit, 10)
-		number += style.decimal + strings.Repeat("0", digits-len(frac)) + frac
-	}
-	symbol, ok := style.symbols[currency]
-	if !ok {
-		symbol = currency
-	}
-	space := ""
-	if style.spaced || !ok {
-		space = nbsp
-	}
-	if style.symbolFirst {
-		return sign + symbol + space + number
-	}
-	return sign + number + space + symbol
+// isCountryCode reports whether c has the form of an ISO 3166 code ("SE"),
+// as the service requires of a session's and a consumer's country.
+func isCountryCode(c string) bool {
+	return len(c) == 2 && 'A' <= c[0] && c[0] <= 'Z' && 'A' <= c[1] && c[1] <= 'Z'
 }

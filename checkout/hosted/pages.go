@@ -1,0 +1,247 @@
+package hosted
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"kassa/checkout"
+	"kassa/ratelimit"
+	"kassa/templates"
+)
+
+// Pages serves the hosted checkout that merchants send shoppers to:
+// GET /checkout/{session_id} shows the order and the payment form, and
+// POST /checkout/{session_id} authorizes the session and sends the shopper
+// on to the merchant's confirmation URL. The pages are rendered on the
+// server and work with JavaScript off. It is safe for concurrent use.
+//
+// A page never shows a card number or security code it was sent: a form
+// re-rendered after an error keeps the shopper's details but not the card.
+type Pages struct {
+	svc     *checkout.Service
+	cfg     Config
+	form    *template.Template
+	message *template.Template
+}
+
+// Limiter limits form posts per merchant and per client address. Allow
+// takes a token for both and, when either is out, returns false and how
+// many seconds to wait. The region's limiter of the merchant API is one.
+type Limiter interface {
+	Allow(merchant, client string) (wait int, ok bool)
+}
+
+// Config configures Pages. Every field may be left zero.
+type Config struct {
+	Limiter Limiter                  // limits form posts; nil: no limit
+	Ready   func() bool              // whether the region takes writes; nil: always
+	Asset   func(name string) string // a static file's URL; nil: "/static/" + name
+	Secure  bool                     // mark the CSRF cookie Secure even on plain HTTP (behind a TLS proxy)
+	Logger  *slog.Logger             // nil: slog.Default()
+}
+
+// New returns the checkout pages over svc.
+func New(svc *checkout.Service, cfg Config) *Pages {
+	if cfg.Asset == nil {
+		cfg.Asset = func(name string) string { return "/static/" + name }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	// The templates are embedded, so a parse error is a bug in this
+	// binary, found by every test that renders a page.
+	layout := template.Must(template.ParseFS(templates.FS, "checkout_layout.html"))
+	return &Pages{
+		svc: svc, cfg: cfg,
+		form:    template.Must(template.Must(layout.Clone()).ParseFS(templates.FS, "checkout_form.html")),
+		message: template.Must(template.Must(layout.Clone()).ParseFS(templates.FS, "checkout_message.html")),
+	}
+}
+
+// Routes registers the pages on r.
+func (p *Pages) Routes(r *mux.Router) {
+	r.HandleFunc("/checkout/{id}", p.show).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/checkout/{id}", p.submit).Methods(http.MethodPost)
+}
+
+// show answers GET /checkout/{id}.
+func (p *Pages) show(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	switch sess.Status {
+	case "complete":
+		p.paid(w, r, sess)
+	case "processing":
+		p.pending(w, r, sess, http.StatusOK)
+	case "expired":
+		p.expired(w, r, sess)
+	default:
+		f := shopperForm{Country: sess.Country, Method: "pay_later"}
+		p.renderForm(w, r, http.StatusOK, sess, p.csrfCookie(w, r), f, nil, nil)
+	}
+}
+
+// submit answers POST /checkout/{id}.
+func (p *Pages) submit(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		p.renderMessage(w, r, http.StatusBadRequest, &sess, "forbidden", p.checkoutLink(sess, "forbidden.link"))
+		return
+	}
+	cookie, err := r.Cookie(csrfCookieName)
+	if err != nil || !hmac.Equal([]byte(csrfToken(cookie.Value, sess.ID)), []byte(r.PostForm.Get(fCSRF))) {
+		p.renderMessage(w, r, http.StatusForbidden, &sess, "forbidden", p.checkoutLink(sess, "forbidden.link"))
+		return
+	}
+	switch sess.Status {
+	case "expired":
+		p.expired(w, r, sess)
+		return
+	case "processing":
+		p.pending(w, r, sess, http.StatusAccepted)
+		return
+	}
+	if p.cfg.Ready != nil && !p.cfg.Ready() {
+		w.Header().Set("Retry-After", "2")
+		p.renderMessage(w, r, http.StatusServiceUnavailable, &sess, "busy", p.checkoutLink(sess, "busy.link"))
+		return
+	}
+	if p.cfg.Limiter != nil {
+		if wait, ok := p.cfg.Limiter.Allow(sess.Merchant, ratelimit.ClientKey(r)); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			p.renderMessage(w, r, http.StatusTooManyRequests, &sess, "busy", p.checkoutLink(sess, "busy.link"))
+			return
+		}
+	}
+
+	f := readForm(r)
+	now := p.svc.Now()
+	problems := check(f, now)
+	if sess.Status == "complete" {
+		// Only a repeat of the request that paid gets its order back
+		// (the shopper pressed Pay twice); anything else is told the
+		// order is paid.
+		problems = nil
+	}
+	if len(problems) > 0 {
+		p.renderForm(w, r, http.StatusUnprocessableEntity, sess, cookie.Value, f, problems, nil)
+		return
+	}
+	month, year := f.expiry(map[string]string{})
+	req := f.request(month, year)
+	// A shopper who closes the tab must not turn a card charge into an
+	// unknown outcome: the acquirer client's own timeout bounds the call.
+	o, _, err := p.svc.Authorize(context.WithoutCancel(r.Context()), "", sess.ID, req, p.svc.AuthorizeHash(req))
+	var fe *checkout.FieldError
+	switch {
+	case errors.As(err, &fe) && sess.Status != "complete":
+		key := fieldKeys[fe.Field]
+		if key == "" {
+			key = fMethod
+		}
+		p.renderForm(w, r, http.StatusUnprocessableEntity, sess, cookie.Value, f, map[string]string{key: key + ".invalid"}, nil)
+	case errors.As(err, &fe), errors.Is(err, checkout.ErrSessionComplete):
+		http.Redirect(w, r, "/checkout/"+string(sess.ID), http.StatusSeeOther)
+	case errors.Is(err, checkout.ErrSessionExpired):
+		p.expired(w, r, sess)
+	case errors.Is(err, checkout.ErrNotFound):
+		p.notFound(w, r)
+	case errors.Is(err, checkout.ErrAcquirerUnavailable):
+		// Nothing was charged; the shopper may try again or pay another way.
+		w.Header().Set("Retry-After", "5")
+		p.renderForm(w, r, http.StatusServiceUnavailable, sess, cookie.Value, f, nil, &checkout.Decision{Outcome: "unavailable"})
+	case errors.Is(err, checkout.ErrRightsUnavailable), errors.Is(err, checkout.ErrNotReady):
+		w.Header().Set("Retry-After", "5")
+		p.renderMessage(w, r, http.StatusServiceUnavailable, &sess, "busy", p.checkoutLink(sess, "busy.link"))
+	case err != nil:
+		p.internalError(w, r, &sess, err)
+	case o.Status == "declined":
+		p.renderForm(w, r, http.StatusPaymentRequired, sess, cookie.Value, f, nil, &o.Decision)
+	case o.Status == "pending":
+		p.pending(w, r, sess, http.StatusAccepted)
+	default:
+		http.Redirect(w, r, confirmationURL(sess, o.ID), http.StatusSeeOther)
+	}
+}
+
+// session loads the session named in the path, answering the page itself
+// when there is none.
+func (p *Pages) session(w http.ResponseWriter, r *http.Request) (checkout.Session, bool) {
+	id := mux.Vars(r)["id"]
+	if !strings.HasPrefix(id, "ses_") || len(id) > 64 {
+		p.notFound(w, r)
+		return checkout.Session{}, false
+	}
+	sess, err := p.svc.Session(r.Context(), "", checkout.SessionID(id))
+	switch {
+	case errors.Is(err, checkout.ErrNotFound):
+		p.notFound(w, r)
+		return checkout.Session{}, false
+	case err != nil:
+		p.internalError(w, r, nil, err)
+		return checkout.Session{}, false
+	}
+	return sess, true
+}
+
+// confirmationURL is the merchant's confirmation URL with the order and
+// session added to its query.
+func confirmationURL(sess checkout.Session, oid checkout.OrderID) string {
+	u, err := url.Parse(sess.URLs.Confirmation)
+	if err != nil { // validated when the session was created
+		return sess.URLs.Confirmation
+	}
+	q := u.Query()
+	q.Set("order_id", string(oid))
+	q.Set("session_id", string(sess.ID))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// The CSRF guard is a double-submit cookie: a random value in a cookie, and
+// in the form an HMAC of the session id under that value. A page on another
+// site can neither read the cookie nor set the field to match it. Unlike a
+// server-side key it needs no secret shared by the regions and survives a
+// restart, so a form rendered by one region can be posted to another.
+const csrfCookieName = "kassa_checkout"
+
+func csrfToken(cookie string, sid checkout.SessionID) string {
+	m := hmac.New(sha256.New, []byte(cookie))
+	m.Write([]byte("kassa checkout form\x00"))
+	m.Write([]byte(sid))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// csrfCookie returns the shopper's CSRF cookie value, setting a new one if
+// the request has none.
+func (p *Pages) csrfCookie(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookieName); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	v := base64.RawURLEncoding.EncodeToString(b[:])
+	http.SetCookie(w, &http.Cookie{
+		Name: csrfCookieName, Value: v, Path: "/checkout/", HttpOnly: true,
+		Secure:   r.TLS != nil || p.cfg.Secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+	return v
+}
