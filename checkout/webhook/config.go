@@ -44,28 +44,28 @@ type Config struct {
 
 	// Region is this region's id and Peers the other regions' (the
 	// takeover line).
-	Region string   `mapstructure:"-"`
-	Peers  []string `mapstructure:"-"`
+	Region string   `mapstructure:"-" json:"-"`
+	Peers  []string `mapstructure:"-" json:"-"`
 	// AllowLoopback (development mode) lets webhooks go to any http(s)
 	// URL; otherwise only https URLs whose every address is public.
-	AllowLoopback bool `mapstructure:"-"`
+	AllowLoopback bool `mapstructure:"-" json:"-"`
 	// Transport, if set, carries the POSTs instead of the dispatcher's own
 	// transport (tests inject network faults with it). Outside development
 	// the target's addresses are still checked before every request, but
 	// only the dispatcher's own transport dials the checked address itself.
-	Transport http.RoundTripper `mapstructure:"-"`
+	Transport http.RoundTripper `mapstructure:"-" json:"-"`
 	// Resolver and Dial are what the production dialer resolves names and
 	// connects with (net.DefaultResolver and a net.Dialer if nil).
-	Resolver netguard.Resolver                                                 `mapstructure:"-"`
-	Dial     func(ctx context.Context, network, addr string) (net.Conn, error) `mapstructure:"-"`
+	Resolver netguard.Resolver                                                 `mapstructure:"-" json:"-"`
+	Dial     func(ctx context.Context, network, addr string) (net.Conn, error) `mapstructure:"-" json:"-"`
 	// Now is the clock (time.Now if nil); Rand jitters the backoff (seeded
 	// from the clock if nil).
-	Now  func() time.Time `mapstructure:"-"`
-	Rand *rand.Rand       `mapstructure:"-"`
+	Now  func() time.Time `mapstructure:"-" json:"-"`
+	Rand *rand.Rand       `mapstructure:"-" json:"-"`
 	// Poll is the longest the dispatcher sleeps before it looks at its
 	// schedule again (1s if zero); it matters when Now is not the wall clock.
-	Poll   time.Duration `mapstructure:"-"`
-	Logger *slog.Logger  `mapstructure:"-"`
+	Poll   time.Duration `mapstructure:"-" json:"-"`
+	Logger *slog.Logger  `mapstructure:"-" json:"-"`
 }
 
 // Validate checks the settings and returns a *config.Error naming the first
