@@ -24,6 +24,7 @@ import (
 
 	"kassa/checkout"
 	"kassa/checkout/webhook"
+	"kassa/clocktest"
 	"kassa/ledger"
 	"kassa/outbox"
 	"kassa/region"
@@ -310,24 +311,6 @@ func TestWebhooksDelivered(t *testing.T) {
 	}
 }
 
-// fakeClock is the wall clock plus an offset that tests move forward.
-type fakeClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
 // single is one region started with options that startRegions does not
 // pass (a clock, a resolver).
 type single struct {
@@ -371,7 +354,7 @@ func startSingle(t *testing.T, tune func(*region.Config), opts ...region.Option)
 
 func TestWebhookGivesUpAfterMaxAge(t *testing.T) {
 	rc := newReceiver(t, "whsec_test_demo")
-	clock := &fakeClock{}
+	clock := clocktest.Wall()
 	s := startSingle(t, func(c *region.Config) {
 		c.Merchants[0].WebhookSecret = "whsec_not_what_the_merchant_has"
 		c.Webhooks.MaxAge, c.Webhooks.RetryMin, c.Webhooks.RetryMax = 24*time.Hour, time.Minute, time.Hour
