@@ -3,7 +3,6 @@ package checkout
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"kassa/account"
@@ -233,16 +232,7 @@ func (st *orderState) with(e ledger.Entry, now time.Time) (*orderState, error) {
 // wins; any other is a duplicate from a partition, voided by the region that
 // wrote it when it learns of the winner.
 func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error) {
-	sort.SliceStable(entries, func(i, j int) bool {
-		a, b := entries[i], entries[j]
-		if a.HLC != b.HLC {
-			return a.HLC.Less(b.HLC)
-		}
-		if a.Origin != b.Origin {
-			return a.Origin < b.Origin
-		}
-		return a.Seq < b.Seq
-	})
+	ledger.SortEntries(entries)
 	st := &orderState{entries: entries, ops: map[string]opData{}, voided: map[string]bool{}, returned: map[string]int64{}}
 	st.ID, st.Object = id, "order"
 	st.Captures, st.Refunds = []Movement{}, []Movement{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sort"
 
 	"kassa/ledger"
 )
@@ -69,17 +68,11 @@ func (s *Service) Notification(ctx context.Context, order OrderID) (Notification
 	if err != nil {
 		return Notification{}, err
 	}
-	var first *ledger.Entry
-	for i := range ss {
-		if ss[i].Kind == KindSessionCreated && (first == nil || ss[i].HLC.Less(first.HLC)) {
-			first = &ss[i]
-		}
-	}
-	if first == nil {
+	_, sd, err := firstSession(ss)
+	if errors.Is(err, ErrNotFound) {
 		return Notification{}, ErrNotHeld
 	}
-	var sd sessionData
-	if err := jsonUnmarshal(first.Data, &sd); err != nil {
+	if err != nil {
 		return Notification{}, err
 	}
 	return Notification{Merchant: sd.Merchant, URL: sd.URLs.Notification}, nil
@@ -95,16 +88,7 @@ func (s *Service) OrderAfter(ctx context.Context, e *ledger.Entry) (Order, error
 	if err != nil {
 		return Order{}, err
 	}
-	sort.SliceStable(es, func(a, b int) bool {
-		x, y := es[a], es[b]
-		if x.HLC != y.HLC {
-			return x.HLC.Less(y.HLC)
-		}
-		if x.Origin != y.Origin {
-			return x.Origin < y.Origin
-		}
-		return x.Seq < y.Seq
-	})
+	ledger.SortEntries(es)
 	cut := len(es)
 	for i := range es {
 		if es[i].Origin == e.Origin && es[i].Seq == e.Seq {

@@ -272,6 +272,26 @@ func (s *Service) session(ctx context.Context, id SessionID) (Session, *sessionD
 	return sess, d, err
 }
 
+// firstSession finds, among a session's entries, the one that created it
+// (the first in fold order, should two regions both have written one) and
+// decodes it. It returns ErrNotFound if there is none.
+func firstSession(es []ledger.Entry) (*ledger.Entry, *sessionData, error) {
+	var first *ledger.Entry
+	for i := range es {
+		if es[i].Kind == KindSessionCreated && (first == nil || es[i].Before(first)) {
+			first = &es[i]
+		}
+	}
+	if first == nil {
+		return nil, nil, ErrNotFound
+	}
+	var d sessionData
+	if err := jsonUnmarshal(first.Data, &d); err != nil {
+		return nil, nil, err
+	}
+	return first, &d, nil
+}
+
 // sessionAndOrder returns a session and the state of its order (nil if it
 // has none yet).
 func (s *Service) sessionAndOrder(ctx context.Context, id SessionID) (Session, *sessionData, *orderState, error) {
@@ -279,17 +299,8 @@ func (s *Service) sessionAndOrder(ctx context.Context, id SessionID) (Session, *
 	if err != nil {
 		return Session{}, nil, nil, err
 	}
-	var first *ledger.Entry
-	for i := range es {
-		if es[i].Kind == KindSessionCreated && (first == nil || es[i].HLC.Less(first.HLC)) {
-			first = &es[i]
-		}
-	}
-	if first == nil {
-		return Session{}, nil, nil, ErrNotFound
-	}
-	var d sessionData
-	if err := jsonUnmarshal(first.Data, &d); err != nil {
+	first, d, err := firstSession(es)
+	if err != nil {
 		return Session{}, nil, nil, err
 	}
 	st, err := s.order(ctx, OrderFor(id))
@@ -299,7 +310,7 @@ func (s *Service) sessionAndOrder(ctx context.Context, id SessionID) (Session, *
 	if err != nil {
 		return Session{}, nil, nil, err
 	}
-	return s.sessionView(id, first, &d, st), &d, st, nil
+	return s.sessionView(id, first, d, st), d, st, nil
 }
 
 // sessionView shows a session from its creating entry and its order's state.

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 )
@@ -61,4 +62,23 @@ func (c *clock) observe(h HLC) {
 	if c.last.Less(h) {
 		c.last = h
 	}
+}
+
+// Before reports whether e comes before o in the order every region folds
+// entries in: by hybrid logical clock, then origin, then sequence number.
+// It is a total order on entries with distinct (origin, seq), so a fold
+// over it is the same in every region that holds the same entries.
+func (e *Entry) Before(o *Entry) bool {
+	if e.HLC != o.HLC {
+		return e.HLC.Less(o.HLC)
+	}
+	if e.Origin != o.Origin {
+		return e.Origin < o.Origin
+	}
+	return e.Seq < o.Seq
+}
+
+// SortEntries sorts es in the order of Before.
+func SortEntries(es []Entry) {
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Before(&es[j]) })
 }
