@@ -38,6 +38,16 @@ func (e *cmdEnv) flags(name, summary string, args []string, define func(fs *pfla
 	return fs, nil
 }
 
+// configFor parses a sub-command's flags, the config flags named among
+// them, and loads the configuration they select.
+func (e *cmdEnv) configFor(name, summary string, args []string, configFlags ...string) (region.Config, error) {
+	fs, err := e.flags(name, summary, args, func(fs *pflag.FlagSet) { addConfigFlags(fs, configFlags...) })
+	if err != nil {
+		return region.Config{}, err
+	}
+	return e.loadConfig(fs)
+}
+
 func (e *cmdEnv) logger(cfg region.Config) *slog.Logger {
 	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.Log.Level]
 	opts := &slog.HandlerOptions{Level: level}
@@ -48,13 +58,7 @@ func (e *cmdEnv) logger(cfg region.Config) *slog.Logger {
 }
 
 func (e *cmdEnv) serve(ctx context.Context, args []string) error {
-	fs, err := e.flags("serve", "Run a region until interrupted (SIGINT or SIGTERM drain requests and finish writes).", args, func(fs *pflag.FlagSet) {
-		addConfigFlags(fs, "listen", "data-dir", "region", "public-url", "backup-url", "mode", "log-level")
-	})
-	if err != nil {
-		return err
-	}
-	cfg, err := e.loadConfig(fs)
+	cfg, err := e.configFor("serve", "Run a region until interrupted (SIGINT or SIGTERM drain requests and finish writes).", args, "listen", "data-dir", "region", "public-url", "backup-url", "mode", "log-level")
 	if err != nil {
 		return err
 	}
@@ -82,13 +86,7 @@ func (e *cmdEnv) serve(ctx context.Context, args []string) error {
 }
 
 func (e *cmdEnv) keygen(_ context.Context, args []string) error {
-	fs, err := e.flags("keygen", "Create the region key (key_file, default <data_dir>/region.key, mode 0600) if absent,\nand print the region's public key (base64) as the only line on stdout.", args, func(fs *pflag.FlagSet) {
-		addConfigFlags(fs, "data-dir")
-	})
-	if err != nil {
-		return err
-	}
-	cfg, err := e.loadConfig(fs)
+	cfg, err := e.configFor("keygen", "Create the region key (key_file, default <data_dir>/region.key, mode 0600) if absent,\nand print the region's public key (base64) as the only line on stdout.", args, "data-dir")
 	if err != nil {
 		return err
 	}
@@ -147,13 +145,7 @@ func (e *cmdEnv) keys(cfg region.Config) (ledger.Keys, error) {
 }
 
 func (e *cmdEnv) verify(ctx context.Context, args []string) error {
-	fs, err := e.flags("verify", "Check every signature, chain link, sequence and double-entry sum in the region database\n<data_dir>/kassa.db, and that its derived state matches its entries. Exit 0 when clean,\n1 naming the first bad entry. Keys come from key_file and the configured peers.", args, func(fs *pflag.FlagSet) {
-		addConfigFlags(fs, "data-dir")
-	})
-	if err != nil {
-		return err
-	}
-	cfg, err := e.loadConfig(fs)
+	cfg, err := e.configFor("verify", "Check every signature, chain link, sequence and double-entry sum in the region database\n<data_dir>/kassa.db, and that its derived state matches its entries. Exit 0 when clean,\n1 naming the first bad entry. Keys come from key_file and the configured peers.", args, "data-dir")
 	if err != nil {
 		return err
 	}
