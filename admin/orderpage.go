@@ -77,6 +77,23 @@ func (f *orderForm) fieldError(form, field, msg string) {
 	f.problems = append(f.problems, problem{Target: id, Message: msg})
 }
 
+// amount reads a form's amount field in currency (what says what the amount
+// is, such as "to refund"), keeps what was typed for the page, and records
+// a field error if it is not a valid amount.
+func (f *orderForm) amount(r *http.Request, form, what, currency string) int64 {
+	raw := r.PostForm.Get("amount")
+	f.values[form+"-amount"] = raw
+	amount, err := formAmount(r, raw, currency)
+	if err != nil {
+		msg := fmt.Sprintf("Enter the amount %s in %s, like %s", what, currency, plainAmount(1250, currency))
+		if strings.TrimSpace(raw) == "" {
+			msg = "Enter the amount " + what
+		}
+		f.fieldError(form, "amount", msg)
+	}
+	return amount
+}
+
 func (f *orderForm) wholeError(form, msg string) {
 	f.formError[form] = msg
 	f.problems = append(f.problems, problem{Target: form + "-form", Message: msg})
@@ -281,16 +298,7 @@ func (a *API) refundAction(w http.ResponseWriter, r *http.Request, s session, v 
 	}
 	o, f := ov.Order, newOrderForm()
 	nonce, reason := actionForm(r, "refund", f, true)
-	raw := r.PostForm.Get("amount")
-	f.values["refund-amount"] = raw
-	amount, err := formAmount(r, raw, o.Currency)
-	if err != nil {
-		msg := fmt.Sprintf("Enter the amount to refund in %s, like %s", o.Currency, plainAmount(1250, o.Currency))
-		if strings.TrimSpace(raw) == "" {
-			msg = "Enter the amount to refund"
-		}
-		f.fieldError("refund", "amount", msg)
-	}
+	amount := f.amount(r, "refund", "to refund", o.Currency)
 	if !a.validNonce(w, r, v, nonce) {
 		return
 	}
@@ -358,18 +366,10 @@ func (a *API) repayAction(w http.ResponseWriter, r *http.Request, s session, v *
 		return
 	}
 	o, f := ov.Order, newOrderForm()
-	raw := r.PostForm.Get("amount")
+	amount := f.amount(r, "repay", "repaid", o.Currency)
 	ref := strings.TrimSpace(r.PostForm.Get("reference"))
 	note := strings.TrimSpace(r.PostForm.Get("note"))
-	f.values["repay-amount"], f.values["repay-reference"], f.values["repay-note"] = raw, ref, note
-	amount, err := formAmount(r, raw, o.Currency)
-	if err != nil {
-		msg := fmt.Sprintf("Enter the amount repaid in %s, like %s", o.Currency, plainAmount(1250, o.Currency))
-		if strings.TrimSpace(raw) == "" {
-			msg = "Enter the amount repaid"
-		}
-		f.fieldError("repay", "amount", msg)
-	}
+	f.values["repay-reference"], f.values["repay-note"] = ref, note
 	switch {
 	case ref == "":
 		f.fieldError("repay", "reference", "Enter the bank's reference for the payment")
