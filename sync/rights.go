@@ -44,13 +44,7 @@ type RightsResponse struct {
 	Entries  [][]byte `json:"entries"`
 }
 
-func (n *Node) serveRights(w http.ResponseWriter, r *http.Request) {
-	from, body, release, rerr := n.authenticate(w, r)
-	if rerr != nil {
-		n.refuse(w, r, from, rerr)
-		return
-	}
-	defer release()
+func (n *Node) serveRights(w http.ResponseWriter, r *http.Request, from string, body []byte) {
 	var req RightsRequest
 	if err := decodeStrict(body, &req); err != nil || req.From != from || req.Amount <= 0 || req.Subject == "" || req.Account == "" {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body is not a rights request from the signing region"})

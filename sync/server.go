@@ -20,9 +20,24 @@ import (
 // authenticated POST (push) and GET (pull) /sync/v1/entries.
 func (n *Node) Routes(r *mux.Router) {
 	r.HandleFunc("/sync/v1/status", n.serveStatus).Methods(http.MethodGet)
-	r.HandleFunc("/sync/v1/entries", n.servePush).Methods(http.MethodPost)
-	r.HandleFunc("/sync/v1/entries", n.servePull).Methods(http.MethodGet)
-	r.HandleFunc("/sync/v1/rights", n.serveRights).Methods(http.MethodPost)
+	r.HandleFunc("/sync/v1/entries", n.signed(n.servePush)).Methods(http.MethodPost)
+	r.HandleFunc("/sync/v1/entries", n.signed(n.servePull)).Methods(http.MethodGet)
+	r.HandleFunc("/sync/v1/rights", n.signed(n.serveRights)).Methods(http.MethodPost)
+}
+
+// signed serves h only for a request a known peer signed, within the
+// per-peer concurrency cap, with the body it signed; any other is refused
+// with the reason.
+func (n *Node) signed(h func(w http.ResponseWriter, r *http.Request, from string, body []byte)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		from, body, release, rerr := n.authenticate(w, r)
+		if rerr != nil {
+			n.refuse(w, r, from, rerr)
+			return
+		}
+		defer release()
+		h(w, r, from, body)
+	}
 }
 
 func (n *Node) serveStatus(w http.ResponseWriter, _ *http.Request) {
@@ -93,13 +108,7 @@ func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (from string
 	}, nil
 }
 
-func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
-	from, body, release, rerr := n.authenticate(w, r)
-	if rerr != nil {
-		n.refuse(w, r, from, rerr)
-		return
-	}
-	defer release()
+func (n *Node) servePush(w http.ResponseWriter, r *http.Request, from string, body []byte) {
 	var req PushRequest
 	if err := req.UnmarshalBinary(body); err != nil {
 		n.refuse(w, r, from, &requestError{http.StatusBadRequest, "malformed", "body is not a push: " + err.Error()})
@@ -175,13 +184,7 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (n *Node) servePull(w http.ResponseWriter, r *http.Request) {
-	from, _, release, rerr := n.authenticate(w, r)
-	if rerr != nil {
-		n.refuse(w, r, from, rerr)
-		return
-	}
-	defer release()
+func (n *Node) servePull(w http.ResponseWriter, r *http.Request, from string, _ []byte) {
 	q := r.URL.Query()
 	origin := q.Get("origin")
 	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
