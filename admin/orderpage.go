@@ -241,6 +241,18 @@ var nonceRe = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
 
 const maxReason = 500
 
+// actionOn loads the order a form with a required reason was posted for
+// and reads the form's nonce and reason. ok is false when the order could
+// not be shown (the page has been answered).
+func (a *API) actionOn(w http.ResponseWriter, r *http.Request, v *view, form string) (ov OrderView, f *orderForm, nonce, reason string, ok bool) {
+	if ov, ok = a.loadOrder(w, r, v); !ok {
+		return ov, nil, "", "", false
+	}
+	f = newOrderForm()
+	nonce, reason = actionForm(r, form, f, true)
+	return ov, f, nonce, reason, true
+}
+
 // actionForm reads the nonce and the reason every order form carries.
 func actionForm(r *http.Request, form string, f *orderForm, reasonRequired bool) (nonce, reason string) {
 	nonce = r.PostForm.Get("nonce")
@@ -292,12 +304,11 @@ func (a *API) opFailed(w http.ResponseWriter, r *http.Request, s session, v *vie
 // The idempotency key comes from the form's nonce, so the same form sent
 // twice refunds once.
 func (a *API) refundAction(w http.ResponseWriter, r *http.Request, s session, v *view) {
-	ov, ok := a.loadOrder(w, r, v)
+	ov, f, nonce, reason, ok := a.actionOn(w, r, v, "refund")
 	if !ok {
 		return
 	}
-	o, f := ov.Order, newOrderForm()
-	nonce, reason := actionForm(r, "refund", f, true)
+	o := ov.Order
 	amount := f.amount(r, "refund", "to refund", o.Currency)
 	if !a.validNonce(w, r, v, nonce) {
 		return
@@ -338,12 +349,11 @@ func (a *API) afterOp(w http.ResponseWriter, r *http.Request, s session, v *view
 
 // cancelAction answers POST /admin/orders/{id}/cancel (reason).
 func (a *API) cancelAction(w http.ResponseWriter, r *http.Request, s session, v *view) {
-	ov, ok := a.loadOrder(w, r, v)
+	ov, f, nonce, reason, ok := a.actionOn(w, r, v, "cancel")
 	if !ok {
 		return
 	}
-	o, f := ov.Order, newOrderForm()
-	nonce, reason := actionForm(r, "cancel", f, true)
+	o := ov.Order
 	if !a.validNonce(w, r, v, nonce) {
 		return
 	}
