@@ -253,6 +253,21 @@ func (a *API) actionOn(w http.ResponseWriter, r *http.Request, v *view, form str
 	return ov, f, nonce, reason, true
 }
 
+// formAccepted answers false, having answered the request, when the
+// form's nonce is not valid or its fields have problems (the order page
+// again, with the form as sent and what to fix).
+func (a *API) formAccepted(w http.ResponseWriter, r *http.Request, s session, v *view, ov OrderView, f *orderForm, nonce string) bool {
+	if !a.validNonce(w, r, v, nonce) {
+		return false
+	}
+	if len(f.problems) > 0 {
+		f.status = http.StatusUnprocessableEntity
+		a.renderOrder(w, r, s, v, ov, f)
+		return false
+	}
+	return true
+}
+
 // actionForm reads the nonce and the reason every order form carries.
 func actionForm(r *http.Request, form string, f *orderForm, reasonRequired bool) (nonce, reason string) {
 	nonce = r.PostForm.Get("nonce")
@@ -310,12 +325,7 @@ func (a *API) refundAction(w http.ResponseWriter, r *http.Request, s session, v 
 	}
 	o := ov.Order
 	amount := f.amount(r, "refund", "to refund", o.Currency)
-	if !a.validNonce(w, r, v, nonce) {
-		return
-	}
-	if len(f.problems) > 0 {
-		f.status = http.StatusUnprocessableEntity
-		a.renderOrder(w, r, s, v, ov, f)
+	if !a.formAccepted(w, r, s, v, ov, f, nonce) {
 		return
 	}
 	hash := checkout.RequestHash([]byte("admin refund"), []byte(strconv.FormatInt(amount, 10)))
@@ -354,12 +364,7 @@ func (a *API) cancelAction(w http.ResponseWriter, r *http.Request, s session, v 
 		return
 	}
 	o := ov.Order
-	if !a.validNonce(w, r, v, nonce) {
-		return
-	}
-	if len(f.problems) > 0 {
-		f.status = http.StatusUnprocessableEntity
-		a.renderOrder(w, r, s, v, ov, f)
+	if !a.formAccepted(w, r, s, v, ov, f, nonce) {
 		return
 	}
 	_, replayed, err := a.svc.Cancel(r.Context(), o.Merchant, o.ID, staffKey(nonce), checkout.RequestHash([]byte("admin cancel")))
