@@ -36,11 +36,9 @@ func (s *Service) Capture(ctx context.Context, merchantID string, oid OrderID, k
 			return ledger.Draft{}, fmt.Errorf("%w: the authorization of the rest expired on %s", ErrInvalidState, st.ExpiresAt.Format(time.RFC3339))
 		}
 		open := st.Amount - st.Captured - st.Released
-		if amount == 0 {
-			amount = open
-		}
-		if amount < 0 || amount > open {
-			return ledger.Draft{}, &AmountError{Requested: amount, Allowed: open, What: "captured"}
+		amount, err := within(amount, open, "captured")
+		if err != nil {
+			return ledger.Draft{}, err
 		}
 		cur := ledger.Amount(amount)
 		rights := account.CaptureRights(string(oid)).In(s.cfg.Region)
@@ -75,11 +73,9 @@ func (s *Service) Refund(ctx context.Context, merchantID string, oid OrderID, ke
 		if open <= 0 {
 			return ledger.Draft{}, fmt.Errorf("%w: nothing captured to refund (order is %s)", ErrInvalidState, st.Status)
 		}
-		if amount == 0 {
-			amount = open
-		}
-		if amount < 0 || amount > open {
-			return ledger.Draft{}, &AmountError{Requested: amount, Allowed: open, What: "refunded"}
+		amount, err := within(amount, open, "refunded")
+		if err != nil {
+			return ledger.Draft{}, err
 		}
 		cur := ledger.Amount(amount)
 		rights := account.RefundRights(string(oid)).In(s.cfg.Region)
@@ -486,3 +482,16 @@ type noRightsHere struct{}
 func (noRightsHere) Error() string  { return "checkout: this region owns none of these rights" }
 func (noRightsHere) NoRights() bool { return true }
 func (noRightsHere) Unwrap() error  { return ErrRightsUnavailable }
+
+// within is the amount an operation moves: all that is open when the
+// request names none (0), else the request, which must not exceed what is
+// open (an *AmountError saying what was asked and what was allowed).
+func within(amount, open int64, what string) (int64, error) {
+	if amount == 0 {
+		amount = open
+	}
+	if amount < 0 || amount > open {
+		return 0, &AmountError{Requested: amount, Allowed: open, What: what}
+	}
+	return amount, nil
+}
