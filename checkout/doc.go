@@ -1,6 +1,9 @@
 // Package checkout owns sessions, orders and the rules that move an order
-// from authorized to captured, refunded, cancelled or expired. The merchant
-// API (/v1) over it is checkout/merchantapi.
+// from authorized to captured, refunded, cancelled or expired. What faces
+// the outside lives in packages over it: the merchant API (/v1) in
+// checkout/merchantapi, the hosted pages in checkout/hosted, webhooks in
+// checkout/webhook. checkout imports none of them, nor html/template or a
+// router.
 //
 // Every change is a ledger entry; an order's state is a fold of the entries
 // about it, so it is the same in every region that holds the same entries.
