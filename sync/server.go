@@ -87,6 +87,12 @@ const readBudgetBodies = 4
 // within the read budget and sync.timeout, hashing it as it arrives, and
 // verifies the signature over that hash. release must be called when done.
 func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (from string, body []byte, release func(), rerr *requestError) {
+	// Until the body is in, a refusal closes an HTTP/1 connection: the
+	// server would otherwise read what is left of the body before
+	// answering. (HTTP/2 resets just the stream.)
+	if r.ContentLength != 0 && r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 	switch {
 	case r.ContentLength < 0:
 		return "", nil, nil, &requestError{http.StatusLengthRequired, "length_required", "send the body with a Content-Length"}
@@ -107,7 +113,7 @@ func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (from string
 	}
 	if budget := readBudgetBodies * n.cfg.MaxBodyBytes; n.reading+size > budget {
 		n.mu.Unlock()
-		return "", nil, nil, &requestError{http.StatusServiceUnavailable, "busy", fmt.Sprintf("this region is reading %d bytes of request bodies already; retry later", budget)}
+		return "", nil, nil, &requestError{http.StatusServiceUnavailable, "busy", fmt.Sprintf("this region is already reading all the request bodies it reads at once (%d bytes); retry later", budget)}
 	}
 	n.inbound[c.from]++
 	n.reading += size
@@ -122,6 +128,7 @@ func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (from string
 	n.reading -= size
 	n.mu.Unlock()
 	if rerr == nil {
+		w.Header().Del("Connection")
 		rerr = authError(n.auth.verify(r, c, sum))
 	}
 	if rerr != nil {
