@@ -32,6 +32,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection (sync sets
+// its own read deadline for a body).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // routeKey carries, in a request's context, where the router writes the
 // template of the route it matched.
 type routeKey struct{}

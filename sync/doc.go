@@ -7,10 +7,12 @@
 //
 // Invariants: a request is accepted only with a fresh signature by a
 // configured peer, and every entry in it is still verified against its
-// origin's key; a refused request changes nothing; pipelined pushes from one
-// peer reach the ledger in chain order whatever order they arrive in; the
-// cursor for a peer never moves back while the same process of the peer
-// answers, and is replaced by a new process's first answer. The status it serves is
-// derived from the ledger and from observations of peers only; it never
-// holds or prints secrets.
+// origin's key; no body is read before the headers show a fresh request
+// from a configured peer with a free slot, and at most four bodies of
+// MaxBodyBytes are read at once; a refused request changes nothing;
+// pipelined pushes from one peer reach the ledger in chain order whatever
+// order they arrive in; the cursor for a peer never moves back while the
+// same process of the peer answers, and is replaced by a new process's
+// first answer. The status it serves is derived from the ledger and from
+// observations of peers only; it never holds or prints secrets.
 package sync

@@ -58,6 +58,7 @@ type Node struct {
 	peers   map[string]*peerState
 	forks   map[string]int64 // origin -> forks seen from it
 	inbound map[string]int   // peer -> requests being served
+	reading int64            // bytes of request bodies being read, not yet authenticated
 	// pipes keeps each peer's pipelined pushes in order.
 	pipes *pipelines
 	// incarnation names this process in answers to pushes.

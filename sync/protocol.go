@@ -224,8 +224,7 @@ var (
 // method, path with query, timestamp, a nonce and the body's SHA-256. The
 // nonce makes two identical requests in one millisecond two different
 // signatures (ed25519 is deterministic), so neither is taken for a replay.
-func signingString(method, uri string, ts int64, nonce string, body []byte) []byte {
-	sum := sha256.Sum256(body)
+func signingString(method, uri string, ts int64, nonce string, sum [sha256.Size]byte) []byte {
 	return []byte("kassa-sync-v1\n" + method + "\n" + uri + "\n" + strconv.FormatInt(ts, 10) + "\n" + nonce + "\n" + hex.EncodeToString(sum[:]))
 }
 
@@ -235,7 +234,7 @@ func signRequest(req *http.Request, from string, key ed25519.PrivateKey, now tim
 	var b [12]byte
 	rand.Read(b[:])
 	nonce := hex.EncodeToString(b[:])
-	sig := ed25519.Sign(key, signingString(req.Method, req.URL.RequestURI(), ts, nonce, body))
+	sig := ed25519.Sign(key, signingString(req.Method, req.URL.RequestURI(), ts, nonce, sha256.Sum256(body)))
 	req.Header.Set(HeaderRegion, from)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderNonce, nonce)
@@ -254,39 +253,65 @@ type authenticator struct {
 	lastPrune time.Time
 }
 
-// check returns the authenticated peer id, or an error wrapping one of the
-// errors above that says what is wrong.
-func (a *authenticator) check(r *http.Request, body []byte) (string, error) {
-	from := r.Header.Get(HeaderRegion)
-	pub, ok := a.keys[from]
-	if !ok {
-		return "", fmt.Errorf("%w %q", ErrUnknownPeer, from)
+// claim is what a request's headers say: the sender, when and how it
+// signed. check finds it well formed, fresh and from a known peer before the
+// body is read; verify then checks the signature against the body's hash.
+type claim struct {
+	from  string
+	pub   ed25519.PublicKey
+	ts    int64
+	nonce string
+	sig   []byte
+}
+
+// check returns the request's claim, or an error wrapping one of the errors
+// above that says what is wrong. It needs only the headers.
+func (a *authenticator) check(r *http.Request) (claim, error) {
+	c := claim{from: r.Header.Get(HeaderRegion)}
+	var ok bool
+	if c.pub, ok = a.keys[c.from]; !ok {
+		return claim{}, fmt.Errorf("%w %q", ErrUnknownPeer, c.from)
 	}
-	ts, err := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)
+	var err error
+	c.ts, err = strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)
 	if err != nil {
-		return "", fmt.Errorf("%w: missing or bad %s", ErrUnauthenticated, HeaderTimestamp)
+		return claim{}, fmt.Errorf("%w: missing or bad %s", ErrUnauthenticated, HeaderTimestamp)
 	}
-	sig, err := base64.StdEncoding.DecodeString(r.Header.Get(HeaderSignature))
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return "", fmt.Errorf("%w: missing or bad %s", ErrUnauthenticated, HeaderSignature)
+	c.sig, err = base64.StdEncoding.DecodeString(r.Header.Get(HeaderSignature))
+	if err != nil || len(c.sig) != ed25519.SignatureSize {
+		return claim{}, fmt.Errorf("%w: missing or bad %s", ErrUnauthenticated, HeaderSignature)
 	}
-	nonce := r.Header.Get(HeaderNonce)
-	if len(nonce) < 16 || len(nonce) > 64 {
-		return "", fmt.Errorf("%w: missing or bad %s", ErrUnauthenticated, HeaderNonce)
+	c.nonce = r.Header.Get(HeaderNonce)
+	if len(c.nonce) < 16 || len(c.nonce) > 64 {
+		return claim{}, fmt.Errorf("%w: missing or bad %s", ErrUnauthenticated, HeaderNonce)
 	}
 	now := a.now()
-	at := time.UnixMilli(ts)
+	at := time.UnixMilli(c.ts)
 	if at.Before(now.Add(-a.window)) || at.After(now.Add(a.window)) {
-		return "", fmt.Errorf("%w: %s is %s from this region's clock (window %s)", ErrStale, HeaderTimestamp, at.Sub(now).Round(time.Millisecond), a.window)
+		return claim{}, fmt.Errorf("%w: %s is %s from this region's clock (window %s)", ErrStale, HeaderTimestamp, at.Sub(now).Round(time.Millisecond), a.window)
 	}
-	if !ed25519.Verify(pub, signingString(r.Method, r.URL.RequestURI(), ts, nonce, body), sig) {
-		return "", fmt.Errorf("%w: signature does not verify with %s's key", ErrUnauthenticated, from)
+	a.mu.Lock()
+	_, dup := a.seen[string(c.sig)]
+	a.mu.Unlock()
+	if dup {
+		return claim{}, ErrReplayed
 	}
-	key := string(sig)
+	return c, nil
+}
+
+// verify checks c's signature over r's method and URI and the hash of the
+// body it came with, and remembers it for the replay window. The error wraps
+// ErrUnauthenticated or ErrReplayed.
+func (a *authenticator) verify(r *http.Request, c claim, sum [sha256.Size]byte) error {
+	if !ed25519.Verify(c.pub, signingString(r.Method, r.URL.RequestURI(), c.ts, c.nonce, sum), c.sig) {
+		return fmt.Errorf("%w: signature does not verify with %s's key", ErrUnauthenticated, c.from)
+	}
+	key := string(c.sig)
+	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, dup := a.seen[key]; dup {
-		return "", ErrReplayed
+		return ErrReplayed
 	}
 	if now.Sub(a.lastPrune) > time.Second {
 		for k, exp := range a.seen {
@@ -296,6 +321,6 @@ func (a *authenticator) check(r *http.Request, body []byte) (string, error) {
 		}
 		a.lastPrune = now
 	}
-	a.seen[key] = at.Add(2 * a.window)
-	return from, nil
+	a.seen[key] = time.UnixMilli(c.ts).Add(2 * a.window)
+	return nil
 }

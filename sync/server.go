@@ -3,12 +3,15 @@ package sync
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -73,39 +76,104 @@ func (n *Node) refuse(w http.ResponseWriter, r *http.Request, from string, e *re
 	httperr.Write(w, he)
 }
 
-// authenticate reads the body (bounded), checks the signature and takes one
-// of the peer's concurrency slots; release must be called when done.
+// readBudgetBodies is how many bodies of sync.max_body_bytes may be read at
+// once, across all peers, before they are authenticated: the memory an
+// unauthenticated sender can make this region hold.
+const readBudgetBodies = 4
+
+// authenticate checks what it can of the request before reading its body:
+// the declared length, the signature headers, the timestamp and the
+// claimed peer, whose concurrency slot it then takes. It reads the body
+// within the read budget and sync.timeout, hashing it as it arrives, and
+// verifies the signature over that hash. release must be called when done.
 func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (from string, body []byte, release func(), rerr *requestError) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, n.cfg.MaxBodyBytes+1))
-	if err != nil {
-		return "", nil, nil, &requestError{http.StatusBadRequest, "read_failed", "could not read body: " + err.Error()}
+	// Until the body is in, a refusal closes an HTTP/1 connection: the
+	// server would otherwise read what is left of the body before
+	// answering. (HTTP/2 resets just the stream.)
+	if r.ContentLength != 0 && r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
 	}
-	if int64(len(body)) > n.cfg.MaxBodyBytes {
+	switch {
+	case r.ContentLength < 0:
+		return "", nil, nil, &requestError{http.StatusLengthRequired, "length_required", "send the body with a Content-Length"}
+	case r.ContentLength > n.cfg.MaxBodyBytes:
 		return "", nil, nil, &requestError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body exceeds %d bytes; send smaller batches", n.cfg.MaxBodyBytes)}
 	}
-	from, err = n.auth.check(r, body)
-	switch {
-	case errors.Is(err, ErrUnknownPeer):
-		return "", nil, nil, &requestError{http.StatusForbidden, "unknown_peer", err.Error()}
-	case errors.Is(err, ErrReplayed):
-		return "", nil, nil, &requestError{http.StatusConflict, "replayed", err.Error()}
-	case errors.Is(err, ErrStale):
-		return "", nil, nil, &requestError{http.StatusUnauthorized, "stale", err.Error()}
-	case err != nil:
-		return "", nil, nil, &requestError{http.StatusUnauthorized, "unauthenticated", err.Error()}
+	c, err := n.auth.check(r)
+	if rerr := authError(err); rerr != nil {
+		return "", nil, nil, rerr
 	}
+	// The claim is not proven yet, so a refusal from here on is not held
+	// against the peer in its status.
+	size := r.ContentLength
 	n.mu.Lock()
-	if n.inbound[from] >= n.cfg.MaxConcurrentPerPeer {
+	if n.inbound[c.from] >= n.cfg.MaxConcurrentPerPeer {
 		n.mu.Unlock()
-		return from, nil, nil, &requestError{http.StatusTooManyRequests, "too_many_requests", fmt.Sprintf("more than %d concurrent requests from %s", n.cfg.MaxConcurrentPerPeer, from)}
+		return "", nil, nil, &requestError{http.StatusTooManyRequests, "too_many_requests", fmt.Sprintf("more than %d concurrent requests from %s", n.cfg.MaxConcurrentPerPeer, c.from)}
 	}
-	n.inbound[from]++
-	n.mu.Unlock()
-	return from, body, func() {
-		n.mu.Lock()
-		n.inbound[from]--
+	if budget := readBudgetBodies * n.cfg.MaxBodyBytes; n.reading+size > budget {
 		n.mu.Unlock()
-	}, nil
+		return "", nil, nil, &requestError{http.StatusServiceUnavailable, "busy", fmt.Sprintf("this region is already reading all the request bodies it reads at once (%d bytes); retry later", budget)}
+	}
+	n.inbound[c.from]++
+	n.reading += size
+	n.mu.Unlock()
+	release = func() {
+		n.mu.Lock()
+		n.inbound[c.from]--
+		n.mu.Unlock()
+	}
+	body, sum, rerr := n.readBody(w, r)
+	n.mu.Lock()
+	n.reading -= size
+	n.mu.Unlock()
+	if rerr == nil {
+		w.Header().Del("Connection")
+		rerr = authError(n.auth.verify(r, c, sum))
+	}
+	if rerr != nil {
+		release()
+		return "", nil, nil, rerr
+	}
+	return c.from, body, release, nil
+}
+
+// readBody reads exactly the declared body within sync.timeout (a sender
+// gets no longer for its whole attempt), hashing it as it arrives.
+func (n *Node) readBody(w http.ResponseWriter, r *http.Request) ([]byte, [sha256.Size]byte, *requestError) {
+	var sum [sha256.Size]byte
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(n.cfg.Timeout)) == nil {
+		// Once the body is in, nothing more is read for this request; a
+		// deadline left behind would cut the connection under the handler.
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	h := sha256.New()
+	body := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(io.TeeReader(r.Body, h), body); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, sum, &requestError{http.StatusRequestTimeout, "read_timeout", fmt.Sprintf("body not received within %s", n.cfg.Timeout)}
+		}
+		return nil, sum, &requestError{http.StatusBadRequest, "read_failed", fmt.Sprintf("could not read the %d-byte body: %v", r.ContentLength, err)}
+	}
+	h.Sum(sum[:0])
+	return body, sum, nil
+}
+
+// authError maps an authentication failure to its refusal, or nil to nil.
+func authError(err error) *requestError {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrUnknownPeer):
+		return &requestError{http.StatusForbidden, "unknown_peer", err.Error()}
+	case errors.Is(err, ErrReplayed):
+		return &requestError{http.StatusConflict, "replayed", err.Error()}
+	case errors.Is(err, ErrStale):
+		return &requestError{http.StatusUnauthorized, "stale", err.Error()}
+	default:
+		return &requestError{http.StatusUnauthorized, "unauthenticated", err.Error()}
+	}
 }
 
 func (n *Node) servePush(w http.ResponseWriter, r *http.Request, from string, body []byte) {

@@ -28,18 +28,23 @@ type Settings struct {
 	// BatchSize is the most entries one push carries (and a receiver
 	// accepts).
 	BatchSize int `mapstructure:"batch_size"`
-	// MaxBodyBytes bounds a push the receiver accepts.
+	// MaxBodyBytes bounds a request body the receiver accepts; one that
+	// declares more is refused before it is read, and at most four such
+	// bodies are read at once, across all peers, before their signatures
+	// can be checked.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
 	// Interval is how often a peer that has nothing new gets an empty push
 	// (the vector exchange that repairs anything a lost push missed).
 	Interval time.Duration `mapstructure:"interval"`
-	// Timeout bounds one HTTP attempt; Retries is how often a failed attempt
-	// is retried (with backoff between RetryWaitMin and RetryWaitMax).
+	// Timeout bounds one HTTP attempt, and how long a peer's request body
+	// may take to arrive; Retries is how often a failed attempt is retried
+	// (with backoff between RetryWaitMin and RetryWaitMax).
 	Timeout      time.Duration `mapstructure:"timeout"`
 	Retries      int           `mapstructure:"retries"`
 	RetryWaitMin time.Duration `mapstructure:"retry_wait_min"`
 	RetryWaitMax time.Duration `mapstructure:"retry_wait_max"`
-	// MaxConcurrentPerPeer bounds the requests from one peer served at once;
+	// MaxConcurrentPerPeer bounds the requests from one peer served at once,
+	// counted from before the body is read (the peer is then only claimed);
 	// more are answered 429.
 	MaxConcurrentPerPeer int `mapstructure:"max_concurrent_per_peer"`
 	// PushesInFlight is how many pushes to one peer may await their answers
