@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"kassa/region"
@@ -28,6 +29,7 @@ func TestValidateNamesTheFullKey(t *testing.T) {
 		{func(c *region.Config) { c.HTTP.ReadTimeout = 0 }, "http.read_timeout"},
 		{func(c *region.Config) { c.Log.Format = "xml" }, "log.format"},
 		{func(c *region.Config) { c.Webhooks.Concurrency = -1 }, "webhooks.concurrency"},
+		{func(c *region.Config) { c.Staff[0].Username = strings.Repeat("a", 65) }, "staff[0].username"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
