@@ -23,6 +23,7 @@ func TestValidateNamesTheFullKey(t *testing.T) {
 		{func(c *region.Config) { c.Backup.URL = "ftp://x/y" }, "backup.url"},
 		{func(c *region.Config) { c.Ledger.Synchronous = "OFF" }, "ledger.synchronous"},
 		{func(c *region.Config) { c.Checkout.RatePerClient = -1 }, "checkout.rate_per_client"},
+		{func(c *region.Config) { c.Checkout.RatePerPageClient = -1 }, "checkout.rate_per_page_client"},
 		{func(c *region.Config) { c.Mode, c.Merchants, c.Staff = "production", nil, nil }, "checkout"},
 		{func(c *region.Config) { c.Scoring.Scorecard[0].Feature = "income" }, "scoring.scorecard[0].feature"},
 		{func(c *region.Config) { c.Scoring.InvoiceDays = 400 }, "scoring.invoice_days"},
