@@ -22,6 +22,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,7 +66,7 @@ type API struct {
 
 	ui       UI
 	sessions *sessions
-	throttle throttle
+	throttle *ratelimit.Throttle
 	pages    map[string]*template.Template
 }
 
@@ -92,11 +93,58 @@ func (a *API) Routes(r *mux.Router) {
 
 var roleRank = map[string]int{"viewer": 1, "support": 2, "admin": 3}
 
-// authenticate checks the HTTP Basic staff credentials of a request.
-func (a *API) authenticate(r *http.Request) (user, bool) {
-	name, pass, ok := r.BasicAuth()
-	u, known := a.check(name, pass)
-	return u, ok && known
+// attempt checks a sign-in of name with pass from client under the
+// throttle, which both the sign-in form and HTTP Basic count against. It
+// returns the user when the password is right; a refusal when the
+// throttle does not let the password be checked; neither when the name or
+// the password is wrong. A name longer than ratelimit.MaxName is wrong
+// without a look (no staff name is that long) and counts against the
+// address only.
+func (a *API) attempt(client, name, pass string) (user, *ratelimit.Refusal, bool) {
+	if len(name) > ratelimit.MaxName {
+		a.throttle.Failed(client, name)
+		a.log.Warn("admin: failed sign-in", "client", client, "reason", "name too long")
+		return user{}, nil, false
+	}
+	if r, refused := a.throttle.Refused(client, name); refused {
+		a.log.Warn("admin: sign-in throttled", "client", client, "scope", scope(r), "retry_after", r.RetryAfter())
+		return user{}, &r, false
+	}
+	u, ok := a.check(name, pass)
+	if !ok {
+		a.throttle.Failed(client, name)
+		// Not the name: staff sometimes type a password into it.
+		a.log.Warn("admin: failed sign-in", "client", client)
+		return user{}, nil, false
+	}
+	a.throttle.Succeeded(client, name)
+	return u, nil, true
+}
+
+// scope names what a throttle refusal covers, for the log.
+func scope(r ratelimit.Refusal) string {
+	switch {
+	case r.Address:
+		return "address"
+	case r.Targeted:
+		return "targeted name from address"
+	}
+	return "name from address"
+}
+
+// refusalText says truthfully why a sign-in was not checked.
+func refusalText(r ratelimit.Refusal) string {
+	wait := "1 minute"
+	if m := (r.RetryAfter() + 59) / 60; m > 1 {
+		wait = strconv.Itoa(m) + " minutes"
+	}
+	switch {
+	case r.Address:
+		return "Too many failed sign-ins from your address. Try again in " + wait + "."
+	case r.Targeted:
+		return "Too many failed sign-ins for this username from your address. It has had many failed sign-ins from other addresses too, so each address has fewer tries for now. Try again in " + wait + "."
+	}
+	return "Too many failed sign-ins for this username from your address. Try again in " + wait + "."
 }
 
 // check compares a staff member's password in constant time, and takes as
@@ -133,23 +181,18 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 				return
 			}
 		}
-		client := ratelimit.ClientKey(r)
-		name, _, basic := r.BasicAuth()
+		var u user
+		name, pass, basic := r.BasicAuth()
+		ok := false
 		if basic {
 			// Basic credentials count against the same throttle as the
 			// sign-in form: guessing through the API is no faster.
-			if wait, blocked := a.throttle.blocked(client, name, a.sessions.now()); blocked {
+			var refusal *ratelimit.Refusal
+			u, refusal, ok = a.attempt(ratelimit.ClientKey(r), name, pass)
+			if refusal != nil {
 				httperr.Write(w, httperr.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
-					Message: "too many failed sign-ins; wait and try again", RetryAfter: int(wait.Seconds()) + 1})
+					Message: refusalText(*refusal), RetryAfter: refusal.RetryAfter()})
 				return
-			}
-		}
-		u, ok := a.authenticate(r)
-		if basic {
-			if ok {
-				a.throttle.succeeded(client, name)
-			} else {
-				a.throttle.fail(client, name, a.sessions.now())
 			}
 		}
 		if !basic && r.Header.Get("Authorization") == "" {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -181,4 +183,62 @@ func TestResendNeedsSupportAndIsAudited(t *testing.T) {
 	if !strings.Contains(audit, `"staff":"agent"`) || !strings.Contains(audit, "webhook.resend") {
 		t.Fatalf("got audit %q, want the agent's resend recorded", audit)
 	}
+}
+
+// apiFrom sends GET path to the admin API with HTTP Basic from addr.
+func apiFrom(e *env, addr, path, user, pass string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", path, nil)
+	req.RemoteAddr = addr + ":40000"
+	req.SetBasicAuth(user, pass)
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, req)
+	return w
+}
+
+// TestBasicAuthThrottle: guesses over HTTP Basic are throttled per address
+// and (address, user) like the sign-in form, and a user under attack from
+// many addresses still gets in from another.
+func TestBasicAuthThrottle(t *testing.T) {
+	e := newEnv(t)
+	for a := range 20 {
+		for range 5 {
+			apiFrom(e, fmt.Sprintf("10.4.0.%d", a+1), "/admin/api/mode", "boss", "wrong")
+		}
+	}
+	if w := apiFrom(e, "192.0.2.20", "/admin/api/mode", "boss", "boss-pass"); w.Code != http.StatusOK {
+		t.Fatalf("the right password from a fresh address after 100 guesses elsewhere: got %d, want 200: %s", w.Code, w.Body)
+	}
+	w := apiFrom(e, "10.4.0.20", "/admin/api/mode", "boss", "boss-pass")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" ||
+		!strings.Contains(w.Body.String(), "for this username from your address") {
+		t.Fatalf("a guessing address: got %d (Retry-After %q) %s, want 429 naming the username and address", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+}
+
+// TestBasicAuthLongNamesKeepTheThrottleSmall: names too long to be a staff
+// member's are refused before they are counted, so failures with huge
+// names keep the throttle small.
+func TestBasicAuthLongNamesKeepTheThrottleSmall(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("n", 45<<10)
+	before := liveHeap()
+	for i := range 1000 {
+		w := apiFrom(e, fmt.Sprintf("10.5.%d.%d", i/250, i%250), "/admin/api/mode", fmt.Sprint(i, long), "wrong")
+		if w.Code != http.StatusUnauthorized {
+			t.Fatalf("a 45 KB name: got %d, want 401", w.Code)
+		}
+	}
+	grew := liveHeap() - before
+	t.Logf("1,000 failures with 45 KB names: live heap grew by %d KB", grew>>10)
+	if grew > 4<<20 {
+		t.Errorf("live heap grew by %d KB, want under 4 MB", grew>>10)
+	}
+	runtime.KeepAlive(e)
+}
+
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }

@@ -53,6 +53,7 @@ func (a *API) WithUI(u UI) *API {
 	u.Merchants = append([]string(nil), u.Merchants...)
 	sort.Strings(u.Merchants)
 	a.ui = u
+	a.throttle = ratelimit.NewThrottle(u.Now)
 	a.sessions.ttl, a.sessions.now, a.sessions.secure = u.SessionTTL, u.Now, u.Secure
 	return a
 }
@@ -293,31 +294,26 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	name := r.PostForm.Get("username")
-	if len(name) > 200 {
-		name = ""
+	shown := name // what the form shows again
+	if len(shown) > ratelimit.MaxName {
+		shown = ""
 	}
 	if !a.sessions.loginOK(r, r.PostForm.Get(csrfField)) {
-		a.renderLogin(w, r, http.StatusForbidden, loginPage{Next: next, Username: name,
+		a.renderLogin(w, r, http.StatusForbidden, loginPage{Next: next, Username: shown,
 			Error: "The sign-in form had expired (or cookies are off for this site). Please sign in again."})
 		return
 	}
-	client, now := ratelimit.ClientKey(r), a.ui.Now()
-	if wait, blocked := a.throttle.blocked(client, name, now); blocked {
-		minutes := int(wait.Minutes()) + 1
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		a.renderLogin(w, r, http.StatusTooManyRequests, loginPage{Next: next, Username: name,
-			Error: fmt.Sprintf("Too many failed sign-ins from your address. Try again in %d minutes.", minutes)})
+	u, refusal, ok := a.attempt(ratelimit.ClientKey(r), name, r.PostForm.Get("password"))
+	if refusal != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(refusal.RetryAfter()))
+		a.renderLogin(w, r, http.StatusTooManyRequests, loginPage{Next: next, Username: shown, Error: refusalText(*refusal)})
 		return
 	}
-	u, ok := a.check(name, r.PostForm.Get("password"))
 	if !ok {
-		a.throttle.fail(client, name, now)
-		a.log.Warn("admin: failed sign-in", "client", client)
-		a.renderLogin(w, r, http.StatusUnauthorized, loginPage{Next: next, Username: name,
+		a.renderLogin(w, r, http.StatusUnauthorized, loginPage{Next: next, Username: shown,
 			Error: "The username or password is incorrect."})
 		return
 	}
-	a.throttle.succeeded(client, name)
 	a.sessions.start(w, r, u)
 	a.sessions.clearCookie(w, r, loginCookie)
 	a.log.Info("admin: signed in", "staff", u.name, "role", u.role)

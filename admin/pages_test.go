@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -347,7 +348,8 @@ func TestSignInThrottle(t *testing.T) {
 		}
 	}
 	p := try("agent", "agent-pass")
-	wantText(t, "the right password after 10 failures", p, http.StatusTooManyRequests, "Too many failed sign-ins")
+	wantText(t, "the right password after 10 failures", p, http.StatusTooManyRequests,
+		"Too many failed sign-ins for this username from your address. Try again in 15 minutes.")
 	if p.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
 	}
@@ -367,7 +369,100 @@ func TestSignInThrottle(t *testing.T) {
 			t.Fatalf("spray %d: got %d, want 401", i, p.status)
 		}
 	}
-	wantText(t, "after spraying", try("viewer", "viewer-pass"), http.StatusTooManyRequests)
+	wantText(t, "after spraying", try("viewer", "viewer-pass"), http.StatusTooManyRequests,
+		"Too many failed sign-ins from your address.")
+}
+
+// signInFrom posts the sign-in form from a fresh browser at addr (an IP
+// address) and returns the answer.
+func signInFrom(t *testing.T, e *env, addr, user, pass string) page {
+	t.Helper()
+	get := httptest.NewRequest("GET", "/admin/login", nil)
+	get.RemoteAddr = addr + ":40000"
+	form := httptest.NewRecorder()
+	e.handler.ServeHTTP(form, get)
+	values := url.Values{"csrf_token": {field(t, csrfRe, form.Body.String())}, "username": {user}, "password": {pass}}
+	post := httptest.NewRequest("POST", "/admin/login", strings.NewReader(values.Encode()))
+	post.RemoteAddr = addr + ":40001"
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range form.Result().Cookies() {
+		post.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, post)
+	return page{status: w.Code, header: w.Header(), body: w.Body.String()}
+}
+
+// wantRetryAfter checks that p says to retry in a little under d (the
+// admin's clock follows the wall clock while the test runs).
+func wantRetryAfter(t *testing.T, p page, d time.Duration) {
+	t.Helper()
+	got, err := strconv.Atoi(p.header.Get("Retry-After"))
+	if err != nil || got > int(d.Seconds()) || got < int(d.Seconds())-60 {
+		t.Fatalf("Retry-After: got %q, want about %d", p.header.Get("Retry-After"), int(d.Seconds()))
+	}
+}
+
+// TestSignInThrottleLetsTheOwnerIn: wrong passwords for one user from
+// many addresses slow the guessing down (each address gets fewer tries)
+// but never refuse the right password from an address that has not been
+// guessing; an address or an (address, user) pair that guesses too much
+// is refused, and the page says which.
+func TestSignInThrottleLetsTheOwnerIn(t *testing.T) {
+	e := newEnv(t)
+	wrong, refused := 0, 0
+	for a := range 40 {
+		addr := fmt.Sprintf("10.1.0.%d", a+1)
+		for i := range 5 {
+			switch p := signInFrom(t, e, addr, "agent", fmt.Sprint("guess-", a, "-", i)); p.status {
+			case http.StatusUnauthorized:
+				wrong++
+			case http.StatusTooManyRequests:
+				refused++
+				wantText(t, "a guessing address", p, http.StatusTooManyRequests,
+					"Too many failed sign-ins for this username from your address.", "other addresses too")
+				wantRetryAfter(t, p, 15*time.Minute)
+			default:
+				t.Fatalf("guess %d from %s: got %d", i, addr, p.status)
+			}
+		}
+	}
+	if want := 30 + 34*3; wrong != want || refused != 200-want {
+		t.Errorf("200 guesses from 40 addresses: got %d checked and %d refused, want %d and %d", wrong, refused, want, 200-want)
+	}
+	if p := signInFrom(t, e, "192.0.2.10", "agent", "agent-pass"); p.status != http.StatusSeeOther {
+		t.Fatalf("the right password from a fresh address under attack: got %d, want 303:\n%s", p.status, text(p.body))
+	}
+	// The owner's typo from their own address is told so, not refused.
+	wantText(t, "a typo from a fresh address", signInFrom(t, e, "192.0.2.11", "agent", "agent-typo"), http.StatusUnauthorized,
+		"The username or password is incorrect.")
+
+	// An address that sprays names is refused, for every name.
+	for i := range 50 {
+		signInFrom(t, e, "10.2.0.1", fmt.Sprint("user-", i), "Summer2026!")
+	}
+	p := signInFrom(t, e, "10.2.0.1", "boss", "boss-pass")
+	wantText(t, "a spraying address", p, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Try again in 15 minutes.")
+	wantRetryAfter(t, p, 15*time.Minute)
+
+	// An (address, user) pair is refused; the user elsewhere and another
+	// user there are not.
+	for i := range 10 {
+		signInFrom(t, e, "10.3.0.1", "boss", fmt.Sprint("guess-", i))
+	}
+	e.clock.Advance(5 * time.Minute)
+	wantText(t, "a guessing pair", signInFrom(t, e, "10.3.0.1", "boss", "boss-pass"), http.StatusTooManyRequests,
+		"Too many failed sign-ins for this username from your address. Try again in 10 minutes.")
+	if p := signInFrom(t, e, "10.3.0.1", "viewer", "viewer-pass"); p.status != http.StatusSeeOther {
+		t.Errorf("another user from that address: got %d, want 303", p.status)
+	}
+	if p := signInFrom(t, e, "10.3.0.2", "boss", "boss-pass"); p.status != http.StatusSeeOther {
+		t.Errorf("the user from another address: got %d, want 303", p.status)
+	}
+	e.clock.Advance(10 * time.Minute)
+	if p := signInFrom(t, e, "10.3.0.1", "boss", "boss-pass"); p.status != http.StatusSeeOther {
+		t.Errorf("after the window: got %d, want 303", p.status)
+	}
 }
 
 func TestPagesNeedASession(t *testing.T) {

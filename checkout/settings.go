@@ -17,6 +17,11 @@ const (
 	DefaultRatePerClient     = 20000
 	DefaultAcquirerTimeout   = 10 * time.Second
 	DefaultReconcileInterval = 30 * time.Second
+
+	// DefaultRatePerPageClient is a person's pace, with room for a few
+	// shoppers behind one address: a hosted page's form is posted once or
+	// a few times per payment.
+	DefaultRatePerPageClient = 10
 )
 
 // The development keys of the defaults, which production refuses.
@@ -38,10 +43,15 @@ type Settings struct {
 	// how long an authorization can be captured (extend renews it).
 	SessionTTL time.Duration `mapstructure:"session_ttl"`
 	AuthTTL    time.Duration `mapstructure:"auth_ttl"`
-	// RatePerMerchant and RatePerClient are the request rates (per second)
-	// a Limiter allows each merchant and each client address; 0 is off.
+	// RatePerMerchant and RatePerClient are the merchant API's request
+	// rates (per second) for each merchant and each client address; 0 is
+	// off.
 	RatePerMerchant float64 `mapstructure:"rate_per_merchant"`
 	RatePerClient   float64 `mapstructure:"rate_per_client"`
+	// RatePerPageClient is the rate of form posts to the hosted checkout
+	// pages per client address, in buckets of their own: a shopper's posts
+	// never spend the merchant's API limits. 0 is off.
+	RatePerPageClient float64 `mapstructure:"rate_per_page_client"`
 	// AcquirerURL is the card acquirer; empty means the built-in simulated
 	// acquirer (development only). AcquirerTimeout bounds one call to it.
 	AcquirerURL     string        `mapstructure:"acquirer_url"`
@@ -57,7 +67,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		IdentityKey: DemoIdentityKey, FingerprintKey: DemoFingerprintKey,
 		SessionTTL: DefaultSessionTTL, AuthTTL: DefaultAuthTTL,
-		RatePerMerchant: DefaultRatePerMerchant, RatePerClient: DefaultRatePerClient,
+		RatePerMerchant: DefaultRatePerMerchant, RatePerClient: DefaultRatePerClient, RatePerPageClient: DefaultRatePerPageClient,
 		AcquirerTimeout: DefaultAcquirerTimeout, ReconcileInterval: DefaultReconcileInterval,
 	}
 }
@@ -92,6 +102,9 @@ func (s Settings) Validate(production bool) error {
 	}
 	if s.RatePerClient < 0 {
 		return config.Errorf("rate_per_client", "must not be negative")
+	}
+	if s.RatePerPageClient < 0 {
+		return config.Errorf("rate_per_page_client", "must not be negative")
 	}
 	if s.AcquirerURL == "" && production {
 		return config.Errorf("acquirer_url", "production needs a real acquirer; the simulated one is for development")

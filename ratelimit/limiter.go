@@ -37,6 +37,22 @@ func New(perMerchant, perClient float64, now func() time.Time) *Limiter {
 // Allow takes a token for the merchant and the client. When either is out,
 // it returns false and how many seconds to wait.
 func (l *Limiter) Allow(merchant, client string) (int, bool) {
+	return l.take(limit{"m:" + merchant, l.perMerchant}, limit{"c:" + client, l.perClient})
+}
+
+// AllowClient takes a token for the client only, for requests that are
+// not the merchant's own (a shopper's form post on a hosted page). When
+// it is out, it returns false and how many seconds to wait.
+func (l *Limiter) AllowClient(client string) (int, bool) {
+	return l.take(limit{"c:" + client, l.perClient})
+}
+
+type limit struct {
+	key  string
+	rate float64
+}
+
+func (l *Limiter) take(limits ...limit) (int, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -50,10 +66,7 @@ func (l *Limiter) Allow(merchant, client string) (int, bool) {
 	}
 	wait := 0
 	ok := true
-	for _, c := range []struct {
-		key  string
-		rate float64
-	}{{"m:" + merchant, l.perMerchant}, {"c:" + client, l.perClient}} {
+	for _, c := range limits {
 		if c.rate <= 0 {
 			continue
 		}
@@ -70,8 +83,8 @@ func (l *Limiter) Allow(merchant, client string) (int, bool) {
 		}
 	}
 	if ok {
-		for _, key := range []string{"m:" + merchant, "c:" + client} {
-			if b := l.buckets[key]; b != nil {
+		for _, c := range limits {
+			if b := l.buckets[c.key]; b != nil && c.rate > 0 {
 				b.tokens--
 			}
 		}

@@ -56,6 +56,19 @@ func TestLimiterRefusalTakesNoToken(t *testing.T) {
 	}
 }
 
+func TestAllowClientTakesNothingFromMerchants(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := ratelimit.New(1, 1, c.now)
+	l.AllowClient("a")
+	l.AllowClient("a")
+	if _, ok := l.AllowClient("a"); ok {
+		t.Fatal("client over its limit: allowed")
+	}
+	if _, ok := l.Allow("m", "b"); !ok {
+		t.Fatal("the merchant's first request: refused, want its bucket untouched")
+	}
+}
+
 func TestClientKey(t *testing.T) {
 	for addr, want := range map[string]string{"10.0.0.1:5555": "10.0.0.1", "[::1]:80": "[::1]", "pipe": "pipe"} {
 		r := httptest.NewRequest("GET", "/", nil)

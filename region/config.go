@@ -16,6 +16,7 @@ import (
 	"kassa/checkout/webhook"
 	"kassa/config"
 	"kassa/ledger"
+	"kassa/ratelimit"
 	"kassa/scoring"
 	regionsync "kassa/sync"
 )
@@ -300,8 +301,9 @@ func (c *Config) Validate() error {
 	users := map[string]bool{}
 	for i, s := range c.Staff {
 		key := fmt.Sprintf("staff[%d]", i)
-		if s.Username == "" || users[s.Username] {
-			return bad(key+".username", "must be a unique, non-empty name")
+		// The sign-in throttle refuses longer names unseen.
+		if s.Username == "" || len(s.Username) > ratelimit.MaxName || users[s.Username] {
+			return bad(key+".username", "must be a unique, non-empty name of at most %d bytes", ratelimit.MaxName)
 		}
 		users[s.Username] = true
 		if len(s.Password) < 8 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"kassa/region"
@@ -22,12 +23,14 @@ func TestValidateNamesTheFullKey(t *testing.T) {
 		{func(c *region.Config) { c.Backup.URL = "ftp://x/y" }, "backup.url"},
 		{func(c *region.Config) { c.Ledger.Synchronous = "OFF" }, "ledger.synchronous"},
 		{func(c *region.Config) { c.Checkout.RatePerClient = -1 }, "checkout.rate_per_client"},
+		{func(c *region.Config) { c.Checkout.RatePerPageClient = -1 }, "checkout.rate_per_page_client"},
 		{func(c *region.Config) { c.Mode, c.Merchants, c.Staff = "production", nil, nil }, "checkout"},
 		{func(c *region.Config) { c.Scoring.Scorecard[0].Feature = "income" }, "scoring.scorecard[0].feature"},
 		{func(c *region.Config) { c.Scoring.InvoiceDays = 400 }, "scoring.invoice_days"},
 		{func(c *region.Config) { c.HTTP.ReadTimeout = 0 }, "http.read_timeout"},
 		{func(c *region.Config) { c.Log.Format = "xml" }, "log.format"},
 		{func(c *region.Config) { c.Webhooks.Concurrency = -1 }, "webhooks.concurrency"},
+		{func(c *region.Config) { c.Staff[0].Username = strings.Repeat("a", 65) }, "staff[0].username"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

@@ -303,7 +303,10 @@ func (r *Region) routes() http.Handler {
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
 	}).Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
-	hosted.New(r.checkout, hosted.Config{Limiter: limiter, Ready: r.ready.Load, Asset: assets.Path,
+	// The pages' posts count in buckets of their own, never against the
+	// merchant's API limit.
+	pageLimiter := ratelimit.New(0, r.cfg.Checkout.RatePerPageClient, nil)
+	hosted.New(r.checkout, hosted.Config{Limiter: pageLimiter, Ready: r.ready.Load, Asset: assets.Path,
 		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:"), Logger: r.log}).Routes(m)
 	if r.sim != nil {
 		m.PathPrefix("/simulator/acquirer/").Handler(http.StripPrefix("/simulator/acquirer", r.sim.Handler()))

@@ -36,11 +36,13 @@ type Pages struct {
 	message *template.Template
 }
 
-// Limiter limits form posts per merchant and per client address. Allow
-// takes a token for both and, when either is out, returns false and how
-// many seconds to wait. The region's limiter of the merchant API is one.
+// Limiter limits form posts per client address. AllowClient takes a token
+// for the client and, when it is out, returns false and how many seconds
+// to wait. Give the pages a limiter of their own (a *ratelimit.Limiter
+// apart from the merchant API's): a shopper's posts must not spend the
+// merchant's API limits, nor a flood of junk posts make its API calls 429.
 type Limiter interface {
-	Allow(merchant, client string) (wait int, ok bool)
+	AllowClient(client string) (wait int, ok bool)
 }
 
 // Config configures Pages. Every field may be left zero.
@@ -124,7 +126,7 @@ func (p *Pages) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.cfg.Limiter != nil {
-		if wait, ok := p.cfg.Limiter.Allow(sess.Merchant, ratelimit.ClientKey(r)); !ok {
+		if wait, ok := p.cfg.Limiter.AllowClient(ratelimit.ClientKey(r)); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
 			p.renderMessage(w, r, http.StatusTooManyRequests, &sess, "busy", p.checkoutLink(sess, "busy.link"))
 			return

@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -624,7 +625,7 @@ func TestCheckoutInternalErrorPage(t *testing.T) {
 }
 
 func TestCheckoutRateLimit(t *testing.T) {
-	r1 := startRegion(t, func(c *region.Config) { c.Checkout.RatePerClient = 1 })
+	r1 := startRegion(t, func(c *region.Config) { c.Checkout.RatePerPageClient = 1 })
 	u := newSession(t, r1.url, "limited", nil)
 	s := newShopper(t)
 	f := s.open(u)
@@ -637,6 +638,32 @@ func TestCheckoutRateLimit(t *testing.T) {
 	}
 	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, "Försök igen om en stund") {
 		t.Fatalf("got %d (Retry-After %q), want 429 with a page", p.status, p.header.Get("Retry-After"))
+	}
+}
+
+// TestCheckoutPostsDoNotSpendTheMerchantsLimit: form posts on the hosted
+// page count in the pages' own buckets, so junk posts never make the
+// merchant's own API calls 429, even at a tight rate_per_merchant.
+func TestCheckoutPostsDoNotSpendTheMerchantsLimit(t *testing.T) {
+	r1 := startRegion(t, func(c *region.Config) {
+		c.Checkout.RatePerMerchant = 5 // a burst of 10
+		c.Checkout.RatePerPageClient = 0
+	})
+	u := newSession(t, r1.url, "junk", nil)
+	s := newShopper(t)
+	f := s.open(u)
+	f.Set("email", "") // a validation error: nothing reaches the ledger
+	refused := 0
+	for range 40 {
+		if p := s.post(u, f); p.status != http.StatusUnprocessableEntity {
+			refused++
+		}
+	}
+	if res := call(t, "GET", r1.url+"/v1/sessions/"+path.Base(u), "", nil); res.status != http.StatusOK {
+		t.Fatalf("the merchant's API call after 40 junk posts: got %d %s, want 200", res.status, res.raw)
+	}
+	if refused != 0 {
+		t.Errorf("%d of 40 junk posts not answered 422, want none (the pages' limit is off)", refused)
 	}
 }
 

@@ -22,21 +22,32 @@ import (
 // API serves the merchant REST API (/v1) over a checkout service. It is
 // safe for concurrent use.
 type API struct {
-	svc     *checkout.Service
-	limiter *ratelimit.Limiter
-	ready   func() bool
-	log     *slog.Logger
+	svc      *checkout.Service
+	limiter  *ratelimit.Limiter
+	throttle *ratelimit.Throttle
+	ready    func() bool
+	log      *slog.Logger
 }
 
 // New returns the merchant API over svc. limiter, when not nil, limits
 // requests per merchant and client address; ready, when not nil, reports
 // whether the region takes writes (it does not while it recovers its chain
-// from peers); log, when not nil, receives the detail of every 5xx.
+// from peers); log, when not nil, receives the detail of every 5xx and
+// every failed or throttled authentication. Failed authentications are
+// throttled per client address and merchant id (ratelimit.Throttle, on the
+// wall clock unless WithThrottle gives another).
 func New(svc *checkout.Service, limiter *ratelimit.Limiter, ready func() bool, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{svc: svc, limiter: limiter, ready: ready, log: log}
+	return &API{svc: svc, limiter: limiter, throttle: ratelimit.NewThrottle(nil), ready: ready, log: log}
+}
+
+// WithThrottle makes t the throttle of failed authentications. Call it
+// before serving.
+func (a *API) WithThrottle(t *ratelimit.Throttle) *API {
+	a.throttle = t
+	return a
 }
 
 // Routes registers the API on r.
@@ -115,10 +126,8 @@ func (a *API) merchant(h merchantHandler) http.HandlerFunc {
 			httperr.Write(w, errorOf(checkout.ErrUnauthorized))
 			return
 		}
-		m, err := a.svc.Authenticate(id, secret)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="kassa"`)
-			httperr.Write(w, errorOf(err))
+		m, ok := a.authenticate(w, r, id, secret)
+		if !ok {
 			return
 		}
 		if a.limiter != nil {
@@ -138,6 +147,7 @@ func (a *API) merchant(h merchantHandler) http.HandlerFunc {
 				httperr.Write(w, httperr.Error{Status: 400, Code: "invalid_request", Message: "every POST needs an Idempotency-Key header (1-255 characters)", Field: "Idempotency-Key"})
 				return
 			}
+			var err error
 			body, err = io.ReadAll(r.Body)
 			if err != nil {
 				var mbe *http.MaxBytesError
@@ -151,6 +161,59 @@ func (a *API) merchant(h merchantHandler) http.HandlerFunc {
 		}
 		h(w, r, m, body)
 	}
+}
+
+// authenticate checks a merchant's id and secret under the throttle and
+// logs every failure and refusal (with the client address and the id as
+// far as it can be a merchant's, never the secret). When it returns false
+// it has answered: 401 for a wrong id or secret, 429 with Retry-After when
+// the throttle does not let the secret be checked.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request, id, secret string) (string, bool) {
+	client := ratelimit.ClientKey(r)
+	unauthorized := func(reason string) (string, bool) {
+		a.throttle.Failed(client, id)
+		a.log.Warn("merchantapi: failed authentication", "client", client, "merchant", loggable(id), "reason", reason)
+		w.Header().Set("WWW-Authenticate", `Basic realm="kassa"`)
+		httperr.Write(w, errorOf(checkout.ErrUnauthorized))
+		return "", false
+	}
+	if len(id) > ratelimit.MaxName {
+		// No merchant id is this long: refused unseen, and counted
+		// against the address only.
+		return unauthorized("merchant id too long")
+	}
+	if refusal, refused := a.throttle.Refused(client, id); refused {
+		msg, scope := "too many failed authentications for this merchant id from your address; retry after Retry-After seconds", "merchant from address"
+		if refusal.Address {
+			msg, scope = "too many failed authentications from your address; retry after Retry-After seconds", "address"
+		} else if refusal.Targeted {
+			scope = "targeted merchant from address"
+		}
+		a.log.Warn("merchantapi: authentication throttled", "client", client, "merchant", loggable(id), "scope", scope, "retry_after", refusal.RetryAfter())
+		httperr.Write(w, httperr.Error{Status: 429, Code: "too_many_attempts", Message: msg, RetryAfter: refusal.RetryAfter()})
+		return "", false
+	}
+	m, err := a.svc.Authenticate(id, secret)
+	if err != nil {
+		return unauthorized("wrong merchant id or secret")
+	}
+	a.throttle.Succeeded(client, id)
+	return m, true
+}
+
+// loggable returns id as a log may show it: as sent when it has the form
+// of a merchant id (a-z, 0-9 and '-', at most 32), else only its length.
+// A value of another form cannot be a merchant's, and may be a secret sent
+// in the wrong field or text forging a log line.
+func loggable(id string) string {
+	ok := id != "" && len(id) <= 32
+	for _, c := range []byte(id) {
+		ok = ok && ('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-')
+	}
+	if ok {
+		return id
+	}
+	return "(not a merchant id, " + strconv.Itoa(len(id)) + " bytes)"
 }
 
 // decode reads a JSON body strictly: unknown fields and trailing data are
