@@ -405,7 +405,7 @@ func TestDuplicateAuthorizationFromPartition(t *testing.T) {
 
 // TestValidOrderID accepts the ids kassa derives and nothing else.
 func TestValidOrderID(t *testing.T) {
-	id := string(checkout.OrderFor(checkout.NewSessionID("demo", "key-1")))
+	id := string(checkout.OrderFor(checkout.SessionIDs{Key: []byte(checkout.DemoIDKey)}.ID("demo", "key-1")))
 	if !checkout.ValidOrderID(id) {
 		t.Fatalf("%q: got invalid, want valid", id)
 	}

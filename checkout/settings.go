@@ -21,6 +21,7 @@ const (
 
 // The development keys of the defaults, which production refuses.
 const (
+	DemoIDKey          = "dev-id-key-not-for-production"
 	DemoIdentityKey    = "dev-identity-key-not-for-production"
 	DemoFingerprintKey = "dev-fingerprint-key-not-for-production"
 )
@@ -29,6 +30,10 @@ const (
 // file: the keys every region of a deployment shares, lifetimes, rate
 // limits and the card acquirer.
 type Settings struct {
+	// IDKey derives session ids from (merchant, Idempotency-Key)
+	// (SessionIDs.Key), so that they cannot be guessed; every region of a
+	// deployment must share it.
+	IDKey string `mapstructure:"id_key"`
 	// IdentityKey derives consumer ids from emails (Consumers.Key); every
 	// region of a deployment must share it.
 	IdentityKey string `mapstructure:"identity_key"`
@@ -55,7 +60,7 @@ type Settings struct {
 // keys, which production refuses, and no acquirer (the simulated one).
 func DefaultSettings() Settings {
 	return Settings{
-		IdentityKey: DemoIdentityKey, FingerprintKey: DemoFingerprintKey,
+		IDKey: DemoIDKey, IdentityKey: DemoIdentityKey, FingerprintKey: DemoFingerprintKey,
 		SessionTTL: DefaultSessionTTL, AuthTTL: DefaultAuthTTL,
 		RatePerMerchant: DefaultRatePerMerchant, RatePerClient: DefaultRatePerClient,
 		AcquirerTimeout: DefaultAcquirerTimeout, ReconcileInterval: DefaultReconcileInterval,
@@ -66,6 +71,9 @@ func DefaultSettings() Settings {
 // relative to the checkout section (empty for the section as a whole). In
 // production the development keys and the simulated acquirer are refused.
 func (s Settings) Validate(production bool) error {
+	if len(s.IDKey) < 16 {
+		return config.Errorf("id_key", "must be at least 16 characters, the same in every region")
+	}
 	if len(s.IdentityKey) < 16 {
 		return config.Errorf("identity_key", "must be at least 16 characters, the same in every region")
 	}
@@ -74,6 +82,9 @@ func (s Settings) Validate(production bool) error {
 	}
 	if production && (s.IdentityKey == DemoIdentityKey || s.FingerprintKey == DemoFingerprintKey) {
 		return config.Errorf("", "the development identity and fingerprint keys are refused in production mode")
+	}
+	if production && s.IDKey == DemoIDKey {
+		return config.Errorf("id_key", "the development key is refused in production mode: with it anyone can compute a checkout page's address")
 	}
 	// In a fixed order, so the first problem is the same one every time.
 	for _, d := range []struct {
