@@ -19,6 +19,11 @@ const (
 	DefaultReconcileInterval = 30 * time.Second
 )
 
+// MaxAuthLifetime is how long after it was authorized an authorization can
+// be captured at most, however often it is extended: 180 days, Klarna's
+// limit. auth_ttl may not exceed it, and Extend stops there.
+const MaxAuthLifetime = 180 * 24 * time.Hour
+
 // The development keys of the defaults, which production refuses.
 const (
 	DemoIDKey          = "dev-id-key-not-for-production"
@@ -69,7 +74,8 @@ func DefaultSettings() Settings {
 
 // Validate returns a *config.Error naming the first bad setting, its key
 // relative to the checkout section (empty for the section as a whole). In
-// production the development keys and the simulated acquirer are refused.
+// production the development keys, the simulated acquirer and an acquirer
+// reached over plain http are refused.
 func (s Settings) Validate(production bool) error {
 	if len(s.IDKey) < 16 {
 		return config.Errorf("id_key", "must be at least 16 characters, the same in every region")
@@ -98,6 +104,9 @@ func (s Settings) Validate(production bool) error {
 			return config.Errorf(d.key, "must be a positive duration, got %s", d.v)
 		}
 	}
+	if s.AuthTTL > MaxAuthLifetime {
+		return config.Errorf("auth_ttl", "must be at most %s (180 days): no authorization lives longer, got %s", MaxAuthLifetime, s.AuthTTL)
+	}
 	if s.RatePerMerchant < 0 {
 		return config.Errorf("rate_per_merchant", "must not be negative")
 	}
@@ -108,8 +117,13 @@ func (s Settings) Validate(production bool) error {
 		return config.Errorf("acquirer_url", "production needs a real acquirer; the simulated one is for development")
 	}
 	if s.AcquirerURL != "" {
-		if u, err := url.Parse(s.AcquirerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(s.AcquirerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return config.Errorf("acquirer_url", "must be an http(s) URL")
+		}
+		if production && u.Scheme != "https" {
+			// Card numbers go to the acquirer in the request body.
+			return config.Errorf("acquirer_url", "must use https in production mode: card numbers travel in the request")
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package checkout_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"kassa/checkout"
 	"kassa/config"
@@ -33,7 +34,9 @@ func TestSettingsValidate(t *testing.T) {
 	}{
 		{"short id key", false, func(s *checkout.Settings) { s.IDKey = "0123456789abcde" }, "id_key"},
 		{"demo id key in production", true, func(s *checkout.Settings) { s.IDKey = checkout.DemoIDKey }, "id_key"},
+		{"plain-http acquirer in production", true, func(s *checkout.Settings) { s.AcquirerURL = "http://acquirer.example" }, "acquirer_url"},
 		{"acquirer not a URL", false, func(s *checkout.Settings) { s.AcquirerURL = "ftp://acquirer.example" }, "acquirer_url"},
+		{"auth_ttl beyond 180 days", false, func(s *checkout.Settings) { s.AuthTTL = checkout.MaxAuthLifetime + time.Hour }, "auth_ttl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,5 +47,15 @@ func TestSettingsValidate(t *testing.T) {
 				t.Fatalf("got %v, want a config error naming %s", err, tt.key)
 			}
 		})
+	}
+	// Development keeps plain http for a local acquirer.
+	s := checkout.DefaultSettings()
+	s.AcquirerURL = "http://127.0.0.1:9000"
+	if err := s.Validate(false); err != nil {
+		t.Fatalf("plain-http acquirer in development: got %v, want nil", err)
+	}
+	s.AuthTTL = checkout.MaxAuthLifetime
+	if err := s.Validate(false); err != nil {
+		t.Fatalf("auth_ttl of exactly 180 days: got %v, want nil", err)
 	}
 }
