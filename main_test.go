@@ -168,7 +168,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad peers env", []string{"KASSA_PEERS=[{"}, nil, "peers"},
 		{"bad peer key", nil, []string{"--config", write("g.yaml", "peers:\n  - {id: r2, url: 'http://127.0.0.1:1', public_key: abc}\n")}, "peers[0].public_key"},
 		{"peer unknown field", nil, []string{"--config", write("h.yaml", "peers:\n  - {id: r2, url: 'http://127.0.0.1:1', key: abc}\n")}, "peers[0]"},
-		{"production with demo", []string{"KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=https://acq.example"}, []string{"--mode", "production", "--config", write("i.yaml", "merchants:\n  - {id: demo, name: D, api_secret: sk_test_demo, webhook_secret: whsec_test_demo}\n")}, "merchants[0]"},
+		{"production with demo", []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=https://acq.example"}, []string{"--mode", "production", "--config", write("i.yaml", "merchants:\n  - {id: demo, name: D, api_secret: sk_test_demo, webhook_secret: whsec_test_demo}\n")}, "merchants[0]"},
+		{"production with the demo id key", []string{"KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=https://acq.example"}, []string{"--mode", "production"}, "checkout.id_key"},
+		{"production with a plain-http acquirer", []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=http://acq.example"}, []string{"--mode", "production"}, "checkout.acquirer_url"},
+		{"short id key", []string{"KASSA_CHECKOUT_ID_KEY=short"}, nil, "checkout.id_key"},
+		{"auth_ttl beyond 180 days", []string{"KASSA_CHECKOUT_AUTH_TTL=4321h"}, nil, "checkout.auth_ttl"},
 		{"flag", nil, []string{"--region", "R 1"}, "region"},
 		{"unknown flag", nil, []string{"--lisen", "x"}, "lisen"},
 	}
@@ -191,7 +195,7 @@ func TestProductionDropsDemoDefaults(t *testing.T) {
 	// explicitly (and so is refused in production, as it should be).
 	dir := t.TempDir()
 	t.Chdir(dir)
-	env := []string{"KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789",
+	env := []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789",
 		"KASSA_CHECKOUT_ACQUIRER_URL=https://acquirer.example"}
 	base, stop := startServe(t, env, "--data-dir", dir, "--mode", "production")
 	if code, _ := get(t, base+"/healthz"); code != 200 {

@@ -56,6 +56,13 @@ func TestSessions(t *testing.T) {
 			m["lines"] = []map[string]any{{"name": "A", "quantity": 0, "unit_price": 500, "total": 0}}
 		}), 400, "invalid_request", "lines[0].quantity"},
 		{"bad currency", "demo", "sk_test_demo", "x6", bad(func(m map[string]any) { m["currency"] = "sek" }), 400, "invalid_request", "currency"},
+		{"unknown currency", "demo", "sk_test_demo", "x6b", bad(func(m map[string]any) { m["currency"] = "XYZ" }), 400, "invalid_request", "currency"},
+		{"control character in a line name", "demo", "sk_test_demo", "x6c", bad(func(m map[string]any) {
+			m["lines"] = []map[string]any{{"name": "Shoes\u0000\u0007", "quantity": 1, "unit_price": 1000, "total": 1000}}
+		}), 400, "invalid_request", "lines[0].name"},
+		{"bidi override in a line name", "demo", "sk_test_demo", "x6d", bad(func(m map[string]any) {
+			m["lines"] = []map[string]any{{"name": "Gift card \u202e0001", "quantity": 1, "unit_price": 1000, "total": 1000}}
+		}), 400, "invalid_request", "lines[0].name"},
 		{"bad country", "demo", "sk_test_demo", "x7", bad(func(m map[string]any) { m["country"] = "Sweden" }), 400, "invalid_request", "country"},
 		{"negative amount", "demo", "sk_test_demo", "x8", bad(func(m map[string]any) { m["amount"] = -5 }), 400, "invalid_request", "amount"},
 		{"unknown field", "demo", "sk_test_demo", "x9", bad(func(m map[string]any) { m["amont"] = 5 }), 400, "invalid_request", "amont"},
@@ -405,7 +412,7 @@ func TestDuplicateAuthorizationFromPartition(t *testing.T) {
 
 // TestValidOrderID accepts the ids kassa derives and nothing else.
 func TestValidOrderID(t *testing.T) {
-	id := string(checkout.OrderFor(checkout.NewSessionID("demo", "key-1")))
+	id := string(checkout.OrderFor(checkout.SessionIDs{Key: []byte(checkout.DemoIDKey)}.ID("demo", "key-1")))
 	if !checkout.ValidOrderID(id) {
 		t.Fatalf("%q: got invalid, want valid", id)
 	}

@@ -7,21 +7,26 @@ import (
 	"kassa/checkout"
 )
 
-// A session's id is derived from the merchant and its Idempotency-Key, and
-// its order's id from the session, so a retry in any region finds the same
-// objects without asking another region.
-func ExampleNewSessionID() {
-	sid := checkout.NewSessionID("demo", "cart-1842")
+// A session's id is derived from the merchant and its Idempotency-Key under
+// the deployment's id key, and its order's id from the session, so a retry
+// in any region finds the same objects without asking another region, and
+// no one without the key can compute a checkout page's address.
+func ExampleSessionIDs() {
+	ids := checkout.SessionIDs{Key: []byte("id-key-shared-by-every-region")}
+	sid := ids.ID("demo", "cart-1842")
 	oid := checkout.OrderFor(sid)
 	fmt.Println("session:", sid)
 	fmt.Println("order:", oid, checkout.ValidOrderID(string(oid)))
-	fmt.Println("retry, same key:", sid == checkout.NewSessionID("demo", "cart-1842"))
-	fmt.Println("another merchant, same key:", sid == checkout.NewSessionID("other-shop", "cart-1842"))
+	fmt.Println("retry, same key:", sid == ids.ID("demo", "cart-1842"))
+	fmt.Println("another merchant, same key:", sid == ids.ID("other-shop", "cart-1842"))
+	other := checkout.SessionIDs{Key: []byte("another-deployment-key")}
+	fmt.Println("another id key:", sid == other.ID("demo", "cart-1842"))
 	// Output:
-	// session: ses_qky4lwzvz3ze22kbv4pikhnt
-	// order: ord_cop552bthepfg5a5tz3uknv5 true
+	// session: ses_5cj6lceivngrfs2l3txjmbkh
+	// order: ord_lycucgoz6zb7b6xnzxr2bo2g true
 	// retry, same key: true
 	// another merchant, same key: false
+	// another id key: false
 }
 
 // A session request is checked before anything is written; a bad field

@@ -28,10 +28,22 @@ func derive(prefix string, parts ...string) string {
 	return prefix + strings.ToLower(b32.EncodeToString(h.Sum(nil))[:24])
 }
 
-// NewSessionID derives the id of the session a merchant creates under an
-// idempotency key.
-func NewSessionID(merchant, idempotencyKey string) SessionID {
-	return SessionID(derive("ses_", "session", merchant, idempotencyKey))
+// SessionIDs derives session ids with a deployment-wide key (the setting
+// checkout.id_key). Every region computes the same id for the same merchant
+// and Idempotency-Key, so a retry in another region finds the session; no
+// one without the key can compute an id, so a session's page
+// (/checkout/{id}, which needs no login) cannot be found by guessing a
+// merchant's keys.
+type SessionIDs struct{ Key []byte }
+
+// ID returns the id of the session merchant creates under idempotencyKey.
+func (k SessionIDs) ID(merchant, idempotencyKey string) SessionID {
+	m := hmac.New(sha256.New, k.Key)
+	for _, p := range []string{"session", merchant, idempotencyKey} {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return SessionID("ses_" + strings.ToLower(b32.EncodeToString(m.Sum(nil))[:24]))
 }
 
 // ValidOrderID reports whether s has the form of an order id.
@@ -48,11 +60,16 @@ func ValidOrderID(s string) bool {
 	return true
 }
 
-// OrderFor derives the one order a session can have.
+// OrderFor derives the one order a session can have. It needs no key of
+// its own: the session id is already unguessable, and the hash does not
+// give it away. It must not change, or sessions already in the ledger
+// would lose their orders.
 func OrderFor(s SessionID) OrderID { return OrderID(derive("ord_", "order", string(s))) }
 
 // operationID derives the id of a capture, refund or other operation on an
-// order made under an idempotency key.
+// order made under an idempotency key. The order id in it is unguessable,
+// and the ids of operations already in the ledger must stay what a retry
+// computes, so it stays an unkeyed hash.
 func operationID(kind string, o OrderID, merchant, key string) string {
 	return derive(kind[:3]+"_", kind, string(o), merchant, key)
 }

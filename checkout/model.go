@@ -7,8 +7,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"kassa/ledger"
+	"kassa/money"
 	"kassa/netguard"
 )
 
@@ -161,7 +164,6 @@ type FieldError struct {
 func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
 
 var (
-	currencyRe  = regexp.MustCompile(`^[A-Z]{3}$`)
 	countryRe   = regexp.MustCompile(`^[A-Z]{2}$`)
 	referenceRe = regexp.MustCompile(`^[A-Za-z0-9._:/#-]{1,64}$`)
 	localeRe    = regexp.MustCompile(`^[a-z]{2}(-[A-Z]{2})?$`)
@@ -174,13 +176,38 @@ func bad(field, format string, args ...any) error {
 	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// checkText refuses, in a free-text field that shoppers, merchants or
+// support staff will see, what is not text: invalid UTF-8, control
+// characters (NUL, BEL, tabs, line breaks, ...) and the bidi embedding,
+// override and isolate characters (U+202A-U+202E, U+2066-U+2069), which
+// make text display in another order than it is stored ("Trojan Source":
+// a line name that reads "Gift card" on one screen and something else on
+// another). They are refused rather than stripped, so what is stored is
+// exactly what was sent and a retry compares equal. The plain direction
+// marks (U+200E, U+200F, U+061C) stay: they reorder no other text, and
+// names in right-to-left scripts use them.
+func checkText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return bad(field, "must be UTF-8 text")
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r):
+			return bad(field, "must not contain control characters (U+%04X)", r)
+		case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+			return bad(field, "must not contain bidirectional embedding, override or isolate characters (U+%04X)", r)
+		}
+	}
+	return nil
+}
+
 // Validate checks a session request; lines must add up to the amount.
 func (r *SessionRequest) Validate(allowLoopback bool) error {
 	if r.Amount <= 0 || r.Amount > MaxAmount {
 		return bad("amount", "must be between 1 and %d minor units", int64(MaxAmount))
 	}
-	if !currencyRe.MatchString(r.Currency) {
-		return bad("currency", "must be an ISO 4217 code such as SEK")
+	if !money.Known(r.Currency) {
+		return bad("currency", "must be a current ISO 4217 currency code in capitals, such as SEK")
 	}
 	if !countryRe.MatchString(r.Country) {
 		return bad("country", "must be an ISO 3166 alpha-2 code such as SE")
@@ -199,6 +226,9 @@ func (r *SessionRequest) Validate(allowLoopback bool) error {
 		f := fmt.Sprintf("lines[%d]", i)
 		if n := strings.TrimSpace(l.Name); n == "" || len(n) > 200 {
 			return bad(f+".name", "must be 1-200 characters")
+		}
+		if err := checkText(f+".name", l.Name); err != nil {
+			return err
 		}
 		if l.Quantity < 1 || l.Quantity > 10000 {
 			return bad(f+".quantity", "must be between 1 and 10000")
@@ -263,14 +293,26 @@ func (r *AuthorizeRequest) Validate() error {
 	if at := strings.LastIndex(email, "@"); at < 1 || at == len(email)-1 || len(email) > 254 || strings.ContainsAny(email, " \t\r\n<>") {
 		return bad("consumer.email", "must be an email address")
 	}
+	if err := checkText("consumer.email", c.Email); err != nil {
+		return err
+	}
 	if strings.TrimSpace(c.GivenName) == "" || len(c.GivenName) > 100 {
 		return bad("consumer.given_name", "is required (at most 100 characters)")
+	}
+	if err := checkText("consumer.given_name", c.GivenName); err != nil {
+		return err
 	}
 	if strings.TrimSpace(c.FamilyName) == "" || len(c.FamilyName) > 100 {
 		return bad("consumer.family_name", "is required (at most 100 characters)")
 	}
+	if err := checkText("consumer.family_name", c.FamilyName); err != nil {
+		return err
+	}
 	if pc := strings.TrimSpace(c.PostalCode); pc == "" || len(pc) > 12 {
 		return bad("consumer.postal_code", "is required (at most 12 characters)")
+	}
+	if err := checkText("consumer.postal_code", c.PostalCode); err != nil {
+		return err
 	}
 	if !countryRe.MatchString(c.Country) {
 		return bad("consumer.country", "must be an ISO 3166 alpha-2 code such as SE")

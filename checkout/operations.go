@@ -146,17 +146,31 @@ func (s *Service) release(ctx context.Context, merchantID string, oid OrderID, o
 }
 
 // Extend moves the authorization's expiry to AuthTTL from now (or from the
-// current expiry, if later).
+// current expiry, if later), but never beyond MaxAuthLifetime after the
+// authorization: an extension that would go further stops there, and once
+// the expiry is there, Extend returns ErrInvalidState saying until when the
+// authorization lasts.
 func (s *Service) Extend(ctx context.Context, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
 	return s.operate(ctx, merchantID, oid, "extend", key, hash, func(st *orderState) (ledger.Draft, error) {
 		if st.Status != "authorized" && st.Status != "part_captured" {
 			return ledger.Draft{}, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
 		}
+		// From the winning authorization's timestamp, which every region
+		// reads the same, so every region caps at the same instant.
+		limit := st.CreatedAt.Add(MaxAuthLifetime)
+		if !st.ExpiresAt.Before(limit) {
+			return ledger.Draft{}, fmt.Errorf("%w: the authorization cannot be extended beyond 180 days after it was authorized (%s); it expires on %s",
+				ErrInvalidState, st.CreatedAt.Format(time.RFC3339), st.ExpiresAt.Format(time.RFC3339))
+		}
 		from := s.cfg.Now()
 		if st.ExpiresAt.After(from) {
 			from = st.ExpiresAt
 		}
-		return ledger.Draft{Kind: KindOrderExtended, Data: mustJSON(opData{ExpiresAt: from.Add(s.cfg.AuthTTL).UnixMilli()})}, nil
+		until := from.Add(s.cfg.AuthTTL)
+		if until.After(limit) {
+			until = limit
+		}
+		return ledger.Draft{Kind: KindOrderExtended, Data: mustJSON(opData{ExpiresAt: until.UnixMilli()})}, nil
 	}, nil)
 }
 

@@ -95,7 +95,8 @@ type merchant struct {
 }
 
 // Config configures a Service. A zero SessionTTL, AuthTTL or InvoiceDays
-// takes its default (DefaultSessionTTL and so on); a region fills the rest
+// takes its default (DefaultSessionTTL and so on), and an empty
+// SessionIDs.Key the development key DemoIDKey; a region fills the rest
 // from its Settings.
 type Config struct {
 	Region         string
@@ -105,6 +106,7 @@ type Config struct {
 	SessionTTL     time.Duration
 	AuthTTL        time.Duration
 	Merchants      []MerchantConfig
+	SessionIDs     SessionIDs
 	Consumers      Consumers
 	InvoiceDays    int // a pay-later invoice falls due this many days after capture
 	FingerprintKey cards.FingerprintKey
@@ -150,6 +152,9 @@ func New(store *ledger.Store, scorer Scorer, acquirer Acquirer, rights RightsSou
 	}
 	if cfg.InvoiceDays <= 0 {
 		cfg.InvoiceDays = DefaultInvoiceDays
+	}
+	if len(cfg.SessionIDs.Key) == 0 {
+		cfg.SessionIDs.Key = []byte(DemoIDKey)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -227,7 +232,7 @@ func RequestHash(parts ...[]byte) string {
 // CreateSession creates the session for (merchant, key), or returns the one
 // created before under that key if the request is the same (replayed true).
 func (s *Service) CreateSession(ctx context.Context, merchantID, key string, req SessionRequest, hash string) (Session, bool, error) {
-	id := NewSessionID(merchantID, key)
+	id := s.cfg.SessionIDs.ID(merchantID, key)
 	defer s.lock(string(id))()
 	if sess, data, err := s.session(ctx, id); err == nil {
 		if data.Merchant != merchantID || data.RequestHash != hash {

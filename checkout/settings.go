@@ -24,8 +24,14 @@ const (
 	DefaultRatePerPageClient = 10
 )
 
+// MaxAuthLifetime is how long after it was authorized an authorization can
+// be captured at most, however often it is extended: 180 days, Klarna's
+// limit. auth_ttl may not exceed it, and Extend stops there.
+const MaxAuthLifetime = 180 * 24 * time.Hour
+
 // The development keys of the defaults, which production refuses.
 const (
+	DemoIDKey          = "dev-id-key-not-for-production"
 	DemoIdentityKey    = "dev-identity-key-not-for-production"
 	DemoFingerprintKey = "dev-fingerprint-key-not-for-production"
 )
@@ -34,6 +40,10 @@ const (
 // file: the keys every region of a deployment shares, lifetimes, rate
 // limits and the card acquirer.
 type Settings struct {
+	// IDKey derives session ids from (merchant, Idempotency-Key)
+	// (SessionIDs.Key), so that they cannot be guessed; every region of a
+	// deployment must share it.
+	IDKey string `mapstructure:"id_key"`
 	// IdentityKey derives consumer ids from emails (Consumers.Key); every
 	// region of a deployment must share it.
 	IdentityKey string `mapstructure:"identity_key"`
@@ -65,7 +75,7 @@ type Settings struct {
 // keys, which production refuses, and no acquirer (the simulated one).
 func DefaultSettings() Settings {
 	return Settings{
-		IdentityKey: DemoIdentityKey, FingerprintKey: DemoFingerprintKey,
+		IDKey: DemoIDKey, IdentityKey: DemoIdentityKey, FingerprintKey: DemoFingerprintKey,
 		SessionTTL: DefaultSessionTTL, AuthTTL: DefaultAuthTTL,
 		RatePerMerchant: DefaultRatePerMerchant, RatePerClient: DefaultRatePerClient, RatePerPageClient: DefaultRatePerPageClient,
 		AcquirerTimeout: DefaultAcquirerTimeout, ReconcileInterval: DefaultReconcileInterval,
@@ -74,8 +84,12 @@ func DefaultSettings() Settings {
 
 // Validate returns a *config.Error naming the first bad setting, its key
 // relative to the checkout section (empty for the section as a whole). In
-// production the development keys and the simulated acquirer are refused.
+// production the development keys, the simulated acquirer and an acquirer
+// reached over plain http are refused.
 func (s Settings) Validate(production bool) error {
+	if len(s.IDKey) < 16 {
+		return config.Errorf("id_key", "must be at least 16 characters, the same in every region")
+	}
 	if len(s.IdentityKey) < 16 {
 		return config.Errorf("identity_key", "must be at least 16 characters, the same in every region")
 	}
@@ -84,6 +98,9 @@ func (s Settings) Validate(production bool) error {
 	}
 	if production && (s.IdentityKey == DemoIdentityKey || s.FingerprintKey == DemoFingerprintKey) {
 		return config.Errorf("", "the development identity and fingerprint keys are refused in production mode")
+	}
+	if production && s.IDKey == DemoIDKey {
+		return config.Errorf("id_key", "the development key is refused in production mode: with it anyone can compute a checkout page's address")
 	}
 	// In a fixed order, so the first problem is the same one every time.
 	for _, d := range []struct {
@@ -96,6 +113,9 @@ func (s Settings) Validate(production bool) error {
 		if d.v < time.Millisecond || d.v > 365*24*time.Hour {
 			return config.Errorf(d.key, "must be a positive duration, got %s", d.v)
 		}
+	}
+	if s.AuthTTL > MaxAuthLifetime {
+		return config.Errorf("auth_ttl", "must be at most %s (180 days): no authorization lives longer, got %s", MaxAuthLifetime, s.AuthTTL)
 	}
 	if s.RatePerMerchant < 0 {
 		return config.Errorf("rate_per_merchant", "must not be negative")
@@ -110,8 +130,13 @@ func (s Settings) Validate(production bool) error {
 		return config.Errorf("acquirer_url", "production needs a real acquirer; the simulated one is for development")
 	}
 	if s.AcquirerURL != "" {
-		if u, err := url.Parse(s.AcquirerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(s.AcquirerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return config.Errorf("acquirer_url", "must be an http(s) URL")
+		}
+		if production && u.Scheme != "https" {
+			// Card numbers go to the acquirer in the request body.
+			return config.Errorf("acquirer_url", "must use https in production mode: card numbers travel in the request")
 		}
 	}
 	return nil

@@ -1,5 +1,6 @@
 // Package money owns how kassa writes and reads amounts of money for
-// people: how many decimals a currency's minor unit has, how a locale
+// people: which currencies there are (ISO 4217's, Known), how many
+// decimals a currency's minor unit has, how a locale
 // writes an amount, and how an amount typed in the major unit ("12,50")
 // becomes minor units.
 //

@@ -18,6 +18,23 @@ func TestDigits(t *testing.T) {
 	}
 }
 
+// TestKnown: ISO 4217's current codes with a minor unit, in capitals, and
+// nothing else; every currency Digits knows to differ from 2 is one.
+func TestKnown(t *testing.T) {
+	for _, c := range []string{"SEK", "EUR", "USD", "GBP", "NOK", "DKK", "CHF", "JPY", "KWD", "CLF", "XOF", "XCG", "ZWG",
+		"BIF", "CLP", "DJF", "GNF", "ISK", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XPF",
+		"BHD", "IQD", "JOD", "LYD", "OMR", "TND", "UYW"} {
+		if !money.Known(c) {
+			t.Errorf("Known(%q): got false, want true", c)
+		}
+	}
+	for _, c := range []string{"", "SE", "SEKK", "sek", "Sek", "XYZ", "AAA", "ZZZ", "XXX", "XTS", "XAU", "XDR", "HRK", "ANG", "ZWL", "S\u0000K", "SE\u202e"} {
+		if money.Known(c) {
+			t.Errorf("Known(%q): got true, want false", c)
+		}
+	}
+}
+
 func TestFormat(t *testing.T) {
 	for _, tc := range []struct {
 		amount           int64

@@ -169,7 +169,8 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 	return checkout.New(r.ledger, r.credit, acquirer, r.node, checkout.Config{
 		Region: cfg.Region, Peers: peers, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		AllowLoopback: cfg.Mode == "development", SessionTTL: cfg.Checkout.SessionTTL, AuthTTL: cfg.Checkout.AuthTTL,
-		Merchants: merchants, Consumers: checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
+		Merchants: merchants, SessionIDs: checkout.SessionIDs{Key: []byte(cfg.Checkout.IDKey)},
+		Consumers:      checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
 		FingerprintKey: cards.FingerprintKey(cfg.Checkout.FingerprintKey), InvoiceDays: cfg.Scoring.InvoiceDays, Logger: r.log,
 	})
 }

@@ -95,13 +95,14 @@ func Example() {
 		json.NewDecoder(res.Body).Decode(&s)
 		fmt.Println(what+":", res.StatusCode, s.ID, s.Status, "replayed:", res.Header.Get("Idempotent-Replayed") == "true")
 	}
-	// The id is derived from the merchant and the key, in any region.
-	fmt.Println(checkout.NewSessionID("demo", "cart-1842"))
+	// The id is derived from the merchant and the key under the id key
+	// every region shares (here the development default), in any region.
+	fmt.Println(checkout.SessionIDs{Key: []byte(checkout.DemoIDKey)}.ID("demo", "cart-1842"))
 	// Output:
 	// openapi.json: 200 OpenAPI 3.0.3
 	// wrong secret: 401 unauthorized
 	// no key: 400 invalid_request (field Idempotency-Key)
-	// created: 201 ses_qky4lwzvz3ze22kbv4pikhnt open replayed: false
-	// retried: 201 ses_qky4lwzvz3ze22kbv4pikhnt open replayed: true
-	// ses_qky4lwzvz3ze22kbv4pikhnt
+	// created: 201 ses_xnrg7umjmox3minoq4ssgknz open replayed: false
+	// retried: 201 ses_xnrg7umjmox3minoq4ssgknz open replayed: true
+	// ses_xnrg7umjmox3minoq4ssgknz
 }

@@ -23,6 +23,9 @@ func FuzzMerchantAPI(f *testing.F) {
 	f.Add(uint8(4), ``, "k6")
 	f.Add(uint8(0), `{"lines":[{"quantity":9223372036854775807,"unit_price":9223372036854775807,"total":1}]}`, "k7")
 	f.Add(uint8(0), `[]`, "")
+	f.Add(uint8(0), `{"amount":100,"currency":"XYZ","country":"SE","merchant_reference":"x","lines":[{"name":"a","quantity":1,"unit_price":100,"total":100}],"urls":{"confirmation":"https://a.b/","cancel":"https://a.b/"}}`, "k8")
+	f.Add(uint8(0), `{"amount":100,"currency":"SEK","country":"SE","merchant_reference":"x","lines":[{"name":"a\u0000\u202e","quantity":1,"unit_price":100,"total":100}],"urls":{"confirmation":"https://a.b/","cancel":"https://a.b/"}}`, "k9")
+	f.Add(uint8(1), `{"method":"pay_later","consumer":{"email":"a@b.c","given_name":"A\u2066","family_name":"B\u0007","postal_code":"1","country":"SE"}}`, "k10")
 	f.Fuzz(func(t *testing.T, which uint8, body, key string) {
 		before := r1.r.Ledger().Digest()
 		req, _ := http.NewRequest("POST", r1.url+paths[int(which)%len(paths)], strings.NewReader(body))
