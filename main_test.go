@@ -280,7 +280,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		want   string
 	}{
 		{"payload byte", `UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'test', 'tesT') AS BLOB) WHERE seq = 3`, "r1/3"},
-		{"signature", `UPDATE entries SET body = substr(body, 1, length(body)-1) || X'00' WHERE seq = 4`, "r1/4"},
+		{"signature", `UPDATE entries SET body = substr(body, 1, length(body)-1) || CASE WHEN substr(body, -1) = X'00' THEN X'01' ELSE X'00' END WHERE seq = 4`, "r1/4"},
 		{"chain link", `UPDATE entries SET body = substr(body, 1, 22) || zeroblob(32) || substr(body, 55) WHERE seq = 5`, "r1/5"},
 		{"balance", `UPDATE balances SET amount = amount + 1 WHERE account = 'merchant:demo:payable'`, "merchant:demo:payable"},
 	}
