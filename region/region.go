@@ -486,6 +486,10 @@ func (r *Region) Banner(addr string) string {
 	fmt.Fprintf(&b, "kassa region %s (%s mode) listening on http://%s\n", r.cfg.Region, r.cfg.Mode, addr)
 	fmt.Fprintf(&b, "  sync status:  %s/sync/v1/status\n", base)
 	fmt.Fprintf(&b, "  health:       %s/healthz   ready: %s/readyz   metrics: %s/metrics\n", base, base, base)
+	if r.cfg.HTTP.MetricsToken != "" || len(r.cfg.HTTP.MetricsAllow) > 0 {
+		b.WriteString("                (metrics and sync status need http.metrics_token / http.metrics_allow)\n")
+	}
+	fmt.Fprintf(&b, "  durability:   %s (ledger synchronous %s)\n", r.cfg.Durability, r.cfg.Synchronous())
 	fmt.Fprintf(&b, "  database:     %s (%d entries)\n", r.cfg.DBPath(), r.ledger.Count())
 	fmt.Fprintf(&b, "  backup:       %s\n", r.cfg.Backup.URL)
 	fmt.Fprintf(&b, "  public key:   %s\n", r.PublicKey())
