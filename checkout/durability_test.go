@@ -15,7 +15,8 @@ import (
 func TestDurabilityPeer(t *testing.T) {
 	rs := startRegions(t, 2, func(c *region.Config) {
 		c.Durability = "peer"
-		c.Sync.AckTimeout = 300 * time.Millisecond
+		// Long enough for a loaded machine; the cut-off tries wait it out.
+		c.Sync.AckTimeout = 2 * time.Second
 	})
 	r1, r2 := rs[0], rs[1]
 
