@@ -46,6 +46,9 @@ func canonical(t *testing.T, cfg region.Config) string {
 	if len(cfg.Peers) == 0 {
 		cfg.Peers = nil
 	}
+	if len(cfg.HTTP.MetricsAllow) == 0 {
+		cfg.HTTP.MetricsAllow = nil
+	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -168,11 +168,18 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad peers env", []string{"KASSA_PEERS=[{"}, nil, "peers"},
 		{"bad peer key", nil, []string{"--config", write("g.yaml", "peers:\n  - {id: r2, url: 'http://127.0.0.1:1', public_key: abc}\n")}, "peers[0].public_key"},
 		{"peer unknown field", nil, []string{"--config", write("h.yaml", "peers:\n  - {id: r2, url: 'http://127.0.0.1:1', key: abc}\n")}, "peers[0]"},
-		{"production with demo", []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=https://acq.example"}, []string{"--mode", "production", "--config", write("i.yaml", "merchants:\n  - {id: demo, name: D, api_secret: sk_test_demo, webhook_secret: whsec_test_demo}\n")}, "merchants[0]"},
-		{"production with the demo id key", []string{"KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=https://acq.example"}, []string{"--mode", "production"}, "checkout.id_key"},
-		{"production with a plain-http acquirer", []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=http://acq.example"}, []string{"--mode", "production"}, "checkout.acquirer_url"},
+		{"production with demo", []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=https://acq.example", "KASSA_HTTP_METRICS_TOKEN=metrics-token-0123456789abcdef0123456789"}, []string{"--mode", "production", "--config", write("i.yaml", "merchants:\n  - {id: demo, name: D, api_secret: sk_test_demo, webhook_secret: whsec_test_demo}\n")}, "merchants[0]"},
+		{"production with the demo id key", []string{"KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=https://acq.example", "KASSA_HTTP_METRICS_TOKEN=metrics-token-0123456789abcdef0123456789"}, []string{"--mode", "production"}, "checkout.id_key"},
+		{"production with a plain-http acquirer", []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=http://acq.example", "KASSA_HTTP_METRICS_TOKEN=metrics-token-0123456789abcdef0123456789"}, []string{"--mode", "production"}, "checkout.acquirer_url"},
 		{"short id key", []string{"KASSA_CHECKOUT_ID_KEY=short"}, nil, "checkout.id_key"},
 		{"auth_ttl beyond 180 days", []string{"KASSA_CHECKOUT_AUTH_TTL=4321h"}, nil, "checkout.auth_ttl"},
+		{"production without metrics token", []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_ACQUIRER_URL=https://acq.example"}, []string{"--mode", "production", "--config", write("j.yaml", prodPeople)}, "http.metrics_token"},
+		{"short metrics token", []string{"KASSA_HTTP_METRICS_TOKEN=short"}, nil, "http.metrics_token"},
+		{"bad metrics network", []string{"KASSA_HTTP_METRICS_ALLOW=10.0.0.0/8,10.0.0.0/33"}, nil, "http.metrics_allow[1]"},
+		{"unknown durability", []string{"KASSA_DURABILITY=sometimes"}, nil, "durability"},
+		{"durability peer without peers", []string{"KASSA_DURABILITY=peer"}, nil, "durability"},
+		{"durability fsync with NORMAL", []string{"KASSA_DURABILITY=fsync", "KASSA_LEDGER_SYNCHRONOUS=NORMAL"}, nil, "ledger.synchronous"},
+		{"durability local with FULL", []string{"KASSA_LEDGER_SYNCHRONOUS=FULL"}, nil, "ledger.synchronous"},
 		{"flag", nil, []string{"--region", "R 1"}, "region"},
 		{"unknown flag", nil, []string{"--lisen", "x"}, "lisen"},
 	}
@@ -190,18 +197,98 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	}
 }
 
+// prodPeople is a merchant and a staff user production accepts.
+const prodPeople = "merchants:\n  - {id: shop, name: Shop, api_secret: sk_live_0123456789, webhook_secret: whsec_live_0123456789}\n" +
+	"staff:\n  - {username: ops, password: correct-horse-battery, role: admin}\n"
+
+// prodEnv is what production needs besides merchants and staff.
+var prodEnv = []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789",
+	"KASSA_CHECKOUT_ACQUIRER_URL=https://acquirer.example", "KASSA_HTTP_METRICS_TOKEN=" + metricsToken}
+
+const metricsToken = "metrics-token-0123456789abcdef0123456789"
+
 func TestProductionDropsDemoDefaults(t *testing.T) {
 	// Away from the repository's config.yaml, which names the demo merchant
 	// explicitly (and so is refused in production, as it should be).
 	dir := t.TempDir()
 	t.Chdir(dir)
-	env := []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789",
-		"KASSA_CHECKOUT_ACQUIRER_URL=https://acquirer.example"}
-	base, stop := startServe(t, env, "--data-dir", dir, "--mode", "production")
+	base, stop := startServe(t, prodEnv, "--data-dir", dir, "--mode", "production")
 	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Fatalf("got %d", code)
 	}
 	stop()
+}
+
+// getWith sends GET url with the header h: v (none if h is empty).
+func getWith(t *testing.T, url, h, v string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if h != "" {
+		req.Header.Set(h, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+// TestProductionMetricsNeedTheToken: in production /metrics and
+// /sync/v1/status answer only with http.metrics_token, and the simulated
+// acquirer is not served.
+func TestProductionMetricsNeedTheToken(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	cfg := filepath.Join(dir, "prod.yaml")
+	os.WriteFile(cfg, []byte(prodPeople), 0o600)
+	base, _ := startServe(t, prodEnv, "--data-dir", dir, "--mode", "production", "--config", cfg)
+	for _, path := range []string{"/metrics", "/sync/v1/status"} {
+		for _, auth := range []string{"", "Bearer wrong", "Bearer " + metricsToken + "x", "Basic " + metricsToken, metricsToken} {
+			code, h, body := getWith(t, base+path, "Authorization", auth)
+			if code != 401 || !strings.Contains(body, `"code":"unauthorized"`) || h.Get("WWW-Authenticate") == "" {
+				t.Fatalf("GET %s with %q: got %d %s, want 401 unauthorized", path, auth, code, body)
+			}
+		}
+		if code, _, body := getWith(t, base+path, "Authorization", "Bearer "+metricsToken); code != 200 {
+			t.Fatalf("GET %s with the token: got %d %s", path, code, body)
+		}
+	}
+	if code, _, body := getWith(t, base+"/simulator/acquirer/v1/payments?reference=ord_x", "", ""); code != 404 || !strings.Contains(body, "no such route") {
+		t.Fatalf("the simulated acquirer in production: got %d %s, want 404", code, body)
+	}
+	// What merchants and shoppers use stays open.
+	if code, _, _ := getWith(t, base+"/readyz", "", ""); code != 200 {
+		t.Fatalf("readyz: got %d", code)
+	}
+}
+
+// TestProductionMetricsAllowList: with http.metrics_allow (and no token)
+// only clients in those networks read /metrics and /sync/v1/status.
+func TestProductionMetricsAllowList(t *testing.T) {
+	for _, tt := range []struct {
+		allow string
+		want  int
+	}{
+		{"127.0.0.0/8", 200},
+		{"10.0.0.0/8,192.168.1.1", 403},
+	} {
+		t.Run(tt.allow, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			cfg := filepath.Join(dir, "prod.yaml")
+			os.WriteFile(cfg, []byte(prodPeople), 0o600)
+			env := append(append([]string{}, prodEnv[:len(prodEnv)-1]...), "KASSA_HTTP_METRICS_ALLOW="+tt.allow) // all but the token
+			base, _ := startServe(t, env, "--data-dir", dir, "--mode", "production", "--config", cfg)
+			for _, path := range []string{"/metrics", "/sync/v1/status"} {
+				// A forwarded-for header does not make a client local.
+				if code, _, body := getWith(t, base+path, "X-Forwarded-For", "10.1.2.3"); code != tt.want {
+					t.Fatalf("GET %s: got %d %s, want %d", path, code, body, tt.want)
+				}
+			}
+		})
+	}
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {

@@ -8,14 +8,15 @@
 // takes a daily snapshot, so a restore reads a handful of files and can stop
 // at any point in time within the retention window (24 hours of history).
 //
-// Durability: a region acknowledges a write after its own fsync, and pushes
-// it to its peers soon after. A lost disk therefore loses only what was
-// neither pushed to a peer nor shipped to the replica: at most about
-// Options.SyncInterval of writes (plus the time an upload takes), or
-// everything since the replica became unreachable while it stays so.
-// Operators who cannot accept that window acknowledge only once a peer holds
-// the entry; Sync ships everything committed so far and waits, for shutdown
-// and tests.
+// Durability: a region acknowledges a write after its own commit (fsynced
+// only under durability fsync), and pushes it to its peers at once. A lost
+// disk therefore loses only what was neither pushed to a peer nor shipped
+// to the replica: at most about Options.SyncInterval of writes (plus the
+// time an upload takes), or everything since the replica became
+// unreachable while it stays so. Operators who cannot accept that window
+// choose durability peer: a write is acknowledged only once a peer holds
+// the entry. Sync ships everything committed so far and waits, for
+// shutdown and tests.
 //
 // Ordering: Litestream must hold its connection to the database before the
 // application opens its own, and must be closed only after the

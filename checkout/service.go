@@ -27,6 +27,10 @@ var (
 	ErrUnauthorized        = errors.New("checkout: unknown merchant or wrong secret")
 	ErrNotReady            = errors.New("checkout: region not ready")
 	ErrAcquirerUnavailable = errors.New("checkout: card acquirer unavailable")
+	// ErrNotReplicated: the write is committed in this region but no peer
+	// confirmed holding it in time (durability: peer); it replicates as
+	// usual, and a retry with the same Idempotency-Key replays it.
+	ErrNotReplicated = errors.New("checkout: committed here, not yet confirmed by a peer")
 )
 
 // Scorer decides whether to grant pay-later credit. The scoring package
@@ -110,8 +114,12 @@ type Config struct {
 	Consumers      Consumers
 	InvoiceDays    int // a pay-later invoice falls due this many days after capture
 	FingerprintKey cards.FingerprintKey
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// Acknowledge, when set, waits after a write until it is as durable as
+	// the region promises (durability: peer waits for a peer to hold it);
+	// nil acknowledges on commit.
+	Acknowledge func(ctx context.Context) error
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // Service is checkout's domain logic over the ledger. It is safe for
@@ -170,6 +178,21 @@ func New(store *ledger.Store, scorer Scorer, acquirer Acquirer, rights RightsSou
 		s.merchants[m.ID] = &merchant{id: m.ID, name: m.Name, secretHash: sha256.Sum256([]byte(m.APISecret)), webhookSecret: m.WebhookSecret}
 	}
 	return s
+}
+
+// Acknowledge returns once what this region has written so far is as
+// durable as Config.Acknowledge makes it, or an error wrapping
+// ErrNotReplicated. The merchant API and the hosted pages call it after a
+// write (or its replay) and before they answer: a retry under the same
+// Idempotency-Key replays the write and waits again.
+func (s *Service) Acknowledge(ctx context.Context) error {
+	if s.cfg.Acknowledge == nil {
+		return nil
+	}
+	if err := s.cfg.Acknowledge(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotReplicated, err)
+	}
+	return nil
 }
 
 // Authenticate checks a merchant's API secret in constant time.

@@ -16,9 +16,11 @@ const (
 // Settings are the store's tunables an operator sets in the ledger section
 // of the config file.
 type Settings struct {
-	// Synchronous is SQLite's synchronous pragma: "NORMAL" (fsync at
-	// checkpoints; a power loss can lose the last commits but never
-	// corrupts) or "FULL" (fsync every commit), in either case.
+	// Synchronous is SQLite's synchronous pragma in WAL mode: "NORMAL"
+	// (the WAL is fsynced at checkpoints, not at each commit: a commit
+	// survives a crash of the process, but a power loss can lose the last
+	// commits, never corrupting the database) or "FULL" (each commit is
+	// fsynced before Append returns). Empty is NORMAL.
 	Synchronous string `mapstructure:"synchronous"`
 	// MaxBatch bounds how many write requests one transaction commits.
 	MaxBatch int `mapstructure:"max_batch"`
@@ -33,7 +35,7 @@ func DefaultSettings() Settings {
 // relative to the ledger section.
 func (s Settings) Validate() error {
 	switch strings.ToUpper(s.Synchronous) {
-	case "NORMAL", "FULL":
+	case "", "NORMAL", "FULL":
 	default:
 		return config.Errorf("synchronous", "must be NORMAL or FULL, got %q", s.Synchronous)
 	}

@@ -31,7 +31,8 @@ type writeResult struct {
 var errDuplicate = errors.New("duplicate")
 
 // Append signs draft as this region's next entry and commits it. It returns
-// the stored entry once it is durable (fsynced as Options.Synchronous says).
+// the stored entry once committed: fsynced with Synchronous FULL; with NORMAL
+// it survives a crash of the process but not a power loss.
 // A draft that fails validation is refused with ErrMalformed or ErrUnbalanced
 // and nothing is written. Once queued, the write is not abandoned when ctx is
 // cancelled: Append waits for the commit, so a caller hanging up can never

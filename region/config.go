@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -44,7 +45,11 @@ type Config struct {
 	// Peers are the other regions: where to reach them and the public key
 	// their entries must be signed with.
 	Peers []Peer `mapstructure:"peers"`
-	// Durability is "local" (acknowledge after this region's fsync).
+	// Durability says when a write is acknowledged: "local" (after this
+	// region's commit, which ledger.synchronous NORMAL does not fsync: it
+	// survives a crash of the process, not a power loss), "fsync" (after the
+	// commit is fsynced: synchronous FULL) or "peer" (after the commit and
+	// once at least one peer holds the entry).
 	Durability string `mapstructure:"durability"`
 	// The sections of backup, sync, ledger, checkout and scoring are
 	// owned by those packages: their settings, defaults and validation
@@ -88,7 +93,17 @@ type HTTPConfig struct {
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
+	// MetricsToken, when set, is the bearer token GET /metrics and GET
+	// /sync/v1/status require (Authorization: Bearer <token>).
+	MetricsToken string `mapstructure:"metrics_token"`
+	// MetricsAllow, when set, are the client networks (CIDR, or a single
+	// address) those two may be read from. Set, both must hold; production
+	// needs at least one of them.
+	MetricsAllow []string `mapstructure:"metrics_allow"`
 }
+
+// MinMetricsToken is the shortest http.metrics_token accepted.
+const MinMetricsToken = 32
 
 // The defaults of HTTPConfig.
 const (
@@ -116,7 +131,30 @@ func (h HTTPConfig) Validate() error {
 	if h.MaxBodyBytes < 1024 || h.MaxBodyBytes > 64<<20 {
 		return config.Errorf("max_body_bytes", "must be between 1024 and 67108864, got %d", h.MaxBodyBytes)
 	}
+	if h.MetricsToken != "" && len(h.MetricsToken) < MinMetricsToken {
+		return config.Errorf("metrics_token", "must be at least %d characters", MinMetricsToken)
+	}
+	if _, err := h.metricsNetworks(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// metricsNetworks parses MetricsAllow; an error names the bad entry.
+func (h HTTPConfig) metricsNetworks() ([]netip.Prefix, error) {
+	nets := make([]netip.Prefix, 0, len(h.MetricsAllow))
+	for i, s := range h.MetricsAllow {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, config.Errorf(fmt.Sprintf("metrics_allow[%d]", i), "must be a network such as 10.0.0.0/8 or an address, got %q", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		nets = append(nets, p.Masked())
+	}
+	return nets, nil
 }
 
 // LogConfig selects the log level (debug, info, warn or error) and format
@@ -178,9 +216,12 @@ type ConfigError = config.Error
 // hold the two equal). The derived values (key file, backup URL, public
 // URL) are left for Normalize.
 func DefaultConfig() Config {
+	// ledger.synchronous follows durability unless set (see Synchronous).
+	ls := ledger.DefaultSettings()
+	ls.Synchronous = ""
 	return Config{
 		Mode: "development", Region: "r1", Listen: "127.0.0.1:8080", DataDir: "./data", Durability: "local",
-		Backup: backup.DefaultSettings(), Sync: regionsync.DefaultSettings(), Ledger: ledger.DefaultSettings(),
+		Backup: backup.DefaultSettings(), Sync: regionsync.DefaultSettings(), Ledger: ls,
 		HTTP: HTTPConfig{ReadTimeout: DefaultReadTimeout, WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout,
 			ShutdownTimeout: DefaultShutdownTimeout, MaxBodyBytes: DefaultMaxBodyBytes},
 		Log:       LogConfig{Level: "info", Format: "text"},
@@ -197,8 +238,21 @@ var regionID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 // DBPath returns the ledger database's path.
 func (c *Config) DBPath() string { return filepath.Join(c.DataDir, "kassa.db") }
 
+// Synchronous returns the SQLite synchronous mode the ledger runs with:
+// ledger.synchronous if set, else what durability implies (FULL for
+// fsync, NORMAL for local and peer).
+func (c *Config) Synchronous() string {
+	if c.Ledger.Synchronous != "" {
+		return strings.ToUpper(c.Ledger.Synchronous)
+	}
+	if c.Durability == "fsync" {
+		return "FULL"
+	}
+	return ledger.DefaultSynchronous
+}
+
 // Normalize fills the values derived from others (key file, backup URL,
-// public URL) and makes the data directory absolute, so that a backup URL
+// public URL, ledger.synchronous from durability) and makes the data directory absolute, so that a backup URL
 // derived from it means the same thing whatever the working directory.
 func (c *Config) Normalize() error {
 	if c.DataDir != "" {
@@ -217,6 +271,7 @@ func (c *Config) Normalize() error {
 	if c.PublicURL == "" && c.Listen != "" {
 		c.PublicURL = "http://" + c.Listen
 	}
+	c.Ledger.Synchronous = c.Synchronous()
 	return nil
 }
 
@@ -244,11 +299,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Durability {
-	case "local":
-	case "peer":
-		return bad("durability", "peer durability needs region sync, which this build does not have yet; use local")
+	case "local", "fsync", "peer":
 	default:
-		return bad("durability", "must be local or peer, got %q", c.Durability)
+		return bad("durability", "must be local, fsync or peer, got %q", c.Durability)
+	}
+	if c.Durability == "peer" && len(c.Peers) == 0 {
+		return bad("durability", "peer needs at least one region in peers to hold each entry; use local or fsync")
+	}
+	// Each durability names what synchronous mode it runs with; a
+	// contradicting ledger.synchronous would make its words untrue.
+	switch sync := c.Synchronous(); {
+	case c.Durability == "fsync" && sync != "FULL":
+		return bad("ledger.synchronous", "is %s, but durability fsync needs FULL (fsync every commit); leave it empty", sync)
+	case c.Durability == "local" && sync == "FULL":
+		return bad("ledger.synchronous", "FULL fsyncs every commit, which is durability fsync: set durability: fsync and leave ledger.synchronous empty")
 	}
 	production := c.Mode == "production"
 	for _, sec := range []struct {
@@ -317,6 +381,9 @@ func (c *Config) Validate() error {
 		if c.Mode == "production" && (s.Username == DemoStaffUser || s.Password == DemoStaffPassword) {
 			return bad(key, "the demo staff user and password are refused in production mode")
 		}
+	}
+	if production && c.HTTP.MetricsToken == "" && len(c.HTTP.MetricsAllow) == 0 {
+		return bad("http.metrics_token", "production needs a token of at least %d characters (or http.metrics_allow) to protect /metrics and /sync/v1/status", MinMetricsToken)
 	}
 	return nil
 }

@@ -31,6 +31,13 @@ func TestValidateNamesTheFullKey(t *testing.T) {
 		{func(c *region.Config) { c.Log.Format = "xml" }, "log.format"},
 		{func(c *region.Config) { c.Webhooks.Concurrency = -1 }, "webhooks.concurrency"},
 		{func(c *region.Config) { c.Staff[0].Username = strings.Repeat("a", 65) }, "staff[0].username"},
+		{func(c *region.Config) { c.Sync.AckTimeout = 0 }, "sync.ack_timeout"},
+		{func(c *region.Config) { c.Durability = "disk" }, "durability"},
+		{func(c *region.Config) { c.Durability = "peer" }, "durability"},
+		{func(c *region.Config) { c.Durability = "fsync" }, "ledger.synchronous"}, // NORMAL, derived from local by Normalize
+		{func(c *region.Config) { c.Ledger.Synchronous = "full" }, "ledger.synchronous"},
+		{func(c *region.Config) { c.HTTP.MetricsToken = "too-short" }, "http.metrics_token"},
+		{func(c *region.Config) { c.HTTP.MetricsAllow = []string{"10.0.0.0/8", "::1/129"} }, "http.metrics_allow[1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -60,4 +67,39 @@ func ExampleConfig_Validate() {
 	cfg.Sync.BatchSize = 0
 	fmt.Println(cfg.Validate())
 	// Output: config: sync.batch_size: must be between 1 and 10000, got 0
+}
+
+// TestDurabilitySetsSynchronous: durability decides the ledger's
+// synchronous mode when ledger.synchronous is left empty.
+func TestDurabilitySetsSynchronous(t *testing.T) {
+	for _, tt := range []struct{ durability, want string }{
+		{"local", "NORMAL"}, {"fsync", "FULL"}, {"peer", "NORMAL"},
+	} {
+		cfg := region.DefaultConfig()
+		cfg.DataDir = t.TempDir()
+		cfg.Durability = tt.durability
+		if tt.durability == "peer" {
+			cfg.Peers = []region.Peer{{ID: "r2", URL: "http://127.0.0.1:1", PublicKey: "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="}}
+		}
+		if err := cfg.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("durability %s: %v", tt.durability, err)
+		}
+		if got := cfg.Ledger.Synchronous; got != tt.want {
+			t.Errorf("durability %s: got synchronous %s, want %s", tt.durability, got, tt.want)
+		}
+	}
+	// Explicit FULL under peer: both promises at once.
+	cfg := region.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Durability, cfg.Ledger.Synchronous = "peer", "FULL"
+	cfg.Peers = []region.Peer{{ID: "r2", URL: "http://127.0.0.1:1", PublicKey: "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="}}
+	if err := cfg.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("peer with FULL: %v", err)
+	}
 }

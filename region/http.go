@@ -2,7 +2,11 @@ package region
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -102,4 +106,64 @@ func plainID(s string) bool {
 		}
 	}
 	return true
+}
+
+// operatorRoutes are the routes for operators, not shoppers or merchants:
+// http.metrics_token and http.metrics_allow protect them (production
+// requires one of the two; with neither, as in development, they are open).
+var operatorRoutes = map[string]bool{"/metrics": true, "/sync/v1/status": true}
+
+// operatorsOnly refuses a request for an operator route from a network not
+// in http.metrics_allow (403) or without the bearer token
+// http.metrics_token (401), whichever of the two is set.
+func (r *Region) operatorsOnly(next http.Handler) http.Handler {
+	nets, _ := r.cfg.HTTP.metricsNetworks() // checked by Validate
+	token := r.cfg.HTTP.MetricsToken
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if token == "" && len(nets) == 0 {
+			next.ServeHTTP(w, req)
+			return
+		}
+		if tpl, err := mux.CurrentRoute(req).GetPathTemplate(); err != nil || !operatorRoutes[tpl] {
+			next.ServeHTTP(w, req)
+			return
+		}
+		if len(nets) > 0 && !fromNetworks(req.RemoteAddr, nets) {
+			httperr.Write(w, httperr.Error{Status: http.StatusForbidden, Code: "forbidden", Message: "not served to this network (http.metrics_allow)"})
+			return
+		}
+		if token != "" {
+			got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+			// Hashes of equal length, so the comparison takes the same
+			// time whatever was sent.
+			sum := sha256.Sum256([]byte(got))
+			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="kassa"`)
+				httperr.Write(w, httperr.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "send the operator token: Authorization: Bearer <http.metrics_token>"})
+				return
+			}
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// fromNetworks reports whether the client at remoteAddr (host:port, as
+// the server saw it: a forwarded-for header is not believed) is in nets.
+func fromNetworks(remoteAddr string, nets []netip.Prefix) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -106,12 +106,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	if err != nil {
 		return nil, fmt.Errorf("region: start backup to %s: %w", cfg.Backup.URL, err)
 	}
+	ledgerSettings := cfg.Ledger
+	ledgerSettings.Synchronous = cfg.Synchronous() // durability fsync: FULL
 	r.ledger, err = ledger.Open(ctx, ledger.Options{
 		Path:     dbPath,
 		Region:   ledger.RegionID(cfg.Region),
 		Key:      r.key,
 		Keys:     keys,
-		Settings: cfg.Ledger,
+		Settings: ledgerSettings,
 		Logger:   r.log,
 		Metrics:  ledger.NewMetrics(r.registry),
 	})
@@ -146,7 +148,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 func (r *Region) newCheckout(opts settings) *checkout.Service {
 	cfg := r.cfg
 	acquirerURL := cfg.Checkout.AcquirerURL
-	if acquirerURL == "" {
+	if acquirerURL == "" && cfg.Mode == "development" { // production requires acquirer_url
 		// The simulated acquirer is served by this region itself, so card
 		// payments go through the real client: HTTP, timeouts, retries
 		// with an idempotency key.
@@ -172,7 +174,23 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 		Merchants: merchants, SessionIDs: checkout.SessionIDs{Key: []byte(cfg.Checkout.IDKey)},
 		Consumers:      checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
 		FingerprintKey: cards.FingerprintKey(cfg.Checkout.FingerprintKey), InvoiceDays: cfg.Scoring.InvoiceDays, Logger: r.log,
+		Acknowledge: r.acknowledge(),
 	})
+}
+
+// acknowledge returns what the merchant API and hosted pages wait for
+// after a write: nothing under durability local and fsync (the commit is
+// the acknowledgement), and under peer until a peer holds every entry this
+// region has written so far, which includes the request's own (entries of
+// one origin are a chain, so holding seq n holds all before it).
+func (r *Region) acknowledge() func(context.Context) error {
+	if r.cfg.Durability != "peer" {
+		return nil
+	}
+	self := ledger.RegionID(r.cfg.Region)
+	return func(ctx context.Context) error {
+		return r.node.AwaitPeer(ctx, self, r.ledger.Vector()[self])
+	}
 }
 
 func (r *Region) newCredit() *scoring.Engine {
@@ -309,7 +327,7 @@ func (r *Region) routes() http.Handler {
 	pageLimiter := ratelimit.New(0, r.cfg.Checkout.RatePerPageClient, nil)
 	hosted.New(r.checkout, hosted.Config{Limiter: pageLimiter, Ready: r.ready.Load, Asset: assets.Path,
 		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:"), Logger: r.log}).Routes(m)
-	if r.sim != nil {
+	if r.sim != nil && r.cfg.Mode == "development" {
 		m.PathPrefix("/simulator/acquirer/").Handler(http.StripPrefix("/simulator/acquirer", r.sim.Handler()))
 	}
 	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -318,7 +336,11 @@ func (r *Region) routes() http.Handler {
 	m.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		httperr.Write(w, httperr.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: req.Method + " is not allowed on " + req.URL.Path})
 	})
-	return r.instrument(m)
+	h := r.instrument(m)
+	// After instrument's own middleware, so a refused request is still
+	// counted under its route.
+	m.Use(r.operatorsOnly)
+	return h
 }
 
 // Serve answers HTTP on ln until ctx is done, then shuts down gracefully:
@@ -468,6 +490,10 @@ func (r *Region) Banner(addr string) string {
 	fmt.Fprintf(&b, "kassa region %s (%s mode) listening on http://%s\n", r.cfg.Region, r.cfg.Mode, addr)
 	fmt.Fprintf(&b, "  sync status:  %s/sync/v1/status\n", base)
 	fmt.Fprintf(&b, "  health:       %s/healthz   ready: %s/readyz   metrics: %s/metrics\n", base, base, base)
+	if r.cfg.HTTP.MetricsToken != "" || len(r.cfg.HTTP.MetricsAllow) > 0 {
+		b.WriteString("                (metrics and sync status need http.metrics_token / http.metrics_allow)\n")
+	}
+	fmt.Fprintf(&b, "  durability:   %s (ledger synchronous %s)\n", r.cfg.Durability, r.cfg.Synchronous())
 	fmt.Fprintf(&b, "  database:     %s (%d entries)\n", r.cfg.DBPath(), r.ledger.Count())
 	fmt.Fprintf(&b, "  backup:       %s\n", r.cfg.Backup.URL)
 	fmt.Fprintf(&b, "  public key:   %s\n", r.PublicKey())

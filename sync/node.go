@@ -64,6 +64,9 @@ type Node struct {
 	// incarnation names this process in answers to pushes.
 	incarnation string
 	granter     RightsGranter
+	// learned is closed and replaced whenever a peer's answer raised what
+	// this region knows it holds; AwaitPeer waits on it.
+	learned chan struct{}
 }
 
 type peerState struct {
@@ -100,6 +103,7 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 	def(&cfg.RetryWaitMax, DefaultRetryWaitMax)
 	def(&cfg.ReplayWindow, DefaultReplayWindow)
 	def(&cfg.RecoveryTimeout, DefaultRecoveryTimeout)
+	def(&cfg.AckTimeout, DefaultAckTimeout)
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
@@ -151,6 +155,7 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		inbound:     map[string]int{},
 		pipes:       newPipelines(),
 		incarnation: fmt.Sprintf("%016x", randomSeq()),
+		learned:     make(chan struct{}),
 	}
 	client.RequestLogHook = n.signHook
 	for _, p := range cfg.Peers {
@@ -315,6 +320,43 @@ func (n *Node) HeardFromAll() bool {
 		}
 	}
 	return true
+}
+
+// ErrNotHeld is returned by AwaitPeer when no peer reported holding the
+// entry in time.
+var ErrNotHeld = errors.New("sync: no peer confirmed it holds the entry in time")
+
+// AwaitPeer waits until at least one peer has answered a push with a
+// vector that holds origin's entries up to seq: the entry is then stored
+// in two regions. It waits at most Settings.AckTimeout (and while ctx
+// lasts) and then returns ErrNotHeld; the entry stays committed here and is
+// pushed as usual. Pushes follow every commit, so a reachable peer answers
+// within about one round trip. It is safe for concurrent use.
+func (n *Node) AwaitPeer(ctx context.Context, origin ledger.RegionID, seq uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.AckTimeout)
+	defer cancel()
+	for {
+		n.mu.Lock()
+		woken := n.learned
+		held := false
+		for _, p := range n.peers {
+			// Only answers since this process started count: a saved
+			// cursor may be from before the peer was restored.
+			if !p.lastOK.IsZero() && p.vector[origin] >= seq {
+				held = true
+				break
+			}
+		}
+		n.mu.Unlock()
+		if held {
+			return nil
+		}
+		select {
+		case <-woken:
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%s/%d): %v", ErrNotHeld, origin, seq, ctx.Err())
+		}
+	}
 }
 
 // learn takes the vector in the answer to push seq from the peer process

@@ -330,6 +330,9 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq
 	}
 	p.reachable, p.lastOK, p.lastErr = true, n.cfg.Now(), ""
 	p.learn(fromVector(resp.Vector), resp.Incarnation, seq)
+	// Wake AwaitPeer's waiters: the peer may now hold what they wait for.
+	close(n.learned)
+	n.learned = make(chan struct{})
 	for _, rj := range resp.Rejected {
 		if rj.Reason != "gap" {
 			p.rejections++

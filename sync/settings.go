@@ -20,6 +20,7 @@ const (
 	DefaultPushesInFlight       = 2
 	DefaultReplayWindow         = time.Minute
 	DefaultRecoveryTimeout      = 10 * time.Second
+	DefaultAckTimeout           = 5 * time.Second
 )
 
 // Settings are the tunables of replication an operator sets in the sync
@@ -58,6 +59,9 @@ type Settings struct {
 	ReplayWindow time.Duration `mapstructure:"replay_window"`
 	// RecoveryTimeout bounds how long Recover waits for peers.
 	RecoveryTimeout time.Duration `mapstructure:"recovery_timeout"`
+	// AckTimeout bounds how long AwaitPeer waits for a peer to report
+	// that it holds an entry (durability: peer).
+	AckTimeout time.Duration `mapstructure:"ack_timeout"`
 }
 
 // DefaultSettings returns the default of every setting.
@@ -66,7 +70,7 @@ func DefaultSettings() Settings {
 		BatchSize: DefaultBatchSize, MaxBodyBytes: DefaultMaxBodyBytes, Interval: DefaultInterval,
 		Timeout: DefaultTimeout, Retries: DefaultRetries, RetryWaitMin: DefaultRetryWaitMin, RetryWaitMax: DefaultRetryWaitMax,
 		MaxConcurrentPerPeer: DefaultMaxConcurrentPerPeer, PushesInFlight: DefaultPushesInFlight,
-		ReplayWindow: DefaultReplayWindow, RecoveryTimeout: DefaultRecoveryTimeout,
+		ReplayWindow: DefaultReplayWindow, RecoveryTimeout: DefaultRecoveryTimeout, AckTimeout: DefaultAckTimeout,
 	}
 }
 
@@ -95,6 +99,7 @@ func (s Settings) Validate() error {
 	}{
 		{"interval", s.Interval}, {"timeout", s.Timeout}, {"retry_wait_min", s.RetryWaitMin},
 		{"retry_wait_max", s.RetryWaitMax}, {"replay_window", s.ReplayWindow}, {"recovery_timeout", s.RecoveryTimeout},
+		{"ack_timeout", s.AckTimeout},
 	} {
 		if d.v < time.Millisecond || d.v > time.Hour {
 			return config.Errorf(d.key, "must be a duration between 1ms and 1h, got %s", d.v)

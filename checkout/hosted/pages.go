@@ -151,6 +151,11 @@ func (p *Pages) submit(w http.ResponseWriter, r *http.Request) {
 	// A shopper who closes the tab must not turn a card charge into an
 	// unknown outcome: the acquirer client's own timeout bounds the call.
 	o, _, err := p.svc.Authorize(context.WithoutCancel(r.Context()), "", sess.ID, req, p.svc.AuthorizeHash(req))
+	if err == nil {
+		// Answer only once the decision is as durable as the region
+		// promises; pressing Pay again replays it and waits again.
+		err = p.svc.Acknowledge(r.Context())
+	}
 	var fe *checkout.FieldError
 	switch {
 	case errors.As(err, &fe) && sess.Status != "complete":
@@ -169,7 +174,7 @@ func (p *Pages) submit(w http.ResponseWriter, r *http.Request) {
 		// Nothing was charged; the shopper may try again or pay another way.
 		w.Header().Set("Retry-After", "5")
 		p.renderForm(w, r, http.StatusServiceUnavailable, sess, cookie.Value, f, nil, &checkout.Decision{Outcome: "unavailable"})
-	case errors.Is(err, checkout.ErrRightsUnavailable), errors.Is(err, checkout.ErrNotReady):
+	case errors.Is(err, checkout.ErrRightsUnavailable), errors.Is(err, checkout.ErrNotReady), errors.Is(err, checkout.ErrNotReplicated):
 		w.Header().Set("Retry-After", "5")
 		p.renderMessage(w, r, http.StatusServiceUnavailable, &sess, "busy", p.checkoutLink(sess, "busy.link"))
 	case err != nil:

@@ -91,6 +91,8 @@ func errorOf(err error) httperr.Error {
 		return httperr.Error{Status: 503, Code: "rights_unavailable", Message: "the region that holds this order's rights cannot be reached; retry with the same Idempotency-Key", RetryAfter: 5}
 	case errors.Is(err, checkout.ErrAcquirerUnavailable):
 		return httperr.Error{Status: 503, Code: "acquirer_unavailable", Message: "the card acquirer cannot be reached; nothing was charged; retry", RetryAfter: 5}
+	case errors.Is(err, checkout.ErrNotReplicated):
+		return httperr.Error{Status: 503, Code: "not_replicated", Message: "stored in this region but no other region confirmed it in time; it will replicate; retry with the same Idempotency-Key", RetryAfter: 1}
 	case errors.Is(err, checkout.ErrNotReady):
 		return httperr.Error{Status: 503, Code: "not_ready", Message: "this region is starting; retry", RetryAfter: 1}
 	case errors.Is(err, checkout.ErrUnauthorized):
@@ -252,6 +254,17 @@ func requestHash(name string, req any) string {
 	return checkout.RequestHash([]byte(name), b)
 }
 
+// acknowledged waits until the write just made (or replayed) is as
+// durable as the region promises; when it is not in time it answers 503
+// not_replicated and returns false.
+func (a *API) acknowledged(w http.ResponseWriter, r *http.Request) bool {
+	if err := a.svc.Acknowledge(r.Context()); err != nil {
+		a.fail(w, r, err)
+		return false
+	}
+	return true
+}
+
 func replayed(w http.ResponseWriter, yes bool) {
 	if yes {
 		w.Header().Set("Idempotent-Replayed", "true")
@@ -269,6 +282,9 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request, m string, bo
 	sess, rep, err := a.svc.CreateSession(r.Context(), m, r.Header.Get("Idempotency-Key"), req, requestHash("session", req))
 	if err != nil {
 		a.fail(w, r, err)
+		return
+	}
+	if !a.acknowledged(w, r) {
 		return
 	}
 	replayed(w, rep)
@@ -293,6 +309,9 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request, m string, body [
 	o, rep, err := a.svc.AuthorizeWithKey(r.Context(), m, checkout.SessionID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), req, a.svc.AuthorizeHash(req))
 	if err != nil {
 		a.fail(w, r, err)
+		return
+	}
+	if !a.acknowledged(w, r) {
 		return
 	}
 	replayed(w, rep)
@@ -376,6 +395,9 @@ func (a *API) amountOp(w http.ResponseWriter, r *http.Request, m string, body []
 		a.fail(w, r, err)
 		return
 	}
+	if !a.acknowledged(w, r) {
+		return
+	}
 	replayed(w, rep)
 	writeJSON(w, http.StatusCreated, o)
 }
@@ -398,6 +420,9 @@ func (a *API) simpleOp(w http.ResponseWriter, r *http.Request, m string, body []
 	o, rep, err := op(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), checkout.RequestHash([]byte(name)))
 	if err != nil {
 		a.fail(w, r, err)
+		return
+	}
+	if !a.acknowledged(w, r) {
 		return
 	}
 	replayed(w, rep)
