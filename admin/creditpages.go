@@ -192,7 +192,7 @@ func (a *API) modeAction(w http.ResponseWriter, r *http.Request, s session, v *v
 		a.renderMode(w, r, s, v, http.StatusUnprocessableEntity, string(m), reason, errs)
 		return
 	}
-	if err := a.credit.SetMode(r.Context(), m, s.user.name, reason); err != nil {
+	if err := a.credit.SetMode(r.Context(), m, actor(s.user, reason)); err != nil {
 		a.internalError(w, r, v, fmt.Errorf("set mode: %w", err))
 		return
 	}

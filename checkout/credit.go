@@ -137,7 +137,7 @@ func (s *Service) Sweep(ctx context.Context) (voided, released int, err error) {
 			delete(sw.expiring, oid) // captured in full, cancelled or released
 			continue
 		}
-		_, replayed, err := s.release(ctx, st.Merchant, st.ID, "release", "kassa:expiry", RequestHash([]byte("expiry")))
+		_, replayed, err := s.release(ctx, Actor{}, st.Merchant, st.ID, "release", "kassa:expiry", RequestHash([]byte("expiry")))
 		switch {
 		case errors.Is(err, ErrRightsUnavailable):
 			continue // the rights are away: next run
