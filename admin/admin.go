@@ -9,8 +9,12 @@
 // as hashes and compared in constant time); a request made with the cookie
 // that changes anything carries the session's CSRF token; only the support
 // and admin roles may act, and only admin may switch the mode; every action
-// is recorded as a staff.action ledger entry naming the staff member, so
-// the audit trail replicates with everything else.
+// is recorded in the ledger naming the staff member, their role and the
+// reason, so the audit trail replicates with everything else. An action
+// that writes an entry (a refund, a cancel, a repayment, a limit change, a
+// mode switch) carries them in that entry's data, in the same commit; one
+// that writes none of its own (a webhook resend) writes a staff.action
+// entry first and does nothing if that fails.
 package admin
 
 import (
@@ -309,6 +313,13 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
 		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "this order has no such webhook event"})
 		return
 	}
+	// A resend writes no entry of its own, so its staff.action entry is
+	// its ledger record: written first, and without it nothing is resent.
+	if err := a.audit(r.Context(), u, string(id), "webhook.resend", map[string]string{"event": event}); err != nil {
+		a.log.Error("admin: record webhook resend", "event", event, "err", err)
+		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		return
+	}
 	if err := a.webhooks.Resend(r.Context(), event); err != nil {
 		switch {
 		case errors.Is(err, checkout.ErrNotFound):
@@ -322,13 +333,16 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
 		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 		return
 	}
-	if err := a.audit(r.Context(), u, string(id), "webhook.resend", map[string]string{"event": event}); err != nil {
-		a.log.Error("admin: audit", "err", err)
-	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued", "event": event})
 }
 
-// audit records a staff action in the ledger.
+// actor is u acting for reason, as checkout and scoring record it.
+func actor(u user, reason string) checkout.Actor {
+	return checkout.Actor{Staff: u.name, Role: u.role, Reason: reason}
+}
+
+// audit records, as a staff.action entry, an action that writes no entry
+// of its own.
 func (a *API) audit(ctx context.Context, u user, subject, action string, detail map[string]string) error {
 	data, _ := json.Marshal(map[string]any{"staff": u.name, "role": u.role, "action": action, "detail": detail})
 	_, err := a.store.Append(context.WithoutCancel(ctx), ledger.Draft{Kind: "staff.action", Subject: subject, Data: data})

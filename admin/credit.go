@@ -13,7 +13,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"kassa/account"
 	"kassa/checkout"
 	"kassa/httperr"
 	"kassa/scoring"
@@ -23,8 +22,8 @@ import (
 type Credit interface {
 	Consumer(ctx context.Context, c checkout.ConsumerID) (scoring.ConsumerView, error)
 	Policy() scoring.Policy
-	SetMode(ctx context.Context, m scoring.Mode, staff, reason string) error
-	AdjustLimit(ctx context.Context, c checkout.ConsumerID, cur string, limit int64, staff, reason string) error
+	SetMode(ctx context.Context, m scoring.Mode, by checkout.Actor) error
+	AdjustLimit(ctx context.Context, c checkout.ConsumerID, cur string, limit int64, by checkout.Actor) error
 }
 
 // WithCredit adds the consumer, repayment and mode routes.
@@ -186,18 +185,19 @@ func (l RepaymentLine) validate(now time.Time) (checkout.Repayment, error) {
 	return checkout.Repayment{Amount: l.Amount, PaidAt: at, Reference: l.Reference}, nil
 }
 
-// repay records one line. With capExcess (an import) the amount is capped at
-// what is owed and the rest reported unapplied; without, an amount over
-// what is owed is refused. Checkout replays a reference recorded before,
-// whatever is owed now, so a file can be imported again after a retry.
-func (a *API) repay(ctx context.Context, l RepaymentLine, capExcess bool) RepaymentResult {
+// repay records one line, by the staff member in by: the repayment entry
+// names them. With capExcess (an import) the amount is capped at what is
+// owed and the rest reported unapplied; without, an amount over what is
+// owed is refused. Checkout replays a reference recorded before, whatever
+// is owed now, so a file can be imported again after a retry.
+func (a *API) repay(ctx context.Context, l RepaymentLine, capExcess bool, by checkout.Actor) RepaymentResult {
 	res := RepaymentResult{Reference: l.Reference, OrderID: l.OrderID, Unapplied: l.Amount}
 	p, err := l.validate(time.Now())
 	if err != nil {
 		res.Status, res.Error = "rejected", err.Error()
 		return res
 	}
-	p.CapAtOwed = capExcess
+	p.CapAtOwed, p.By = capExcess, by
 	oid := checkout.OrderID(l.OrderID)
 	_, cur, err := a.svc.Debt(ctx, oid)
 	switch {
@@ -264,8 +264,11 @@ func (a *API) importRepayments(w http.ResponseWriter, r *http.Request, u user) {
 		Retry    int               `json:"retry"`
 		Rejected int               `json:"rejected"`
 	}{Results: make([]RepaymentResult, 0, len(req.Repayments))}
+	// Each repayment entry names who imported it; lines refused write
+	// nothing, so there is nothing else to record.
+	by := actor(u, "repayments import")
 	for _, l := range req.Repayments {
-		res := a.repay(r.Context(), l, true)
+		res := a.repay(r.Context(), l, true, by)
 		switch res.Status {
 		case "recorded", "replayed":
 			out.Recorded++
@@ -275,10 +278,6 @@ func (a *API) importRepayments(w http.ResponseWriter, r *http.Request, u user) {
 			out.Rejected++
 		}
 		out.Results = append(out.Results, res)
-	}
-	if err := a.audit(r.Context(), u, "repayments", "repayments.import", map[string]string{
-		"lines": fmt.Sprint(len(req.Repayments)), "recorded": fmt.Sprint(out.Recorded), "retry": fmt.Sprint(out.Retry), "rejected": fmt.Sprint(out.Rejected)}); err != nil {
-		a.log.Error("admin: audit", "err", err)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -300,7 +299,7 @@ func (a *API) repayOrder(w http.ResponseWriter, r *http.Request, u user) {
 		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error()})
 		return
 	}
-	res := a.repay(r.Context(), l, false)
+	res := a.repay(r.Context(), l, false, actor(u, req.Note))
 	switch {
 	case res.Status == "recorded", res.Status == "replayed":
 	case res.Status == "retry":
@@ -315,12 +314,6 @@ func (a *API) repayOrder(w http.ResponseWriter, r *http.Request, u user) {
 	default:
 		httperr.Write(w, httperr.Error{Status: http.StatusUnprocessableEntity, Code: "repayment_rejected", Message: res.Error})
 		return
-	}
-	if res.Status == "recorded" {
-		if err := a.audit(r.Context(), u, l.OrderID, "order.repayment", map[string]string{
-			"amount": fmt.Sprint(res.Applied), "reference": l.Reference, "note": req.Note}); err != nil {
-			a.log.Error("admin: audit", "err", err)
-		}
 	}
 	o, err := a.svc.Order(r.Context(), "", checkout.OrderID(l.OrderID))
 	if err != nil {
@@ -357,7 +350,7 @@ func (a *API) setMode(w http.ResponseWriter, r *http.Request, u user) {
 		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "reason is required (at most 500 characters): it goes in the audit trail"})
 		return
 	}
-	if err := a.credit.SetMode(r.Context(), m, u.name, req.Reason); err != nil {
+	if err := a.credit.SetMode(r.Context(), m, actor(u, req.Reason)); err != nil {
 		a.log.Error("admin: set mode", "err", err)
 		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 		return
@@ -394,7 +387,7 @@ func (a *API) adjustLimit(w http.ResponseWriter, r *http.Request, u user) {
 		return
 	}
 	c := checkout.ConsumerID(id)
-	err := a.credit.AdjustLimit(r.Context(), c, req.Currency, req.Limit, u.name, req.Reason)
+	err := a.credit.AdjustLimit(r.Context(), c, req.Currency, req.Limit, actor(u, req.Reason))
 	switch {
 	case errors.Is(err, scoring.ErrNotHome):
 		httperr.Write(w, httperr.Error{Status: http.StatusConflict, Code: "not_home", Message: err.Error() + "; send the change there"})
@@ -409,10 +402,6 @@ func (a *API) adjustLimit(w http.ResponseWriter, r *http.Request, u user) {
 		a.log.Error("admin: adjust limit", "consumer", c, "err", err)
 		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 		return
-	}
-	if err := a.audit(r.Context(), u, account.LineSubject(id, req.Currency), "credit.limit", map[string]string{
-		"limit": fmt.Sprint(req.Limit), "reason": req.Reason}); err != nil {
-		a.log.Error("admin: audit", "err", err)
 	}
 	a.consumer(w, r.WithContext(r.Context()), c, "")
 }

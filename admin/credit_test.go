@@ -133,17 +133,31 @@ func authorize(tb testing.TB, e *env, ref, email string, amount int64) checkout.
 // staffActions returns the data of the staff.action entries about subject.
 func staffActions(tb testing.TB, store *ledger.Store, subject string) []map[string]any {
 	tb.Helper()
+	return entryData(tb, store, subject, "staff.action")
+}
+
+// entryData returns the data of the entries of kind about subject.
+func entryData(tb testing.TB, store *ledger.Store, subject, kind string) []map[string]any {
+	tb.Helper()
 	es, err := store.EntriesBySubject(context.Background(), subject)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var out []map[string]any
 	for _, en := range es {
-		if en.Kind == "staff.action" {
+		if en.Kind == kind {
 			out = append(out, decode[map[string]any](tb, en.Data))
 		}
 	}
 	return out
+}
+
+// wantActor fails unless data names staff in role acting for reason.
+func wantActor(tb testing.TB, what string, data map[string]any, staff, role, reason string) {
+	tb.Helper()
+	if data["staff"] != staff || data["role"] != role || data["reason"] != reason {
+		tb.Fatalf("%s: got staff %v role %v reason %v, want %s %s %q", what, data["staff"], data["role"], data["reason"], staff, role, reason)
+	}
 }
 
 func TestConsumerByEmail(t *testing.T) {
@@ -319,7 +333,8 @@ func TestRepayOrder(t *testing.T) {
 	wantError(t, "unknown order", status, body, 404, "repayment_rejected")
 	wantCount(t, "unknown order", e.store, n)
 
-	// A repayment writes the repayment and its audit entry.
+	// A repayment writes the repayment entry only, and it names who
+	// recorded it and why.
 	status, body = call(t, e, "POST", path, "agent", `{"amount": 400, "reference": "BANK-1", "note": "phoned in"}`)
 	if status != http.StatusCreated {
 		t.Fatalf("repay: got %d %s, want 201", status, body)
@@ -329,17 +344,20 @@ func TestRepayOrder(t *testing.T) {
 	if res.Result != want || res.Repaid != 400 || res.Order["id"] != string(e.order) {
 		t.Fatalf("repay: got result %+v repaid %d order %v, want %+v repaid 400", res.Result, res.Repaid, res.Order["id"], want)
 	}
-	wantCount(t, "repay", e.store, n+2)
+	wantCount(t, "repay", e.store, n+1)
 	c := consumer(t, e, adaEmail)
 	if c.Exposure != 600 || !reflect.DeepEqual(c.Rights, map[string]int64{"r1": 99_400}) || c.Available != 99_400 || c.Lines[0].Repaid != 400 {
 		t.Fatalf("after repaying 400: got exposure %d rights %v available %d repaid %d, want 600, r1 99400, 99400, 400",
 			c.Exposure, c.Rights, c.Available, c.Lines[0].Repaid)
 	}
-	audits := staffActions(t, e.store, string(e.order))
-	if len(audits) != 1 || audits[0]["staff"] != "agent" || audits[0]["action"] != "order.repayment" ||
-		!reflect.DeepEqual(audits[0]["detail"], map[string]any{"amount": "400", "reference": "BANK-1", "note": "phoned in"}) {
-		t.Fatalf("got audit %v, want the agent's repayment of 400 under BANK-1", audits)
+	if audits := staffActions(t, e.store, string(e.order)); len(audits) != 0 {
+		t.Fatalf("got staff.action entries %v, want none: the repayment entry names the staff member", audits)
 	}
+	repaid := entryData(t, e.store, string(e.order), checkout.KindOrderRepaid)
+	if len(repaid) != 1 || repaid[0]["reference"] != "BANK-1" || repaid[0]["amount"] != float64(400) {
+		t.Fatalf("got repayment entries %v, want one of 400 under BANK-1", repaid)
+	}
+	wantActor(t, "repayment entry", repaid[0], "agent", "support", "phoned in")
 	var fact checkout.CreditFact
 	es, _ := e.store.EntriesBySubject(context.Background(), string(e.order))
 	for i := range es {
@@ -447,7 +465,7 @@ func TestRepaymentImport(t *testing.T) {
 	if got.Recorded != 2 || got.Retry != 0 || got.Rejected != 5 {
 		t.Errorf("import: got recorded %d retry %d rejected %d, want 2 0 5", got.Recorded, got.Retry, got.Rejected)
 	}
-	wantCount(t, "import", e.store, n+3) // two repayments and the audit entry
+	wantCount(t, "import", e.store, n+2) // the two repayments, each naming who imported them
 	c := consumer(t, e, adaEmail)
 	if c.Exposure != 0 || c.Rights["r1"] != 100_000 || c.Lines[0].Repaid != 1000 {
 		t.Errorf("after import: got exposure %d rights %v repaid %d, want 0, r1 100000, 1000", c.Exposure, c.Rights, c.Lines[0].Repaid)
@@ -462,15 +480,15 @@ func TestRepaymentImport(t *testing.T) {
 	if len(paid) != 2 || !paid[0].Equal(time.Date(2025, 1, 2, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("got repayments paid at %v, want two, the first paid at 2025-01-02T10:00:00Z", paid)
 	}
-	audits := staffActions(t, e.store, "repayments")
-	wantAudit := map[string]any{"staff": "agent", "role": "support", "action": "repayments.import",
-		"detail": map[string]any{"lines": "7", "recorded": "2", "retry": "0", "rejected": "5"}}
-	if len(audits) != 1 || !reflect.DeepEqual(audits[0], wantAudit) {
-		t.Errorf("got audit %v, want %v", audits, wantAudit)
+	for _, d := range entryData(t, e.store, oid, checkout.KindOrderRepaid) {
+		wantActor(t, "imported repayment", d, "agent", "support", "repayments import")
+	}
+	if audits := staffActions(t, e.store, "repayments"); len(audits) != 0 {
+		t.Errorf("got import audits %v, want none: each repayment entry names who imported it", audits)
 	}
 
 	// The same file again: what it recorded comes back replayed, with the
-	// same split, and only the import's audit entry is written.
+	// same split, and nothing is written.
 	n = e.store.Count()
 	status, body = call(t, e, "POST", "/admin/api/repayments", "agent", file)
 	if status != http.StatusOK {
@@ -484,10 +502,7 @@ func TestRepaymentImport(t *testing.T) {
 	if got.Recorded != 2 || got.Retry != 0 || got.Rejected != 5 {
 		t.Errorf("re-import: got recorded %d retry %d rejected %d, want 2 0 5", got.Recorded, got.Retry, got.Rejected)
 	}
-	wantCount(t, "re-import", e.store, n+1)
-	if audits := staffActions(t, e.store, "repayments"); len(audits) != 2 {
-		t.Errorf("got %d import audits, want 2", len(audits))
-	}
+	wantCount(t, "re-import", e.store, n)
 }
 
 func TestRepaymentImportConflicts(t *testing.T) {
@@ -516,7 +531,7 @@ func TestRepaymentImportConflicts(t *testing.T) {
 	if got.Recorded != 0 || got.Rejected != 2 {
 		t.Errorf("got recorded %d rejected %d, want 0 2", got.Recorded, got.Rejected)
 	}
-	wantCount(t, "conflicting import", e.store, n+1) // the audit entry only
+	wantCount(t, "conflicting import", e.store, n) // nothing recorded, nothing written
 	if c := consumer(t, e, adaEmail); c.Exposure != 700 {
 		t.Errorf("got exposure %d, want 700", c.Exposure)
 	}
@@ -563,7 +578,7 @@ func TestRepaymentImportRefused(t *testing.T) {
 	if got := decode[importResponse](t, body); len(got.Results) != 1000 || got.Recorded != 1000 {
 		t.Fatalf("1000 lines: got %d results, %d recorded, want 1000 (the first recorded, the rest replayed)", len(got.Results), got.Recorded)
 	}
-	wantCount(t, "1000 lines", e.store, n+2)
+	wantCount(t, "1000 lines", e.store, n+1)
 }
 
 func TestMode(t *testing.T) {
@@ -635,7 +650,7 @@ func TestMode(t *testing.T) {
 	if len(es) != 1 || es[0].Kind != scoring.KindModeSet || string(es[0].Origin) != "r1" {
 		t.Fatalf("got %d mode entries %v, want one scoring.mode from r1", len(es), es)
 	}
-	if got, want := decode[map[string]any](t, es[0].Data), map[string]any{"mode": "card_only", "staff": "boss", "reason": "incident 42"}; !reflect.DeepEqual(got, want) {
+	if got, want := decode[map[string]any](t, es[0].Data), map[string]any{"mode": "card_only", "staff": "boss", "role": "admin", "reason": "incident 42"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got mode entry data %v, want %v", got, want)
 	}
 
@@ -716,10 +731,14 @@ func TestAdjustLimitAPI(t *testing.T) {
 	if status != 200 || v.Limit != 20_000 || v.Exposure != 1_000 || v.Rights["r1"] != 19_000 {
 		t.Fatalf("got %d %s", status, b)
 	}
-	actions := staffActions(t, e.store, "credit:"+id+":SEK")
-	if len(actions) != 1 || actions[0]["action"] != "credit.limit" || actions[0]["staff"] != "boss" {
-		t.Fatalf("audit %v", actions)
+	if actions := staffActions(t, e.store, "credit:"+id+":SEK"); len(actions) != 0 {
+		t.Fatalf("got staff.action entries %v, want none: the adjustment names the staff member", actions)
 	}
+	adjusted := entryData(t, e.store, "credit:"+id+":SEK", scoring.KindCreditAdjusted)
+	if len(adjusted) != 1 || adjusted[0]["to"] != float64(20_000) {
+		t.Fatalf("got adjustments %v, want one to 20000", adjusted)
+	}
+	wantActor(t, "limit adjustment", adjusted[0], "boss", "admin", "risk review")
 }
 
 // ConsumerViewJSON is the consumer view as a client decodes it.

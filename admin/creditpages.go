@@ -66,9 +66,13 @@ func (a *API) consumerPage(w http.ResponseWriter, r *http.Request, _ session, v 
 		for _, region := range sortedRegions(l.Rights) {
 			lp.Regions = append(lp.Regions, regionRights{Region: region, Rights: money(l.Rights[region], l.Currency), Home: region == c.Home})
 		}
+		// The credit engine keeps only a line's newest orders; the
+		// count covers them all.
+		if n := l.CreditOrders - int64(min(len(l.Orders), maxConsumerOrders)); n > 0 {
+			lp.More = int(n)
+		}
 		for i, oid := range l.Orders {
 			if i == maxConsumerOrders {
-				lp.More = len(l.Orders) - i
 				break
 			}
 			o, err := a.svc.Order(r.Context(), "", oid)
@@ -192,7 +196,7 @@ func (a *API) modeAction(w http.ResponseWriter, r *http.Request, s session, v *v
 		a.renderMode(w, r, s, v, http.StatusUnprocessableEntity, string(m), reason, errs)
 		return
 	}
-	if err := a.credit.SetMode(r.Context(), m, s.user.name, reason); err != nil {
+	if err := a.credit.SetMode(r.Context(), m, actor(s.user, reason)); err != nil {
 		a.internalError(w, r, v, fmt.Errorf("set mode: %w", err))
 		return
 	}

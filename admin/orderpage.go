@@ -218,6 +218,14 @@ func entryOf(e TimelineEntry) entryRow {
 		n, _ := num("amount")
 		parts = append(parts, fmt.Sprintf("%s rights %d moved from %s to %s", str("rights"), n, str("from"), str("to")))
 	default:
+		if who := str("staff"); who != "" {
+			// Done by staff: the entry itself names them (older ledgers
+			// have a separate staff.action entry instead).
+			if role := str("role"); role != "" {
+				who += " (" + role + ")"
+			}
+			parts = append(parts, "by "+who)
+		}
 		if dec, ok := d["decision"].(map[string]any); ok {
 			if out, _ := dec["outcome"].(string); out != "" {
 				parts = append(parts, "decision: "+label(out))
@@ -329,18 +337,17 @@ func (a *API) refundAction(w http.ResponseWriter, r *http.Request, s session, v 
 		return
 	}
 	hash := checkout.RequestHash([]byte("admin refund"), []byte(strconv.FormatInt(amount, 10)))
-	_, replayed, err := a.svc.Refund(r.Context(), o.Merchant, o.ID, staffKey(nonce), amount, hash)
-	a.afterOp(w, r, s, v, ov, f, "refund", replayed, err, map[string]string{
-		"amount": strconv.FormatInt(amount, 10), "currency": o.Currency, "reason": reason, "key": staffKey(nonce)},
+	_, replayed, err := a.svc.RefundBy(r.Context(), actor(s.user, reason), o.Merchant, o.ID, staffKey(nonce), amount, hash)
+	a.afterOp(w, r, s, v, ov, f, "refund", replayed, err,
 		"Refunded "+money(amount, o.Currency)+".",
 		"This refund was already recorded (the form was sent twice); nothing more was refunded.")
 }
 
 // afterOp answers an order action that checkout has carried out (or
-// refused): the error on the order page, or the audit entry and a redirect
-// back to the order saying what happened.
+// refused): the error on the order page, or a redirect back to the order
+// saying what happened. The operation's entry names the staff member.
 func (a *API) afterOp(w http.ResponseWriter, r *http.Request, s session, v *view, ov OrderView, f *orderForm,
-	op string, replayed bool, err error, audit map[string]string, done, again string) {
+	op string, replayed bool, err error, done, again string) {
 	o := ov.Order
 	if err != nil {
 		if !a.opFailed(w, r, s, v, ov, f, op, err) {
@@ -353,7 +360,6 @@ func (a *API) afterOp(w http.ResponseWriter, r *http.Request, s session, v *view
 		a.done(w, r, s, path, "success", again)
 		return
 	}
-	a.auditAction(r, s, string(o.ID), "order."+op, audit)
 	a.done(w, r, s, path, "success", done)
 }
 
@@ -367,8 +373,8 @@ func (a *API) cancelAction(w http.ResponseWriter, r *http.Request, s session, v 
 	if !a.formAccepted(w, r, s, v, ov, f, nonce) {
 		return
 	}
-	_, replayed, err := a.svc.Cancel(r.Context(), o.Merchant, o.ID, staffKey(nonce), checkout.RequestHash([]byte("admin cancel")))
-	a.afterOp(w, r, s, v, ov, f, "cancel", replayed, err, map[string]string{"reason": reason, "key": staffKey(nonce)},
+	_, replayed, err := a.svc.CancelBy(r.Context(), actor(s.user, reason), o.Merchant, o.ID, staffKey(nonce), checkout.RequestHash([]byte("admin cancel")))
+	a.afterOp(w, r, s, v, ov, f, "cancel", replayed, err,
 		"The order is cancelled.", "This cancellation was already recorded (the form was sent twice).")
 }
 
@@ -399,7 +405,7 @@ func (a *API) repayAction(w http.ResponseWriter, r *http.Request, s session, v *
 		a.renderOrder(w, r, s, v, ov, f)
 		return
 	}
-	res := a.repay(r.Context(), RepaymentLine{OrderID: string(o.ID), Amount: amount, Currency: o.Currency, Reference: ref}, false)
+	res := a.repay(r.Context(), RepaymentLine{OrderID: string(o.ID), Amount: amount, Currency: o.Currency, Reference: ref}, false, actor(s.user, note))
 	switch {
 	case res.Status == "retry":
 		f.status = http.StatusServiceUnavailable
@@ -425,8 +431,6 @@ func (a *API) repayAction(w http.ResponseWriter, r *http.Request, s session, v *
 		a.done(w, r, s, path, "success", "A repayment with reference "+ref+" was already recorded; nothing more was added.")
 		return
 	}
-	a.auditAction(r, s, string(o.ID), "order.repayment", map[string]string{
-		"amount": strconv.FormatInt(res.Applied, 10), "currency": o.Currency, "reference": ref, "note": note})
 	a.done(w, r, s, path, "success", "Recorded a repayment of "+money(res.Applied, o.Currency)+".")
 }
 
@@ -446,6 +450,13 @@ func (a *API) resendAction(w http.ResponseWriter, r *http.Request, s session, v 
 		a.notFound(w, r, v, "webhook event "+truncate(event, 80)+" of order "+string(o.ID))
 		return
 	}
+	// A resend writes no entry of its own (it queues a delivery in this
+	// region's outbox), so its staff.action entry is its ledger record:
+	// written first, and without it nothing is resent.
+	if err := a.audit(r.Context(), s.user, string(o.ID), "webhook.resend", map[string]string{"event": event}); err != nil {
+		a.internalError(w, r, v, fmt.Errorf("record resend of %s: %w", event, err))
+		return
+	}
 	err := a.webhooks.Resend(r.Context(), event)
 	switch {
 	case errors.Is(err, webhook.ErrNoNotificationURL):
@@ -460,7 +471,6 @@ func (a *API) resendAction(w http.ResponseWriter, r *http.Request, s session, v 
 		a.internalError(w, r, v, fmt.Errorf("resend %s: %w", event, err))
 		return
 	}
-	a.auditAction(r, s, string(o.ID), "webhook.resend", map[string]string{"event": event})
 	a.done(w, r, s, orderPath(string(o.ID)), "success", "The webhook is queued to be sent again.")
 }
 
@@ -480,12 +490,6 @@ func (a *API) validNonce(w http.ResponseWriter, r *http.Request, v *view, nonce 
 // UI. Checkout derives the operation's id from it, the order and the
 // merchant, so it cannot meet a merchant's own key.
 func staffKey(nonce string) string { return "admin-ui:" + nonce }
-
-func (a *API) auditAction(r *http.Request, s session, subject, action string, detail map[string]string) {
-	if err := a.audit(r.Context(), s.user, subject, action, detail); err != nil {
-		a.log.Error("admin: audit", "staff", s.user.name, "action", action, "subject", subject, "err", err)
-	}
-}
 
 // fieldView is one form field as the templates draw it.
 type fieldView struct {

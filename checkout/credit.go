@@ -79,6 +79,10 @@ func (s *Service) Debt(ctx context.Context, oid OrderID) (int64, string, error) 
 // ConsumerID derives the consumer id of an email, as checkout does.
 func (s *Service) ConsumerID(email string) ConsumerID { return s.cfg.Consumers.ID(email) }
 
+// sweepMark is the ledger mark under which the sweep keeps the position a
+// restart reads again from.
+const sweepMark = "checkout.sweep"
+
 // Sweep tidies the authorizations this region wrote: it voids those that
 // lost to another region's authorization of the same order (a duplicate
 // from a partition; without this, one would be voided only when an
@@ -86,28 +90,36 @@ func (s *Service) ConsumerID(email string) ConsumerID { return s.cfg.Consumers.I
 // credit orders whose authorization expired, so their exposure stops
 // counting against the consumer's limit. It returns how many it voided and
 // released; an order whose rights are elsewhere and out of reach is tried
-// again on the next run. Each run reads only the entries stored since the
-// last (the first reads them all) and folds only the orders it acts on.
+// again on the next run.
+//
+// Each run reads only the entries stored since the last and folds only the
+// orders it acts on. It keeps in memory only the credit authorizations of
+// this region with something left to release (an order captured, cancelled
+// or released in full is forgotten) and the duplicates it has yet to void.
+// After each run it stores, as a ledger mark, the position a restart reads
+// again from: the earliest from which every order it still follows can be
+// found again (the position it has read up to when it follows none). So a
+// restart reads the entries since the oldest open credit authorization
+// (auth_ttl and any extensions back at most, while its releases succeed),
+// not the whole ledger, and forgets nothing it must act on.
 func (s *Service) Sweep(ctx context.Context) (voided, released int, err error) {
 	sw := &s.sweep
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
-	if sw.expiring == nil {
-		sw.expiring, sw.suspects, sw.mine = map[OrderID]int64{}, map[OrderID]bool{}, map[OrderID]bool{}
+	if err := s.followLedger(ctx); err != nil {
+		return 0, 0, err
 	}
-	for {
-		es, pos, err := s.store.EntriesSince(ctx, sw.pos, 4096)
+	for oid := range sw.touched {
+		delete(sw.touched, oid)
+		if _, ok := sw.open[oid]; !ok {
+			continue
+		}
+		st, err := s.order(ctx, oid)
 		if err != nil {
 			return 0, 0, err
 		}
-		for i := range es {
-			if err := s.follow(ctx, &es[i]); err != nil {
-				return 0, 0, err
-			}
-		}
-		sw.pos = pos
-		if len(es) < 4096 {
-			break
+		if st.Amount-st.Captured-st.Released <= 0 {
+			delete(sw.open, oid) // captured, cancelled or released in full
 		}
 	}
 	for oid := range sw.suspects {
@@ -121,8 +133,8 @@ func (s *Service) Sweep(ctx context.Context) (voided, released int, err error) {
 		}
 	}
 	now := s.cfg.Now().UnixMilli()
-	for oid, exp := range sw.expiring {
-		if now < exp {
+	for oid, o := range sw.open {
+		if now < o.expires {
 			continue
 		}
 		st, err := s.order(ctx, oid)
@@ -130,62 +142,156 @@ func (s *Service) Sweep(ctx context.Context) (voided, released int, err error) {
 			return voided, released, err
 		}
 		if now < st.ExpiresAt.UnixMilli() {
-			sw.expiring[oid] = st.ExpiresAt.UnixMilli() // extended
+			o.expires = st.ExpiresAt.UnixMilli() // extended
+			sw.open[oid] = o
 			continue
 		}
 		if st.Amount-st.Captured-st.Released <= 0 || (st.Status != "expired" && st.Status != "part_captured") {
-			delete(sw.expiring, oid) // captured in full, cancelled or released
+			delete(sw.open, oid) // captured in full, cancelled or released
 			continue
 		}
-		_, replayed, err := s.release(ctx, st.Merchant, st.ID, "release", "kassa:expiry", RequestHash([]byte("expiry")))
+		_, replayed, err := s.release(ctx, Actor{}, st.Merchant, st.ID, "release", "kassa:expiry", RequestHash([]byte("expiry")))
 		switch {
 		case errors.Is(err, ErrRightsUnavailable):
 			continue // the rights are away: next run
 		case errors.Is(err, ErrInvalidState):
-			delete(sw.expiring, oid)
+			delete(sw.open, oid)
 		case err != nil:
 			return voided, released, err
 		default:
-			delete(sw.expiring, oid)
+			delete(sw.open, oid)
 			if !replayed {
 				released++
 			}
 		}
 	}
+	// A Go map keeps its buckets after its keys are deleted: start over
+	// with maps the size of what is left, so a backlog read once does not
+	// stay in memory.
+	sw.open, sw.suspects, sw.touched = shrunk(sw.open), shrunk(sw.suspects), map[OrderID]bool{}
+	if from := sw.restartFrom(); from != sw.marked {
+		if err := s.store.SetMark(context.WithoutCancel(ctx), sweepMark, from); err != nil {
+			// Only a restart reads more again.
+			s.log.Warn("sweep: store the restart position", "err", err)
+		} else {
+			sw.marked = from
+		}
+	}
 	return voided, released, nil
 }
 
-// follow notes what one stored entry means for the sweep: this region's
-// credit authorizations to release at expiry, and orders authorized both
-// here and elsewhere (one of them loses).
-func (s *Service) follow(ctx context.Context, e *ledger.Entry) error {
-	if e.Kind != KindOrderAuthorized {
-		return nil
+// StartSweep reads what the sweep follows of the ledger, from where the
+// last run before a restart left it, without acting on anything: a
+// region runs it before it reports ready, so a ledger it cannot read keeps
+// it from taking traffic. It returns the first read error (naming the
+// stored entry for a corrupt one).
+func (s *Service) StartSweep(ctx context.Context) error {
+	sw := &s.sweep
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return s.followLedger(ctx)
+}
+
+// SweepFollows returns how many orders the sweep keeps in memory: the open
+// credit authorizations and the duplicates still to void.
+func (s *Service) SweepFollows() int {
+	sw := &s.sweep
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return len(sw.open) + len(sw.suspects)
+}
+
+// shrunk copies m into a map sized for what it holds (maps.Clone keeps
+// the size m grew to).
+func shrunk[V any](m map[OrderID]V) map[OrderID]V {
+	out := make(map[OrderID]V, len(m))
+	for k, v := range m {
+		out[k] = v
 	}
+	return out
+}
+
+// restartFrom is the position a restart reads the ledger again from.
+func (sw *sweepState) restartFrom() int64 {
+	from := sw.pos
+	for _, o := range sw.open {
+		from = min(from, o.from)
+	}
+	for _, p := range sw.suspects {
+		from = min(from, p)
+	}
+	return from
+}
+
+// followLedger reads the entries stored since the last call (after a
+// start, since the stored restart position). The caller holds sw.mu.
+func (s *Service) followLedger(ctx context.Context) error {
+	sw := &s.sweep
+	if !sw.loaded {
+		pos, err := s.store.Mark(ctx, sweepMark)
+		if err != nil {
+			return err
+		}
+		sw.pos, sw.marked, sw.loaded = pos, pos, true
+		sw.open, sw.suspects, sw.touched = map[OrderID]sweepOrder{}, map[OrderID]int64{}, map[OrderID]bool{}
+	}
+	for {
+		from := sw.pos
+		es, pos, err := s.store.EntriesSince(ctx, from, 4096)
+		if err != nil {
+			return err
+		}
+		for i := range es {
+			if err := s.follow(ctx, &es[i], from); err != nil {
+				return err
+			}
+		}
+		sw.pos = pos
+		if len(es) < 4096 {
+			return nil
+		}
+	}
+}
+
+// follow notes what one stored entry, read from after position from, means
+// for the sweep: this region's credit authorizations to release at expiry,
+// operations that may have settled one, and orders authorized both here
+// and elsewhere (one of them loses).
+func (s *Service) follow(ctx context.Context, e *ledger.Entry, from int64) error {
 	oid, sw := OrderID(e.Subject), &s.sweep
-	if string(e.Origin) != s.cfg.Region {
-		if sw.mine[oid] {
-			sw.suspects[oid] = true
+	switch e.Kind {
+	case KindOrderAuthorized:
+	case KindOrderCaptured, KindOrderCancelled, KindOrderReleased, KindOrderVoided:
+		if _, ok := sw.open[oid]; ok {
+			sw.touched[oid] = true
 		}
 		return nil
+	default:
+		return nil
 	}
-	sw.mine[oid] = true
-	var a struct {
-		Credit    *CreditHold `json:"credit"`
-		ExpiresAt int64       `json:"expires_at"`
+	mine := string(e.Origin) == s.cfg.Region
+	if mine {
+		var a struct {
+			Credit    *CreditHold `json:"credit"`
+			ExpiresAt int64       `json:"expires_at"`
+		}
+		if json.Unmarshal(e.Data, &a) == nil && a.Credit != nil {
+			sw.open[oid] = sweepOrder{expires: a.ExpiresAt, from: from}
+		}
 	}
-	if json.Unmarshal(e.Data, &a) == nil && a.Credit != nil {
-		sw.expiring[oid] = a.ExpiresAt
-	}
-	// Another region's authorization may have been stored first (this
-	// region's own entries come back in recovery): look.
+	// The other authorization of a duplicate may have been stored first
+	// (this region's own entries come back in recovery; another region's
+	// arrive after a partition heals): look for one from the other side.
 	es, err := s.store.EntriesBySubject(ctx, e.Subject)
 	if err != nil {
 		return err
 	}
 	for i := range es {
-		if es[i].Kind == KindOrderAuthorized && string(es[i].Origin) != s.cfg.Region {
-			sw.suspects[oid] = true
+		if es[i].Kind == KindOrderAuthorized && (string(es[i].Origin) == s.cfg.Region) != mine {
+			if p, ok := sw.suspects[oid]; !ok || from < p {
+				sw.suspects[oid] = from
+			}
+			break
 		}
 	}
 	return nil

@@ -84,6 +84,29 @@ type opData struct {
 	Hold      string `json:"hold,omitempty"`
 	PaidAt    int64  `json:"paid_at,omitempty"` // unix ms
 	Reference string `json:"reference,omitempty"`
+	// Staff and Role name the staff member who did the operation (empty
+	// for the merchant's API and for kassa itself); Reason says why.
+	Staff string `json:"staff,omitempty"`
+	Role  string `json:"role,omitempty"`
+}
+
+// Actor is the staff member an operation is done by, and why. The
+// operation's own entry carries it (staff, role and reason in its data), so
+// the audit trail is the entry that moved the money, written in the same
+// commit: there is no second write that could fail on its own. The zero
+// Actor is a merchant's API call or kassa itself.
+type Actor struct {
+	Staff  string // username
+	Role   string // viewer, support or admin
+	Reason string // required of staff by the admin UI and API
+}
+
+// stamp writes who did an operation into its data.
+func (a Actor) stamp(d *opData) {
+	if a.Staff == "" {
+		return
+	}
+	d.Staff, d.Role, d.Reason = a.Staff, a.Role, a.Reason
 }
 
 // Due is an amount a consumer owes by a date: a pay-later invoice is one,

@@ -24,7 +24,7 @@ func (e *AmountError) Error() string {
 // an authorized order. Captures never exceed the authorization: the amount
 // is spent from capture rights this region owns, under a ledger guard.
 func (s *Service) Capture(ctx context.Context, merchantID string, oid OrderID, key string, amount int64, hash string) (Order, bool, error) {
-	return s.operate(ctx, merchantID, oid, "capture", key, hash, func(st *orderState) (ledger.Draft, error) {
+	return s.operate(ctx, Actor{}, merchantID, oid, "capture", key, hash, func(st *orderState) (ledger.Draft, error) {
 		switch st.Status {
 		case "authorized", "part_captured":
 		case "expired":
@@ -68,7 +68,12 @@ func (s *Service) Capture(ctx context.Context, merchantID string, oid OrderID, k
 // Refund refunds amount (0: everything captured and not yet refunded).
 // Refunds never exceed the captures: they are spent from refund rights.
 func (s *Service) Refund(ctx context.Context, merchantID string, oid OrderID, key string, amount int64, hash string) (Order, bool, error) {
-	return s.operate(ctx, merchantID, oid, "refund", key, hash, func(st *orderState) (ledger.Draft, error) {
+	return s.RefundBy(ctx, Actor{}, merchantID, oid, key, amount, hash)
+}
+
+// RefundBy is Refund done by staff: the refund entry names by.
+func (s *Service) RefundBy(ctx context.Context, by Actor, merchantID string, oid OrderID, key string, amount int64, hash string) (Order, bool, error) {
+	return s.operate(ctx, by, merchantID, oid, "refund", key, hash, func(st *orderState) (ledger.Draft, error) {
 		open := st.Captured - st.Refunded
 		if open <= 0 {
 			return ledger.Draft{}, fmt.Errorf("%w: nothing captured to refund (order is %s)", ErrInvalidState, st.Status)
@@ -105,20 +110,25 @@ func (s *Service) Refund(ctx context.Context, merchantID string, oid OrderID, ke
 // Cancel releases everything not captured; an order with captures cannot be
 // cancelled (release the rest instead).
 func (s *Service) Cancel(ctx context.Context, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
-	return s.release(ctx, merchantID, oid, "cancel", key, hash)
+	return s.release(ctx, Actor{}, merchantID, oid, "cancel", key, hash)
+}
+
+// CancelBy is Cancel done by staff: the cancel entry names by.
+func (s *Service) CancelBy(ctx context.Context, by Actor, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
+	return s.release(ctx, by, merchantID, oid, "cancel", key, hash)
 }
 
 // Release releases the part of the authorization not captured.
 func (s *Service) Release(ctx context.Context, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
-	return s.release(ctx, merchantID, oid, "release", key, hash)
+	return s.release(ctx, Actor{}, merchantID, oid, "release", key, hash)
 }
 
-func (s *Service) release(ctx context.Context, merchantID string, oid OrderID, op, key, hash string) (Order, bool, error) {
+func (s *Service) release(ctx context.Context, by Actor, merchantID string, oid OrderID, op, key, hash string) (Order, bool, error) {
 	kind := KindOrderReleased
 	if op == "cancel" {
 		kind = KindOrderCancelled
 	}
-	return s.operate(ctx, merchantID, oid, op, key, hash, func(st *orderState) (ledger.Draft, error) {
+	return s.operate(ctx, by, merchantID, oid, op, key, hash, func(st *orderState) (ledger.Draft, error) {
 		if st.Status != "authorized" && st.Status != "part_captured" && st.Status != "expired" {
 			return ledger.Draft{}, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
 		}
@@ -151,7 +161,7 @@ func (s *Service) release(ctx context.Context, merchantID string, oid OrderID, o
 // the expiry is there, Extend returns ErrInvalidState saying until when the
 // authorization lasts.
 func (s *Service) Extend(ctx context.Context, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
-	return s.operate(ctx, merchantID, oid, "extend", key, hash, func(st *orderState) (ledger.Draft, error) {
+	return s.operate(ctx, Actor{}, merchantID, oid, "extend", key, hash, func(st *orderState) (ledger.Draft, error) {
 		if st.Status != "authorized" && st.Status != "part_captured" {
 			return ledger.Draft{}, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
 		}
@@ -176,8 +186,9 @@ func (s *Service) Extend(ctx context.Context, merchantID string, oid OrderID, ke
 
 // operate runs one idempotent operation on an order: it replays an earlier
 // operation under the same key, makes sure this region owns the rights the
-// operation spends (asking their owner if not), and appends the entry.
-func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, op, key, hash string,
+// operation spends (asking their owner if not), and appends the entry,
+// naming by if staff did it.
+func (s *Service) operate(ctx context.Context, by Actor, merchantID string, oid OrderID, op, key, hash string,
 	build func(*orderState) (ledger.Draft, error), needs func(*orderState) (rights account.Rights, amount int64)) (Order, bool, error) {
 	opID := operationID(op, oid, merchantID, key)
 	defer s.lock(string(oid))()
@@ -233,6 +244,7 @@ func (s *Service) operate(ctx context.Context, merchantID string, oid OrderID, o
 			_ = jsonUnmarshal(d.Data, &data)
 		}
 		data.ID, data.RequestHash = opID, hash
+		by.stamp(&data)
 		for _, p := range d.Postings {
 			if p.Amount > 0 && p.Account != account.MerchantPayable(st.Merchant) {
 				data.Amount = int64(p.Amount)
@@ -422,6 +434,9 @@ type Repayment struct {
 	// (a bank file: the money arrived whatever it says); without it an
 	// amount over what is owed is an *AmountError.
 	CapAtOwed bool
+	// By is the staff member who registered or imported the repayment
+	// (zero for none); the repayment entry names them.
+	By Actor
 }
 
 // ErrNothingOwed is a repayment of an order on which nothing is owed (not
@@ -443,7 +458,7 @@ func (s *Service) Repay(ctx context.Context, oid OrderID, p Repayment) (Order, b
 		}
 		return p.Amount
 	}
-	return s.operate(ctx, "", oid, "repay", repaymentKey(p.Reference), hash, func(st *orderState) (ledger.Draft, error) {
+	return s.operate(ctx, p.By, "", oid, "repay", repaymentKey(p.Reference), hash, func(st *orderState) (ledger.Draft, error) {
 		h := st.auth.Credit
 		if h == nil {
 			return ledger.Draft{}, fmt.Errorf("%w: order %s is not a credit order (method %s)", ErrNothingOwed, st.ID, st.Method)

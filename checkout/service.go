@@ -141,13 +141,22 @@ type Service struct {
 	sweep sweepState
 }
 
-// sweepState is what Sweep follows of the ledger between runs.
+// sweepState is what Sweep follows of the ledger between runs: only what
+// it may still have to act on, never every order the region authorized.
 type sweepState struct {
 	mu       sync.Mutex
-	pos      int64             // the ledger position read up to
-	expiring map[OrderID]int64 // this region's credit authorizations: expiry (unix ms)
-	mine     map[OrderID]bool  // orders this region authorized
-	suspects map[OrderID]bool  // orders another region authorized too
+	loaded   bool                   // pos was read from the ledger's mark
+	pos      int64                  // the ledger position read up to
+	marked   int64                  // the restart position last stored
+	open     map[OrderID]sweepOrder // this region's credit authorizations with something left to release
+	suspects map[OrderID]int64      // orders authorized here and elsewhere, to void: the position to read again from
+	touched  map[OrderID]bool       // open orders with entries since the last run: settled, perhaps
+}
+
+// sweepOrder is one open credit authorization the sweep follows.
+type sweepOrder struct {
+	expires int64 // unix ms
+	from    int64 // a ledger position before its authorization
 }
 
 // New creates the service.

@@ -93,7 +93,7 @@ func (s *Store) EntriesAfter(ctx context.Context, origin RegionID, after uint64,
 // them, starting after local position pos, and the position of the last one.
 // Positions are local to this database.
 func (s *Store) EntriesSince(ctx context.Context, pos int64, limit int) ([]Entry, int64, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT pos, body FROM entries WHERE pos > ? ORDER BY pos LIMIT ?`, pos, limit)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT pos, origin, seq, body FROM entries WHERE pos > ? ORDER BY pos LIMIT ?`, pos, limit)
 	if err != nil {
 		return nil, pos, err
 	}
@@ -101,12 +101,14 @@ func (s *Store) EntriesSince(ctx context.Context, pos int64, limit int) ([]Entry
 	var out []Entry
 	for rows.Next() {
 		var body []byte
-		if err := rows.Scan(&pos, &body); err != nil {
+		var origin string
+		var seq uint64
+		if err := rows.Scan(&pos, &origin, &seq, &body); err != nil {
 			return nil, pos, err
 		}
 		e, err := DecodeEntry(body)
 		if err != nil {
-			return nil, pos, fmt.Errorf("%w: stored entry at pos %d: %v", ErrCorrupt, pos, err)
+			return nil, pos, fmt.Errorf("%w: stored entry %s/%d (local position %d): %v", ErrCorrupt, origin, seq, pos, err)
 		}
 		out = append(out, e)
 	}

@@ -51,6 +51,14 @@ type Region struct {
 	handler  http.Handler
 	ready    atomic.Bool
 	restored bool
+
+	// readyMu orders the changes of ready: a start-up read that succeeds
+	// late must not make a region that is shutting down ready again.
+	readyMu  sync.Mutex
+	stopping bool
+	// unready says why the region is not ready after its start-up read
+	// failed (nil otherwise); /readyz shows it.
+	unready atomic.Pointer[string]
 }
 
 // New prepares a region from a validated config: it restores a missing
@@ -298,6 +306,10 @@ func (r *Region) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !r.ready.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			if why := r.unready.Load(); why != nil {
+				fmt.Fprintln(w, "not ready: "+*why)
+				return
+			}
 			fmt.Fprintln(w, "not ready")
 			return
 		}
@@ -389,19 +401,24 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 		r.node.Run(syncCtx)
 		wg.Wait()
 	}()
-	if err := r.credit.Start(ctx); err != nil {
-		r.log.Error("credit: first read of the ledger", "err", err)
+	// The start-up read folds the ledger into what decisions and the sweep
+	// keep in memory. A region that cannot read its ledger would answer
+	// every pay-later checkout with an error, so it takes no traffic of
+	// its own until the read succeeds: it keeps serving its peers (they
+	// may need its entries), /readyz says what is wrong, and the read is
+	// tried again (docs/ledger.md, "A stored entry that cannot be read").
+	if err := r.startRead(ctx); err != nil {
+		go r.retryStartRead(syncCtx, err)
 	}
-	r.ready.Store(true)
 	select {
 	case err := <-errc:
-		r.ready.Store(false)
+		r.setReady(false, true)
 		stopSync()
 		<-syncDone
 		return fmt.Errorf("region: serve: %w", err)
 	case <-ctx.Done():
 	}
-	r.ready.Store(false)
+	r.setReady(false, true)
 	defer func() {
 		// After the last request: one final push so peers hold what was
 		// just written.
@@ -419,6 +436,57 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// startRetry is how long a region whose start-up read failed waits before
+// it tries again.
+const startRetry = 10 * time.Second
+
+// startRead runs the start-up read; on success the region is ready, on
+// failure /readyz and an error log line say why.
+func (r *Region) startRead(ctx context.Context) error {
+	err := r.credit.Start(ctx)
+	if err == nil {
+		err = r.checkout.StartSweep(ctx)
+	}
+	if err == nil {
+		r.unready.Store(nil)
+		r.setReady(true, false)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	why := "the first read of the ledger failed: " + err.Error()
+	r.unready.Store(&why)
+	r.log.Error("not ready: the first read of the ledger failed; this region takes no checkout traffic "+
+		"until it succeeds (peers can still sync with it); run kassa verify on its data dir",
+		"err", err, "retry_in", startRetry)
+	return err
+}
+
+// retryStartRead tries the start-up read again every startRetry until it
+// succeeds or ctx is done.
+func (r *Region) retryStartRead(ctx context.Context, err error) {
+	t := time.NewTicker(startRetry)
+	defer t.Stop()
+	for err != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err = r.startRead(ctx)
+	}
+}
+
+// setReady changes readiness; once stopping, the region never becomes
+// ready again.
+func (r *Region) setReady(ready, stopping bool) {
+	r.readyMu.Lock()
+	defer r.readyMu.Unlock()
+	r.stopping = r.stopping || stopping
+	r.ready.Store(ready && !r.stopping)
 }
 
 // every runs f every d until ctx is done (never if d is not positive).
@@ -471,7 +539,7 @@ func (r *Region) rebalance(ctx context.Context) {
 // Close finishes queued ledger writes, closes the ledger and then the backup
 // replica (after a final sync). It is safe to call once after Serve returned.
 func (r *Region) Close() error {
-	r.ready.Store(false)
+	r.setReady(false, true)
 	lerr := r.ledger.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

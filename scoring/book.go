@@ -28,9 +28,38 @@ type history struct {
 	due     []checkout.Due
 	// where the consumer shopped on credit: region -> latest order time
 	regions map[string]time.Time
-	// the consumer's credit orders, for support staff
-	orderIDs map[checkout.OrderID]time.Time
+	// the consumer's newest credit orders, for support staff: newest
+	// first, at most maxRecentOrders
+	recent []recentOrder
 }
+
+// recentOrder is one of a line's newest credit orders.
+type recentOrder struct {
+	id checkout.OrderID
+	at time.Time // its earliest authorization
+}
+
+// newer orders recent orders newest first, then by id.
+func (o recentOrder) newer(than recentOrder) bool {
+	if !o.at.Equal(than.at) {
+		return o.at.After(than.at)
+	}
+	return o.id < than.id
+}
+
+// maxRecentOrders bounds the order ids the book keeps per line, so its
+// memory grows with consumers, not with orders: support finds older orders
+// through the ledger (search by order id or merchant reference), and the
+// consumer page shows this many.
+//
+// The ids also tell a duplicate authorization from a partition (one order
+// written by two regions) from a new order, so the count of orders does not
+// depend on arrival order. A duplicate of an order older than a line's
+// newest maxRecentOrders counts as another order: that takes a partition
+// through which one region wrote maxRecentOrders newer credit orders of the
+// consumer, and it errs towards more history, which the scorecard weighs
+// lightly.
+const maxRecentOrders = 50
 
 // book follows the ledger and keeps each consumer's history in memory, so a
 // decision reads it without touching the disk. It is safe for concurrent
@@ -80,7 +109,7 @@ func (b *book) add(f checkout.CreditFact) {
 	k := line{f.Consumer, f.Currency}
 	h := b.lines[k]
 	if h == nil {
-		h = &history{first: f.At, regions: map[string]time.Time{}, orderIDs: map[checkout.OrderID]time.Time{}}
+		h = &history{first: f.At, regions: map[string]time.Time{}}
 		b.lines[k] = h
 	}
 	if f.At.Before(h.first) {
@@ -95,15 +124,7 @@ func (b *book) add(f checkout.CreditFact) {
 			h.regions[f.Region] = f.At
 		}
 		b.touched[k] = true
-		if _, dup := h.orderIDs[f.Order]; dup {
-			// A duplicate authorization from a partition: one order.
-			if f.At.Before(h.orderIDs[f.Order]) {
-				h.orderIDs[f.Order] = f.At
-			}
-			return
-		}
-		h.orderIDs[f.Order] = f.At
-		h.orders++
+		h.addOrder(recentOrder{f.Order, f.At})
 	case "capture":
 		for _, d := range f.Due {
 			// Kept sorted by due time (then amount), whatever order the
@@ -121,6 +142,36 @@ func (b *book) add(f checkout.CreditFact) {
 	}
 }
 
+// addOrder counts an authorization of o and keeps it among the newest
+// orders (see maxRecentOrders).
+func (h *history) addOrder(o recentOrder) {
+	for i, r := range h.recent {
+		if r.id != o.id {
+			continue
+		}
+		// A duplicate authorization from a partition: one order, as old
+		// as its first authorization.
+		if o.at.Before(r.at) {
+			h.recent = slices.Delete(h.recent, i, i+1)
+			h.insertRecent(o)
+		}
+		return
+	}
+	h.orders++
+	h.insertRecent(o)
+}
+
+func (h *history) insertRecent(o recentOrder) {
+	i := sort.Search(len(h.recent), func(i int) bool { return o.newer(h.recent[i]) })
+	if i == maxRecentOrders {
+		return // older than every order kept
+	}
+	if len(h.recent) == maxRecentOrders {
+		h.recent = h.recent[:maxRecentOrders-1]
+	}
+	h.recent = slices.Insert(h.recent, i, o)
+}
+
 // snapshot is a copy of one line's history with the derived figures.
 type snapshot struct {
 	known       bool
@@ -130,7 +181,7 @@ type snapshot struct {
 	overdue     int64
 	daysPastDue int64
 	regions     map[string]time.Time
-	orderIDs    []checkout.OrderID // newest first
+	orderIDs    []checkout.OrderID // the newest, newest first (at most maxRecentOrders)
 }
 
 // figures returns what a decision needs of the line's history at now,
@@ -161,16 +212,10 @@ func (b *book) get(k line, now time.Time, grace time.Duration) snapshot {
 	for r, t := range h.regions {
 		s.regions[r] = t
 	}
-	for o := range h.orderIDs {
-		s.orderIDs = append(s.orderIDs, o)
+	s.orderIDs = make([]checkout.OrderID, len(h.recent))
+	for i, o := range h.recent {
+		s.orderIDs[i] = o.id
 	}
-	sort.Slice(s.orderIDs, func(i, j int) bool {
-		a, b := h.orderIDs[s.orderIDs[i]], h.orderIDs[s.orderIDs[j]]
-		if !a.Equal(b) {
-			return a.After(b)
-		}
-		return s.orderIDs[i] < s.orderIDs[j]
-	})
 	s.overdue, s.daysPastDue = h.overdue(now, grace)
 	return s
 }

@@ -24,8 +24,9 @@ type LineView struct {
 	CreditOrders int64            `json:"credit_orders"`
 	FirstSeen    *time.Time       `json:"first_seen,omitempty"`
 	ShoppedIn    []string         `json:"shopped_in"`
-	// Orders are the consumer's credit orders in this currency, newest
-	// first.
+	// Orders are the consumer's newest credit orders in this currency,
+	// newest first: at most 50 (CreditOrders counts them all; the ledger
+	// holds the rest).
 	Orders       []checkout.OrderID `json:"orders"`
 	LineGranted  bool               `json:"line_granted"`
 	DefaultLimit int64              `json:"default_limit"`

@@ -162,14 +162,15 @@ func (e *Engine) setMode(m Mode) {
 type modeData struct {
 	Mode   string `json:"mode"`
 	Staff  string `json:"staff"`
+	Role   string `json:"role,omitempty"`
 	Reason string `json:"reason,omitempty"`
 }
 
 func modeSubject(region string) string { return "mode:" + region }
 
-// SetMode switches this region's degradation mode and records who did it
-// and why; the mode survives a restart.
-func (e *Engine) SetMode(ctx context.Context, m Mode, staff, reason string) error {
+// SetMode switches this region's degradation mode; the scoring.mode entry
+// names who did it (by) and why, and carries the mode across a restart.
+func (e *Engine) SetMode(ctx context.Context, m Mode, by checkout.Actor) error {
 	if m == "" {
 		return errors.New("scoring: no mode given")
 	}
@@ -178,12 +179,12 @@ func (e *Engine) SetMode(ctx context.Context, m Mode, staff, reason string) erro
 	}
 	e.modeMu.Lock()
 	defer e.modeMu.Unlock()
-	data, _ := json.Marshal(modeData{Mode: string(m), Staff: staff, Reason: reason})
+	data, _ := json.Marshal(modeData{Mode: string(m), Staff: by.Staff, Role: by.Role, Reason: by.Reason})
 	if _, err := e.store.Append(context.WithoutCancel(ctx), ledger.Draft{Kind: KindModeSet, Subject: modeSubject(e.cfg.Region), Data: data}); err != nil {
 		return err
 	}
 	e.setMode(m)
-	e.log.Warn("degradation mode switched", "mode", m, "staff", staff, "reason", reason)
+	e.log.Warn("degradation mode switched", "mode", m, "staff", by.Staff, "role", by.Role, "reason", by.Reason)
 	return nil
 }
 
@@ -630,11 +631,11 @@ var (
 const KindCreditAdjusted = "credit.adjusted"
 
 // AdjustLimit changes a consumer's credit limit in cur to limit, as support
-// staff decide, recording who and why. Only the home region does it: a
+// staff decide; the credit.adjusted entry names who (by) and why. Only the home region does it: a
 // raise adds rights to what the home owns; a cut takes back rights the home
 // owns and has not lent out (ErrLimitInUse if there are not enough: the
 // others' rights come home with rebalancing or by repayment).
-func (e *Engine) AdjustLimit(ctx context.Context, c checkout.ConsumerID, cur string, limit int64, staff, reason string) error {
+func (e *Engine) AdjustLimit(ctx context.Context, c checkout.ConsumerID, cur string, limit int64, by checkout.Actor) error {
 	if home := Home(c, e.cfg.Regions); home != e.cfg.Region {
 		return fmt.Errorf("%w (the home is %s)", ErrNotHome, home)
 	}
@@ -662,7 +663,8 @@ func (e *Engine) AdjustLimit(ctx context.Context, c checkout.ConsumerID, cur str
 	if delta < 0 {
 		d.Guards = []ledger.Guard{{Account: mine, Currency: cur}}
 	}
-	d.Data, _ = json.Marshal(map[string]any{"consumer": c, "currency": cur, "from": l.limit, "to": limit, "staff": staff, "reason": reason})
+	d.Data, _ = json.Marshal(map[string]any{"consumer": c, "currency": cur, "from": l.limit, "to": limit,
+		"staff": by.Staff, "role": by.Role, "reason": by.Reason})
 	_, err = e.store.Append(context.WithoutCancel(ctx), d)
 	if errors.Is(err, ledger.ErrInsufficient) {
 		return ErrLimitInUse

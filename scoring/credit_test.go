@@ -287,14 +287,14 @@ func TestModes(t *testing.T) {
 	}
 	// A switched mode is recorded and survives a restart.
 	w := newWorld(t, nil, "r1")
-	if err := w.engines["r1"].SetMode(context.Background(), scoring.ModeCardOnly, "ops", "incident"); err != nil {
+	if err := w.engines["r1"].SetMode(context.Background(), scoring.ModeCardOnly, checkout.Actor{Staff: "ops", Role: "admin", Reason: "incident"}); err != nil {
 		t.Fatal(err)
 	}
 	again := scoring.New(w.stores["r1"], scoring.Config{Region: "r1", Policy: testPolicy()})
 	if err := again.Start(context.Background()); err != nil || again.Policy().Mode != scoring.ModeCardOnly {
 		t.Fatalf("after restart: %s (%v)", again.Policy().Mode, err)
 	}
-	if err := w.engines["r1"].SetMode(context.Background(), "bogus", "ops", ""); err == nil {
+	if err := w.engines["r1"].SetMode(context.Background(), "bogus", checkout.Actor{Staff: "ops"}); err == nil {
 		t.Fatal("a bogus mode was accepted")
 	}
 }
@@ -426,17 +426,17 @@ func TestAdjustLimit(t *testing.T) {
 	ctx := context.Background()
 	c := homedAt(t, "r1", w.regions, 0)
 	e := w.engines["r1"]
-	if err := e.AdjustLimit(ctx, c, "SEK", 50_000, "boss", "no line yet"); !errors.Is(err, scoring.ErrNoLine) {
+	if err := e.AdjustLimit(ctx, c, "SEK", 50_000, checkout.Actor{Staff: "boss", Role: "admin", Reason: "no line yet"}); !errors.Is(err, scoring.ErrNoLine) {
 		t.Fatalf("no line: %v", err)
 	}
 	// r2 borrows 60,000 (20,000 asked plus half the rest) and spends 20,000.
 	if d := w.checkout("r2", c, 20_000, "pay_later"); d.Outcome != "approved" {
 		t.Fatalf("%+v", d)
 	}
-	if err := w.engines["r2"].AdjustLimit(ctx, c, "SEK", 50_000, "boss", "elsewhere"); !errors.Is(err, scoring.ErrNotHome) {
+	if err := w.engines["r2"].AdjustLimit(ctx, c, "SEK", 50_000, checkout.Actor{Staff: "boss", Role: "admin", Reason: "elsewhere"}); !errors.Is(err, scoring.ErrNotHome) {
 		t.Fatalf("not home: %v", err)
 	}
-	if err := e.AdjustLimit(ctx, c, "SEK", 150_000, "boss", "good payer"); err != nil {
+	if err := e.AdjustLimit(ctx, c, "SEK", 150_000, checkout.Actor{Staff: "boss", Role: "admin", Reason: "good payer"}); err != nil {
 		t.Fatal(err)
 	}
 	if l := w.line("r1", c); l.Limit != 150_000 || l.Rights["r1"] != 90_000 {
@@ -444,10 +444,10 @@ func TestAdjustLimit(t *testing.T) {
 	}
 	// The home owns 90,000 unused: the limit can come down by that much, no
 	// further while r2 holds its 40,000.
-	if err := e.AdjustLimit(ctx, c, "SEK", 50_000, "boss", "too far"); !errors.Is(err, scoring.ErrLimitInUse) {
+	if err := e.AdjustLimit(ctx, c, "SEK", 50_000, checkout.Actor{Staff: "boss", Role: "admin", Reason: "too far"}); !errors.Is(err, scoring.ErrLimitInUse) {
 		t.Fatalf("cut into lent rights: %v", err)
 	}
-	if err := e.AdjustLimit(ctx, c, "SEK", 60_000, "boss", "risk review"); err != nil {
+	if err := e.AdjustLimit(ctx, c, "SEK", 60_000, checkout.Actor{Staff: "boss", Role: "admin", Reason: "risk review"}); err != nil {
 		t.Fatal(err)
 	}
 	w.syncAll()
@@ -457,7 +457,7 @@ func TestAdjustLimit(t *testing.T) {
 			t.Fatalf("%s after the cut: %+v", r, l)
 		}
 	}
-	if err := e.AdjustLimit(ctx, c, "SEK", 0, "boss", "zero"); err == nil {
+	if err := e.AdjustLimit(ctx, c, "SEK", 0, checkout.Actor{Staff: "boss", Role: "admin", Reason: "zero"}); err == nil {
 		t.Fatal("a zero limit was accepted")
 	}
 }
