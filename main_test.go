@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"kassa/region/regiontest"
 	"log/slog"
 	"net/http"
 	"os"
@@ -24,28 +25,10 @@ import (
 	"kassa/region"
 )
 
-// syncBuffer is an io.Writer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // runCmd runs one kassa command to completion.
 func runCmd(t *testing.T, environ []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb regiontest.LogBuffer
 	err := run(context.Background(), args, environ, &out, &errb)
 	if err != nil {
 		fmt.Fprintln(&errb, "kassa:", err)
@@ -60,7 +43,7 @@ var listening = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 func startServe(t *testing.T, environ []string, args ...string) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
+	var out, errb regiontest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), environ, &out, &errb)

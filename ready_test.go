@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"kassa/region/regiontest"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ func TestServeNotReadyWithUnreadableEntry(t *testing.T) {
 	db.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
+	var out, errb regiontest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, nil, &out, &errb)

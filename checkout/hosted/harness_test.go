@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,28 +19,10 @@ import (
 // The pages are tested as a shopper meets them: a whole region over HTTP,
 // driven through the merchant API to make sessions.
 
-// logBuffer collects a region's logs so tests can search them.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testRegion struct {
 	url  string
 	r    *region.Region
-	logs *logBuffer
+	logs *regiontest.LogBuffer
 }
 
 func testConfig(dir, listen string) region.Config {
@@ -66,7 +47,7 @@ func startRegion(t testing.TB, tune func(*region.Config)) *testRegion {
 	if tune != nil {
 		tune(&cfg)
 	}
-	tr := &testRegion{url: cfg.PublicURL, logs: &logBuffer{}}
+	tr := &testRegion{url: cfg.PublicURL, logs: &regiontest.LogBuffer{}}
 	log := slog.New(slog.NewTextHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r, err := region.New(context.Background(), cfg, log)
 	if err != nil {

@@ -1,16 +1,15 @@
 package merchantapi_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"kassa/region/regiontest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,35 +22,17 @@ import (
 	"kassa/ratelimit"
 )
 
-// syncBuffer is a log sink that tests read while handlers write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // authEnv is the merchant API in process over a one-region ledger, with
 // its throttle on a test clock and its log in a buffer.
 type authEnv struct {
 	handler http.Handler
 	clock   *clocktest.Clock
-	logs    *syncBuffer
+	logs    *regiontest.LogBuffer
 }
 
 func newAuthEnv(t *testing.T) *authEnv {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &regiontest.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	store, err := ledger.Open(context.Background(), ledger.Options{

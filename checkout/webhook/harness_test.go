@@ -21,24 +21,6 @@ import (
 	"kassa/region/regiontest"
 )
 
-// logBuffer collects a region's logs so tests can search them.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // cutTransport lets a test cut this region off from a host.
 type cutTransport struct {
 	mu   sync.Mutex
@@ -62,7 +44,7 @@ type testRegion struct {
 	dir  string
 	cfg  region.Config
 	r    *region.Region
-	logs *logBuffer
+	logs *regiontest.LogBuffer
 	net  *cutTransport
 	stop func() // stops serving and closes the region; safe to call twice
 }
@@ -95,7 +77,7 @@ func startRegions(t testing.TB, n int, tune func(*region.Config)) []*testRegion 
 			t.Fatal(err)
 		}
 		keys[i] = region.PublicKeyString(key)
-		rs[i] = &testRegion{id: id, url: cfgs[i].PublicURL, dir: dir, logs: &logBuffer{},
+		rs[i] = &testRegion{id: id, url: cfgs[i].PublicURL, dir: dir, logs: &regiontest.LogBuffer{},
 			net: &cutTransport{cut: map[string]bool{}, next: http.DefaultTransport}}
 	}
 	for i := range rs {

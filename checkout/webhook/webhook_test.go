@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"kassa/region/regiontest"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -331,7 +332,7 @@ func startSingle(t *testing.T, tune func(*region.Config), opts ...region.Option)
 	if err := cfg.Normalize(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(&logBuffer{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(&regiontest.LogBuffer{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r, err := region.New(context.Background(), cfg, log, opts...)
 	if err != nil {
 		ln.Close()

@@ -8,6 +8,8 @@
 package regiontest
 
 import (
+	"bytes"
+	"sync"
 	"time"
 
 	"kassa/backup"
@@ -40,4 +42,25 @@ func Config(id, dir, listen string) region.Config {
 		Merchants: []region.Merchant{{ID: "demo", Name: "Demo Shop", APISecret: "sk_test_demo", WebhookSecret: "whsec_test_demo"}},
 		Staff:     []region.Staff{{Username: "admin", Password: "admin-demo", Role: "admin"}},
 	}
+}
+
+// LogBuffer collects a region's log lines so a test can search them while
+// the region's goroutines write. It is safe for concurrent use.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
