@@ -34,18 +34,17 @@ const (
 
 // minute is one bucket of the dashboard's series.
 type minute struct {
-	at           int64 // unix minute; a bucket with another is stale
-	checkouts    int64
-	authorized   int64
-	declined     int64
-	rightsIn     int64
-	rightsOut    int64
-	lagN         int64
-	lagSum       time.Duration
-	lagMax       time.Duration
-	approvedBy   map[string]int64
-	declinedBy   map[string]int64
-	otherReasons bool
+	at         int64 // unix minute; a bucket with another is stale
+	checkouts  int64
+	authorized int64
+	declined   int64
+	rightsIn   int64
+	rightsOut  int64
+	lagN       int64
+	lagSum     time.Duration
+	lagMax     time.Duration
+	approvedBy map[string]int64
+	declinedBy map[string]int64
 }
 
 // AuditAction is one staff action as the audit page shows it.
