@@ -65,6 +65,8 @@ type API struct {
 	svc      *checkout.Service
 	webhooks Webhooks
 	credit   Credit
+	health   Health
+	feed     *feed
 	users    map[string]user
 	log      *slog.Logger
 
@@ -82,6 +84,7 @@ func New(store *ledger.Store, svc *checkout.Service, webhooks Webhooks, staff []
 		a.users[s.Username] = user{name: s.Username, hash: sha256.Sum256([]byte(s.Password)), role: s.Role}
 	}
 	a.sessions = newSessions(DefaultSessionTTL, time.Now)
+	a.feed = newFeed(store, svc, time.Now, log)
 	a.pages = parsePages()
 	return a.WithUI(UI{})
 }
@@ -91,6 +94,8 @@ func (a *API) Routes(r *mux.Router) {
 	api := r.PathPrefix("/admin/api").Subrouter()
 	api.HandleFunc("/orders/{id}", a.staff("viewer", a.order)).Methods(http.MethodGet)
 	api.HandleFunc("/orders/{id}/webhooks/{event}/resend", a.staff("support", a.resend)).Methods(http.MethodPost)
+	api.HandleFunc("/dashboard", a.staff("viewer", a.dashboardAPI)).Methods(http.MethodGet)
+	api.HandleFunc("/audit", a.staff("viewer", a.auditAPI)).Methods(http.MethodGet)
 	a.creditRoutes(api)
 	a.pageRoutes(r)
 }

@@ -55,6 +55,7 @@ func (a *API) WithUI(u UI) *API {
 	a.ui = u
 	a.throttle = ratelimit.NewThrottle(u.Now)
 	a.sessions.ttl, a.sessions.now, a.sessions.secure = u.SessionTTL, u.Now, u.Secure
+	a.feed.now = u.Now
 	return a
 }
 
@@ -71,7 +72,7 @@ func parsePages() map[string]*template.Template {
 	}
 	layout := template.Must(template.New("admin").Funcs(funcs).ParseFS(templates.FS, "admin_layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message"} {
+	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message", "dashboard", "audit"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templates.FS, "admin_"+name+".html"))
 	}
 	return pages
@@ -80,7 +81,8 @@ func parsePages() map[string]*template.Template {
 func (a *API) pageRoutes(r *mux.Router) {
 	get := []string{http.MethodGet, http.MethodHead}
 	r.HandleFunc("/admin", a.home).Methods(get...)
-	r.HandleFunc("/admin/", a.home).Methods(get...)
+	r.HandleFunc("/admin/", a.page("viewer", a.dashboardPage)).Methods(get...)
+	r.HandleFunc("/admin/audit", a.page("viewer", a.auditPageHandler)).Methods(get...)
 	r.HandleFunc("/admin/login", a.loginForm).Methods(get...)
 	r.HandleFunc("/admin/login", a.login).Methods(http.MethodPost)
 	r.HandleFunc("/admin/logout", a.logout).Methods(http.MethodPost)
@@ -237,12 +239,9 @@ func (a *API) done(w http.ResponseWriter, r *http.Request, s session, path, kind
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
+// home sends /admin to the dashboard at /admin/.
 func (a *API) home(w http.ResponseWriter, r *http.Request) {
-	if _, ok := a.sessions.read(r, a.users); ok {
-		http.Redirect(w, r, "/admin/search", http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 }
 
 // safeNext is where to go after signing in: a page of the admin UI, never

@@ -45,6 +45,7 @@ type Region struct {
 	node     *regionsync.Node
 	checkout *checkout.Service
 	credit   *scoring.Engine
+	admin    *admin.API
 	webhooks *webhook.Dispatcher
 	sim      *cards.Simulator
 	registry *prometheus.Registry
@@ -329,10 +330,11 @@ func (r *Region) routes() http.Handler {
 	for i, mc := range r.cfg.Merchants {
 		merchants[i] = mc.ID
 	}
-	admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).WithCredit(r.credit).WithUI(admin.UI{
+	r.admin = admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).WithCredit(r.credit).WithUI(admin.UI{
 		Merchants: merchants, Asset: assets.Path,
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
-	}).Routes(m)
+	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status})
+	r.admin.Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	// The pages' posts count in buckets of their own, never against the
 	// merchant's API limit.
@@ -385,7 +387,11 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(3)
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			r.admin.Run(syncCtx)
+		}()
 		go func() {
 			defer wg.Done()
 			r.reconcile(syncCtx)
