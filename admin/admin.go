@@ -47,7 +47,10 @@ type Staff struct {
 
 type user struct {
 	name string
+	// hash is what a session is bound to: the SHA-256 of a configured
+	// password, or of the argon2id hash from the ledger (phc).
 	hash [32]byte
+	phc  string
 	role string
 }
 
@@ -65,7 +68,7 @@ type API struct {
 	svc      *checkout.Service
 	webhooks Webhooks
 	credit   Credit
-	users    map[string]user
+	staffDir *directory
 	log      *slog.Logger
 
 	ui       UI
@@ -77,10 +80,7 @@ type API struct {
 // New returns the admin API and UI. It draws the key that signs the UI's
 // session cookies from crypto/rand.
 func New(store *ledger.Store, svc *checkout.Service, webhooks Webhooks, staff []Staff, log *slog.Logger) *API {
-	a := &API{store: store, svc: svc, webhooks: webhooks, users: map[string]user{}, log: log}
-	for _, s := range staff {
-		a.users[s.Username] = user{name: s.Username, hash: sha256.Sum256([]byte(s.Password)), role: s.Role}
-	}
+	a := &API{store: store, svc: svc, webhooks: webhooks, staffDir: newDirectory(store, staff, log), log: log}
 	a.sessions = newSessions(DefaultSessionTTL, time.Now)
 	a.pages = parsePages()
 	return a.WithUI(UI{})
@@ -92,6 +92,7 @@ func (a *API) Routes(r *mux.Router) {
 	api.HandleFunc("/orders/{id}", a.staff("viewer", a.order)).Methods(http.MethodGet)
 	api.HandleFunc("/orders/{id}/webhooks/{event}/resend", a.staff("support", a.resend)).Methods(http.MethodPost)
 	a.creditRoutes(api)
+	a.staffRoutes(api, r)
 	a.pageRoutes(r)
 }
 
@@ -104,7 +105,7 @@ var roleRank = map[string]int{"viewer": 1, "support": 2, "admin": 3}
 // the password is wrong. A name longer than ratelimit.MaxName is wrong
 // without a look (no staff name is that long) and counts against the
 // address only.
-func (a *API) attempt(client, name, pass string) (user, *ratelimit.Refusal, bool) {
+func (a *API) attempt(ctx context.Context, client, name, pass string) (user, *ratelimit.Refusal, bool) {
 	if len(name) > ratelimit.MaxName {
 		a.throttle.Failed(client, name)
 		a.log.Warn("admin: failed sign-in", "client", client, "reason", "name too long")
@@ -114,7 +115,7 @@ func (a *API) attempt(client, name, pass string) (user, *ratelimit.Refusal, bool
 		a.log.Warn("admin: sign-in throttled", "client", client, "scope", scope(r), "retry_after", r.RetryAfter())
 		return user{}, &r, false
 	}
-	u, ok := a.check(name, pass)
+	u, ok := a.check(ctx, name, pass)
 	if !ok {
 		a.throttle.Failed(client, name)
 		// Not the name: staff sometimes type a password into it.
@@ -151,16 +152,31 @@ func refusalText(r ratelimit.Refusal) string {
 	return "Too many failed sign-ins for this username from your address. Try again in " + wait + "."
 }
 
-// check compares a staff member's password in constant time, and takes as
-// long for an unknown name.
-func (a *API) check(name, pass string) (user, bool) {
+// dummyHash is checked for an unknown name, so that a sign-in takes as
+// long whether the name exists or not.
+var dummyHash = hashPassword("kassa: no such staff member")
+
+// check compares an active staff member's password in constant time, and
+// takes as long for an unknown or disabled name.
+func (a *API) check(ctx context.Context, name, pass string) (user, bool) {
 	h := sha256.Sum256([]byte(pass))
-	u, known := a.users[name]
-	if !known {
+	u, known := a.staffDir.lookup(ctx, name)
+	switch {
+	case !known && a.staffDir.hasLedgerStaff():
+		verifyPassword(dummyHash, pass)
+		return user{}, false
+	case !known:
 		subtle.ConstantTimeCompare(h[:], h[:])
 		return user{}, false
+	case u.phc != "":
+		return u, verifyPassword(u.phc, pass)
 	}
 	return u, subtle.ConstantTimeCompare(h[:], u.hash[:]) == 1
+}
+
+// lookup returns the active staff member called name.
+func (a *API) lookup(ctx context.Context) func(name string) (user, bool) {
+	return func(name string) (user, bool) { return a.staffDir.lookup(ctx, name) }
 }
 
 type staffHandler func(w http.ResponseWriter, r *http.Request, u user)
@@ -192,7 +208,7 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 			// Basic credentials count against the same throttle as the
 			// sign-in form: guessing through the API is no faster.
 			var refusal *ratelimit.Refusal
-			u, refusal, ok = a.attempt(ratelimit.ClientKey(r), name, pass)
+			u, refusal, ok = a.attempt(r.Context(), ratelimit.ClientKey(r), name, pass)
 			if refusal != nil {
 				httperr.Write(w, httperr.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
 					Message: refusalText(*refusal), RetryAfter: refusal.RetryAfter()})
@@ -200,7 +216,7 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 			}
 		}
 		if !basic && r.Header.Get("Authorization") == "" {
-			if s, signedIn := a.sessions.read(r, a.users); signedIn {
+			if s, signedIn := a.sessions.read(r, a.lookup(r.Context())); signedIn {
 				if !safeMethod(r.Method) && !a.sessions.csrfOK(s, r.Header.Get(csrfHeader)) {
 					httperr.Write(w, httperr.Error{Status: http.StatusForbidden, Code: "csrf_token_required",
 						Message: "with the session cookie, send the page's CSRF token in the " + csrfHeader + " header"})
