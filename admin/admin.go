@@ -1,16 +1,20 @@
 // Package admin owns what support staff use: staff authentication and roles,
 // the admin web UI under /admin/ (sign-in, search, an order with its full
 // entry timeline and the region that wrote each entry, a consumer's credit,
-// the region's degradation mode, and actions on orders) and the admin JSON
-// API under /admin/api/ with the same data.
+// the region's degradation mode, actions on orders, and staff management)
+// and the admin JSON API under /admin/api/ with the same data.
 //
 // Invariants: every request is authenticated (HTTP Basic with staff
 // credentials, or the UI's signed session cookie; passwords are kept only
 // as hashes and compared in constant time); a request made with the cookie
 // that changes anything carries the session's CSRF token; only the support
-// and admin roles may act, and only admin may switch the mode; every action
-// is recorded in the ledger naming the staff member, their role and the
-// reason, so the audit trail replicates with everything else. An action
+// and admin roles may act, and only admin may switch the mode or manage
+// staff; staff are the configured ones overlaid with the replicated staff.*
+// entries, folded in before every look-up (a disabled user is refused and
+// their sessions end as soon as the entry is here); every action is
+// recorded in the ledger naming the staff member and their role (and, for
+// actions on orders, credit and the mode, the reason), so the audit trail
+// replicates with everything else. An action
 // that writes an entry (a refund, a cancel, a repayment, a limit change, a
 // mode switch) carries them in that entry's data, in the same commit; one
 // that writes none of its own (a webhook resend) writes a staff.action
