@@ -212,6 +212,9 @@ func TestStaffOnlyAdminsManageStaff(t *testing.T) {
 		}
 		// The pages too, with a genuine CSRF token.
 		b := signIn(t, &env{srv: r1.srv}, who)
+		if p := b.get("/admin/search"); strings.Contains(p.body, `href="/admin/staff"`) || !strings.Contains(p.body, `href="/admin/password"`) {
+			t.Errorf("%s: the navigation links to Staff, or not to Your password", who)
+		}
 		if p := b.get("/admin/staff"); p.status != 403 {
 			t.Errorf("%s: staff page: got %d, want 403", who, p.status)
 		}
@@ -223,6 +226,9 @@ func TestStaffOnlyAdminsManageStaff(t *testing.T) {
 		if p := b.post("/admin/staff/boss/disable", url.Values{"csrf_token": {csrf}}); p.status != 403 {
 			t.Errorf("%s: disable form: got %d, want 403", who, p.status)
 		}
+	}
+	if p := signIn(t, &env{srv: r1.srv}, "boss").get("/admin/search"); !strings.Contains(p.body, `href="/admin/staff"`) {
+		t.Error("an admin's navigation has no link to Staff")
 	}
 	if n := len(staffEntries(t, r1.store, "mallory")) + len(staffEntries(t, r1.store, "boss")); n != 0 {
 		t.Fatalf("got %d staff entries, want none", n)
