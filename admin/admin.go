@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -158,7 +159,8 @@ func refusalText(r ratelimit.Refusal) string {
 
 // dummyHash is checked for an unknown name, so that a sign-in takes as
 // long whether the name exists or not.
-var dummyHash = hashPassword("kassa: no such staff member")
+// It is made on first use: no program pays for it at start.
+var dummyHash = sync.OnceValue(func() string { return hashPassword("kassa: no such staff member") })
 
 // check compares an active staff member's password in constant time, and
 // takes as long for an unknown or disabled name.
@@ -167,7 +169,7 @@ func (a *API) check(ctx context.Context, name, pass string) (user, bool) {
 	u, known := a.staffDir.lookup(ctx, name)
 	switch {
 	case !known && a.staffDir.hasLedgerStaff():
-		verifyPassword(dummyHash, pass)
+		verifyPassword(dummyHash(), pass)
 		return user{}, false
 	case !known:
 		subtle.ConstantTimeCompare(h[:], h[:])
