@@ -1,5 +1,5 @@
 // Command kassa runs one region of the kassa payment gateway, and the
-// operator sub-commands around it (keygen, verify, restore). See README.md.
+// operator sub-commands around it (keygen, verify, restore, staff). See README.md.
 package main
 
 import (
@@ -22,7 +22,7 @@ var defaultConfig []byte
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	err := runInput(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, pflag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "kassa:", err)
@@ -47,14 +47,20 @@ func exitCode(err error) int {
 	return 1
 }
 
-// run is the whole program: main only adds the process around it, so tests
-// run exactly what operators run.
+// run is the whole program with nothing on standard input: main only adds
+// the process around it, so tests run exactly what operators run.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	return runInput(ctx, args, environ, nil, stdout, stderr)
+}
+
+// runInput is run reading standard input from stdin (the password of
+// kassa staff add).
+func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd, named := "serve", false
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args, named = args[0], args[1:], true
 	}
-	env := &cmdEnv{environ: environ, stdout: stdout, stderr: stderr}
+	env := &cmdEnv{environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
 	switch cmd {
 	case "serve":
 		if !named && len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
@@ -72,6 +78,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return env.cluster(ctx, args)
 	case "bench":
 		return env.bench(ctx, args)
+	case "staff":
+		return env.staff(ctx, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -88,11 +96,13 @@ commands:
   restore   restore a region database from its Litestream replica
   cluster   run a local three-region cluster r1, r2, r3
   bench     drive regions through the public API and report throughput and latency
+  staff     manage staff of the admin UI: kassa staff add --username U --role admin
 
 Run 'kassa <command> --help' for a command's flags.
 `
 
 type cmdEnv struct {
 	environ        []string
+	stdin          io.Reader
 	stdout, stderr io.Writer
 }

@@ -1,16 +1,20 @@
 // Package admin owns what support staff use: staff authentication and roles,
 // the admin web UI under /admin/ (sign-in, search, an order with its full
 // entry timeline and the region that wrote each entry, a consumer's credit,
-// the region's degradation mode, and actions on orders) and the admin JSON
-// API under /admin/api/ with the same data.
+// the region's degradation mode, actions on orders, and staff management)
+// and the admin JSON API under /admin/api/ with the same data.
 //
 // Invariants: every request is authenticated (HTTP Basic with staff
 // credentials, or the UI's signed session cookie; passwords are kept only
 // as hashes and compared in constant time); a request made with the cookie
 // that changes anything carries the session's CSRF token; only the support
-// and admin roles may act, and only admin may switch the mode; every action
-// is recorded in the ledger naming the staff member, their role and the
-// reason, so the audit trail replicates with everything else. An action
+// and admin roles may act, and only admin may switch the mode or manage
+// staff; staff are the configured ones overlaid with the replicated staff.*
+// entries, folded in before every look-up (a disabled user is refused and
+// their sessions end as soon as the entry is here); every action is
+// recorded in the ledger naming the staff member and their role (and, for
+// actions on orders, credit and the mode, the reason), so the audit trail
+// replicates with everything else. An action
 // that writes an entry (a refund, a cancel, a repayment, a limit change, a
 // mode switch) carries them in that entry's data, in the same commit; one
 // that writes none of its own (a webhook resend) writes a staff.action
@@ -28,6 +32,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -47,7 +52,10 @@ type Staff struct {
 
 type user struct {
 	name string
+	// hash is what a session is bound to: the SHA-256 of a configured
+	// password, or of the argon2id hash from the ledger (phc).
 	hash [32]byte
+	phc  string
 	role string
 }
 
@@ -67,7 +75,7 @@ type API struct {
 	credit   Credit
 	health   Health
 	feed     *feed
-	users    map[string]user
+	staffDir *directory
 	log      *slog.Logger
 
 	ui       UI
@@ -79,10 +87,7 @@ type API struct {
 // New returns the admin API and UI. It draws the key that signs the UI's
 // session cookies from crypto/rand.
 func New(store *ledger.Store, svc *checkout.Service, webhooks Webhooks, staff []Staff, log *slog.Logger) *API {
-	a := &API{store: store, svc: svc, webhooks: webhooks, users: map[string]user{}, log: log}
-	for _, s := range staff {
-		a.users[s.Username] = user{name: s.Username, hash: sha256.Sum256([]byte(s.Password)), role: s.Role}
-	}
+	a := &API{store: store, svc: svc, webhooks: webhooks, staffDir: newDirectory(store, staff, log), log: log}
 	a.sessions = newSessions(DefaultSessionTTL, time.Now)
 	a.feed = newFeed(store, svc, time.Now, log)
 	a.pages = parsePages()
@@ -97,6 +102,7 @@ func (a *API) Routes(r *mux.Router) {
 	api.HandleFunc("/dashboard", a.staff("viewer", a.dashboardAPI)).Methods(http.MethodGet)
 	api.HandleFunc("/audit", a.staff("viewer", a.auditAPI)).Methods(http.MethodGet)
 	a.creditRoutes(api)
+	a.staffRoutes(api, r)
 	a.pageRoutes(r)
 }
 
@@ -109,7 +115,7 @@ var roleRank = map[string]int{"viewer": 1, "support": 2, "admin": 3}
 // the password is wrong. A name longer than ratelimit.MaxName is wrong
 // without a look (no staff name is that long) and counts against the
 // address only.
-func (a *API) attempt(client, name, pass string) (user, *ratelimit.Refusal, bool) {
+func (a *API) attempt(ctx context.Context, client, name, pass string) (user, *ratelimit.Refusal, bool) {
 	if len(name) > ratelimit.MaxName {
 		a.throttle.Failed(client, name)
 		a.log.Warn("admin: failed sign-in", "client", client, "reason", "name too long")
@@ -119,7 +125,7 @@ func (a *API) attempt(client, name, pass string) (user, *ratelimit.Refusal, bool
 		a.log.Warn("admin: sign-in throttled", "client", client, "scope", scope(r), "retry_after", r.RetryAfter())
 		return user{}, &r, false
 	}
-	u, ok := a.check(name, pass)
+	u, ok := a.check(ctx, name, pass)
 	if !ok {
 		a.throttle.Failed(client, name)
 		// Not the name: staff sometimes type a password into it.
@@ -156,16 +162,32 @@ func refusalText(r ratelimit.Refusal) string {
 	return "Too many failed sign-ins for this username from your address. Try again in " + wait + "."
 }
 
-// check compares a staff member's password in constant time, and takes as
-// long for an unknown name.
-func (a *API) check(name, pass string) (user, bool) {
+// dummyHash is checked for an unknown name, so that a sign-in takes as
+// long whether the name exists or not.
+// It is made on first use: no program pays for it at start.
+var dummyHash = sync.OnceValue(func() string { return hashPassword("kassa: no such staff member") })
+
+// check compares an active staff member's password in constant time, and
+// takes as long for an unknown or disabled name.
+func (a *API) check(ctx context.Context, name, pass string) (user, bool) {
 	h := sha256.Sum256([]byte(pass))
-	u, known := a.users[name]
-	if !known {
+	u, known := a.staffDir.lookup(ctx, name)
+	switch {
+	case !known && a.staffDir.hasLedgerStaff():
+		verifyPassword(dummyHash(), pass)
+		return user{}, false
+	case !known:
 		subtle.ConstantTimeCompare(h[:], h[:])
 		return user{}, false
+	case u.phc != "":
+		return u, verifyPassword(u.phc, pass)
 	}
 	return u, subtle.ConstantTimeCompare(h[:], u.hash[:]) == 1
+}
+
+// lookup returns the active staff member called name.
+func (a *API) lookup(ctx context.Context) func(name string) (user, bool) {
+	return func(name string) (user, bool) { return a.staffDir.lookup(ctx, name) }
 }
 
 type staffHandler func(w http.ResponseWriter, r *http.Request, u user)
@@ -197,7 +219,7 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 			// Basic credentials count against the same throttle as the
 			// sign-in form: guessing through the API is no faster.
 			var refusal *ratelimit.Refusal
-			u, refusal, ok = a.attempt(ratelimit.ClientKey(r), name, pass)
+			u, refusal, ok = a.attempt(r.Context(), ratelimit.ClientKey(r), name, pass)
 			if refusal != nil {
 				httperr.Write(w, httperr.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
 					Message: refusalText(*refusal), RetryAfter: refusal.RetryAfter()})
@@ -205,7 +227,7 @@ func (a *API) staff(role string, h staffHandler) http.HandlerFunc {
 			}
 		}
 		if !basic && r.Header.Get("Authorization") == "" {
-			if s, signedIn := a.sessions.read(r, a.users); signedIn {
+			if s, signedIn := a.sessions.read(r, a.lookup(r.Context())); signedIn {
 				if !safeMethod(r.Method) && !a.sessions.csrfOK(s, r.Header.Get(csrfHeader)) {
 					httperr.Write(w, httperr.Error{Status: http.StatusForbidden, Code: "csrf_token_required",
 						Message: "with the session cookie, send the page's CSRF token in the " + csrfHeader + " header"})

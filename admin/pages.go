@@ -72,7 +72,7 @@ func parsePages() map[string]*template.Template {
 	}
 	layout := template.Must(template.New("admin").Funcs(funcs).ParseFS(templates.FS, "admin_layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message", "dashboard", "audit"} {
+	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message", "dashboard", "audit", "staff", "staff_member", "password"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templates.FS, "admin_"+name+".html"))
 	}
 	return pages
@@ -200,7 +200,7 @@ const maxForm = 64 << 10
 // a POST must carry the session's CSRF token.
 func (a *API) page(role string, h pageHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, ok := a.sessions.read(r, a.users)
+		s, ok := a.sessions.read(r, a.lookup(r.Context()))
 		if !ok {
 			target := "/admin/login"
 			if safeMethod(r.Method) {
@@ -265,7 +265,7 @@ type loginPage struct {
 
 func (a *API) loginForm(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if _, ok := a.sessions.read(r, a.users); ok {
+	if _, ok := a.sessions.read(r, a.lookup(r.Context())); ok {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
@@ -302,7 +302,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 			Error: "The sign-in form had expired (or cookies are off for this site). Please sign in again."})
 		return
 	}
-	u, refusal, ok := a.attempt(ratelimit.ClientKey(r), name, r.PostForm.Get("password"))
+	u, refusal, ok := a.attempt(r.Context(), ratelimit.ClientKey(r), name, r.PostForm.Get("password"))
 	if refusal != nil {
 		w.Header().Set("Retry-After", strconv.Itoa(refusal.RetryAfter()))
 		a.renderLogin(w, r, http.StatusTooManyRequests, loginPage{Next: next, Username: shown, Error: refusalText(*refusal)})
@@ -320,7 +320,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
-	s, ok := a.sessions.read(r, a.users)
+	s, ok := a.sessions.read(r, a.lookup(r.Context()))
 	if ok {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		if err := r.ParseForm(); err != nil || !a.sessions.csrfOK(s, r.PostForm.Get(csrfField)) {

@@ -100,9 +100,10 @@ func (s *sessions) start(w http.ResponseWriter, r *http.Request, u user) session
 }
 
 // read returns the request's session if its cookie is genuine, not
-// expired, not signed out, and still matches the user's configured
-// password and role.
-func (s *sessions) read(r *http.Request, users map[string]user) (session, bool) {
+// expired, not signed out, and still matches an active user's password
+// and role: disabling a user, or changing their password or role, ends
+// their sessions.
+func (s *sessions) read(r *http.Request, lookup func(name string) (user, bool)) (session, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || len(c.Value) > maxCookie {
 		return session{}, false
@@ -120,7 +121,7 @@ func (s *sessions) read(r *http.Request, users map[string]user) (session, bool) 
 		return session{}, false
 	}
 	name, role, exp, id := string(rawName), parts[1], parts[2], parts[3]
-	u, ok := users[name]
+	u, ok := lookup(name)
 	if !ok || u.role != role {
 		return session{}, false
 	}
