@@ -92,6 +92,7 @@ func (a *API) Routes(r *mux.Router) {
 	api.HandleFunc("/orders/{id}", a.staff("viewer", a.order)).Methods(http.MethodGet)
 	api.HandleFunc("/orders/{id}/webhooks/{event}/resend", a.staff("support", a.resend)).Methods(http.MethodPost)
 	a.creditRoutes(api)
+	a.merchantRoutes(api)
 	a.pageRoutes(r)
 }
 

@@ -182,7 +182,7 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 		Merchants: merchants, SessionIDs: checkout.SessionIDs{Key: []byte(cfg.Checkout.IDKey)},
 		Consumers:      checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
 		FingerprintKey: cards.FingerprintKey(cfg.Checkout.FingerprintKey), InvoiceDays: cfg.Scoring.InvoiceDays, Logger: r.log,
-		Acknowledge: r.acknowledge(),
+		SecretKey: cfg.Checkout.SecretKey, Acknowledge: r.acknowledge(),
 	})
 }
 
@@ -385,7 +385,11 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(3)
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			r.checkout.FollowMerchants(syncCtx)
+		}()
 		go func() {
 			defer wg.Done()
 			r.reconcile(syncCtx)
