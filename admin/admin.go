@@ -8,13 +8,14 @@
 // credentials, or the UI's signed session cookie; passwords are kept only
 // as hashes and compared in constant time); a request made with the cookie
 // that changes anything carries the session's CSRF token; only the support
-// and admin roles may act, and only admin may switch the mode; every action
-// is recorded in the ledger naming the staff member, their role and the
-// reason, so the audit trail replicates with everything else. An action
-// that writes an entry (a refund, a cancel, a repayment, a limit change, a
-// mode switch) carries them in that entry's data, in the same commit; one
-// that writes none of its own (a webhook resend) writes a staff.action
-// entry first and does nothing if that fails.
+// and admin roles may act, and only admin may switch the mode or manage
+// merchants; every action is recorded in the ledger naming the staff
+// member, their role and the reason, so the audit trail replicates with
+// everything else. An action that writes an entry (a refund, a cancel, a
+// repayment, a limit change, a mode switch, a merchant's creation,
+// rotation or disable) carries them in that entry's data, in the same
+// commit; one that writes none of its own (a webhook resend) writes a
+// staff.action entry first and does nothing if that fails.
 package admin
 
 import (

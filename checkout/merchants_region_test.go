@@ -82,7 +82,9 @@ func TestMerchantOnboardedAcrossRegions(t *testing.T) {
 		t.Fatalf("rotate with a grace over 7 days: got %d %s, want 400 naming grace", res.status, res.raw)
 	}
 	for _, r := range rs {
-		eventually(t, func() bool { return !authenticated(r, "acme", secret) && authenticated(r, "acme", rotated.str("secret")) })
+		eventually(t, func() bool {
+			return !authenticated(r, "acme", secret) && authenticated(r, "acme", rotated.str("secret"))
+		})
 	}
 
 	// Disabled in r3: refused everywhere.
