@@ -289,6 +289,11 @@ func (s *Service) Merchants(ctx context.Context) ([]MerchantInfo, error) {
 	return out, nil
 }
 
+// LoadMerchants folds every merchant entry stored so far. A region calls
+// it in its start-up read, so the first requests do not wait for a read of
+// the whole ledger; it returns the store's error.
+func (s *Service) LoadMerchants(ctx context.Context) error { return s.foldMerchants(ctx) }
+
 // FollowMerchants folds merchant entries into the merchant table as they
 // commit, locally or from peers, until ctx is done: a disable or a
 // rotation made elsewhere takes effect here without waiting for a request

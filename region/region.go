@@ -454,6 +454,9 @@ func (r *Region) startRead(ctx context.Context) error {
 		err = r.checkout.StartSweep(ctx)
 	}
 	if err == nil {
+		err = r.checkout.LoadMerchants(ctx)
+	}
+	if err == nil {
 		r.unready.Store(nil)
 		r.setReady(true, false)
 		return nil
