@@ -11,14 +11,15 @@
 // and admin roles may act, and only admin may switch the mode or manage
 // staff; staff are the configured ones overlaid with the replicated staff.*
 // entries, folded in before every look-up (a disabled user is refused and
-// their sessions end as soon as the entry is here); every action is
-// recorded in the ledger naming the staff member and their role (and, for
-// actions on orders, credit and the mode, the reason), so the audit trail
-// replicates with everything else. An action
-// that writes an entry (a refund, a cancel, a repayment, a limit change, a
-// mode switch) carries them in that entry's data, in the same commit; one
-// that writes none of its own (a webhook resend) writes a staff.action
-// entry first and does nothing if that fails.
+// their sessions end as soon as the entry is here); admins also manage
+// merchants. Every action is recorded in the ledger naming the staff
+// member and their role (and, for actions on orders, credit, the mode and
+// merchants, the reason), so the audit trail replicates with everything
+// else. An action that writes an entry (a refund, a cancel, a repayment, a
+// limit change, a mode switch, a merchant's creation, rotation or disable)
+// carries them in that entry's data, in the same commit; one that writes
+// none of its own (a webhook resend) writes a staff.action entry first and
+// does nothing if that fails.
 package admin
 
 import (
@@ -103,6 +104,7 @@ func (a *API) Routes(r *mux.Router) {
 	api.HandleFunc("/audit", a.staff("viewer", a.auditAPI)).Methods(http.MethodGet)
 	a.creditRoutes(api)
 	a.staffRoutes(api, r)
+	a.merchantRoutes(api)
 	a.pageRoutes(r)
 }
 

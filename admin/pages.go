@@ -72,7 +72,7 @@ func parsePages() map[string]*template.Template {
 	}
 	layout := template.Must(template.New("admin").Funcs(funcs).ParseFS(templates.FS, "admin_layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message", "dashboard", "audit", "staff", "staff_member", "password"} {
+	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message", "dashboard", "audit", "staff", "staff_member", "password", "merchants", "merchant_secrets"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templates.FS, "admin_"+name+".html"))
 	}
 	return pages
@@ -102,6 +102,7 @@ func (a *API) pageRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/consumers/{id}", a.page("viewer", a.consumerPage)).Methods(get...)
 	r.HandleFunc("/admin/mode", a.page("viewer", a.modePage)).Methods(get...)
 	r.HandleFunc("/admin/mode", a.page("admin", a.modeAction)).Methods(http.MethodPost)
+	a.merchantPageRoutes(r)
 }
 
 func orderPath(id string) string { return "/admin/orders/" + url.PathEscape(id) }

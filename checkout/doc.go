@@ -30,4 +30,10 @@
 //     returns tallied per hold in the fold).
 //   - Card numbers and CVCs never reach an entry, a log or an error message:
 //     only brand, last four, expiry and a keyed fingerprint do.
+//   - Merchants are configured or ledger entries (merchant.created,
+//     merchant.secrets_rotated, merchant.disabled), folded in ledger order
+//     so every region holding the same entries has the same merchant table;
+//     the first creation of an id wins. No entry holds a secret in plain
+//     text: the API secret as its SHA-256, the webhook secret sealed under
+//     the deployment's secret key.
 package checkout

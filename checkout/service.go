@@ -96,6 +96,17 @@ type merchant struct {
 	id, name      string
 	secretHash    [32]byte
 	webhookSecret string
+
+	// Merchants from the ledger only: replaced API secrets in their grace
+	// period, whether disabled, and where they come from.
+	old       []oldSecret
+	disabled  bool
+	created   ledger.Hash // the merchant.created entry
+	region    string
+	createdAt time.Time
+	createdBy string
+	rotatedAt time.Time
+	conflicts int
 }
 
 // Config configures a Service. A zero SessionTTL, AuthTTL or InvoiceDays
@@ -114,6 +125,10 @@ type Config struct {
 	Consumers      Consumers
 	InvoiceDays    int // a pay-later invoice falls due this many days after capture
 	FingerprintKey cards.FingerprintKey
+	// SecretKey seals the webhook secrets of merchants created through
+	// the admin API in their ledger entries; every region must share it.
+	// Empty: the development key DemoSecretKey.
+	SecretKey string
 	// Acknowledge, when set, waits after a write until it is as durable as
 	// the region promises (durability: peer waits for a peer to hold it);
 	// nil acknowledges on commit.
@@ -130,7 +145,8 @@ type Service struct {
 	scorer    Scorer
 	acquirer  Acquirer
 	rights    RightsSource
-	merchants map[string]*merchant
+	merchants map[string]*merchant // configured; never changes
+	table     merchantTable        // from the ledger
 	locks     [256]sync.Mutex
 	log       *slog.Logger
 
@@ -173,6 +189,9 @@ func New(store *ledger.Store, scorer Scorer, acquirer Acquirer, rights RightsSou
 	if len(cfg.SessionIDs.Key) == 0 {
 		cfg.SessionIDs.Key = []byte(DemoIDKey)
 	}
+	if cfg.SecretKey == "" {
+		cfg.SecretKey = DemoSecretKey
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -180,6 +199,7 @@ func New(store *ledger.Store, scorer Scorer, acquirer Acquirer, rights RightsSou
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{cfg: cfg, store: store, scorer: scorer, acquirer: acquirer, rights: rights, merchants: map[string]*merchant{}, log: cfg.Logger, pending: map[OrderID]bool{}}
+	s.table.byID, s.table.entries = map[string]*merchant{}, map[string][]ledger.Entry{}
 	for _, m := range cfg.Merchants {
 		// Secrets are kept only as hashes: a memory dump or a log of the
 		// config never shows them. SHA-256 suffices for high-entropy API
@@ -204,15 +224,32 @@ func (s *Service) Acknowledge(ctx context.Context) error {
 	return nil
 }
 
-// Authenticate checks a merchant's API secret in constant time.
+// Authenticate checks a merchant's API secret in constant time: a
+// configured merchant's, or a ledger merchant's current secret or one
+// replaced less than its grace period ago. A disabled merchant is
+// refused. An unknown id or a wrong secret first folds the merchant
+// entries stored since the last look, so a merchant created or rotated
+// elsewhere works as soon as its entry is here.
 func (s *Service) Authenticate(id, secret string) (string, error) {
-	m, ok := s.merchants[id]
 	h := sha256.Sum256([]byte(secret))
-	if !ok {
-		subtle.ConstantTimeCompare(h[:], h[:])
-		return "", ErrUnauthorized
+	now := s.cfg.Now()
+	m, ok := s.lookupMerchant(id)
+	if !ok || !m.secretOK(h, now) {
+		if _, configured := s.merchants[id]; configured {
+			return "", ErrUnauthorized
+		}
+		if err := s.foldMerchants(context.Background()); err != nil {
+			s.log.Error("checkout: fold merchants", "err", err)
+		}
+		if m, ok = s.lookupMerchant(id); !ok {
+			subtle.ConstantTimeCompare(h[:], h[:])
+			return "", ErrUnauthorized
+		}
+		if !m.secretOK(h, now) {
+			return "", ErrUnauthorized
+		}
 	}
-	if subtle.ConstantTimeCompare(h[:], m.secretHash[:]) != 1 {
+	if m.disabled {
 		return "", ErrUnauthorized
 	}
 	return m.id, nil
@@ -220,7 +257,7 @@ func (s *Service) Authenticate(id, secret string) (string, error) {
 
 // MerchantName returns a merchant's display name.
 func (s *Service) MerchantName(id string) string {
-	if m, ok := s.merchants[id]; ok && m.name != "" {
+	if m, ok := s.lookupMerchant(id); ok && m.name != "" {
 		return m.name
 	}
 	return id
@@ -234,9 +271,16 @@ func (s *Service) Now() time.Time { return s.cfg.Now() }
 func (s *Service) InvoiceDays() int { return s.cfg.InvoiceDays }
 
 // WebhookSecret returns the secret a merchant's webhooks are signed with.
+// A ledger merchant's is the one its latest rotation set; "" and false if
+// this region cannot open it (a different checkout.secret_key).
 func (s *Service) WebhookSecret(id string) (string, bool) {
-	m, ok := s.merchants[id]
+	m, ok := s.lookupMerchant(id)
 	if !ok {
+		if s.foldMerchants(context.Background()) == nil {
+			m, ok = s.lookupMerchant(id)
+		}
+	}
+	if !ok || m.webhookSecret == "" {
 		return "", false
 	}
 	return m.webhookSecret, true

@@ -34,6 +34,7 @@ const (
 	DemoIDKey          = "dev-id-key-not-for-production"
 	DemoIdentityKey    = "dev-identity-key-not-for-production"
 	DemoFingerprintKey = "dev-fingerprint-key-not-for-production"
+	DemoSecretKey      = "dev-secret-key-not-for-production"
 )
 
 // Settings are what an operator sets in the checkout section of the config
@@ -49,6 +50,11 @@ type Settings struct {
 	IdentityKey string `mapstructure:"identity_key"`
 	// FingerprintKey keys card fingerprints; shared by every region.
 	FingerprintKey string `mapstructure:"fingerprint_key"`
+	// SecretKey seals (AES-256-GCM) the webhook secrets of merchants
+	// created through the admin API in their ledger entries, so every
+	// region can sign their webhooks and no entry holds one in plain
+	// text; shared by every region.
+	SecretKey string `mapstructure:"secret_key"`
 	// SessionTTL is how long a checkout session can be completed; AuthTTL
 	// how long an authorization can be captured (extend renews it).
 	SessionTTL time.Duration `mapstructure:"session_ttl"`
@@ -75,7 +81,7 @@ type Settings struct {
 // keys, which production refuses, and no acquirer (the simulated one).
 func DefaultSettings() Settings {
 	return Settings{
-		IDKey: DemoIDKey, IdentityKey: DemoIdentityKey, FingerprintKey: DemoFingerprintKey,
+		IDKey: DemoIDKey, IdentityKey: DemoIdentityKey, FingerprintKey: DemoFingerprintKey, SecretKey: DemoSecretKey,
 		SessionTTL: DefaultSessionTTL, AuthTTL: DefaultAuthTTL,
 		RatePerMerchant: DefaultRatePerMerchant, RatePerClient: DefaultRatePerClient, RatePerPageClient: DefaultRatePerPageClient,
 		AcquirerTimeout: DefaultAcquirerTimeout, ReconcileInterval: DefaultReconcileInterval,
@@ -96,11 +102,17 @@ func (s Settings) Validate(production bool) error {
 	if len(s.FingerprintKey) < 16 {
 		return config.Errorf("fingerprint_key", "must be at least 16 characters, the same in every region")
 	}
+	if len(s.SecretKey) < 16 {
+		return config.Errorf("secret_key", "must be at least 16 characters, the same in every region")
+	}
 	if production && (s.IdentityKey == DemoIdentityKey || s.FingerprintKey == DemoFingerprintKey) {
 		return config.Errorf("", "the development identity and fingerprint keys are refused in production mode")
 	}
 	if production && s.IDKey == DemoIDKey {
 		return config.Errorf("id_key", "the development key is refused in production mode: with it anyone can compute a checkout page's address")
+	}
+	if production && s.SecretKey == DemoSecretKey {
+		return config.Errorf("secret_key", "the development key is refused in production mode: with it anyone holding the ledger can read merchants' webhook secrets")
 	}
 	// In a fixed order, so the first problem is the same one every time.
 	for _, d := range []struct {

@@ -12,7 +12,7 @@ import (
 // productionSettings are settings production accepts.
 func productionSettings() checkout.Settings {
 	s := checkout.DefaultSettings()
-	s.IDKey, s.IdentityKey, s.FingerprintKey = "prod-id-key-0123456789", "prod-identity-key-0123456789", "prod-fingerprint-key-0123456789"
+	s.IDKey, s.IdentityKey, s.FingerprintKey, s.SecretKey = "prod-id-key-0123456789", "prod-identity-key-0123456789", "prod-fingerprint-key-0123456789", "prod-secret-key-0123456789"
 	s.AcquirerURL = "https://acquirer.example"
 	return s
 }
@@ -34,6 +34,8 @@ func TestSettingsValidate(t *testing.T) {
 	}{
 		{"short id key", false, func(s *checkout.Settings) { s.IDKey = "0123456789abcde" }, "id_key"},
 		{"demo id key in production", true, func(s *checkout.Settings) { s.IDKey = checkout.DemoIDKey }, "id_key"},
+		{"short secret key", false, func(s *checkout.Settings) { s.SecretKey = "0123456789abcde" }, "secret_key"},
+		{"demo secret key in production", true, func(s *checkout.Settings) { s.SecretKey = checkout.DemoSecretKey }, "secret_key"},
 		{"plain-http acquirer in production", true, func(s *checkout.Settings) { s.AcquirerURL = "http://acquirer.example" }, "acquirer_url"},
 		{"acquirer not a URL", false, func(s *checkout.Settings) { s.AcquirerURL = "ftp://acquirer.example" }, "acquirer_url"},
 		{"auth_ttl beyond 180 days", false, func(s *checkout.Settings) { s.AuthTTL = checkout.MaxAuthLifetime + time.Hour }, "auth_ttl"},

@@ -183,7 +183,7 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 		Merchants: merchants, SessionIDs: checkout.SessionIDs{Key: []byte(cfg.Checkout.IDKey)},
 		Consumers:      checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
 		FingerprintKey: cards.FingerprintKey(cfg.Checkout.FingerprintKey), InvoiceDays: cfg.Scoring.InvoiceDays, Logger: r.log,
-		Acknowledge: r.acknowledge(),
+		SecretKey: cfg.Checkout.SecretKey, Acknowledge: r.acknowledge(),
 	})
 }
 
@@ -387,10 +387,14 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(4)
+		wg.Add(5)
 		go func() {
 			defer wg.Done()
 			r.admin.Run(syncCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			r.checkout.FollowMerchants(syncCtx)
 		}()
 		go func() {
 			defer wg.Done()
@@ -454,6 +458,9 @@ func (r *Region) startRead(ctx context.Context) error {
 	err := r.credit.Start(ctx)
 	if err == nil {
 		err = r.checkout.StartSweep(ctx)
+	}
+	if err == nil {
+		err = r.checkout.LoadMerchants(ctx)
 	}
 	if err == nil {
 		r.unready.Store(nil)

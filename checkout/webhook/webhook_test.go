@@ -545,7 +545,7 @@ func (l *rtLog) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestWebhooksRefuseInternalTargetsInProduction(t *testing.T) {
 	production := func(c *region.Config) {
 		c.Mode = "production"
-		c.Checkout.IDKey, c.Checkout.IdentityKey, c.Checkout.FingerprintKey = "prod-id-key-0123456789", "prod-identity-key-0123456789", "prod-fingerprint-key-0123456789"
+		c.Checkout.IDKey, c.Checkout.IdentityKey, c.Checkout.FingerprintKey, c.Checkout.SecretKey = "prod-id-key-0123456789", "prod-identity-key-0123456789", "prod-fingerprint-key-0123456789", "prod-secret-key-0123456789"
 		c.Checkout.AcquirerURL = "https://acquirer.invalid"
 		c.HTTP.MetricsToken = "metrics-token-0123456789abcdef0123456789"
 		c.Merchants = []region.Merchant{{ID: "shop", Name: "Shop", APISecret: "sk_live_shop_0123", WebhookSecret: "whsec_live_shop_0123"}}

@@ -29,7 +29,7 @@ func Config(id, dir, listen string) region.Config {
 		Sync: regionsync.Settings{BatchSize: 256, MaxBodyBytes: 8 << 20, Interval: 50 * time.Millisecond, Timeout: 2 * time.Second,
 			Retries: 1, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond, MaxConcurrentPerPeer: 8, PushesInFlight: 2,
 			ReplayWindow: time.Minute, RecoveryTimeout: 2 * time.Second, AckTimeout: 2 * time.Second},
-		Checkout: checkout.Settings{IDKey: checkout.DemoIDKey, IdentityKey: checkout.DemoIdentityKey, FingerprintKey: checkout.DemoFingerprintKey,
+		Checkout: checkout.Settings{IDKey: checkout.DemoIDKey, IdentityKey: checkout.DemoIdentityKey, FingerprintKey: checkout.DemoFingerprintKey, SecretKey: checkout.DemoSecretKey,
 			SessionTTL: 48 * time.Hour, AuthTTL: 28 * 24 * time.Hour, AcquirerTimeout: 2 * time.Second, ReconcileInterval: time.Hour},
 		Scoring: scoring.Settings{Policy: scoring.Policy{MaxPayLater: 5_000_000, MinInstalments: 10_000, BaseScore: 600, ApproveScore: 600, ReferScore: 500,
 			CreditLimit: map[string]int64{"SEK": 1_000_000_000, "EUR": 1_000_000_000}, RightsTimeout: 2 * time.Second, GrantShare: 0.5,
