@@ -11,9 +11,9 @@
 // and admin roles may act, and only admin may switch the mode; every action
 // is recorded in the ledger naming the staff member, their role and the
 // reason, so the audit trail replicates with everything else. An action
-// that writes an entry (a refund, a cancel, a repayment, a limit change, a
-// mode switch) carries them in that entry's data, in the same commit; one
-// that writes none of its own (a webhook resend) writes a staff.action
+// that writes an entry (a capture, a release, an extension, a refund, a
+// cancel, a repayment, a limit change, a mode switch) carries them in that
+// entry's data, in the same commit; one that writes none of its own (a webhook resend) writes a staff.action
 // entry first and does nothing if that fails.
 package admin
 

@@ -89,10 +89,13 @@ func (a *API) pageRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/orders/{id}/refund", a.page("support", a.refundAction)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/orders/{id}/cancel", a.page("support", a.cancelAction)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/orders/{id}/repayments", a.page("support", a.repayAction)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/orders/{id}/capture", a.page("support", a.captureAction)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/orders/{id}/release", a.page("support", a.releaseAction)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/orders/{id}/extend", a.page("support", a.extendAction)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/orders/{id}/webhooks/{event}/resend", a.page("support", a.resendAction)).Methods(http.MethodPost)
 	// An action's address opened in the browser (a reload after the
 	// session expired, a pasted link) shows its order.
-	for _, action := range []string{"refund", "cancel", "repayments"} {
+	for _, action := range []string{"refund", "cancel", "repayments", "capture", "release", "extend"} {
 		r.HandleFunc("/admin/orders/{id}/"+action, func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, orderPath(mux.Vars(r)["id"]), http.StatusSeeOther)
 		}).Methods(get...)
