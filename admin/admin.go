@@ -90,6 +90,7 @@ func New(store *ledger.Store, svc *checkout.Service, webhooks Webhooks, staff []
 func (a *API) Routes(r *mux.Router) {
 	api := r.PathPrefix("/admin/api").Subrouter()
 	api.HandleFunc("/orders/{id}", a.staff("viewer", a.order)).Methods(http.MethodGet)
+	api.HandleFunc("/search", a.staff("viewer", a.searchAPI)).Methods(http.MethodGet)
 	api.HandleFunc("/orders/{id}/webhooks/{event}/resend", a.staff("support", a.resend)).Methods(http.MethodPost)
 	a.creditRoutes(api)
 	a.pageRoutes(r)
