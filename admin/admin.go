@@ -16,7 +16,8 @@
 // member and their role (and, for actions on orders, credit, the mode and
 // merchants, the reason), so the audit trail replicates with everything
 // else. An action that writes an entry (a refund, a cancel, a repayment, a
-// limit change, a mode switch, a merchant's creation, rotation or disable)
+// limit change, a mode switch, a capture, a release, an extension, a
+// merchant's creation, rotation or disable)
 // carries them in that entry's data, in the same commit; one that writes
 // none of its own (a webhook resend) writes a staff.action entry first and
 // does nothing if that fails.
@@ -99,6 +100,7 @@ func New(store *ledger.Store, svc *checkout.Service, webhooks Webhooks, staff []
 func (a *API) Routes(r *mux.Router) {
 	api := r.PathPrefix("/admin/api").Subrouter()
 	api.HandleFunc("/orders/{id}", a.staff("viewer", a.order)).Methods(http.MethodGet)
+	api.HandleFunc("/search", a.staff("viewer", a.searchAPI)).Methods(http.MethodGet)
 	api.HandleFunc("/orders/{id}/webhooks/{event}/resend", a.staff("support", a.resend)).Methods(http.MethodPost)
 	api.HandleFunc("/dashboard", a.staff("viewer", a.dashboardAPI)).Methods(http.MethodGet)
 	api.HandleFunc("/audit", a.staff("viewer", a.auditAPI)).Methods(http.MethodGet)

@@ -76,9 +76,10 @@ func newEnv(tb testing.TB) *env {
 	cfg := scoring.Config{Region: "r1", Logger: log, Policy: scoring.Policy{MaxPayLater: 1_000_000,
 		CreditLimit: map[string]int64{"SEK": 100_000}, GraceDays: 5}}
 	credit := scoring.New(store, cfg)
-	svc := checkout.New(store, credit, nil, nil, checkout.Config{
+	svc := checkout.New(store, credit, approveCards{}, nil, checkout.Config{
 		Region: "r1", PublicURL: "http://kassa.test", AllowLoopback: true, Logger: log,
-		Merchants: []checkout.MerchantConfig{{ID: "demo", APISecret: "sk_test_demo", WebhookSecret: "whsec_test_demo"}},
+		Merchants: []checkout.MerchantConfig{{ID: "demo", APISecret: "sk_test_demo", WebhookSecret: "whsec_test_demo"},
+			{ID: "shop2", Name: "Nordic Bikes", APISecret: "sk_test_shop2"}},
 		Consumers: checkout.Consumers{Key: []byte("identity-key-for-tests")}, FingerprintKey: []byte("fingerprint-key-for-tests"),
 	})
 	ctx := context.Background()

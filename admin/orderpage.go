@@ -36,6 +36,10 @@ type orderPage struct {
 	Nonce       string
 	Refundable  int64
 	Cancellable bool
+	Capturable  int64
+	Releasable  int64
+	Extendable  bool
+	ExtendCap   bool // the authorization already lasts as long as it may
 	Credit      bool
 	Owed        int64
 
@@ -151,6 +155,8 @@ func (a *API) renderOrder(w http.ResponseWriter, r *http.Request, s session, v *
 	p.Refundable = o.Captured - o.Refunded
 	p.Cancellable = (o.Status == "authorized" || o.Status == "expired") && o.Captured == 0 && o.Amount-o.Released > 0
 	p.Credit = o.Method == "pay_later" || o.Method == "instalments"
+	p.Capturable, p.Releasable = capturable(o, a.svc.Now()), releasable(o)
+	p.Extendable, p.ExtendCap = extendable(o)
 	if p.Credit {
 		owed, _, err := a.svc.Debt(r.Context(), o.ID)
 		if err == nil {
@@ -171,6 +177,9 @@ func (a *API) renderOrder(w http.ResponseWriter, r *http.Request, s session, v *
 	p.Nonce = f.values["nonce"]
 	if !nonceRe.MatchString(p.Nonce) {
 		p.Nonce = randomToken()
+	}
+	if _, ok := f.values["capture-amount"]; !ok && p.Capturable > 0 {
+		f.values["capture-amount"] = plainAmount(p.Capturable, o.Currency)
 	}
 	if _, ok := f.values["refund-amount"]; !ok && p.Refundable > 0 {
 		f.values["refund-amount"] = plainAmount(p.Refundable, o.Currency)
@@ -514,7 +523,10 @@ func (p *orderPage) Field(id string) fieldView {
 		f.Hint = "As on the bank statement; a repayment is recorded once per reference."
 	case "repay-note":
 		f.Name, f.Label, f.Textarea, f.Required = "note", "Note", true, false
-	case "refund-reason", "cancel-reason":
+	case "capture-amount":
+		f.Name, f.Label, f.InputMode, f.Width, f.Max = "amount", "Amount to capture ("+p.Currency+")", "decimal", "w-amount", 20
+		f.Hint = "At most " + money(p.Capturable, p.Currency) + ", like " + plainAmount(1250, p.Currency) + "."
+	case "refund-reason", "cancel-reason", "capture-reason", "release-reason", "extend-reason":
 		f.Name, f.Label, f.Textarea = "reason", "Reason", true
 		f.Hint = "Recorded in the audit trail with your name."
 	}

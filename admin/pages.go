@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"kassa/checkout"
 	"kassa/htmlpage"
 	"kassa/httperr"
 	"kassa/ratelimit"
@@ -91,10 +89,13 @@ func (a *API) pageRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/orders/{id}/refund", a.page("support", a.refundAction)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/orders/{id}/cancel", a.page("support", a.cancelAction)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/orders/{id}/repayments", a.page("support", a.repayAction)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/orders/{id}/capture", a.page("support", a.captureAction)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/orders/{id}/release", a.page("support", a.releaseAction)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/orders/{id}/extend", a.page("support", a.extendAction)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/orders/{id}/webhooks/{event}/resend", a.page("support", a.resendAction)).Methods(http.MethodPost)
 	// An action's address opened in the browser (a reload after the
 	// session expired, a pasted link) shows its order.
-	for _, action := range []string{"refund", "cancel", "repayments"} {
+	for _, action := range []string{"refund", "cancel", "repayments", "capture", "release", "extend"} {
 		r.HandleFunc("/admin/orders/{id}/"+action, func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, orderPath(mux.Vars(r)["id"]), http.StatusSeeOther)
 		}).Methods(get...)
@@ -333,116 +334,4 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	a.sessions.end(w, r, s)
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
-}
-
-// searchPage is the search form and what it found.
-type searchPage struct {
-	Query     string
-	Searched  bool
-	Hint      string // why the query could not be used, if it could not
-	Orders    []orderRow
-	Consumers []consumerRow
-}
-
-type orderRow struct {
-	ID, Merchant, Reference, Status, Method, Amount string
-	Created                                         time.Time
-}
-
-type consumerRow struct {
-	ID, Email, Home, Note string
-}
-
-func rowOf(o checkout.Order) orderRow {
-	return orderRow{ID: string(o.ID), Merchant: o.Merchant, Reference: o.MerchantReference, Status: o.Status,
-		Method: o.Method, Amount: money(o.Amount, o.Currency), Created: o.CreatedAt}
-}
-
-// search answers GET /admin/search?q=: an order id, a merchant reference
-// (in every merchant), a shopper's email or a consumer id. Whatever q is,
-// the answer is a page, not an error.
-func (a *API) search(w http.ResponseWriter, r *http.Request, _ session, v *view) {
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	p := searchPage{Query: q, Searched: q != ""}
-	v.Title, v.Section, v.Main = "Search – kassa admin", "search", &p
-	if q == "" {
-		a.render(w, r, http.StatusOK, "search", v)
-		return
-	}
-	if len(q) > 254 || strings.ContainsFunc(q, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		p.Hint = "That is longer than any order id, reference or email address."
-		a.render(w, r, http.StatusOK, "search", v)
-		return
-	}
-	ctx := r.Context()
-	seen := map[checkout.OrderID]bool{}
-	add := func(o checkout.Order) {
-		if !seen[o.ID] {
-			seen[o.ID] = true
-			p.Orders = append(p.Orders, rowOf(o))
-		}
-	}
-	if strings.HasPrefix(q, "ord_") && len(q) <= 64 {
-		o, err := a.svc.Order(ctx, "", checkout.OrderID(q))
-		switch {
-		case err == nil:
-			add(o)
-		case !errors.Is(err, checkout.ErrNotFound):
-			a.internalError(w, r, v, err)
-			return
-		}
-	}
-	if len(q) <= 64 && !strings.ContainsAny(q, " \t@") {
-		for _, m := range a.ui.Merchants {
-			orders, _, err := a.svc.OrdersByReference(ctx, m, q, "", 50)
-			if err != nil {
-				a.internalError(w, r, v, err)
-				return
-			}
-			for _, o := range orders {
-				add(o)
-			}
-		}
-	}
-	switch {
-	case strings.Contains(q, "@"):
-		if at := strings.LastIndex(q, "@"); at < 1 || at == len(q)-1 || strings.ContainsAny(q, " \t<>") {
-			p.Hint = "That looks like an email address, but not a whole one: search for name@example.com."
-			break
-		}
-		if row, ok, err := a.findConsumer(r, a.svc.ConsumerID(q), checkout.MaskEmail(q)); err != nil {
-			a.internalError(w, r, v, err)
-			return
-		} else if ok {
-			p.Consumers = append(p.Consumers, row)
-		}
-	case strings.HasPrefix(q, "con_") && len(q) <= 64:
-		if row, ok, err := a.findConsumer(r, checkout.ConsumerID(q), ""); err != nil {
-			a.internalError(w, r, v, err)
-			return
-		} else if ok {
-			p.Consumers = append(p.Consumers, row)
-		}
-	}
-	a.render(w, r, http.StatusOK, "search", v)
-}
-
-// findConsumer reports whether this region knows a consumer's credit.
-func (a *API) findConsumer(r *http.Request, id checkout.ConsumerID, email string) (consumerRow, bool, error) {
-	if a.credit == nil {
-		return consumerRow{}, false, nil
-	}
-	c, err := a.credit.Consumer(r.Context(), id)
-	if err != nil || len(c.Lines) == 0 {
-		return consumerRow{}, false, err
-	}
-	row := consumerRow{ID: string(id), Email: email, Home: c.Home}
-	var orders int64
-	var curs []string
-	for _, l := range c.Lines {
-		orders += l.CreditOrders
-		curs = append(curs, l.Currency)
-	}
-	row.Note = fmt.Sprintf("%d credit order(s); credit in %s", orders, strings.Join(curs, ", "))
-	return row, true, nil
 }

@@ -119,6 +119,7 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 	a := authData{
 		Session: sid, Merchant: data.Merchant, MerchantReference: data.MerchantReference,
 		Ref: orderRef(data.Merchant, data.MerchantReference), Method: req.Method,
+		Refs:   []string{consumerRef(cid), referenceRef(data.MerchantReference)},
 		Amount: data.Amount, Currency: data.Currency,
 		Consumer: &ConsumerView{
 			ID: cid, Email: MaskEmail(req.Consumer.Email), GivenName: strings.TrimSpace(req.Consumer.GivenName),

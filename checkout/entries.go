@@ -49,6 +49,11 @@ type authData struct {
 	Decision          Decision      `json:"decision"`
 	ExpiresAt         int64         `json:"expires_at"`
 	RequestHash       string        `json:"request_hash"`
+	// Refs are more keys the ledger indexes the entry by: the consumer
+	// (its keyed id, never the email) and the merchant reference in any
+	// merchant, so support finds an order of any method by either.
+	// Entries written before them have none.
+	Refs []string `json:"refs,omitempty"`
 	// Key identifies the Idempotency-Key the attempt was made under (a
 	// hash of merchant and key); empty for the hosted page.
 	Key string `json:"key,omitempty"`
@@ -161,6 +166,10 @@ func schedule(method string, amount int64, captured time.Time, invoiceDays int) 
 }
 
 func orderRef(merchant, reference string) string { return "ref:" + merchant + ":" + reference }
+
+// consumerRef and referenceRef are an authorization's Refs.
+func consumerRef(c ConsumerID) string      { return "consumer:" + string(c) }
+func referenceRef(reference string) string { return "reference:" + reference }
 
 // orderState is the fold of every entry about one order.
 type orderState struct {

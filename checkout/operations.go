@@ -24,7 +24,12 @@ func (e *AmountError) Error() string {
 // an authorized order. Captures never exceed the authorization: the amount
 // is spent from capture rights this region owns, under a ledger guard.
 func (s *Service) Capture(ctx context.Context, merchantID string, oid OrderID, key string, amount int64, hash string) (Order, bool, error) {
-	return s.operate(ctx, Actor{}, merchantID, oid, "capture", key, hash, func(st *orderState) (ledger.Draft, error) {
+	return s.CaptureBy(ctx, Actor{}, merchantID, oid, key, amount, hash)
+}
+
+// CaptureBy is Capture done by staff: the capture entry names by.
+func (s *Service) CaptureBy(ctx context.Context, by Actor, merchantID string, oid OrderID, key string, amount int64, hash string) (Order, bool, error) {
+	return s.operate(ctx, by, merchantID, oid, "capture", key, hash, func(st *orderState) (ledger.Draft, error) {
 		switch st.Status {
 		case "authorized", "part_captured":
 		case "expired":
@@ -123,6 +128,11 @@ func (s *Service) Release(ctx context.Context, merchantID string, oid OrderID, k
 	return s.release(ctx, Actor{}, merchantID, oid, "release", key, hash)
 }
 
+// ReleaseBy is Release done by staff: the release entry names by.
+func (s *Service) ReleaseBy(ctx context.Context, by Actor, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
+	return s.release(ctx, by, merchantID, oid, "release", key, hash)
+}
+
 func (s *Service) release(ctx context.Context, by Actor, merchantID string, oid OrderID, op, key, hash string) (Order, bool, error) {
 	kind := KindOrderReleased
 	if op == "cancel" {
@@ -161,7 +171,12 @@ func (s *Service) release(ctx context.Context, by Actor, merchantID string, oid 
 // the expiry is there, Extend returns ErrInvalidState saying until when the
 // authorization lasts.
 func (s *Service) Extend(ctx context.Context, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
-	return s.operate(ctx, Actor{}, merchantID, oid, "extend", key, hash, func(st *orderState) (ledger.Draft, error) {
+	return s.ExtendBy(ctx, Actor{}, merchantID, oid, key, hash)
+}
+
+// ExtendBy is Extend done by staff: the extension entry names by.
+func (s *Service) ExtendBy(ctx context.Context, by Actor, merchantID string, oid OrderID, key, hash string) (Order, bool, error) {
+	return s.operate(ctx, by, merchantID, oid, "extend", key, hash, func(st *orderState) (ledger.Draft, error) {
 		if st.Status != "authorized" && st.Status != "part_captured" {
 			return ledger.Draft{}, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -134,9 +135,15 @@ func (s *Store) EntriesBySubject(ctx context.Context, subject string) ([]Entry, 
 }
 
 // EntriesByRef returns every entry whose data has the top-level string field
-// "ref" equal to ref, in the same order as EntriesBySubject.
+// "ref" equal to ref, or ref among the strings of its top-level array
+// "refs", in the same order as EntriesBySubject. Both are indexed.
 func (s *Store) EntriesByRef(ctx context.Context, ref string) ([]Entry, error) {
-	return s.queryEntries(ctx, `SELECT body FROM entries WHERE ref = ? ORDER BY hlc, origin, seq`, ref)
+	return s.queryEntries(ctx, `SELECT body FROM (
+		SELECT body, hlc, origin, seq FROM entries WHERE ref = ?1
+		UNION ALL
+		SELECT e.body, e.hlc, e.origin, e.seq FROM entry_refs r JOIN entries e ON e.id = r.id
+		WHERE r.ref = ?1 AND e.ref IS NOT ?1
+	) ORDER BY hlc, origin, seq`, ref)
 }
 
 // EntriesByKind returns every entry of a kind. It scans the table: it is
@@ -157,6 +164,31 @@ func refOf(data json.RawMessage) any {
 		return nil
 	}
 	return v.Ref
+}
+
+// MaxRefs is how many strings of an entry's "refs" are indexed; the rest
+// are not.
+const MaxRefs = 16
+
+// refsOf returns the distinct non-empty strings of the top-level array
+// "refs" of an entry's data, at most MaxRefs of them.
+func refsOf(data json.RawMessage) []string {
+	if !bytes.Contains(data, []byte(`"refs"`)) {
+		return nil
+	}
+	var v struct {
+		Refs []string `json:"refs"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range v.Refs {
+		if r != "" && !slices.Contains(out, r) && len(out) < MaxRefs {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // stmt returns the read statement for q, prepared once: parsing SQL is a

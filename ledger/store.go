@@ -71,6 +71,7 @@ type Store struct {
 	insEntry, insBalance, setVector, setDigest *sql.Stmt
 	// The same inserts for entryRows entries or balanceRows balances at once.
 	insEntries, insBalances *sql.Stmt
+	insRef                  *sql.Stmt
 	// readGuard reads one balance and the digest it belongs to, on gdb.
 	readGuard *sql.Stmt
 
@@ -425,6 +426,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.insEntries, `INSERT INTO entries (origin, seq, id, hlc, kind, subject, body, ref) VALUES ` + placeholders(entryRows, 8)},
 		{&s.insBalances, `INSERT INTO balances (account, currency, amount) VALUES ` + placeholders(balanceRows, 3) + `
 			ON CONFLICT (account, currency) DO UPDATE SET amount = amount + excluded.amount`},
+		{&s.insRef, `INSERT OR IGNORE INTO entry_refs (ref, id) VALUES (?, ?)`},
 	} {
 		stmt, err := s.wdb.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -457,7 +459,7 @@ func placeholders(rows, cols int) string {
 
 func (s *Store) closeDBs() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.insEntry, s.insBalance, s.setVector, s.setDigest, s.insEntries, s.insBalances, s.readGuard} {
+	for _, stmt := range []*sql.Stmt{s.insEntry, s.insBalance, s.setVector, s.setDigest, s.insEntries, s.insBalances, s.insRef, s.readGuard} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

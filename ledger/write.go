@@ -503,6 +503,7 @@ func (s *Store) write(g *group) error {
 	}
 	// Balances are sums, so each touched balance is updated once per group.
 	sums := make(map[balanceKey]int64)
+	var refs []entryRef
 	for i := range g.ops {
 		o := &g.ops[i]
 		if o.held {
@@ -513,12 +514,23 @@ func (s *Store) write(g *group) error {
 			continue
 		}
 		pending = append(pending, o)
+		for _, ref := range refsOf(o.e.Data) {
+			refs = append(refs, entryRef{ref, o.id})
+		}
 		for _, p := range o.e.Postings {
 			sums[balanceKey{p.Account, p.Currency}] += int64(p.Amount)
 		}
 	}
 	if err := flush(); err != nil {
 		return err
+	}
+	if len(refs) > 0 {
+		insRef := tx.Stmt(s.insRef)
+		for _, r := range refs {
+			if _, err := insRef.Exec(r.ref, r.id[:]); err != nil {
+				return fmt.Errorf("index ref of %s: %w", r.id.Short(), err)
+			}
+		}
 	}
 	keys := make([]balanceKey, 0, len(sums))
 	for k := range sums {
@@ -559,6 +571,12 @@ func (s *Store) write(g *group) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// entryRef is one row of entry_refs.
+type entryRef struct {
+	ref string
+	id  Hash
 }
 
 // appendEntryArgs appends the values of o's entries row, in insEntry's

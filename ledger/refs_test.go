@@ -1,0 +1,62 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"kassa/ledger"
+)
+
+// TestEntriesByRefs finds entries by any string of their data's "refs" as
+// well as by "ref", in the order EntriesBySubject uses, in the region that
+// wrote them and in one that applied them.
+func TestEntriesByRefs(t *testing.T) {
+	ctx := context.Background()
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	s1 := MustOpen(t, r1, r2)
+	drafts := []ledger.Draft{
+		{Kind: "order.authorized", Subject: "o1", Data: []byte(`{"ref":"ref:m:A","refs":["consumer:c1","reference:A"]}`)},
+		{Kind: "order.authorized", Subject: "o2", Data: []byte(`{"ref":"ref:m:B","refs":["consumer:c1","consumer:c1","","reference:B"]}`)},
+		{Kind: "order.authorized", Subject: "o3", Data: []byte(`{"ref":"consumer:c1"}`)},
+		{Kind: "order.authorized", Subject: "o4", Data: []byte(`{"ref":"consumer:c1","refs":["consumer:c1"]}`)},
+		{Kind: "order.authorized", Subject: "o5", Data: []byte(`{"refs":"consumer:c1"}`)}, // not an array: no refs
+		{Kind: "order.authorized", Subject: "o6", Data: []byte(`{"nested":{"refs":["consumer:c1"]}}`)},
+	}
+	for _, d := range drafts {
+		if _, err := s1.Append(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := s1.EntriesAfter(ctx, "r1", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := MustOpen(t, r2, r1)
+	for range 2 { // a duplicate delivery indexes nothing twice
+		if _, err := s2.Apply(ctx, es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*ledger.Store{s1, s2} {
+		for _, tc := range []struct{ ref, want string }{
+			{"consumer:c1", "[o1 o2 o3 o4]"},
+			{"reference:A", "[o1]"},
+			{"ref:m:B", "[o2]"},
+			{"consumer:c2", "[]"},
+			{"", "[]"},
+		} {
+			got, err := s.EntriesByRef(ctx, tc.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjects := []string{}
+			for _, e := range got {
+				subjects = append(subjects, e.Subject)
+			}
+			if fmt.Sprint(subjects) != tc.want {
+				t.Errorf("%s: EntriesByRef(%q): got %v, want %s", s.Region(), tc.ref, subjects, tc.want)
+			}
+		}
+	}
+}
