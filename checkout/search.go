@@ -2,7 +2,6 @@ package checkout
 
 import (
 	"context"
-	"errors"
 	"strings"
 )
 
@@ -58,19 +57,5 @@ func (s *Service) ordersByRef(ctx context.Context, ref string, limit int) ([]Ord
 			ids = append(ids, id)
 		}
 	}
-	var out []Order
-	for _, id := range ids {
-		if len(out) == limit {
-			return out, true, nil
-		}
-		o, err := s.Order(ctx, "", id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, o)
-	}
-	return out, false, nil
+	return s.ordersOf(ctx, "", ids, limit)
 }

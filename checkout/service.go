@@ -443,12 +443,23 @@ func (s *Service) OrdersByReference(ctx context.Context, merchantID, reference, 
 		}
 	}
 	sortStrings(sorted)
+	oids := make([]OrderID, len(sorted))
+	for i, id := range sorted {
+		oids[i] = OrderID(id)
+	}
+	return s.ordersOf(ctx, merchantID, oids, limit)
+}
+
+// ordersOf returns the orders of merchantID (any merchant's if empty) among
+// ids, in that order, skipping those it does not hold, at most limit, and
+// whether there are more.
+func (s *Service) ordersOf(ctx context.Context, merchantID string, ids []OrderID, limit int) ([]Order, bool, error) {
 	var out []Order
-	for _, id := range sorted {
+	for _, id := range ids {
 		if len(out) == limit {
 			return out, true, nil
 		}
-		o, err := s.Order(ctx, merchantID, OrderID(id))
+		o, err := s.Order(ctx, merchantID, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
