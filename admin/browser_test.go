@@ -114,25 +114,41 @@ func TestAdminInChromium(t *testing.T) {
 		})
 	}
 
-	if !*update {
-		return
+	if *update {
+		keepScreenshots(t, shots, "js-phone-", "nojs-desktop-")
 	}
+}
+
+// keepScreenshots replaces the screenshots in testdata/screenshots whose
+// names start with one of prefixes by those of the same prefixes in shots.
+func keepScreenshots(t *testing.T, shots string, prefixes ...string) {
+	t.Helper()
 	keep := filepath.Join("testdata", "screenshots")
-	os.RemoveAll(keep)
 	if err := os.MkdirAll(keep, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	names, err := filepath.Glob(filepath.Join(shots, "*.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		b, err := os.ReadFile(name)
+	for _, p := range prefixes {
+		old, err := filepath.Glob(filepath.Join(keep, p+"*.png"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(keep, filepath.Base(name)), b, 0o644); err != nil {
+		for _, name := range old {
+			if err := os.Remove(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names, err := filepath.Glob(filepath.Join(shots, p+"*.png"))
+		if err != nil {
 			t.Fatal(err)
+		}
+		for _, name := range names {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(keep, filepath.Base(name)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

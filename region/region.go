@@ -183,7 +183,7 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 		Merchants: merchants, SessionIDs: checkout.SessionIDs{Key: []byte(cfg.Checkout.IDKey)},
 		Consumers:      checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
 		FingerprintKey: cards.FingerprintKey(cfg.Checkout.FingerprintKey), InvoiceDays: cfg.Scoring.InvoiceDays, Logger: r.log,
-		SecretKey: cfg.Checkout.SecretKey, Acknowledge: r.acknowledge(),
+		SecretKey: cfg.Checkout.SecretKey, Acknowledge: r.acknowledge(), Now: opts.now,
 	})
 }
 
@@ -267,11 +267,17 @@ type Option func(*settings)
 type settings struct {
 	transport http.RoundTripper
 	webhooks  []func(*webhook.Config)
+	now       func() time.Time
 }
 
 // WithTransport makes the region reach its peers, and merchants' webhook
 // URLs, through t (tests inject network faults with it).
 func WithTransport(t http.RoundTripper) Option { return func(s *settings) { s.transport = t } }
+
+// WithClock makes the checkout service read the time from now: session and
+// authorization expiry, and how long a replaced merchant API secret stays
+// valid. The ledger's clock and the admin UI's stay on the wall clock.
+func WithClock(now func() time.Time) Option { return func(s *settings) { s.now = now } }
 
 // WithWebhooks lets a test adjust the webhook dispatcher's settings (its
 // clock, resolver or dialer) before it is built.
