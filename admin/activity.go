@@ -270,6 +270,29 @@ func describeAction(kind string, d map[string]any, currency string) (string, str
 			return "refund", amt(n)
 		}
 		return "refund", ""
+	case checkout.KindOrderCaptured:
+		if n, ok := num("amount"); ok {
+			return "capture", amt(n)
+		}
+		return "capture", ""
+	case checkout.KindOrderReleased:
+		return "release", "the rest of the authorization"
+	case checkout.KindOrderExtended:
+		return "extension", ""
+	case checkout.KindMerchantCreated:
+		return "merchant created", str("id")
+	case checkout.KindMerchantSecretsRotated:
+		return "merchant secrets rotated", str("id")
+	case checkout.KindMerchantDisabled:
+		return "merchant disabled", str("id")
+	case KindStaffAdded:
+		return "staff added", str("username")
+	case KindStaffRoleChanged:
+		return "staff role changed", strings.TrimSpace(str("username") + " to " + str("new_role"))
+	case KindStaffPasswordChanged:
+		return "staff password changed", str("username")
+	case KindStaffDisabled:
+		return "staff disabled", str("username")
 	case checkout.KindOrderCancelled:
 		return "cancel", ""
 	case checkout.KindOrderRepaid:
