@@ -92,6 +92,11 @@ func (e *cmdEnv) staffAdd(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("staff add: %w", err)
 	}
+	unlock, err := region.LockDataDir(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("staff add: %w: stop the region first (a second writer would fork its chain)", err)
+	}
+	defer unlock()
 	store, err := ledger.Open(ctx, ledger.Options{Path: cfg.DBPath(), Region: id, Key: key, Keys: keys,
 		Settings: cfg.Ledger, Logger: e.logger(cfg)})
 	if err != nil {

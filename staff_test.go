@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"kassa/region"
 	"kassa/region/regiontest"
 )
 
@@ -52,6 +53,16 @@ func TestStaffAdd(t *testing.T) {
 			}
 		})
 	}
+	// While a region (here: its lock) holds the data directory, nothing is
+	// written: a second writer would fork the region's chain.
+	unlock, err := region.LockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runInputCmd(t, pass+"\n", "staff", "add", "--data-dir", dir, "--username", "ops", "--role", "admin"); code != 1 || !strings.Contains(errOut, "stop the region first") {
+		t.Fatalf("with the region running: got exit %d, %q; want 1 saying to stop the region", code, errOut)
+	}
+	unlock()
 	out, errOut, code := runInputCmd(t, pass+"\n", "staff", "add", "--data-dir", dir, "--username", "ops", "--role", "admin")
 	if code != 0 || !strings.Contains(out, "added ops (admin)") {
 		t.Fatalf("staff add: got exit %d, %q %q", code, out, errOut)

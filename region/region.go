@@ -52,6 +52,7 @@ type Region struct {
 	handler  http.Handler
 	ready    atomic.Bool
 	restored bool
+	unlock   func() // releases the data directory's lock
 
 	// readyMu orders the changes of ready: a start-up read that succeeds
 	// late must not make a region that is shutting down ready again.
@@ -68,6 +69,7 @@ type Region struct {
 // what is wrong; nothing is left open on error.
 func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (*Region, error) {
 	var opts settings
+	built := false // nothing is left held on error: the lock is released
 	for _, o := range options {
 		o(&opts)
 	}
@@ -78,6 +80,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("region: create data dir: %w", err)
 	}
+	unlock, err := LockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	r.unlock = unlock
+	defer func() {
+		if !built {
+			unlock()
+		}
+	}()
 	dbPath := cfg.DBPath()
 	restored, err := backup.RestoreIfMissing(ctx, cfg.Backup.URL, dbPath, r.log)
 	if err != nil {
@@ -151,6 +163,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	}
 	r.node.SetGranter(rightsRouter{r.credit, r.checkout})
 	r.handler = r.routes()
+	built = true
 	return r, nil
 }
 
@@ -563,6 +576,7 @@ func (r *Region) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	berr := r.replica.Close(ctx)
+	r.unlock()
 	return errors.Join(lerr, berr)
 }
 
