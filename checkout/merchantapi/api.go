@@ -254,14 +254,19 @@ func requestHash(name string, req any) string {
 	return checkout.RequestHash([]byte(name), b)
 }
 
-// acknowledged waits until the write just made (or replayed) is as
-// durable as the region promises; when it is not in time it answers 503
-// not_replicated and returns false.
-func (a *API) acknowledged(w http.ResponseWriter, r *http.Request) bool {
-	if err := a.svc.Acknowledge(r.Context()); err != nil {
+// committed answers a write that failed with its error, and one that is
+// not yet as durable as the region promises (durability: peer, no peer in
+// time) with 503 not_replicated; otherwise it marks a replay and reports
+// that the caller writes the result.
+func (a *API) committed(w http.ResponseWriter, r *http.Request, rep bool, err error) bool {
+	if err == nil {
+		err = a.svc.Acknowledge(r.Context())
+	}
+	if err != nil {
 		a.fail(w, r, err)
 		return false
 	}
+	replayed(w, rep)
 	return true
 }
 
@@ -280,15 +285,9 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request, m string, bo
 	// The fingerprint is of the decoded request, so a retry that differs only
 	// in white space or field order is still the same request.
 	sess, rep, err := a.svc.CreateSession(r.Context(), m, r.Header.Get("Idempotency-Key"), req, requestHash("session", req))
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	if a.committed(w, r, rep, err) {
+		writeJSON(w, http.StatusCreated, sess)
 	}
-	if !a.acknowledged(w, r) {
-		return
-	}
-	replayed(w, rep)
-	writeJSON(w, http.StatusCreated, sess)
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request, m string, _ []byte) {
@@ -307,15 +306,9 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request, m string, body [
 		return
 	}
 	o, rep, err := a.svc.AuthorizeWithKey(r.Context(), m, checkout.SessionID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), req, a.svc.AuthorizeHash(req))
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	if a.committed(w, r, rep, err) {
+		writeOrder(w, o, http.StatusCreated)
 	}
-	if !a.acknowledged(w, r) {
-		return
-	}
-	replayed(w, rep)
-	writeOrder(w, o, http.StatusCreated)
 }
 
 // writeOrder answers 402 for a declined decision and 202 while a card
@@ -391,15 +384,9 @@ func (a *API) amountOp(w http.ResponseWriter, r *http.Request, m string, body []
 		amount = *req.Amount
 	}
 	o, rep, err := op(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), amount, requestHash(name, req))
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	if a.committed(w, r, rep, err) {
+		writeJSON(w, http.StatusCreated, o)
 	}
-	if !a.acknowledged(w, r) {
-		return
-	}
-	replayed(w, rep)
-	writeJSON(w, http.StatusCreated, o)
 }
 
 func (a *API) capture(w http.ResponseWriter, r *http.Request, m string, body []byte) {
@@ -418,15 +405,9 @@ func (a *API) simpleOp(w http.ResponseWriter, r *http.Request, m string, body []
 		return
 	}
 	o, rep, err := op(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), checkout.RequestHash([]byte(name)))
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	if a.committed(w, r, rep, err) {
+		writeJSON(w, http.StatusOK, o)
 	}
-	if !a.acknowledged(w, r) {
-		return
-	}
-	replayed(w, rep)
-	writeJSON(w, http.StatusOK, o)
 }
 
 func (a *API) cancel(w http.ResponseWriter, r *http.Request, m string, body []byte) {
