@@ -3,62 +3,15 @@ package netguard_test
 import (
 	"context"
 	"errors"
-	"net"
+	"kassa/netguard/netguardtest"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"kassa/netguard"
 )
-
-// fakeResolver answers lookups from a table.
-type fakeResolver map[string][]string
-
-func (f fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
-	addrs, ok := f[host]
-	if !ok {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	var out []net.IPAddr
-	for _, a := range addrs {
-		out = append(out, net.IPAddr{IP: net.ParseIP(a)})
-	}
-	return out, nil
-}
-
-// dialLog records what a dialer was asked to connect to, and connects to
-// nothing.
-type dialLog struct {
-	mu    sync.Mutex
-	addrs []string
-}
-
-func (l *dialLog) Dial(_ context.Context, _, addr string) (net.Conn, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.addrs = append(l.addrs, addr)
-	return nil, errors.New("test dialer: not connecting")
-}
-
-func (l *dialLog) dialed() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.addrs)
-}
-
-var hostile = fakeResolver{
-	"loop.example":     {"127.0.0.1"},
-	"private.example":  {"10.0.0.1"},
-	"metadata.example": {"169.254.169.254"},
-	"mixed.example":    {"93.184.216.34", "192.168.1.1"},
-	"cgnat.example":    {"100.64.0.1"},
-	"v6.example":       {"::1"},
-	"shop.example":     {"93.184.216.34"},
-	"localhost":        {"127.0.0.1"},
-}
 
 func TestPublicDialerRefusesInternalAddresses(t *testing.T) {
 	for _, addr := range []string{
@@ -68,22 +21,22 @@ func TestPublicDialerRefusesInternalAddresses(t *testing.T) {
 		"mixed.example:443", "cgnat.example:443", "v6.example:443", "db.internal:443",
 	} {
 		t.Run(addr, func(t *testing.T) {
-			dl := &dialLog{}
-			p := &netguard.PublicDialer{Resolver: hostile, Dial: dl.Dial}
+			dl := &netguardtest.DialLog{}
+			p := &netguard.PublicDialer{Resolver: netguardtest.Hostile, Dial: dl.Dial}
 			_, err := p.DialContext(context.Background(), "tcp", strings.Replace(addr, "%25", "%", 1))
 			if !errors.Is(err, netguard.ErrInternalAddress) {
 				t.Fatalf("got %v, want ErrInternalAddress", err)
 			}
-			if got := dl.dialed(); len(got) != 0 {
+			if got := dl.Dialed(); len(got) != 0 {
 				t.Fatalf("dialed %v, want nothing", got)
 			}
 		})
 	}
 	// A public name is dialed at the address that was checked.
-	dl := &dialLog{}
-	p := &netguard.PublicDialer{Resolver: hostile, Dial: dl.Dial}
+	dl := &netguardtest.DialLog{}
+	p := &netguard.PublicDialer{Resolver: netguardtest.Hostile, Dial: dl.Dial}
 	p.DialContext(context.Background(), "tcp", "shop.example:443")
-	if got := dl.dialed(); !slices.Equal(got, []string{"93.184.216.34:443"}) {
+	if got := dl.Dialed(); !slices.Equal(got, []string{"93.184.216.34:443"}) {
 		t.Fatalf("dialed %v, want the resolved address 93.184.216.34:443", got)
 	}
 }
@@ -108,7 +61,7 @@ func TestCheckedTransport(t *testing.T) {
 		reached = append(reached, r.URL.Host)
 		return httptest.NewRecorder().Result(), nil
 	})
-	tr := &netguard.CheckedTransport{Guard: &netguard.PublicDialer{Resolver: hostile}, Next: next}
+	tr := &netguard.CheckedTransport{Guard: &netguard.PublicDialer{Resolver: netguardtest.Hostile}, Next: next}
 	for _, u := range []string{"https://private.example/h", "https://127.0.0.1/h", "https://shop.example/h"} {
 		req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader("{}"))
 		res, err := tr.RoundTrip(req)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"kassa/netguard/netguardtest"
 	"kassa/region/regiontest"
 	"log/slog"
 	"math/rand/v2"
@@ -485,54 +486,8 @@ func TestWebhookTakeover(t *testing.T) {
 	}
 }
 
-// fakeResolver answers lookups from a table.
-type fakeResolver map[string][]string
-
-func (f fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
-	addrs, ok := f[host]
-	if !ok {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	var out []net.IPAddr
-	for _, a := range addrs {
-		out = append(out, net.IPAddr{IP: net.ParseIP(a)})
-	}
-	return out, nil
-}
-
-// dialLog records what a dialer was asked to connect to, and connects to
-// nothing.
-type dialLog struct {
-	mu    sync.Mutex
-	addrs []string
-}
-
-func (l *dialLog) Dial(_ context.Context, _, addr string) (net.Conn, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.addrs = append(l.addrs, addr)
-	return nil, errors.New("test dialer: not connecting")
-}
-
-func (l *dialLog) dialed() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.addrs)
-}
-
-var hostile = fakeResolver{
-	"loop.example":     {"127.0.0.1"},
-	"private.example":  {"10.0.0.1"},
-	"metadata.example": {"169.254.169.254"},
-	"mixed.example":    {"93.184.216.34", "192.168.1.1"},
-	"cgnat.example":    {"100.64.0.1"},
-	"v6.example":       {"::1"},
-	"shop.example":     {"93.184.216.34"},
-	"localhost":        {"127.0.0.1"},
-}
-
 // rtLog records the hosts a transport was asked to reach, and reaches none.
-type rtLog struct{ dialLog }
+type rtLog struct{ netguardtest.DialLog }
 
 func (l *rtLog) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {
@@ -552,17 +507,17 @@ func TestWebhooksRefuseInternalTargetsInProduction(t *testing.T) {
 		c.Staff = []region.Staff{{Username: "ops", Password: "ops-password-0123", Role: "admin"}}
 		fastRetries(c)
 	}
-	own, injected := &dialLog{}, &rtLog{}
+	own, injected := &netguardtest.DialLog{}, &rtLog{}
 	for _, tt := range []struct {
 		name   string
 		opts   []region.Option
-		log    *dialLog
+		log    *netguardtest.DialLog
 		public string // what reaching shop.example looks like to log
 	}{
 		// The dispatcher's own transport dials the address it checked.
-		{"own transport", []region.Option{region.WithWebhooks(func(c *webhook.Config) { c.Resolver, c.Dial = hostile, own.Dial })}, own, "93.184.216.34:443"},
+		{"own transport", []region.Option{region.WithWebhooks(func(c *webhook.Config) { c.Resolver, c.Dial = netguardtest.Hostile, own.Dial })}, own, "93.184.216.34:443"},
 		// An injected transport gets only requests whose host was checked.
-		{"injected transport", []region.Option{region.WithTransport(injected), region.WithWebhooks(func(c *webhook.Config) { c.Resolver = hostile })}, &injected.dialLog, "shop.example"},
+		{"injected transport", []region.Option{region.WithTransport(injected), region.WithWebhooks(func(c *webhook.Config) { c.Resolver = netguardtest.Hostile })}, &injected.DialLog, "shop.example"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startSingle(t, production, tt.opts...)
@@ -602,12 +557,12 @@ func TestWebhooksRefuseInternalTargetsInProduction(t *testing.T) {
 					t.Fatalf("%s: got %+v, want pending, refused as internal unless public, without the URL's query", host, ds[0])
 				}
 			}
-			for _, got := range tt.log.dialed() {
+			for _, got := range tt.log.Dialed() {
 				if got != tt.public {
 					t.Fatalf("reached %s, want only %s", got, tt.public)
 				}
 			}
-			if len(tt.log.dialed()) == 0 {
+			if len(tt.log.Dialed()) == 0 {
 				t.Fatalf("never reached the public %s", tt.public)
 			}
 		})
