@@ -57,42 +57,7 @@ func callWith(c *http.Client, method, url, key string, body any) (int, map[strin
 // each a session and its pay-later authorization for a new consumer, and
 // returns how long they took and each authorization's latency.
 func benchAuthorizations(tb testing.TB, c *http.Client, base, run string, n int) (time.Duration, []time.Duration) {
-	var next atomic.Int64
-	var mu sync.Mutex
-	lat := make([]time.Duration, 0, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range benchClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					return
-				}
-				key := fmt.Sprintf("%s-%d", run, i)
-				code, s, err := callWith(c, "POST", base+"/v1/sessions", key, sessionBody(25_900, key))
-				if err != nil || code != 201 {
-					tb.Errorf("session: %d %v", code, err)
-					return
-				}
-				t0 := time.Now()
-				code, _, err = callWith(c, "POST", base+"/v1/sessions/"+s["id"].(string)+"/authorize", key+"-a",
-					map[string]any{"method": "pay_later", "consumer": consumer(key + "@example.com")})
-				d := time.Since(t0)
-				if err != nil || code != 201 {
-					tb.Errorf("authorize: %d %v", code, err)
-					return
-				}
-				mu.Lock()
-				lat = append(lat, d)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return time.Since(start), lat
+	return benchCheckouts(tb, c, base, run, n, benchClients)
 }
 
 // BenchmarkAuthorizeAPI drives one region through its HTTP API in-process:
