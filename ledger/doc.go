@@ -16,9 +16,11 @@
 //   - Derived state (balances, the version vector, the digest) is a function
 //     of the set of entries held, never of the order they arrived in, and is
 //     committed in the same transaction as the entries it sums.
-//   - Lookup keys (an entry's subject, its data's "ref" and the strings of
-//     its data's "refs") are indexed in the same transaction as the entry,
-//     so EntriesBySubject and EntriesByRef see an entry once it is held.
+//   - Lookup keys (an entry's subject, its data's "ref" and the first
+//     MaxRefs distinct strings of its data's "refs") are indexed in the
+//     same transaction as the entry, so EntriesBySubject and EntriesByRef
+//     see an entry once it is held. ("refs" are indexed since migration
+//     0003; no entry written before it carried any.)
 //   - A rejected entry changes nothing. A different entry at an (origin, seq)
 //     already held is a fork: quarantined in its own table, never merged.
 //   - One goroutine writes; it commits waiting requests in groups. Once a

@@ -152,43 +152,38 @@ func (s *Store) EntriesByKind(ctx context.Context, kind string) ([]Entry, error)
 	return s.queryEntries(ctx, `SELECT body FROM entries WHERE kind = ? ORDER BY hlc, origin, seq`, kind)
 }
 
-// refOf returns the "ref" field of an entry's data, or nil (SQL NULL).
-func refOf(data json.RawMessage) any {
-	if !bytes.Contains(data, []byte(`"ref"`)) {
-		return nil
-	}
-	var v struct {
-		Ref string `json:"ref"`
-	}
-	if json.Unmarshal(data, &v) != nil || v.Ref == "" {
-		return nil
-	}
-	return v.Ref
-}
-
 // MaxRefs is how many strings of an entry's "refs" are indexed; the rest
 // are not.
 const MaxRefs = 16
 
-// refsOf returns the distinct non-empty strings of the top-level array
-// "refs" of an entry's data, at most MaxRefs of them.
-func refsOf(data json.RawMessage) []string {
-	if !bytes.Contains(data, []byte(`"refs"`)) {
-		return nil
+// refsOf decodes, once, what an entry's data asks to be found by: its
+// "ref" field (nil, SQL NULL, when absent or empty) and the distinct
+// non-empty strings of its top-level array "refs", at most MaxRefs of them.
+func refsOf(data json.RawMessage) (ref any, refs []string) {
+	if !bytes.Contains(data, []byte(`"ref`)) {
+		return nil, nil
 	}
 	var v struct {
+		Ref  string   `json:"ref"`
 		Refs []string `json:"refs"`
 	}
 	if json.Unmarshal(data, &v) != nil {
-		return nil
+		// A "refs" of another shape must not hide the "ref".
+		var r struct {
+			Ref string `json:"ref"`
+		}
+		json.Unmarshal(data, &r)
+		v.Ref, v.Refs = r.Ref, nil
 	}
-	var out []string
+	if v.Ref != "" {
+		ref = v.Ref
+	}
 	for _, r := range v.Refs {
-		if r != "" && !slices.Contains(out, r) && len(out) < MaxRefs {
-			out = append(out, r)
+		if r != "" && !slices.Contains(refs, r) && len(refs) < MaxRefs {
+			refs = append(refs, r)
 		}
 	}
-	return out
+	return ref, refs
 }
 
 // stmt returns the read statement for q, prepared once: parsing SQL is a

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -22,6 +23,8 @@ func TestEntriesByRefs(t *testing.T) {
 		{Kind: "order.authorized", Subject: "o4", Data: []byte(`{"ref":"consumer:c1","refs":["consumer:c1"]}`)},
 		{Kind: "order.authorized", Subject: "o5", Data: []byte(`{"refs":"consumer:c1"}`)}, // not an array: no refs
 		{Kind: "order.authorized", Subject: "o6", Data: []byte(`{"nested":{"refs":["consumer:c1"]}}`)},
+		{Kind: "order.authorized", Subject: "o7", Data: []byte(`{"ref":"ref:m:C","refs":"x"}`)}, // a bad refs hides no ref
+		{Kind: "order.authorized", Subject: "o8", Data: capRefs()},
 	}
 	for _, d := range drafts {
 		if _, err := s1.Append(ctx, d); err != nil {
@@ -44,6 +47,9 @@ func TestEntriesByRefs(t *testing.T) {
 			{"reference:A", "[o1]"},
 			{"ref:m:B", "[o2]"},
 			{"consumer:c2", "[]"},
+			{"ref:m:C", "[o7]"},
+			{fmt.Sprintf("cap:%d", ledger.MaxRefs-1), "[o8]"},
+			{fmt.Sprintf("cap:%d", ledger.MaxRefs), "[]"}, // beyond MaxRefs: written, not indexed
 			{"", "[]"},
 		} {
 			got, err := s.EntriesByRef(ctx, tc.ref)
@@ -59,4 +65,15 @@ func TestEntriesByRefs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// capRefs is an entry's data with one ref more than MaxRefs: cap:0 to
+// cap:MaxRefs.
+func capRefs() []byte {
+	refs := make([]string, ledger.MaxRefs+1)
+	for i := range refs {
+		refs[i] = fmt.Sprintf("cap:%d", i)
+	}
+	b, _ := json.Marshal(map[string]any{"refs": refs})
+	return b
 }

@@ -158,6 +158,7 @@ type op struct {
 	id   Hash
 	body []byte // the stored form: canonical bytes and signature
 	held bool   // already held at (origin, seq): a duplicate or a fork
+	ref  any    // the entry's "ref" (nil for none), decoded with refs
 	req  int    // index of the request in the group
 	idx  int    // index of the entry among the request's remote entries
 }
@@ -514,7 +515,9 @@ func (s *Store) write(g *group) error {
 			continue
 		}
 		pending = append(pending, o)
-		for _, ref := range refsOf(o.e.Data) {
+		var more []string
+		o.ref, more = refsOf(o.e.Data)
+		for _, ref := range more {
 			refs = append(refs, entryRef{ref, o.id})
 		}
 		for _, p := range o.e.Postings {
@@ -583,7 +586,7 @@ type entryRef struct {
 // order, to args.
 func appendEntryArgs(args []any, o *op) []any {
 	e := o.e
-	return append(args, string(e.Origin), e.Seq, o.id[:], e.HLC.Wall, e.Kind, e.Subject, o.body, refOf(e.Data))
+	return append(args, string(e.Origin), e.Seq, o.id[:], e.HLC.Wall, e.Kind, e.Subject, o.body, o.ref)
 }
 
 // checkHeld decides about an entry at an (origin, seq) this store already
