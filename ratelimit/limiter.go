@@ -70,12 +70,15 @@ func (l *Limiter) take(limits ...limit) (int, bool) {
 		if c.rate <= 0 {
 			continue
 		}
+		// A burst of two seconds' worth, and at least one request, so a
+		// rate below one a second still lets requests through.
+		burst := math.Max(1, 2*c.rate)
 		b := l.buckets[c.key]
 		if b == nil {
-			b = &bucket{tokens: 2 * c.rate, last: now}
+			b = &bucket{tokens: burst, last: now}
 			l.buckets[c.key] = b
 		}
-		b.tokens = math.Min(2*c.rate, b.tokens+now.Sub(b.last).Seconds()*c.rate)
+		b.tokens = math.Min(burst, b.tokens+now.Sub(b.last).Seconds()*c.rate)
 		b.last = now
 		if b.tokens < 1 {
 			ok = false

@@ -6,17 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"kassa/clocktest"
 	"kassa/ratelimit"
 )
 
-// clock is a test clock that moves only when told.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
 func TestLimiter(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := ratelimit.New(1, 0, c.now) // 1/s per merchant: a burst of 2
+	c := clocktest.At(time.Unix(1_700_000_000, 0))
+	l := ratelimit.New(1, 0, c.Now) // 1/s per merchant: a burst of 2
 	for i := range 2 {
 		if _, ok := l.Allow("m", "10.0.0.1"); !ok {
 			t.Fatalf("request %d of the burst: refused", i+1)
@@ -28,15 +24,32 @@ func TestLimiter(t *testing.T) {
 	if _, ok := l.Allow("other", "10.0.0.1"); !ok {
 		t.Fatal("another merchant: refused, want its own bucket")
 	}
-	c.t = c.t.Add(time.Second)
+	c.Advance(time.Second)
 	if _, ok := l.Allow("m", "10.0.0.1"); !ok {
 		t.Fatal("a second later: refused, want a new token")
 	}
 }
 
+// TestSlowRate: a rate below one a second still lets a request through
+// now and then (the burst is at least one request).
+func TestSlowRate(t *testing.T) {
+	c := clocktest.At(time.Unix(1_700_000_000, 0))
+	l := ratelimit.New(0.2, 0, c.Now) // one request every five seconds
+	if _, ok := l.Allow("m", "10.0.0.1"); !ok {
+		t.Fatal("first request: refused, want it through")
+	}
+	if wait, ok := l.Allow("m", "10.0.0.1"); ok || wait != 5 {
+		t.Fatalf("second request: got %d, %v, want 5, false", wait, ok)
+	}
+	c.Advance(5 * time.Second)
+	if _, ok := l.Allow("m", "10.0.0.1"); !ok {
+		t.Fatal("five seconds later: refused, want it through")
+	}
+}
+
 func TestLimiterRefusalTakesNoToken(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := ratelimit.New(100, 1, c.now) // the client's limit is the tight one
+	c := clocktest.At(time.Unix(1_700_000_000, 0))
+	l := ratelimit.New(100, 1, c.Now) // the client's limit is the tight one
 	l.Allow("m", "a")
 	l.Allow("m", "a")
 	for range 10 {
@@ -57,8 +70,8 @@ func TestLimiterRefusalTakesNoToken(t *testing.T) {
 }
 
 func TestAllowClientTakesNothingFromMerchants(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := ratelimit.New(1, 1, c.now)
+	c := clocktest.At(time.Unix(1_700_000_000, 0))
+	l := ratelimit.New(1, 1, c.Now)
 	l.AllowClient("a")
 	l.AllowClient("a")
 	if _, ok := l.AllowClient("a"); ok {
