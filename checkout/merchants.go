@@ -131,8 +131,11 @@ func (s *Service) CreateMerchant(ctx context.Context, by Actor, id, name string)
 	if !merchantIDRe.MatchString(id) {
 		return MerchantSecrets{}, &FieldError{Field: "id", Message: "must be 1 to 32 characters of a-z, 0-9 and '-', starting with a letter or digit"}
 	}
-	if name == "" || utf8.RuneCountInString(name) > maxMerchantName || strings.ContainsFunc(name, isControl) {
-		return MerchantSecrets{}, &FieldError{Field: "name", Message: fmt.Sprintf("must be 1 to %d characters, without control characters", maxMerchantName)}
+	if name == "" || utf8.RuneCountInString(name) > maxMerchantName {
+		return MerchantSecrets{}, &FieldError{Field: "name", Message: fmt.Sprintf("must be 1 to %d characters", maxMerchantName)}
+	}
+	if err := checkText("name", name); err != nil {
+		return MerchantSecrets{}, err
 	}
 	defer s.lock(MerchantSubject(id))()
 	if _, ok := s.merchants[id]; ok {
@@ -487,5 +490,3 @@ func (m *merchant) secretOK(h [32]byte, now time.Time) bool {
 	}
 	return ok == 1
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -147,6 +147,7 @@ func TestMerchantInput(t *testing.T) {
 		{strings.Repeat("a", 33), "Acme", "id", nil},
 		{"shop", "", "name", nil},
 		{"shop", "bad\x00name", "name", nil},
+		{"shop", "evil\u202ename", "name", nil}, // a bidi override would reorder what staff read
 		{"shop", strings.Repeat("n", 101), "name", nil},
 		{"acme", "Acme again", "", checkout.ErrMerchantExists},
 		{"demo", "Demo again", "", checkout.ErrMerchantConfigured},
