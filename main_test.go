@@ -38,7 +38,8 @@ func runCmd(t *testing.T, environ []string, args ...string) (stdout, stderr stri
 
 var listening = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 
-// startServe runs `kassa serve` on port 0 and returns its base URL and a stop
+// startServe runs `kassa serve` on port 0, waits until it is ready, and
+// returns its base URL and a stop
 // function that interrupts it and returns its error.
 func startServe(t *testing.T, environ []string, args ...string) (string, func() error) {
 	t.Helper()
@@ -58,7 +59,21 @@ func startServe(t *testing.T, environ []string, args ...string) (string, func() 
 				return err
 			}
 			t.Cleanup(func() { stop() })
-			return m[1], stop
+			// The start-up read comes after the banner: a request before
+			// it ends is answered 503 not_ready.
+			for {
+				if res, err := http.Get(m[1] + "/readyz"); err == nil {
+					res.Body.Close()
+					if res.StatusCode == http.StatusOK {
+						return m[1], stop
+					}
+				}
+				select {
+				case <-deadline:
+					t.Fatalf("serve never became ready\nstderr:\n%s", errb.String())
+				case <-time.After(10 * time.Millisecond): // polling readiness, not waiting for an event
+				}
+			}
 		}
 		select {
 		case err := <-done:
