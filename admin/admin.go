@@ -293,7 +293,7 @@ func (a *API) order(w http.ResponseWriter, r *http.Request, _ user) {
 	}
 	if err != nil {
 		a.log.Error("admin: read order", "order", id, "err", err)
-		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		writeInternal(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, view)
@@ -348,7 +348,7 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
 	// its ledger record: written first, and without it nothing is resent.
 	if err := a.audit(r.Context(), u, string(id), "webhook.resend", map[string]string{"event": event}); err != nil {
 		a.log.Error("admin: record webhook resend", "event", event, "err", err)
-		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		writeInternal(w)
 		return
 	}
 	if err := a.webhooks.Resend(r.Context(), event); err != nil {
@@ -361,7 +361,7 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request, u user) {
 			return
 		}
 		a.log.Error("admin: resend webhook", "event", event, "err", err)
-		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		writeInternal(w)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued", "event": event})

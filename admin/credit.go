@@ -85,7 +85,7 @@ func (a *API) consumer(w http.ResponseWriter, r *http.Request, id checkout.Consu
 	v, err := a.credit.Consumer(r.Context(), id)
 	if err != nil {
 		a.log.Error("admin: read consumer", "consumer", id, "err", err)
-		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		writeInternal(w)
 		return
 	}
 	out := ConsumerView{ID: id, Email: email, Home: v.Home, Mode: v.Mode, Rights: map[string]int64{}, Lines: v.Lines}
@@ -317,7 +317,7 @@ func (a *API) repayOrder(w http.ResponseWriter, r *http.Request, u user) {
 	}
 	o, err := a.svc.Order(r.Context(), "", checkout.OrderID(l.OrderID))
 	if err != nil {
-		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		writeInternal(w)
 		return
 	}
 	status := http.StatusCreated
@@ -352,7 +352,7 @@ func (a *API) setMode(w http.ResponseWriter, r *http.Request, u user) {
 	}
 	if err := a.credit.SetMode(r.Context(), m, actor(u, req.Reason)); err != nil {
 		a.log.Error("admin: set mode", "err", err)
-		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		writeInternal(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"mode": m})
@@ -400,7 +400,7 @@ func (a *API) adjustLimit(w http.ResponseWriter, r *http.Request, u user) {
 		return
 	case err != nil:
 		a.log.Error("admin: adjust limit", "consumer", c, "err", err)
-		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		writeInternal(w)
 		return
 	}
 	a.consumer(w, r.WithContext(r.Context()), c, "")

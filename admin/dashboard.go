@@ -178,9 +178,7 @@ func (a *API) dashboard(ctx context.Context) (Dashboard, error) {
 	return d, nil
 }
 
-func writeInternal(w http.ResponseWriter) {
-	httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
-}
+func writeInternal(w http.ResponseWriter) { httperr.Write(w, httperr.Internal) }
 
 // dashboardPage is the dashboard as the page shows it.
 type dashboardPage struct {

@@ -47,7 +47,7 @@ func (a *API) merchantError(w http.ResponseWriter, err error) {
 		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such merchant (it may not have reached this region yet)"})
 	default:
 		a.log.Error("admin: merchant action", "err", err)
-		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		writeInternal(w)
 	}
 }
 

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"kassa/checkout"
-	"kassa/httperr"
 )
 
 // maxFound bounds the orders one source of a search contributes.
@@ -151,20 +151,11 @@ func (a *API) merchantIDs(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	for _, m := range all {
-		if !contains(a.ui.Merchants, m.ID) {
+		if !slices.Contains(a.ui.Merchants, m.ID) {
 			ids = append(ids, m.ID)
 		}
 	}
 	return ids, nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // findConsumer reports whether this region knows a consumer's credit.
@@ -232,7 +223,7 @@ func (a *API) searchAPI(w http.ResponseWriter, r *http.Request, _ user) {
 	f, err := a.find(r.Context(), strings.TrimSpace(r.URL.Query().Get("q")))
 	if err != nil {
 		a.log.Error("admin: search", "err", err)
-		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		writeInternal(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, f)

@@ -56,7 +56,7 @@ func staffError(err error) (httperr.Error, bool) {
 	case errors.Is(err, errSelf):
 		return httperr.Error{Status: http.StatusConflict, Code: "own_account", Message: strings.TrimPrefix(err.Error(), "admin: ")}, true
 	}
-	return httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}, false
+	return httperr.Internal, false
 }
 
 var errSelf = errors.New("admin: you cannot disable yourself or change your own role; ask another admin")

@@ -25,6 +25,10 @@ type Error struct {
 	RetryAfter int
 }
 
+// Internal is the answer to an error the client cannot act on: the detail
+// goes to the log under the correlation id the answer quotes.
+var Internal = Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; quote the correlation id to support"}
+
 // Error returns the code and the message.
 func (e Error) Error() string { return e.Code + ": " + e.Message }
 

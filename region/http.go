@@ -84,7 +84,7 @@ func (r *Region) instrument(next *mux.Router) http.Handler {
 			if p := recover(); p != nil {
 				r.log.Error("handler panic", "route", route, "correlation_id", cid, "panic", p)
 				if sw.status == 0 {
-					httperr.Write(sw, httperr.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; quote the correlation id to support"})
+					httperr.Write(sw, httperr.Internal)
 				}
 			}
 			requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()

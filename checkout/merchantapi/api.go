@@ -98,7 +98,7 @@ func errorOf(err error) httperr.Error {
 	case errors.Is(err, checkout.ErrUnauthorized):
 		return httperr.Error{Status: 401, Code: "unauthorized", Message: "authenticate with HTTP Basic: merchant id and API secret"}
 	}
-	return httperr.Error{Status: 500, Code: "internal", Message: "internal error; quote the correlation id to support"}
+	return httperr.Internal
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
