@@ -31,8 +31,9 @@
 // never a colon, so every name splits one way only. Parse accepts exactly
 // the names the constructors build from such parts, and String gives back
 // the same bytes: Parse(s).String() == s for every name Parse accepts.
-// The constructors do not check their parts; a name built from a part
-// outside that alphabet fails to Parse and is refused by the ledger.
+// The constructors do not check their parts, and the ledger checks only
+// its own account syntax: a name built from a part outside that alphabet
+// fails to Parse, so callers build names only from ids kassa derived.
 //
 // Rights accounts (capture, refund, debt and credit rights) exist once per
 // region, and only the region in the name spends them. A Rights value

@@ -348,7 +348,10 @@ func (f *feed) insert(a AuditAction) {
 	copy(f.actions[i+1:], f.actions[i:])
 	f.actions[i] = a
 	if len(f.actions) > MaxAuditActions {
-		f.actions = append(f.actions[:0:0], f.actions[len(f.actions)-MaxAuditActions:]...)
+		// The oldest goes; in place, so a full list costs no copy of itself.
+		n := copy(f.actions, f.actions[len(f.actions)-MaxAuditActions:])
+		clear(f.actions[n:])
+		f.actions = f.actions[:n]
 		f.dropped = true
 	}
 }

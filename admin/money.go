@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"kassa/checkout"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,9 +33,8 @@ func money(amount int64, currency string) string {
 // separators, so it parses back as it is.
 func plainAmount(amount int64, currency string) string { return kassamoney.Plain(amount, currency) }
 
-// maxAmount bounds what a form may ask for: 10^10 minor units, as the
-// merchant API does.
-const maxAmount = 10_000_000_000
+// maxAmount bounds what a form may ask for, as the merchant API does.
+const maxAmount = checkout.MaxAmount
 
 var errAmount = errors.New("admin: not an amount")
 

@@ -184,8 +184,8 @@ func (s *Service) ExtendBy(ctx context.Context, by Actor, merchantID string, oid
 		// reads the same, so every region caps at the same instant.
 		limit := st.CreatedAt.Add(MaxAuthLifetime)
 		if !st.ExpiresAt.Before(limit) {
-			return ledger.Draft{}, fmt.Errorf("%w: the authorization cannot be extended beyond 180 days after it was authorized (%s); it expires on %s",
-				ErrInvalidState, st.CreatedAt.Format(time.RFC3339), st.ExpiresAt.Format(time.RFC3339))
+			return ledger.Draft{}, fmt.Errorf("%w: the authorization cannot be extended beyond %d days after it was authorized (%s); it expires on %s",
+				ErrInvalidState, int(MaxAuthLifetime.Hours()/24), st.CreatedAt.Format(time.RFC3339), st.ExpiresAt.Format(time.RFC3339))
 		}
 		from := s.cfg.Now()
 		if st.ExpiresAt.After(from) {

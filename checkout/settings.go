@@ -127,7 +127,7 @@ func (s Settings) Validate(production bool) error {
 		}
 	}
 	if s.AuthTTL > MaxAuthLifetime {
-		return config.Errorf("auth_ttl", "must be at most %s (180 days): no authorization lives longer, got %s", MaxAuthLifetime, s.AuthTTL)
+		return config.Errorf("auth_ttl", "must be at most %s (%d days): no authorization lives longer, got %s", MaxAuthLifetime, int(MaxAuthLifetime.Hours()/24), s.AuthTTL)
 	}
 	if s.RatePerMerchant < 0 {
 		return config.Errorf("rate_per_merchant", "must not be negative")

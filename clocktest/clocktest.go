@@ -3,7 +3,7 @@
 // simulated acquirer, the ledger's hybrid logical clock, webhook backoff.
 //
 // Invariants: a Clock never moves backwards; it is safe for concurrent use;
-// it moves only as its test says (Advance, Set, or a fixed step per
+// it moves only as its test says (Advance, or a fixed step per
 // reading), on top of a fixed start or of the wall clock.
 package clocktest
 
