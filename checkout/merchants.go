@@ -315,8 +315,11 @@ func (s *Service) FollowMerchants(ctx context.Context) {
 	}
 }
 
-// foldMerchants reads the entries stored since the last fold and refolds
-// the merchants they are about.
+// merchantKinds are the entries the merchant table folds.
+var merchantKinds = []string{KindMerchantCreated, KindMerchantSecretsRotated, KindMerchantDisabled}
+
+// foldMerchants reads the merchant entries stored since the last fold and
+// refolds the merchants they are about.
 func (s *Service) foldMerchants(ctx context.Context) error {
 	t := &s.table
 	t.foldMu.Lock()
@@ -326,21 +329,18 @@ func (s *Service) foldMerchants(ctx context.Context) error {
 		return nil
 	}
 	for {
-		es, pos, err := s.store.EntriesSince(ctx, t.pos, 4096)
+		es, pos, err := s.store.EntriesOfKindsSince(ctx, t.pos, merchantKinds, 4096)
 		if err != nil {
 			return err
 		}
 		touched := map[string]bool{}
 		for _, e := range es {
-			switch e.Kind {
-			case KindMerchantCreated, KindMerchantSecretsRotated, KindMerchantDisabled:
-				id, ok := strings.CutPrefix(e.Subject, "merchant:")
-				if !ok {
-					continue
-				}
-				t.entries[id] = append(t.entries[id], e)
-				touched[id] = true
+			id, ok := strings.CutPrefix(e.Subject, "merchant:")
+			if !ok {
+				continue
 			}
+			t.entries[id] = append(t.entries[id], e)
+			touched[id] = true
 		}
 		for id := range touched {
 			m := s.foldMerchant(id, t.entries[id])

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -144,6 +145,56 @@ func (s *Store) EntriesByRef(ctx context.Context, ref string) ([]Entry, error) {
 		SELECT e.body, e.hlc, e.origin, e.seq FROM entry_refs r JOIN entries e ON e.id = r.id
 		WHERE r.ref = ?1 AND e.ref IS NOT ?1
 	) ORDER BY hlc, origin, seq`, ref)
+}
+
+// EntriesOfKindsSince returns the entries of the given kinds stored after
+// local position pos, in local order, at most limit of them, and the
+// position read up to: every entry up to it, of any kind, was considered,
+// so a caller that keeps it misses none and reads none twice. Only the
+// kinds asked for are decoded, so following rare kinds costs little while
+// other entries pour in.
+func (s *Store) EntriesOfKindsSince(ctx context.Context, pos int64, kinds []string, limit int) ([]Entry, int64, error) {
+	var head int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(pos), 0) FROM entries`).Scan(&head); err != nil {
+		return nil, pos, err
+	}
+	if head <= pos || len(kinds) == 0 {
+		return nil, max(pos, head), nil
+	}
+	args := []any{pos, head}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	args = append(args, limit)
+	q := `SELECT pos, origin, seq, body FROM entries WHERE pos > ? AND pos <= ? AND kind IN (?` +
+		strings.Repeat(",?", len(kinds)-1) + `) ORDER BY pos LIMIT ?`
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, pos, err
+	}
+	defer rows.Close()
+	var out []Entry
+	last := pos
+	for rows.Next() {
+		var body []byte
+		var origin string
+		var seq uint64
+		if err := rows.Scan(&last, &origin, &seq, &body); err != nil {
+			return nil, pos, err
+		}
+		e, err := DecodeEntry(body)
+		if err != nil {
+			return nil, pos, fmt.Errorf("%w: stored entry %s/%d (local position %d): %v", ErrCorrupt, origin, seq, last, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, pos, err
+	}
+	if len(out) < limit {
+		last = head // nothing else of these kinds up to the head
+	}
+	return out, last, nil
 }
 
 // EntriesByKind returns every entry of a kind. It scans the table: it is

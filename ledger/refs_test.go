@@ -77,3 +77,42 @@ func capRefs() []byte {
 	b, _ := json.Marshal(map[string]any{"refs": refs})
 	return b
 }
+
+// TestEntriesOfKindsSince: a reader following some kinds gets exactly
+// those, page by page, and a position past everything it considered.
+func TestEntriesOfKindsSince(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t, newRegion("r1"))
+	for i, kind := range []string{"a", "x", "b", "x", "a", "x"} {
+		if _, err := s.Append(ctx, ledger.Draft{Kind: kind, Subject: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	pos := int64(0)
+	for page := 0; page < 5; page++ {
+		es, next, err := s.EntriesOfKindsSince(ctx, pos, []string{"a", "b"}, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			got = append(got, e.Kind+e.Subject)
+		}
+		if next <= pos && len(es) > 0 {
+			t.Fatalf("page %d: position went from %d to %d", page, pos, next)
+		}
+		pos = next
+		if len(es) < 2 {
+			break
+		}
+	}
+	if fmt.Sprint(got) != "[a0 b2 a4]" {
+		t.Fatalf("got %v, want [a0 b2 a4]", got)
+	}
+	if pos != 6 {
+		t.Fatalf("read up to %d, want 6 (every entry considered)", pos)
+	}
+	if es, next, _ := s.EntriesOfKindsSince(ctx, pos, []string{"a"}, 2); len(es) != 0 || next != 6 {
+		t.Fatalf("at the head: got %d entries up to %d, want none up to 6", len(es), next)
+	}
+}
