@@ -88,15 +88,14 @@ func (s *Service) OrderAfter(ctx context.Context, e *ledger.Entry) (Order, error
 	if err != nil {
 		return Order{}, err
 	}
-	ledger.SortEntries(es)
-	cut := len(es)
+	// The entries up to and including e; fold puts them in order.
+	upTo := es[:0]
 	for i := range es {
-		if es[i].Origin == e.Origin && es[i].Seq == e.Seq {
-			cut = i + 1
-			break
+		if !e.Before(&es[i]) {
+			upTo = append(upTo, es[i])
 		}
 	}
-	st, err := fold(order, es[:cut], e.HLC.Time())
+	st, err := fold(order, upTo, e.HLC.Time())
 	if err != nil {
 		return Order{}, err
 	}

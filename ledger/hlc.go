@@ -64,19 +64,32 @@ func (c *clock) observe(h HLC) {
 	}
 }
 
-// Before reports whether e comes before o in the order every region folds
+// Position is where an entry stands in the order every region folds
 // entries in: by hybrid logical clock, then origin, then sequence number.
-// It is a total order on entries with distinct (origin, seq), so a fold
-// over it is the same in every region that holds the same entries.
-func (e *Entry) Before(o *Entry) bool {
-	if e.HLC != o.HLC {
-		return e.HLC.Less(o.HLC)
-	}
-	if e.Origin != o.Origin {
-		return e.Origin < o.Origin
-	}
-	return e.Seq < o.Seq
+type Position struct {
+	HLC    HLC
+	Origin RegionID
+	Seq    uint64
 }
+
+// Less reports whether p comes before q. It is a total order on entries
+// with distinct (origin, seq), so a fold over it is the same in every
+// region that holds the same entries.
+func (p Position) Less(q Position) bool {
+	if p.HLC != q.HLC {
+		return p.HLC.Less(q.HLC)
+	}
+	if p.Origin != q.Origin {
+		return p.Origin < q.Origin
+	}
+	return p.Seq < q.Seq
+}
+
+// Position returns e's position in the fold order.
+func (e *Entry) Position() Position { return Position{e.HLC, e.Origin, e.Seq} }
+
+// Before reports whether e comes before o in the fold order.
+func (e *Entry) Before(o *Entry) bool { return e.Position().Less(o.Position()) }
 
 // SortEntries sorts es in the order of Before.
 func SortEntries(es []Entry) {

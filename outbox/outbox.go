@@ -54,12 +54,10 @@ type job struct {
 	group    string
 	origin   ledger.RegionID // the region that wrote the request, and delivers it
 	resend   bool
-	created  time.Time // when the request was written
-	msgHLC   ledger.HLC
-	msgOrig  ledger.RegionID
-	msgSeq   uint64
-	from     int64     // the scan position the request was read after
-	start    time.Time // when this region begins to deliver it (later than created on takeover)
+	created  time.Time       // when the request was written
+	msgPos   ledger.Position // the message's place in the fold order
+	from     int64           // the scan position the request was read after
+	start    time.Time       // when this region begins to deliver it (later than created on takeover)
 	next     time.Time
 	attempts int
 	lastErr  string
@@ -76,15 +74,7 @@ func (j *job) active(now time.Time) bool {
 }
 
 // before orders a group's messages the way the ledger folds them.
-func (j *job) before(k *job) bool {
-	if j.msgHLC != k.msgHLC {
-		return j.msgHLC.Less(k.msgHLC)
-	}
-	if j.msgOrig != k.msgOrig {
-		return j.msgOrig < k.msgOrig
-	}
-	return j.msgSeq < k.msgSeq
-}
+func (j *job) before(k *job) bool { return j.msgPos.Less(k.msgPos) }
 
 // record is the payload of the Resend, Delivered and Failed entries.
 // Group is stored as "order" and again as "ref": the format predates other
@@ -244,7 +234,7 @@ func (o *Outbox) consider(ctx context.Context, e *ledger.Entry, from int64) erro
 		id := e.ID()
 		return o.add(ctx, &job{
 			request: id, message: id, kind: e.Kind, group: e.Subject, origin: e.Origin,
-			created: e.HLC.Time(), msgHLC: e.HLC, msgOrig: e.Origin, msgSeq: e.Seq, from: from,
+			created: e.HLC.Time(), msgPos: e.Position(), from: from,
 		})
 	case e.Kind == o.cfg.Kinds.Resend:
 		// The resend names what it needs: its message may come from another
