@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -42,14 +41,8 @@ func TestAdminInChromium(t *testing.T) {
 			capture(t, e, e.order)
 			// Each browser context has its own cookies, so the two
 			// modes sign in separately.
-			bctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-			t.Cleanup(cancel)
+			bctx := browsertest.Tab(t, browser, mode.width, mode.height, mode.js)
 			b := &tab{t: t, ctx: bctx, mode: mode.name, shots: shots, js: mode.js, base: e.srv.URL, width: mode.width}
-			b.must(chromedp.Do(bctx, chromedp.EmulateViewport(mode.width, mode.height)))
-			if !mode.js {
-				_, err := chromedp.Call(bctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-				b.must(err)
-			}
 
 			b.load("/admin/search", "/admin/login")
 			b.fill("username", "boss")

@@ -151,10 +151,8 @@ func TestAdminAcrossRegionsInChromium(t *testing.T) {
 	// Each region gets its own browser context: the regions share the host
 	// 127.0.0.1, and cookies do not tell ports apart.
 	open := func(r *clusterRegion) *tab {
-		bctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-		t.Cleanup(cancel)
+		bctx := browsertest.Tab(t, browser, 1280, 900, true)
 		b := &tab{t: t, ctx: bctx, mode: "cluster-" + r.id, shots: shots, js: true, base: r.url, width: 1280}
-		b.must(chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900)))
 		b.load("/admin/", "/admin/login")
 		b.fill("username", "admin")
 		b.fill("password", "admin-demo")

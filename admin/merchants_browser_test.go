@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"kassa/browsertest"
@@ -28,14 +27,8 @@ func TestMerchantsInChromium(t *testing.T) {
 	}{{"js-phone", true, 390, 844}, {"nojs-desktop", false, 1280, 900}} {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t)
-			bctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-			t.Cleanup(cancel)
+			bctx := browsertest.Tab(t, browser, mode.width, mode.height, mode.js)
 			b := &tab{t: t, ctx: bctx, mode: mode.name, shots: shots, js: mode.js, base: e.srv.URL, width: mode.width}
-			b.must(chromedp.Do(bctx, chromedp.EmulateViewport(mode.width, mode.height)))
-			if !mode.js {
-				_, err := chromedp.Call(bctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-				b.must(err)
-			}
 			b.load("/admin/search", "/admin/login")
 			b.fill("username", "boss")
 			b.fill("password", "boss-pass")

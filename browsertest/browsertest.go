@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -49,4 +50,22 @@ func Start(t testing.TB, timeout time.Duration) context.Context {
 		t.Fatalf("start %s: %v", Path, err)
 	}
 	return browser
+}
+
+// Tab opens a tab of browser in a browser context of its own (its own
+// cookies), with a width by height viewport and JavaScript on or off
+// (pages must work without it), closed when t ends.
+func Tab(t testing.TB, browser context.Context, width, height int64, js bool) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	if !js {
+		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatalf("turn JavaScript off: %v", err)
+		}
+	}
+	return ctx
 }

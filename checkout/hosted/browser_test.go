@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -64,14 +63,8 @@ func TestHostedCheckoutInChromium(t *testing.T) {
 						{"name": "Socks", "quantity": 2, "unit_price": 2000, "total": 4000},
 					}
 				})
-				tctx, cancel := chromedp.NewContext(browser)
-				t.Cleanup(cancel)
+				tctx := browsertest.Tab(t, browser, mode.width, mode.height, mode.js)
 				b := &tab{t: t, ctx: tctx, mode: mode.name, shots: shots, js: mode.js}
-				b.must(chromedp.Do(tctx, chromedp.EmulateViewport(mode.width, mode.height)))
-				if !mode.js {
-					_, err := chromedp.Call(tctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-					b.must(err)
-				}
 				b.load(sessionURL)
 				return b
 			}
