@@ -13,6 +13,7 @@ import (
 
 	"kassa/checkout"
 	"kassa/ledger"
+	"kassa/scoring"
 )
 
 // Bounds of what the activity feed keeps in memory.
@@ -300,25 +301,16 @@ func describeAction(kind string, d map[string]any, currency string) (string, str
 			return "repayment", "settled " + amt(n)
 		}
 		return "repayment", ""
-	case "credit.adjusted":
+	case scoring.KindCreditAdjusted:
 		from, _ := num("from")
 		to, _ := num("to")
 		return "limit change", "limit " + amt(from) + " → " + amt(to)
-	case "scoring.mode":
+	case scoring.KindModeSet:
 		return "mode switch", "to " + str("mode")
-	case "staff.action":
+	case KindStaffAction:
 		s := ""
-		if det, ok := d["detail"].(map[string]any); ok {
-			keys := make([]string, 0, len(det))
-			for k := range det {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				if v, ok := det[k].(string); ok {
-					s = strings.TrimSpace(s + " " + k + " " + v)
-				}
-			}
+		for _, kv := range actionDetail(d) {
+			s = strings.TrimSpace(s + " " + kv[0] + " " + kv[1])
 		}
 		if act := str("action"); act != "" {
 			return act, s
@@ -419,4 +411,22 @@ func (f *feed) series() ([]MinuteStats, map[string]int64, map[string]int64) {
 		out = append(out, s)
 	}
 	return out, approved, declined
+}
+
+// actionDetail returns the string details of a staff.action entry's data,
+// ordered by name.
+func actionDetail(d map[string]any) [][2]string {
+	det, _ := d["detail"].(map[string]any)
+	keys := make([]string, 0, len(det))
+	for k := range det {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out [][2]string
+	for _, k := range keys {
+		if v, ok := det[k].(string); ok {
+			out = append(out, [2]string{k, v})
+		}
+	}
+	return out
 }

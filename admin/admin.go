@@ -376,6 +376,6 @@ func actor(u user, reason string) checkout.Actor {
 // of its own.
 func (a *API) audit(ctx context.Context, u user, subject, action string, detail map[string]string) error {
 	data, _ := json.Marshal(map[string]any{"staff": u.name, "role": u.role, "action": action, "detail": detail})
-	_, err := a.store.Append(context.WithoutCancel(ctx), ledger.Draft{Kind: "staff.action", Subject: subject, Data: data})
+	_, err := a.store.Append(context.WithoutCancel(ctx), ledger.Draft{Kind: KindStaffAction, Subject: subject, Data: data})
 	return err
 }

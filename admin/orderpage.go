@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -209,18 +208,13 @@ func entryOf(e TimelineEntry) entryRow {
 	num := func(k string) (int64, bool) { f, ok := d[k].(float64); return int64(f), ok }
 	var parts []string
 	switch e.Kind {
-	case "staff.action":
+	case KindStaffAction:
 		parts = append(parts, fmt.Sprintf("%s (%s): %s", str("staff"), str("role"), label(str("action"))))
-		if detail, ok := d["detail"].(map[string]any); ok {
-			keys := make([]string, 0, len(detail))
-			for k := range detail {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				if s, _ := detail[k].(string); s != "" && k != "key" {
-					parts = append(parts, k+": "+s)
-				}
+		for _, kv := range actionDetail(d) {
+			// Staff actions written before actions named their actor
+			// carried the idempotency key among their details.
+			if kv[1] != "" && kv[0] != "key" {
+				parts = append(parts, kv[0]+": "+kv[1])
 			}
 		}
 	case checkout.KindRightsTransferred:

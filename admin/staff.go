@@ -26,6 +26,9 @@ import (
 // "staff:<username>" and names, in its data, the staff member who wrote it.
 // The password travels only as an argon2id hash.
 const (
+	// KindStaffAction records a staff action that writes no entry of its
+	// own (a webhook resend), and every action of older ledgers.
+	KindStaffAction          = "staff.action"
 	KindStaffAdded           = "staff.added"
 	KindStaffDisabled        = "staff.disabled"
 	KindStaffRoleChanged     = "staff.role_changed"
