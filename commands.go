@@ -113,9 +113,12 @@ func (e *cmdEnv) keygen(_ context.Context, args []string) error {
 // region of `kassa cluster`, checked with the default config) and the
 // database is bound to that very key.
 func (e *cmdEnv) ownKeyFor(ctx context.Context, cfg region.Config, keys ledger.Keys) ledger.Keys {
-	stored, pub, err := ledger.Identity(ctx, cfg.DBPath())
 	own, ok := keys[ledger.RegionID(cfg.Region)]
-	if err != nil || !ok || stored == ledger.RegionID(cfg.Region) || !own.Equal(pub) {
+	if !ok {
+		return keys
+	}
+	stored := ownRegion(ctx, cfg, own)
+	if stored == ledger.RegionID(cfg.Region) {
 		return keys
 	}
 	out := ledger.Keys{}
@@ -126,6 +129,16 @@ func (e *cmdEnv) ownKeyFor(ctx context.Context, cfg region.Config, keys ledger.K
 	}
 	out[stored] = own
 	return out
+}
+
+// ownRegion is the region the database at cfg's data dir belongs to when
+// it is bound to the key pub (a region of `kassa cluster`, whose data dir
+// the default config names differently), else the configured region.
+func ownRegion(ctx context.Context, cfg region.Config, pub ed25519.PublicKey) ledger.RegionID {
+	if stored, dbPub, err := ledger.Identity(ctx, cfg.DBPath()); err == nil && dbPub.Equal(pub) {
+		return stored
+	}
+	return ledger.RegionID(cfg.Region)
 }
 
 // keys returns the public keys verify and restore check entries with: this

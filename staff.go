@@ -82,13 +82,8 @@ func (e *cmdEnv) staffAdd(ctx context.Context, args []string) error {
 		return &usageError{"staff add: password: " + strings.TrimPrefix(err.Error(), "admin: ")}
 	}
 	keys, _ := e.keys(cfg)
-	id := ledger.RegionID(cfg.Region)
-	if stored, pub, err := ledger.Identity(ctx, cfg.DBPath()); err == nil && pub.Equal(key.Public().(ed25519.PublicKey)) {
-		// A region of `kassa cluster`, whose data dir the default
-		// config names differently: the database says which it is.
-		id = stored
-		keys[stored] = pub
-	}
+	keys = e.ownKeyFor(ctx, cfg, keys)
+	id := ownRegion(ctx, cfg, key.Public().(ed25519.PublicKey))
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("staff add: %w", err)
 	}
@@ -102,11 +97,7 @@ func (e *cmdEnv) staffAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("staff add: open %s: %w", cfg.DBPath(), err)
 	}
-	staff := make([]admin.Staff, len(cfg.Staff))
-	for i, s := range cfg.Staff {
-		staff[i] = admin.Staff{Username: s.Username, Password: s.Password, Role: s.Role}
-	}
-	err = admin.AddStaff(ctx, store, staff, username, role, pass)
+	err = admin.AddStaff(ctx, store, cfg.AdminStaff(), username, role, pass)
 	if cerr := store.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"kassa/ledger"
+	"kassa/ratelimit"
 )
 
 // Staff added in the UI or with `kassa staff add` are ledger entries, so
@@ -54,7 +55,7 @@ const maxPassword = 256
 // CheckUsername returns ErrBadUsername unless name can be a staff
 // member's username.
 func CheckUsername(name string) error {
-	if name == "" || len(name) > 64 {
+	if name == "" || len(name) > ratelimit.MaxName { // longer ones could never sign in
 		return ErrBadUsername
 	}
 	for _, c := range name {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"kassa/admin"
 	"kassa/backup"
 	"kassa/checkout"
 	"kassa/checkout/webhook"
@@ -396,4 +397,13 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("must be the base64 of a %d-byte ed25519 public key (as kassa keygen prints)", ed25519.PublicKeySize)
 	}
 	return ed25519.PublicKey(b), nil
+}
+
+// AdminStaff returns the configured staff as the admin package takes them.
+func (c *Config) AdminStaff() []admin.Staff {
+	staff := make([]admin.Staff, len(c.Staff))
+	for i, s := range c.Staff {
+		staff[i] = admin.Staff{Username: s.Username, Password: s.Password, Role: s.Role}
+	}
+	return staff
 }

@@ -340,10 +340,7 @@ func (r *Region) routes() http.Handler {
 	r.node.Routes(m)
 	limiter := ratelimit.New(r.cfg.Checkout.RatePerMerchant, r.cfg.Checkout.RatePerClient, nil)
 	merchantapi.New(r.checkout, limiter, r.ready.Load, r.log).Routes(m)
-	staff := make([]admin.Staff, len(r.cfg.Staff))
-	for i, s := range r.cfg.Staff {
-		staff[i] = admin.Staff{Username: s.Username, Password: s.Password, Role: s.Role}
-	}
+	staff := r.cfg.AdminStaff()
 	assets := static.New("/static/")
 	merchants := make([]string, len(r.cfg.Merchants))
 	for i, mc := range r.cfg.Merchants {
