@@ -37,19 +37,28 @@ func Start(t testing.TB, timeout time.Duration) context.Context {
 	Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(Path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("force-color-profile", "srgb"), chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()))
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start %s: %v", Path, err)
+	// A loaded machine (several packages' browser tests at once) now and
+	// then fails to start Chromium; that is the machine, not the page, so
+	// a start is tried three times.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+			chromedp.ExecPath(Path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.NoFirstRun,
+			chromedp.NoDefaultBrowserCheck, chromedp.Flag("force-color-profile", "srgb"), chromedp.Flag("hide-scrollbars", true),
+			chromedp.UserDataDir(t.TempDir()))
+		browser, cancelBrowser := chromedp.NewContext(alloc)
+		if err = chromedp.Do(browser); err == nil {
+			t.Cleanup(cancelAlloc)
+			t.Cleanup(cancelBrowser)
+			return browser
+		}
+		cancelBrowser()
+		cancelAlloc()
 	}
-	return browser
+	t.Fatalf("start %s: %v", Path, err)
+	return nil
 }
 
 // Tab opens a tab of browser in a browser context of its own (its own
