@@ -62,6 +62,11 @@ func (e *cmdEnv) cluster(ctx context.Context, args []string) error {
 				cfgs[i].Peers = append(cfgs[i].Peers, region.Peer{ID: id, URL: cfgs[j].PublicURL, PublicKey: pubs[j]})
 			}
 		}
+		if i > 0 && cfgs[i].Mode == "development" && cfgs[i].Checkout.AcquirerURL == "" {
+			// One acquirer for the cluster: a capture in any region
+			// reaches the payment its authorization made.
+			cfgs[i].Checkout.AcquirerURL = cfgs[0].PublicURL + region.SimulatorPath
+		}
 		if err := cfgs[i].Validate(); err != nil {
 			return err
 		}

@@ -32,6 +32,7 @@ const (
 	KindAcquirerClearing
 	KindRevenue
 	KindBankRepayments
+	KindAcquiring
 )
 
 // spelling says how each kind is written (read only): the word before the id, the
@@ -60,6 +61,7 @@ var spelling = [...]struct {
 	KindAcquirerClearing:   {"acquirer", "clearing", false, "acquirer clearing"},
 	KindRevenue:            {"kassa", "revenue", false, "revenue"},
 	KindBankRepayments:     {"bank", "repayments", false, "bank repayments"},
+	KindAcquiring:          {"order", "acquiring", true, "at the acquirer"},
 }
 
 func (k Kind) valid() bool { return k > 0 && int(k) < len(spelling) }
@@ -78,7 +80,9 @@ func (k Kind) PerRegion() bool { return k.valid() && spelling[k].perRegion }
 
 // Transferable reports whether regions transfer accounts of kind k between
 // them: the rights kinds.
-func (k Kind) Transferable() bool { return k.PerRegion() && k != KindUnsecuredBudget }
+func (k Kind) Transferable() bool {
+	return k.PerRegion() && k != KindUnsecuredBudget && k != KindAcquiring
+}
 
 // hasID reports whether names of kind k carry an id (an order, consumer,
 // merchant or acquirer).
@@ -222,6 +226,14 @@ func DebtRights(order string) Rights { return Rights{KindDebtRights, order} }
 // CreditRights are a consumer's credit limit, held per region: a region
 // approves pay-later exposure only by spending its own.
 func CreditRights(consumer string) Rights { return Rights{KindCreditRights, consumer} }
+
+// Acquiring is the account, one per region, that holds what a region has
+// asked the acquirer to capture, refund or void on order and has no answer
+// for yet. Only the region that made the call spends it (with the answer),
+// so it is never transferred.
+func Acquiring(order, region string) string {
+	return Name{Kind: KindAcquiring, ID: order, Region: region}.String()
+}
 
 // Kind returns KindCaptureRights, KindRefundRights, KindDebtRights or
 // KindCreditRights (zero for the zero Rights).

@@ -50,8 +50,30 @@ type orderPage struct {
 }
 
 type movementRow struct {
-	Amount, Region string
-	At             time.Time
+	What, Amount, Region string
+	// Status is "" for done, else what a support agent needs to know:
+	// waiting for the acquirer's answer, or refused and why.
+	Status string
+	At     time.Time
+}
+
+// movementRows shows an order's card or credit movements.
+func movementRows(what string, ms []checkout.Movement, currency string) []movementRow {
+	var out []movementRow
+	for _, m := range ms {
+		row := movementRow{What: what, Amount: money(m.Amount, currency), Region: m.Region, At: m.CreatedAt}
+		if m.Type == "cancel" || m.Type == "release" || m.Type == "void" {
+			row.What = map[string]string{"cancel": "Cancel (void)", "release": "Release (void)", "void": "Void of a duplicate"}[m.Type]
+		}
+		switch m.Status {
+		case checkout.MovementPending:
+			row.Status = "Waiting for the acquirer's answer"
+		case checkout.MovementFailed:
+			row.Status = "Refused by the acquirer: " + m.FailureCode
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 // entryRow is one ledger entry on the timeline.
@@ -162,12 +184,8 @@ func (a *API) renderOrder(w http.ResponseWriter, r *http.Request, s session, v *
 			p.Owed = owed
 		}
 	}
-	for _, m := range o.Captures {
-		p.Captures = append(p.Captures, movementRow{Amount: money(m.Amount, o.Currency), Region: m.Region, At: m.CreatedAt})
-	}
-	for _, m := range o.Refunds {
-		p.Refunds = append(p.Refunds, movementRow{Amount: money(m.Amount, o.Currency), Region: m.Region, At: m.CreatedAt})
-	}
+	p.Captures = movementRows("Capture", o.Captures, o.Currency)
+	p.Refunds = append(movementRows("Refund", o.Refunds, o.Currency), movementRows("Void", o.Voids, o.Currency)...)
 	for _, e := range ov.Entries {
 		p.Entries = append(p.Entries, entryOf(e))
 	}
@@ -299,6 +317,7 @@ func actionForm(r *http.Request, form string, f *orderForm, reasonRequired bool)
 // is not one it knows (the caller shows an internal error).
 func (a *API) opFailed(w http.ResponseWriter, r *http.Request, s session, v *view, ov OrderView, f *orderForm, form string, err error) bool {
 	var ae *checkout.AmountError
+	var re *checkout.RefusedError
 	cur := ov.Order.Currency
 	switch {
 	case errors.As(err, &ae):
@@ -308,6 +327,13 @@ func (a *API) opFailed(w http.ResponseWriter, r *http.Request, s session, v *vie
 		f.status = http.StatusConflict
 		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), checkout.ErrInvalidState.Error()), ": ")
 		f.wholeError(form, "Not possible for this order now: "+msg+". Nothing was changed.")
+	case errors.As(err, &re):
+		f.status = http.StatusPaymentRequired
+		f.wholeError(form, fmt.Sprintf("The card acquirer refused the %s (%s), so nothing was changed.", re.Op, re.Code))
+	case errors.Is(err, checkout.ErrAcquirerUnavailable):
+		f.status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+		f.wholeError(form, "The card acquirer cannot be reached right now, so nothing was sent and nothing was changed. Try again shortly: sending this form again is safe.")
 	case errors.Is(err, checkout.ErrRightsUnavailable), errors.Is(err, checkout.ErrNotReady):
 		f.status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "5")

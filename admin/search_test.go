@@ -25,6 +25,24 @@ func (approveCards) Lookup(context.Context, string) (cards.Result, bool, error) 
 	return cards.Result{}, false, nil
 }
 
+// Capture, Refund and Void do what they are asked.
+func (approveCards) Capture(_ context.Context, op cards.Operation) (cards.OperationResult, error) {
+	return approved("capture", op), nil
+}
+
+func (approveCards) Refund(_ context.Context, op cards.Operation) (cards.OperationResult, error) {
+	return approved("refund", op), nil
+}
+
+func (approveCards) Void(_ context.Context, op cards.Operation) (cards.OperationResult, error) {
+	return approved("void", op), nil
+}
+
+func approved(kind string, op cards.Operation) cards.OperationResult {
+	return cards.OperationResult{ID: "op_" + op.IdempotencyKey, Payment: op.Payment, Type: kind, Succeeded: true,
+		Amount: op.Amount, Currency: op.Currency, Created: time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)}
+}
+
 // authorizeCard authorizes a card order of amount SEK for email with
 // merchant's reference ref.
 func authorizeCard(tb testing.TB, e *env, merchant, ref, email string, amount int64) checkout.Order {

@@ -160,6 +160,7 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 			return s.record(ctx, st, KindOrderDeclined, oid, a, nil)
 		}
 		a.Decision = Decision{Outcome: "approved", Reasons: []string{"card_approved"}}
+		a.Payment = res.ID
 		return s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
 	}
 
@@ -237,9 +238,11 @@ func (s *Service) write(ctx context.Context, prev *orderState, kind string, oid 
 }
 
 // Reconcile settles card authorizations whose outcome was unknown by asking
-// the acquirer under the same idempotency key. It returns how many it
-// settled; an order still unknown stays pending for the next run. The
-// first run finds the pending orders written before this process started.
+// the acquirer under the same idempotency key, and card operations (captures,
+// refunds, voids) this region requested and has no answer for by making the
+// same call again under the operation's key. It returns how many it
+// settled; what is still unknown stays pending for the next run. The first
+// run finds what was pending before this process started.
 func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	s.pendingMu.Lock()
 	if !s.pendingLoaded {
@@ -268,7 +271,8 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		}
 		settled += n
 	}
-	return settled, nil
+	n, err := s.settleOperations(ctx)
+	return settled + n, err
 }
 
 func (s *Service) reconcile(ctx context.Context, oid OrderID) (int, error) {
@@ -294,6 +298,7 @@ func (s *Service) reconcile(ctx context.Context, oid OrderID) (int, error) {
 		_, _, err = s.record(ctx, st, KindOrderDeclined, oid, a, nil)
 	case res.Approved:
 		a.Decision = Decision{Outcome: "approved", Reasons: []string{"card_approved", "settled_by_reconciler"}}
+		a.Payment = res.ID
 		_, _, err = s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
 	default:
 		a.Decision = Decision{Outcome: "declined", Reasons: []string{"card_" + res.DeclineCode}}

@@ -118,7 +118,7 @@ func (s *Service) Sweep(ctx context.Context) (voided, released int, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		if st.Amount-st.Captured-st.Released <= 0 {
+		if st.open() <= 0 {
 			delete(sw.open, oid) // captured, cancelled or released in full
 		}
 	}
@@ -146,14 +146,17 @@ func (s *Service) Sweep(ctx context.Context) (voided, released int, err error) {
 			sw.open[oid] = o
 			continue
 		}
-		if st.Amount-st.Captured-st.Released <= 0 || (st.Status != "expired" && st.Status != "part_captured") {
+		if st.open() <= 0 || (st.Status != "expired" && st.Status != "part_captured") {
 			delete(sw.open, oid) // captured in full, cancelled or released
 			continue
 		}
 		_, replayed, err := s.release(ctx, Actor{}, st.Merchant, st.ID, "release", "kassa:expiry", RequestHash([]byte("expiry")))
 		switch {
-		case errors.Is(err, ErrRightsUnavailable):
-			continue // the rights are away: next run
+		case errors.Is(err, ErrRightsUnavailable), errors.Is(err, ErrAcquirerUnavailable):
+			continue // the rights or the acquirer are away: next run
+		case errors.Is(err, ErrAcquirerRefused):
+			s.log.Warn("sweep: the acquirer refused to void an expired authorization", "order", oid, "err", err)
+			delete(sw.open, oid)
 		case errors.Is(err, ErrInvalidState):
 			delete(sw.open, oid)
 		case err != nil:
@@ -273,9 +276,11 @@ func (s *Service) follow(ctx context.Context, e *ledger.Entry, from int64) error
 	if mine {
 		var a struct {
 			Credit    *CreditHold `json:"credit"`
+			Method    string      `json:"method"`
 			ExpiresAt int64       `json:"expires_at"`
 		}
-		if json.Unmarshal(e.Data, &a) == nil && a.Credit != nil {
+		// Credit holds go back, card holds are voided at the acquirer.
+		if json.Unmarshal(e.Data, &a) == nil && (a.Credit != nil || a.Method == "card") {
 			sw.open[oid] = sweepOrder{expires: a.ExpiresAt, from: from}
 		}
 	}

@@ -46,9 +46,12 @@ type authData struct {
 	Currency          string        `json:"currency"`
 	Consumer          *ConsumerView `json:"consumer,omitempty"`
 	Card              *CardFacts    `json:"card,omitempty"`
-	Decision          Decision      `json:"decision"`
-	ExpiresAt         int64         `json:"expires_at"`
-	RequestHash       string        `json:"request_hash"`
+	// Payment is the acquirer's id of an approved card payment: what
+	// captures, refunds and voids name.
+	Payment     string   `json:"payment,omitempty"`
+	Decision    Decision `json:"decision"`
+	ExpiresAt   int64    `json:"expires_at"`
+	RequestHash string   `json:"request_hash"`
 	// Refs are more keys the ledger indexes the entry by: the consumer
 	// (its keyed id, never the email) and the merchant reference in any
 	// merchant, so support finds an order of any method by either.
@@ -93,6 +96,20 @@ type opData struct {
 	// for the merchant's API and for kassa itself); Reason says why.
 	Staff string `json:"staff,omitempty"`
 	Role  string `json:"role,omitempty"`
+	// Card operations and settlement: the operation (capture, refund,
+	// cancel, release, void), what it is in (currency, merchant, method),
+	// the settlement day of a capture or refund, refs the ledger indexes
+	// it by, the acquirer call, and a refusal's code (Retryable: the
+	// acquirer was not reached, so the same key may try again).
+	Op        string        `json:"op,omitempty"`
+	Currency  string        `json:"currency,omitempty"`
+	Merchant  string        `json:"merchant,omitempty"`
+	Method    string        `json:"method,omitempty"`
+	Day       string        `json:"day,omitempty"`
+	Refs      []string      `json:"refs,omitempty"`
+	Acquirer  *AcquirerCall `json:"acquirer,omitempty"`
+	Code      string        `json:"code,omitempty"`
+	Retryable bool          `json:"retryable,omitempty"`
 }
 
 // Actor is the staff member an operation is done by, and why. The
@@ -189,6 +206,31 @@ type orderState struct {
 	// returned is the credit given back per hold, by the region of the
 	// authorization that took it.
 	returned map[string]int64
+	// calls are the card operations requested and not yet answered, by
+	// callKey; capturing, refunding and voiding their sums; retry
+	// the operations that failed without reaching the acquirer.
+	calls                         map[string]*call
+	capturing, refunding, voiding int64
+	retry                         map[string]bool
+}
+
+// open is what is authorized and neither captured, released nor asked of
+// the acquirer to capture or void.
+func (st *orderState) open() int64 {
+	return st.Amount - st.Captured - st.Released - st.capturing - st.voiding
+}
+
+// settle updates the movement m's operation made in its region in l to
+// m, or appends m.
+func settle(l []Movement, m Movement) []Movement {
+	for i := range l {
+		if l[i].ID == m.ID && l[i].Region == m.Region && m.ID != "" {
+			m.Type = l[i].Type
+			l[i] = m
+			return l
+		}
+	}
+	return append(l, m)
 }
 
 // returnable caps x at what hold h has not yet given back: an order's
@@ -265,7 +307,8 @@ func (st *orderState) with(e ledger.Entry, now time.Time) (*orderState, error) {
 // wrote it when it learns of the winner.
 func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error) {
 	ledger.SortEntries(entries)
-	st := &orderState{entries: entries, ops: map[string]opData{}, voided: map[string]bool{}, returned: map[string]int64{}}
+	st := &orderState{entries: entries, ops: map[string]opData{}, voided: map[string]bool{}, returned: map[string]int64{},
+		calls: map[string]*call{}, retry: map[string]bool{}}
 	st.ID, st.Object = id, "order"
 	st.Captures, st.Refunds = []Movement{}, []Movement{}
 	for i := range entries {
@@ -308,25 +351,81 @@ func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error
 			if d.Hold != "" && d.Returned > 0 {
 				st.returned[d.Hold] += d.Returned
 			}
-			m := Movement{ID: d.ID, Amount: d.Amount, Region: string(e.Origin), CreatedAt: e.HLC.Time()}
+			m := Movement{ID: d.ID, Amount: d.Amount, Region: string(e.Origin), CreatedAt: e.HLC.Time(), Status: MovementSucceeded}
+			ck := callKey(d.ID, string(e.Origin))
+			c := st.calls[ck]
+			if c != nil && !isRequest(e.Kind) {
+				// The answer to a card operation: no longer pending.
+				delete(st.calls, ck)
+				switch c.op {
+				case "capture":
+					st.capturing -= c.amount
+				case "refund":
+					st.refunding -= c.amount
+				default:
+					st.voiding -= c.amount
+				}
+			}
 			switch e.Kind {
+			case KindCaptureRequested, KindRefundRequested, KindVoidRequested:
+				st.calls[ck] = &call{op: d.Op, amount: d.Amount, region: string(e.Origin), data: d}
+				delete(st.retry, d.ID)
+				m.Status, m.Type = MovementPending, d.Op
+				switch e.Kind {
+				case KindCaptureRequested:
+					st.capturing += d.Amount
+					st.Captures = settle(st.Captures, m)
+				case KindRefundRequested:
+					st.refunding += d.Amount
+					st.Refunds = settle(st.Refunds, m)
+				default:
+					st.voiding += d.Amount
+					st.Voids = settle(st.Voids, m)
+					if d.Op == "void" {
+						st.voided[string(e.Origin)] = true
+					}
+				}
+			case KindOperationFailed:
+				m.Status, m.FailureCode = MovementFailed, d.Code
+				if d.Retryable {
+					st.retry[d.ID] = true
+				}
+				switch {
+				case d.Op == "capture":
+					st.Captures = settle(st.Captures, m)
+				case d.Op == "refund":
+					st.Refunds = settle(st.Refunds, m)
+				default:
+					st.Voids = settle(st.Voids, m)
+				}
 			case KindOrderCaptured:
 				st.Captured += d.Amount
-				st.Captures = append(st.Captures, m)
+				m.Type = "capture"
+				st.Captures = settle(st.Captures, m)
 			case KindOrderRepaid:
 				st.Repaid += d.Amount
 				st.debtSettled += d.Amount
 			case KindOrderRefunded:
 				st.debtSettled += d.Debt
 				st.Refunded += d.Amount
-				st.Refunds = append(st.Refunds, m)
+				m.Type = "refund"
+				st.Refunds = settle(st.Refunds, m)
 			case KindOrderCancelled:
 				st.Released += d.Amount
 				st.cancelled = true
+				if c != nil {
+					st.Voids = settle(st.Voids, m)
+				}
 			case KindOrderReleased:
 				st.Released += d.Amount
+				if c != nil {
+					st.Voids = settle(st.Voids, m)
+				}
 			case KindOrderVoided:
 				st.voided[string(e.Origin)] = true
+				if c != nil {
+					st.Voids = settle(st.Voids, m)
+				}
 			case KindOrderExtended:
 				if d.ExpiresAt > st.auth.ExpiresAt {
 					st.auth.ExpiresAt = d.ExpiresAt

@@ -139,6 +139,10 @@ func startRegions(t testing.TB, n int, tune func(*region.Config)) []*testRegion 
 				cfgs[i].Peers = append(cfgs[i].Peers, region.Peer{ID: rs[j].id, URL: rs[j].url, PublicKey: keys[j]})
 			}
 		}
+		if i > 0 {
+			// One acquirer for all regions, as in a deployment.
+			cfgs[i].Checkout.AcquirerURL = rs[0].url + region.SimulatorPath
+		}
 		if tune != nil {
 			tune(&cfgs[i])
 		}

@@ -111,12 +111,17 @@ type CardFacts struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-// Movement is one capture or refund.
+// Movement is one capture, refund or void. A card operation is pending
+// from when kassa asks the acquirer until the acquirer's answer is
+// recorded, then succeeded or failed (FailureCode says why).
 type Movement struct {
-	ID        string    `json:"id"`
-	Amount    int64     `json:"amount"`
-	Region    string    `json:"region"`
-	CreatedAt time.Time `json:"created_at"`
+	ID          string    `json:"id"`
+	Type        string    `json:"type,omitempty"` // capture, refund, cancel, release, void
+	Amount      int64     `json:"amount"`
+	Status      string    `json:"status"`
+	FailureCode string    `json:"failure_code,omitempty"`
+	Region      string    `json:"region"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // Order is an order as the API shows it.
@@ -139,10 +144,16 @@ type Order struct {
 	Card              *CardFacts    `json:"card,omitempty"`
 	Captures          []Movement    `json:"captures"`
 	Refunds           []Movement    `json:"refunds"`
-	AuthorizedIn      string        `json:"authorized_in,omitempty"`
-	CreatedAt         time.Time     `json:"created_at"`
-	ExpiresAt         time.Time     `json:"expires_at"`
-	Conflicts         []string      `json:"conflicts,omitempty"`
+	// Voids are a card order's cancels and releases as the acquirer
+	// answers them (none for other methods).
+	Voids []Movement `json:"voids,omitempty"`
+	// Operation is, in the answer to a capture, refund, cancel or
+	// release, the operation the request made (or replayed).
+	Operation    *Movement `json:"operation,omitempty"`
+	AuthorizedIn string    `json:"authorized_in,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	Conflicts    []string  `json:"conflicts,omitempty"`
 }
 
 // ConsumerView is what an order shows of its shopper.

@@ -40,10 +40,15 @@ func (s *Service) CaptureBy(ctx context.Context, by Actor, merchantID string, oi
 		if s.cfg.Now().After(st.ExpiresAt) {
 			return ledger.Draft{}, fmt.Errorf("%w: the authorization of the rest expired on %s", ErrInvalidState, st.ExpiresAt.Format(time.RFC3339))
 		}
-		open := st.Amount - st.Captured - st.Released
-		amount, err := within(amount, open, "captured")
+		if st.open() <= 0 {
+			return ledger.Draft{}, fmt.Errorf("%w: nothing left to capture (order is %s)", ErrInvalidState, st.Status)
+		}
+		amount, err := within(amount, st.open(), "captured")
 		if err != nil {
 			return ledger.Draft{}, err
+		}
+		if st.Method == "card" {
+			return s.requestDraft(st, "capture", amount, st.auth.Payment), nil
 		}
 		cur := ledger.Amount(amount)
 		rights := account.CaptureRights(string(oid)).In(s.cfg.Region)
@@ -62,9 +67,8 @@ func (s *Service) CaptureBy(ctx context.Context, by Actor, merchantID string, oi
 		}
 		return d, nil
 	}, func(st *orderState) (account.Rights, int64) {
-		open := st.Amount - st.Captured - st.Released
 		if amount == 0 {
-			return account.CaptureRights(string(oid)), open
+			return account.CaptureRights(string(oid)), st.open()
 		}
 		return account.CaptureRights(string(oid)), amount
 	})
@@ -79,13 +83,16 @@ func (s *Service) Refund(ctx context.Context, merchantID string, oid OrderID, ke
 // RefundBy is Refund done by staff: the refund entry names by.
 func (s *Service) RefundBy(ctx context.Context, by Actor, merchantID string, oid OrderID, key string, amount int64, hash string) (Order, bool, error) {
 	return s.operate(ctx, by, merchantID, oid, "refund", key, hash, func(st *orderState) (ledger.Draft, error) {
-		open := st.Captured - st.Refunded
+		open := st.Captured - st.Refunded - st.refunding
 		if open <= 0 {
 			return ledger.Draft{}, fmt.Errorf("%w: nothing captured to refund (order is %s)", ErrInvalidState, st.Status)
 		}
 		amount, err := within(amount, open, "refunded")
 		if err != nil {
 			return ledger.Draft{}, err
+		}
+		if st.Method == "card" {
+			return s.requestDraft(st, "refund", amount, st.auth.Payment), nil
 		}
 		cur := ledger.Amount(amount)
 		rights := account.RefundRights(string(oid)).In(s.cfg.Region)
@@ -106,7 +113,7 @@ func (s *Service) RefundBy(ctx context.Context, by Actor, merchantID string, oid
 		return d, nil
 	}, func(st *orderState) (account.Rights, int64) {
 		if amount == 0 {
-			return account.RefundRights(string(oid)), st.Captured - st.Refunded
+			return account.RefundRights(string(oid)), st.Captured - st.Refunded - st.refunding
 		}
 		return account.RefundRights(string(oid)), amount
 	})
@@ -142,12 +149,15 @@ func (s *Service) release(ctx context.Context, by Actor, merchantID string, oid 
 		if st.Status != "authorized" && st.Status != "part_captured" && st.Status != "expired" {
 			return ledger.Draft{}, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
 		}
-		if op == "cancel" && st.Captured > 0 {
+		if op == "cancel" && st.Captured+st.capturing > 0 {
 			return ledger.Draft{}, fmt.Errorf("%w: order has captures; release the rest or refund", ErrInvalidState)
 		}
-		open := st.Amount - st.Captured - st.Released
+		open := st.open()
 		if open <= 0 {
 			return ledger.Draft{}, fmt.Errorf("%w: nothing left to release", ErrInvalidState)
+		}
+		if st.Method == "card" {
+			return s.requestDraft(st, op, open, st.auth.Payment), nil
 		}
 		cur := ledger.Amount(open)
 		rights := account.CaptureRights(string(oid)).In(s.cfg.Region)
@@ -161,7 +171,7 @@ func (s *Service) release(ctx context.Context, by Actor, merchantID string, oid 
 		}
 		return d, nil
 	}, func(st *orderState) (account.Rights, int64) {
-		return account.CaptureRights(string(oid)), st.Amount - st.Captured - st.Released
+		return account.CaptureRights(string(oid)), st.open()
 	})
 }
 
@@ -202,46 +212,72 @@ func (s *Service) ExtendBy(ctx context.Context, by Actor, merchantID string, oid
 // operate runs one idempotent operation on an order: it replays an earlier
 // operation under the same key, makes sure this region owns the rights the
 // operation spends (asking their owner if not), and appends the entry,
-// naming by if staff did it.
+// naming by if staff did it. A card operation's entry is a request: the
+// acquirer is called after it is written, and the answer recorded.
 func (s *Service) operate(ctx context.Context, by Actor, merchantID string, oid OrderID, op, key, hash string,
 	build func(*orderState) (ledger.Draft, error), needs func(*orderState) (rights account.Rights, amount int64)) (Order, bool, error) {
 	opID := operationID(op, oid, merchantID, key)
+	o, replayed, perform, err := s.operateLocked(ctx, by, merchantID, oid, opID, op, hash, build, needs)
+	if err != nil || perform == performNone {
+		return o, replayed, err
+	}
+	o, err = s.perform(ctx, oid, opID, perform == performFirst)
+	return o, replayed, err
+}
+
+// What operateLocked leaves to do after the order's lock is let go.
+const (
+	performNone  = iota
+	performFirst // the request was just written: call the acquirer
+	performAgain // a replayed request still pending here: call again
+)
+
+func (s *Service) operateLocked(ctx context.Context, by Actor, merchantID string, oid OrderID, opID, op, hash string,
+	build func(*orderState) (ledger.Draft, error), needs func(*orderState) (rights account.Rights, amount int64)) (Order, bool, int, error) {
 	defer s.lock(string(oid))()
 	asked := false // rights are asked for at most once per call
 	for {
 		st, err := s.order(ctx, oid)
 		if err != nil {
-			return Order{}, false, err
+			return Order{}, false, performNone, err
 		}
 		// An empty merchant is support staff (repayments), who may act on
 		// any merchant's order.
 		if (merchantID != "" && st.Merchant != merchantID) || st.Status == "" {
-			return Order{}, false, ErrNotFound
+			return Order{}, false, performNone, ErrNotFound
 		}
 		if st.winner == nil {
-			return Order{}, false, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
+			return Order{}, false, performNone, fmt.Errorf("%w: order is %s", ErrInvalidState, st.Status)
 		}
-		if prev, ok := st.ops[opID]; ok {
+		if prev, ok := st.ops[opID]; ok && !st.retry[opID] {
 			if prev.RequestHash != hash {
-				return Order{}, false, ErrIdempotencyConflict
+				return Order{}, false, performNone, ErrIdempotencyConflict
+			}
+			if err := st.refusal(opID); err != nil {
+				return st.answer(opID), true, performNone, err
+			}
+			if _, ok := st.calls[callKey(opID, s.cfg.Region)]; ok {
+				return st.answer(opID), true, performAgain, nil
 			}
 			// The same answer as the first time: the order right after it.
-			return st.asOf(func(e *ledger.Entry) bool { return opIDOf(e) == opID }), true, nil
+			then := st.asOf(func(e *ledger.Entry) bool { return opIDOf(e) == opID })
+			then.Operation = st.answer(opID).Operation
+			return then, true, performNone, nil
 		}
 		if voided, err := s.voidLostAuthorization(ctx, st); err != nil {
-			return Order{}, false, err
+			return Order{}, false, performNone, err
 		} else if voided {
 			continue // look again, with the void folded in
 		}
 		d, err := build(st)
 		if err != nil {
-			return Order{}, false, err
+			return Order{}, false, performNone, err
 		}
 		if needs != nil && !asked {
 			rights, want := needs(st)
 			have, err := s.store.Balance(ctx, rights.In(s.cfg.Region), st.Currency)
 			if err != nil {
-				return Order{}, false, err
+				return Order{}, false, performNone, err
 			}
 			if int64(have) < want {
 				// The rights are elsewhere: ask for them, then look again
@@ -249,7 +285,7 @@ func (s *Service) operate(ctx context.Context, by Actor, merchantID string, oid 
 				// this key).
 				asked = true
 				if err := s.acquireRights(ctx, st, rights, want-int64(have)); err != nil {
-					return Order{}, false, err
+					return Order{}, false, performNone, err
 				}
 				continue
 			}
@@ -258,7 +294,7 @@ func (s *Service) operate(ctx context.Context, by Actor, merchantID string, oid 
 		if len(d.Data) > 0 {
 			_ = jsonUnmarshal(d.Data, &data)
 		}
-		data.ID, data.RequestHash = opID, hash
+		data.ID, data.RequestHash, data.Op = opID, hash, op
 		by.stamp(&data)
 		for _, p := range d.Postings {
 			if p.Amount > 0 && p.Account != account.MerchantPayable(st.Merchant) {
@@ -266,19 +302,27 @@ func (s *Service) operate(ctx context.Context, by Actor, merchantID string, oid 
 				break
 			}
 		}
+		if d.Kind == KindOrderCaptured || d.Kind == KindOrderRefunded {
+			data.Currency, data.Merchant, data.Method = st.Currency, st.Merchant, st.Method
+			settlementRefs(&data, s.cfg.Now(), false)
+		}
 		d.Subject, d.Data = string(oid), mustJSON(data)
 		e, err := s.store.Append(context.WithoutCancel(ctx), d)
 		var ge *ledger.GuardError
 		if errors.As(err, &ge) {
-			return Order{}, false, fmt.Errorf("%w: %v", ErrRightsUnavailable, err)
+			return Order{}, false, performNone, fmt.Errorf("%w: %v", ErrRightsUnavailable, err)
 		}
 		if err != nil {
-			return Order{}, false, fmt.Errorf("checkout: record %s: %w", op, err)
+			return Order{}, false, performNone, fmt.Errorf("checkout: record %s: %w", op, err)
 		}
 		if st, err = st.with(e, s.cfg.Now()); err != nil {
-			return Order{}, false, err
+			return Order{}, false, performNone, err
 		}
-		return st.Order, false, nil
+		if isRequest(e.Kind) {
+			s.owe(oid)
+			return st.answer(opID), false, performFirst, nil
+		}
+		return st.answer(opID), false, performNone, nil
 	}
 }
 
@@ -392,7 +436,23 @@ func (s *Service) voidLostAuthorization(ctx context.Context, st *orderState) (bo
 		// Give back what the duplicate authorization added; rights the
 		// winner's captures here used stay spent.
 		n := min(int64(have), a.Amount)
-		data := opData{Amount: n, Reason: "duplicate authorization lost to " + string(st.winner.Origin)}
+		reason := "duplicate authorization lost to " + string(st.winner.Origin)
+		if a.Method == "card" && a.Payment != "" && a.Payment != st.auth.Payment && n > 0 {
+			// A payment of its own at the acquirer: void it there (the
+			// reconciler makes the call).
+			d := s.requestDraft(st, "void", n, a.Payment)
+			var data opData
+			_ = jsonUnmarshal(d.Data, &data)
+			data.ID, data.Reason = operationID("void", st.ID, "", s.cfg.Region), reason
+			d.Subject, d.Data = string(st.ID), mustJSON(data)
+			if _, err := s.store.Append(context.WithoutCancel(ctx), d); err != nil {
+				return false, fmt.Errorf("checkout: void duplicate authorization: %w", err)
+			}
+			s.owe(st.ID)
+			s.log.Warn("voiding a duplicate card authorization from a partition", "order", st.ID, "winner", st.winner.Origin)
+			return true, nil
+		}
+		data := opData{Amount: n, Reason: reason}
 		d := ledger.Draft{Kind: KindOrderVoided, Subject: string(st.ID)}
 		if n > 0 {
 			back := st.returnable(a.Credit, n)

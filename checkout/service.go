@@ -27,6 +27,9 @@ var (
 	ErrUnauthorized        = errors.New("checkout: unknown merchant or wrong secret")
 	ErrNotReady            = errors.New("checkout: region not ready")
 	ErrAcquirerUnavailable = errors.New("checkout: card acquirer unavailable")
+	// ErrAcquirerRefused: the acquirer refused a card operation (a
+	// *RefusedError says which and why); nothing moved.
+	ErrAcquirerRefused = errors.New("checkout: the card acquirer refused the operation")
 	// ErrNotReplicated: the write is committed in this region but no peer
 	// confirmed holding it in time (durability: peer); it replicates as
 	// usual, and a retry with the same Idempotency-Key replays it.
@@ -73,12 +76,17 @@ type CreditHold struct {
 	Return   string     `json:"return"`
 }
 
-// Acquirer authorizes card payments. An error wrapping
-// cards.ErrUnknownOutcome means the charge may or may not have happened; it
-// is settled later with Lookup under the same idempotency key.
+// Acquirer authorizes card payments and captures, refunds and voids them.
+// An error wrapping cards.ErrUnknownOutcome means the call may or may not
+// have done something; an authorization is settled later with Lookup under
+// the same idempotency key, an operation by the same call again under its
+// key, which the acquirer does at most once.
 type Acquirer interface {
 	Authorize(ctx context.Context, p cards.Payment) (cards.Result, error)
 	Lookup(ctx context.Context, idempotencyKey string) (cards.Result, bool, error)
+	Capture(ctx context.Context, op cards.Operation) (cards.OperationResult, error)
+	Refund(ctx context.Context, op cards.Operation) (cards.OperationResult, error)
+	Void(ctx context.Context, op cards.Operation) (cards.OperationResult, error)
 }
 
 // RightsSource asks another region to transfer rights on an order to this
@@ -153,6 +161,9 @@ type Service struct {
 	pendingMu     sync.Mutex
 	pending       map[OrderID]bool // card outcomes this region must settle
 	pendingLoaded bool
+	owed          map[OrderID]bool // orders with card operations this region must see answered
+	owedLoaded    bool
+	inflight      map[string]bool // card operations being performed now, by operation id
 
 	sweep sweepState
 }
@@ -198,7 +209,8 @@ func New(store *ledger.Store, scorer Scorer, acquirer Acquirer, rights RightsSou
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{cfg: cfg, store: store, scorer: scorer, acquirer: acquirer, rights: rights, merchants: map[string]*merchant{}, log: cfg.Logger, pending: map[OrderID]bool{}}
+	s := &Service{cfg: cfg, store: store, scorer: scorer, acquirer: acquirer, rights: rights, merchants: map[string]*merchant{}, log: cfg.Logger,
+		pending: map[OrderID]bool{}, owed: map[OrderID]bool{}, inflight: map[string]bool{}}
 	s.table.byID, s.table.entries = map[string]*merchant{}, map[string][]ledger.Entry{}
 	for _, m := range cfg.Merchants {
 		// Secrets are kept only as hashes: a memory dump or a log of the

@@ -167,6 +167,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	return r, nil
 }
 
+// SimulatorPath is where a development region serves its simulated
+// acquirer; other regions of a local cluster set checkout.acquirer_url to
+// the first region's URL plus this path, so that they share one acquirer.
+const SimulatorPath = "/simulator/acquirer/v1"
+
 func (r *Region) newCheckout(opts settings) *checkout.Service {
 	cfg := r.cfg
 	acquirerURL := cfg.Checkout.AcquirerURL
@@ -175,7 +180,7 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 		// payments go through the real client: HTTP, timeouts, retries
 		// with an idempotency key.
 		r.sim = cards.NewSimulator(time.Now)
-		acquirerURL = strings.TrimRight(cfg.PublicURL, "/") + "/simulator/acquirer"
+		acquirerURL = strings.TrimRight(cfg.PublicURL, "/") + SimulatorPath
 	}
 	transport := opts.transport
 	if transport == nil {
@@ -358,7 +363,7 @@ func (r *Region) routes() http.Handler {
 	hosted.New(r.checkout, hosted.Config{Limiter: pageLimiter, Ready: r.ready.Load, Asset: assets.Path,
 		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:"), Logger: r.log}).Routes(m)
 	if r.sim != nil && r.cfg.Mode == "development" {
-		m.PathPrefix("/simulator/acquirer/").Handler(http.StripPrefix("/simulator/acquirer", r.sim.Handler()))
+		m.PathPrefix(SimulatorPath + "/").Handler(http.StripPrefix(SimulatorPath, r.sim.Handler()))
 	}
 	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route: " + req.URL.Path})

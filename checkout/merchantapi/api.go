@@ -72,6 +72,7 @@ func (a *API) Routes(r *mux.Router) {
 func errorOf(err error) httperr.Error {
 	var fe *checkout.FieldError
 	var ae *checkout.AmountError
+	var re *checkout.RefusedError
 	switch {
 	case errors.As(err, &fe):
 		return httperr.Error{Status: 400, Code: "invalid_request", Message: fe.Message, Field: fe.Field}
@@ -89,6 +90,8 @@ func errorOf(err error) httperr.Error {
 		return httperr.Error{Status: 409, Code: "invalid_state", Message: strings.TrimPrefix(err.Error(), "checkout: ")}
 	case errors.Is(err, checkout.ErrRightsUnavailable):
 		return httperr.Error{Status: 503, Code: "rights_unavailable", Message: "the region that holds this order's rights cannot be reached; retry with the same Idempotency-Key", RetryAfter: 5}
+	case errors.As(err, &re):
+		return httperr.Error{Status: 402, Code: "acquirer_refused", Message: fmt.Sprintf("the card acquirer refused the %s (%s); nothing was done", re.Op, re.Code)}
 	case errors.Is(err, checkout.ErrAcquirerUnavailable):
 		return httperr.Error{Status: 503, Code: "acquirer_unavailable", Message: "the card acquirer cannot be reached; nothing was charged; retry", RetryAfter: 5}
 	case errors.Is(err, checkout.ErrNotReplicated):
@@ -385,8 +388,18 @@ func (a *API) amountOp(w http.ResponseWriter, r *http.Request, m string, body []
 	}
 	o, rep, err := op(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), amount, requestHash(name, req))
 	if a.committed(w, r, rep, err) {
-		writeJSON(w, http.StatusCreated, o)
+		writeJSON(w, operationStatus(o, http.StatusCreated), o)
 	}
+}
+
+// operationStatus is done, or 202 while the acquirer's answer to a card
+// operation is awaited: an order.captured, order.refunded, order.cancelled,
+// order.released or order.operation_failed webhook follows.
+func operationStatus(o checkout.Order, done int) int {
+	if o.Operation != nil && o.Operation.Status == checkout.MovementPending {
+		return http.StatusAccepted
+	}
+	return done
 }
 
 func (a *API) capture(w http.ResponseWriter, r *http.Request, m string, body []byte) {
@@ -406,7 +419,7 @@ func (a *API) simpleOp(w http.ResponseWriter, r *http.Request, m string, body []
 	}
 	o, rep, err := op(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]), r.Header.Get("Idempotency-Key"), checkout.RequestHash([]byte(name)))
 	if a.committed(w, r, rep, err) {
-		writeJSON(w, http.StatusOK, o)
+		writeJSON(w, operationStatus(o, http.StatusOK), o)
 	}
 }
 

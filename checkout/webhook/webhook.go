@@ -66,7 +66,7 @@ const (
 func isEvent(kind string) bool {
 	switch kind {
 	case checkout.KindOrderAuthorized, checkout.KindOrderDeclined, checkout.KindOrderCaptured, checkout.KindOrderRefunded,
-		checkout.KindOrderCancelled, checkout.KindOrderReleased, checkout.KindOrderVoided:
+		checkout.KindOrderCancelled, checkout.KindOrderReleased, checkout.KindOrderVoided, checkout.KindOperationFailed:
 		return true
 	}
 	return false
