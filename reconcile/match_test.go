@@ -24,7 +24,7 @@ func with(ops []op, i int, f func(*op)) []op {
 	return out
 }
 
-func TestMatch(t *testing.T) {
+func TestReconcileMatch(t *testing.T) {
 	type want struct {
 		kind               reconcile.Kind
 		line               int
@@ -87,7 +87,7 @@ func TestMatch(t *testing.T) {
 
 // TestMatchOneAlteredLine alters each line of a clean file in each way
 // and checks that the differences name that line and no other.
-func TestMatchOneAlteredLine(t *testing.T) {
+func TestReconcileMatchOneAlteredLine(t *testing.T) {
 	alter := map[string]func(*op){
 		"amount":   func(o *op) { o.amount++ },
 		"currency": func(o *op) { o.currency = "NOK" },
@@ -117,7 +117,7 @@ func TestMatchOneAlteredLine(t *testing.T) {
 	}
 }
 
-func TestMatchTotals(t *testing.T) {
+func TestReconcileMatchTotals(t *testing.T) {
 	res := reconcile.Match(day, lines(clean...), ledgerOps(clean[:4]...))
 	want := reconcile.Totals{Captures: 1, Captured: 9900, Refunds: 1, Refunded: 100}
 	if got := res.File["EUR"]; got != want {

@@ -19,6 +19,7 @@ import (
 var (
 	ErrBadDay       = errors.New("reconcile: day must be a date YYYY-MM-DD, not in the future")
 	ErrNoSource     = errors.New("reconcile: no settlement file source is configured")
+	ErrSource       = errors.New("reconcile: the settlement file cannot be read")
 	ErrNotFound     = errors.New("reconcile: no such difference")
 	ErrResolved     = errors.New("reconcile: difference already resolved")
 	ErrNoteRequired = errors.New("reconcile: a note is required")
@@ -204,8 +205,8 @@ func operationOf(e ledger.Entry) (Operation, bool) {
 // Run reconciles day: it reads the acquirer's file and the ledger, records
 // the differences not recorded before and then the run, and returns the
 // day's state. It returns ErrBadDay for a malformed or future day,
-// ErrNoSource without a source, and the source's error (wrapped) when the
-// file cannot be read; then nothing is written.
+// ErrNoSource without a source, and ErrSource wrapping the source's error
+// when the file cannot be read; then nothing is written.
 func (r *Reconciler) Run(ctx context.Context, day string, by Actor) (Day, error) {
 	if err := r.checkDay(day); err != nil {
 		return Day{}, err
@@ -215,7 +216,7 @@ func (r *Reconciler) Run(ctx context.Context, day string, by Actor) (Day, error)
 	}
 	lines, err := r.source.Settlement(ctx, day)
 	if err != nil {
-		return Day{}, fmt.Errorf("reconcile: read the settlement file of %s: %w", day, err)
+		return Day{}, fmt.Errorf("%w (%s): %w", ErrSource, day, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -317,9 +318,9 @@ func (r *Reconciler) Due() (day string, due bool) {
 
 // Scheduled runs the previous UTC day if it is due here and no region has
 // run it by the schedule yet. It reports whether it ran it. With the
-// schedule disabled it does nothing.
+// schedule disabled, or without a source, it does nothing.
 func (r *Reconciler) Scheduled(ctx context.Context) (ran bool, err error) {
-	if !r.cfg.Settings.Enabled {
+	if !r.cfg.Settings.Enabled || r.source == nil {
 		return false, nil
 	}
 	day, due := r.Due()

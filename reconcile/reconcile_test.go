@@ -24,7 +24,7 @@ func newReconciler(s *ledger.Store, src reconcile.Source, clk *clocktest.Clock, 
 		Settings: reconcile.DefaultSettings(), Now: clk.Now})
 }
 
-func TestRunCleanDay(t *testing.T) {
+func TestReconcileRunCleanDay(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpen(t, "r1")
 	for i, o := range clean {
@@ -57,7 +57,7 @@ func TestRunCleanDay(t *testing.T) {
 
 // TestRerun: a difference is recorded once however often the day is run;
 // once its cause is gone it is no longer present and the day is clean.
-func TestRerun(t *testing.T) {
+func TestReconcileRerun(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpen(t, "r1")
 	for i, o := range clean {
@@ -98,7 +98,7 @@ func TestRerun(t *testing.T) {
 	}
 }
 
-func TestRunWritesNothingWhenTheFileCannotBeRead(t *testing.T) {
+func TestReconcileRunWritesNothingWhenTheFileCannotBeRead(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpen(t, "r1")
 	rec := newReconciler(s, &file{err: errors.New("acquirer down")}, clocktest.At(ledgerStart), "r1")
@@ -118,7 +118,7 @@ func TestRunWritesNothingWhenTheFileCannotBeRead(t *testing.T) {
 	}
 }
 
-func TestResolve(t *testing.T) {
+func TestReconcileResolve(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpen(t, "r1")
 	rec := newReconciler(s, &file{lines: lines(clean[0])}, clocktest.At(ledgerStart), "r1")
@@ -196,7 +196,7 @@ func dayEntries(t *testing.T) (r1, r2 *ledger.Store, all []ledger.Entry) {
 
 // TestFoldIsAFunctionOfTheSet: any order and any duplicates of the same
 // entries fold to the same day.
-func TestFoldIsAFunctionOfTheSet(t *testing.T) {
+func TestReconcileFoldIsAFunctionOfTheSet(t *testing.T) {
 	_, _, all := dayEntries(t)
 	want := reconcile.Fold(day, all)
 	if len(want.Runs) != 5 || len(want.Differences) < 2 {
@@ -216,7 +216,7 @@ func TestFoldIsAFunctionOfTheSet(t *testing.T) {
 
 // TestFoldEqualAcrossStores: two regions that receive each other's
 // entries, in different orders, show the same day.
-func TestFoldEqualAcrossStores(t *testing.T) {
+func TestReconcileFoldEqualAcrossStores(t *testing.T) {
 	ctx := context.Background()
 	r1, r2, _ := dayEntries(t)
 	e1, err := r1.EntriesAfter(ctx, "r1", 0, 1000)
@@ -268,7 +268,7 @@ func TestFoldEqualAcrossStores(t *testing.T) {
 	}
 }
 
-func TestSchedule(t *testing.T) {
+func TestReconcileSchedule(t *testing.T) {
 	ctx := context.Background()
 	s1, s2 := MustOpen(t, "r1"), MustOpen(t, "r2")
 	record(t, s1, "ord_a", clean[0])
@@ -321,7 +321,7 @@ func TestSchedule(t *testing.T) {
 	}
 }
 
-func TestSettingsValidate(t *testing.T) {
+func TestReconcileSettingsValidate(t *testing.T) {
 	if err := reconcile.DefaultSettings().Validate(); err != nil {
 		t.Fatal(err)
 	}
