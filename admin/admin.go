@@ -75,6 +75,7 @@ type API struct {
 	svc      *checkout.Service
 	webhooks Webhooks
 	credit   Credit
+	recon    Reconciliation
 	health   Health
 	feed     *feed
 	staffDir *directory
@@ -107,6 +108,7 @@ func (a *API) Routes(r *mux.Router) {
 	a.creditRoutes(api)
 	a.staffRoutes(api, r)
 	a.merchantRoutes(api)
+	a.reconciliationRoutes(api, r)
 	a.pageRoutes(r)
 }
 

@@ -67,10 +67,11 @@ func parsePages() map[string]*template.Template {
 		"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"label":  func(v any) string { return label(fmt.Sprint(v)) },
+		"diff":   diffValue,
 	}
 	layout := template.Must(template.New("admin").Funcs(funcs).ParseFS(templates.FS, "admin_layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message", "dashboard", "audit", "staff", "staff_member", "password", "merchants", "merchant_secrets"} {
+	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message", "dashboard", "audit", "staff", "staff_member", "password", "merchants", "merchant_secrets", "reconciliation", "reconciliation_day"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templates.FS, "admin_"+name+".html"))
 	}
 	return pages

@@ -19,6 +19,7 @@ import (
 	"kassa/config"
 	"kassa/ledger"
 	"kassa/ratelimit"
+	"kassa/reconcile"
 	"kassa/scoring"
 	regionsync "kassa/sync"
 )
@@ -65,6 +66,10 @@ type Config struct {
 	Webhooks  webhook.Config      `mapstructure:"webhooks"`
 	Merchants []Merchant          `mapstructure:"merchants"`
 	Staff     []Staff             `mapstructure:"staff"`
+
+	// Reconciliation schedules the reconciliation of the acquirer's
+	// settlement files; package reconcile owns it.
+	Reconciliation reconcile.Settings `mapstructure:"reconciliation"`
 }
 
 // Peer is another region.
@@ -231,6 +236,8 @@ func DefaultConfig() Config {
 		Webhooks:  webhook.DefaultConfig(),
 		Merchants: []Merchant{{ID: DemoMerchantID, Name: "Demo Shop", APISecret: DemoAPISecret, WebhookSecret: DemoWebhookSecret}},
 		Staff:     []Staff{{Username: DemoStaffUser, Password: DemoStaffPassword, Role: "admin"}},
+
+		Reconciliation: reconcile.DefaultSettings(),
 	}
 }
 
@@ -323,7 +330,7 @@ func (c *Config) Validate() error {
 		{"backup", c.Backup.Validate}, {"sync", c.Sync.Validate},
 		{"checkout", func() error { return c.Checkout.Validate(production) }}, {"scoring", c.Scoring.Validate},
 		{"ledger", c.Ledger.Validate}, {"http", c.HTTP.Validate}, {"log", c.Log.Validate},
-		{"webhooks", c.Webhooks.Validate},
+		{"webhooks", c.Webhooks.Validate}, {"reconciliation", c.Reconciliation.Validate},
 	} {
 		if err := config.In(sec.name, sec.validate()); err != nil {
 			return err

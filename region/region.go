@@ -29,6 +29,7 @@ import (
 	"kassa/httperr"
 	"kassa/ledger"
 	"kassa/ratelimit"
+	"kassa/reconcile"
 	"kassa/scoring"
 	"kassa/static"
 	regionsync "kassa/sync"
@@ -47,6 +48,7 @@ type Region struct {
 	credit   *scoring.Engine
 	admin    *admin.API
 	webhooks *webhook.Dispatcher
+	recon    *reconcile.Reconciler
 	sim      *cards.Simulator
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -162,6 +164,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		return nil, err
 	}
 	r.node.SetGranter(rightsRouter{r.credit, r.checkout})
+	r.recon = r.newReconciler(nil, opts)
 	r.handler = r.routes()
 	built = true
 	return r, nil
@@ -354,7 +357,8 @@ func (r *Region) routes() http.Handler {
 	r.admin = admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).WithCredit(r.credit).WithUI(admin.UI{
 		Merchants: merchants, Asset: assets.Path,
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
-	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status})
+	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status}).
+		WithReconciliation(r.recon)
 	r.admin.Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	// The pages' posts count in buckets of their own, never against the
@@ -408,10 +412,14 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(5)
+		wg.Add(6)
 		go func() {
 			defer wg.Done()
 			r.admin.Run(syncCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			r.reconcileSettlements(syncCtx)
 		}()
 		go func() {
 			defer wg.Done()
