@@ -1,6 +1,7 @@
 package cards
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -150,9 +151,13 @@ func (c *Client) Authorize(ctx context.Context, p Payment) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("cards: authorize %s: encode: %w: %w", p.IdempotencyKey, ErrRejected, err)
 	}
-	res, err := c.do(ctx, http.MethodPost, c.base+"/payments", p.IdempotencyKey, body)
+	b, err := c.do(ctx, http.MethodPost, c.base+"/payments", p.IdempotencyKey, body, maxResponseBody)
 	if err != nil {
 		return Result{}, fmt.Errorf("cards: authorize %s: %w", p.IdempotencyKey, err)
+	}
+	res, err := decodeResult(b)
+	if err != nil {
+		return Result{}, fmt.Errorf("cards: authorize %s: %w: %w", p.IdempotencyKey, ErrUnknownOutcome, err)
 	}
 	return res, nil
 }
@@ -168,30 +173,40 @@ func (c *Client) Lookup(ctx context.Context, idempotencyKey string) (res Result,
 	if msg := checkIdempotencyKey(idempotencyKey); msg != "" {
 		return Result{}, false, fmt.Errorf("cards: lookup: idempotency key %s: %w", msg, ErrRejected)
 	}
-	res, err = c.do(ctx, http.MethodGet, c.base+"/payments?idempotency_key="+url.QueryEscape(idempotencyKey), "", nil)
+	b, err := c.do(ctx, http.MethodGet, c.base+"/payments?idempotency_key="+url.QueryEscape(idempotencyKey), "", nil, maxResponseBody)
 	switch {
 	case errors.Is(err, errNotFound):
 		return Result{}, false, nil
 	case err != nil:
 		return Result{}, false, fmt.Errorf("cards: lookup %s: %w", idempotencyKey, err)
 	}
+	if res, err = decodeResult(b); err != nil {
+		return Result{}, false, fmt.Errorf("cards: lookup %s: %w: %w", idempotencyKey, ErrUnavailable, err)
+	}
 	return res, true, nil
 }
 
-// errNotFound is the acquirer's 404 for a key it has no payment under, as
-// opposed to a 404 from a wrong URL, which must not read as "never charged".
-var errNotFound = errors.New("cards: no payment under this idempotency key")
+// errNotFound is the acquirer's 404 for a key or reference it has no
+// payment under, as opposed to a 404 from a wrong URL, which must not read
+// as "never charged".
+var errNotFound = errors.New("cards: not found at the acquirer")
 
-// do sends one request, with retries, and reads the answer. A GET changes
-// nothing at the acquirer, so where a POST's outcome would be unknown a GET
-// merely failed: ErrUnavailable.
-func (c *Client) do(ctx context.Context, method, u, key string, body []byte) (Result, error) {
+// errPaymentNotFound is the acquirer's 404 for an operation on a payment it
+// does not know.
+var errPaymentNotFound = errors.New("cards: no such payment at the acquirer")
+
+// do sends one request, with retries, and returns the body of a 2xx answer
+// of at most limit bytes. A GET changes nothing at the acquirer, so where a
+// POST's outcome would be unknown a GET merely failed: ErrUnavailable. The
+// caller decodes the body; a body it cannot decode leaves a POST's outcome
+// unknown.
+func (c *Client) do(ctx context.Context, method, u, key string, body []byte, limit int64) ([]byte, error) {
 	unknown := ErrUnknownOutcome
 	if method == http.MethodGet {
 		unknown = ErrUnavailable
 	}
 	if c.baseErr != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, c.baseErr)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, c.baseErr)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -205,9 +220,9 @@ func (c *Client) do(ctx context.Context, method, u, key string, body []byte) (Re
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, rb)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", "application/json, text/csv")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -220,33 +235,41 @@ func (c *Client) do(ctx context.Context, method, u, key string, body []byte) (Re
 			resp.Body.Close()
 		}
 		if rec.maybeDelivered() {
-			return Result{}, fmt.Errorf("%w after %d attempts: %w", unknown, rec.count(), err)
+			return nil, fmt.Errorf("%w after %d attempts: %w", unknown, rec.count(), err)
 		}
-		return Result{}, fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, rec.count(), err)
+		return nil, fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, rec.count(), err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: read answer (HTTP %d): %w", unknown, resp.StatusCode, err)
+		return nil, fmt.Errorf("%w: read answer (HTTP %d): %w", unknown, resp.StatusCode, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: answer (HTTP %d) over %d bytes", unknown, resp.StatusCode, limit)
 	}
 	switch s := resp.StatusCode; {
 	case s >= 200 && s < 300:
-		res, err := decodeResult(b)
-		if err != nil {
-			return Result{}, fmt.Errorf("%w: %w", unknown, err)
-		}
-		return res, nil
+		return b, nil
+	case s == http.StatusNotFound && errorCode(b) == RefusalPaymentNotFound:
+		return nil, errPaymentNotFound
 	case s == http.StatusNotFound && method == http.MethodGet && errorCode(b) == "not_found":
-		return Result{}, errNotFound
+		return nil, errNotFound
 	case s == http.StatusConflict:
-		return Result{}, fmt.Errorf("%w (HTTP 409 %s)", ErrIdempotencyConflict, errorCode(b))
-	case s == http.StatusTooManyRequests && !rec.maybeDelivered():
-		return Result{}, fmt.Errorf("%w: HTTP 429 after %d attempts", ErrUnavailable, rec.count())
+		return nil, fmt.Errorf("%w (HTTP 409 %s)", ErrIdempotencyConflict, errorCode(b))
+	case (s == http.StatusTooManyRequests || notProcessed(s, b)) && !rec.maybeDelivered():
+		return nil, fmt.Errorf("%w: HTTP %d after %d attempts", ErrUnavailable, s, rec.count())
 	case s >= 400 && s < 500 && s != http.StatusTooManyRequests:
-		return Result{}, fmt.Errorf("%w: HTTP %d %s", ErrRejected, s, errorCode(b))
+		return nil, fmt.Errorf("%w: HTTP %d %s", ErrRejected, s, errorCode(b))
 	default:
-		return Result{}, fmt.Errorf("%w: HTTP %d after %d attempts", unknown, s, rec.count())
+		return nil, fmt.Errorf("%w: HTTP %d after %d attempts", unknown, s, rec.count())
 	}
+}
+
+// notProcessed reports whether an answer says the acquirer did not process
+// the request: a 503 with error code not_processed. Any other 5xx may come
+// after the acquirer acted.
+func notProcessed(status int, body []byte) bool {
+	return status == http.StatusServiceUnavailable && errorCode(body) == codeNotProcessed
 }
 
 // decodeResult reads an acquirer's payment. An answer that is not a clear
@@ -316,6 +339,9 @@ func (a *attempts) observe(resp *http.Response, err error) {
 		// An answer: definite (2xx, 4xx) or "not processed" (429), else
 		// the acquirer may have done something before failing.
 		s := resp.StatusCode
+		if s == http.StatusServiceUnavailable && notProcessed(s, peek(resp)) {
+			return
+		}
 		if s < 200 || (s >= 300 && s < 400) || s >= 500 {
 			a.unknown = true
 		}
@@ -330,6 +356,17 @@ func (a *attempts) observe(resp *http.Response, err error) {
 	default:
 		a.unknown = true
 	}
+}
+
+// peek returns the start of resp's body and leaves the body to be read
+// again from its beginning.
+func peek(resp *http.Response) []byte {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+	return b
 }
 
 func (a *attempts) maybeDelivered() bool {

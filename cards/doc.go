@@ -25,6 +25,14 @@
 //   - The Simulator keeps of a card only its brand and last four, plus a
 //     keyed digest of the whole request so it can tell a replay from a
 //     conflicting reuse of a key. It logs nothing.
+//   - The Simulator keeps books per payment (authorized, captured, refunded,
+//     voided) and enforces them itself: captured+voided <= authorized and
+//     refunded <= captured after every operation, however the operations
+//     are ordered, repeated or faulted. An operation it refuses moves
+//     nothing. Captures, refunds and voids carry idempotency keys in the
+//     same namespace as authorizations, with the same replay and conflict
+//     rules. Its settlement file for a day lists exactly the captures and
+//     refunds that succeeded that day (UTC), so its sums equal the books.
 //
 // The package declares no Acquirer interface: the consumer (checkout)
 // declares the one it needs, and Client satisfies it.
@@ -50,6 +58,16 @@
 //	                                 (Simulator.Stall, default 30s, or until the caller
 //	                                 hangs up): the "outcome unknown" case; a lookup by
 //	                                 idempotency key answers at once with the approval
+//	4000 0000 0000 0341  visa        approved; every capture refused: capture_refused
+//	4000 0000 0000 5506  visa        approved; captures work, every refund refused: refund_refused
+//
+// # Failures on demand
+//
+// Besides the test cards, Simulator.SetFaults makes a share of requests
+// fail the ways a real acquirer does: refused (processing_refused), 503
+// before processing (nothing recorded), 500 after the operation is
+// committed, or an answer held back after it is committed. The faults are
+// drawn from a seeded generator, so a run can be repeated; see Faults.
 //
 // docs/cards.md describes the acquirer protocol and what a caller does with
 // each error.

@@ -2,8 +2,10 @@ package cards_test
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -159,6 +161,162 @@ func FuzzClientAnswer(f *testing.F) {
 		}
 		if err != nil && errors.Is(err, cards.ErrUnknownOutcome) {
 			t.Fatalf("lookup: got %v, want no unknown outcome from a read", err)
+		}
+	})
+}
+
+// FuzzSimulatorOperation feeds the simulator arbitrary capture, refund and
+// void requests: each is answered 200 or a 4xx in the error envelope, the
+// books never break their rules, and a refused request moves nothing.
+func FuzzSimulatorOperation(f *testing.F) {
+	f.Add(0, "k", `{"amount":1000,"currency":"SEK"}`)
+	f.Add(1, "k", `{"amount":1000,"currency":"SEK","reference":"ord_1"}`)
+	f.Add(2, "k", `{"amount":99999,"currency":"SEK"}`)
+	f.Add(0, "", `{"amount":1,"currency":"SEK"}`)
+	f.Add(1, "k", `{"amount":-1,"currency":"SEK"}`)
+	f.Add(2, "k", `{"amount":1,"currency":"SEK","pin":1}`)
+	f.Add(0, "k", `{"amount":1e3}`)
+	f.Add(0, "k", `{`)
+	f.Fuzz(func(t *testing.T, which int, key, body string) {
+		sim := cards.NewSimulator(func() time.Time { return now })
+		h := sim.Handler()
+		id := authorize(t, h, "auth", "4242424242424242", "ord_1", 5000)
+		operate(h, "captures", id, "setup", `{"amount":2000,"currency":"SEK"}`)
+		path := []string{"captures", "refunds", "voids"}[uint(which)%3]
+		w := operate(h, path, id, key, body)
+		b := books(t, h, "ord_1")
+		if b.Captured+b.Voided > b.Authorized || b.Refunded > b.Captured {
+			t.Fatalf("got books %+v", b)
+		}
+		switch {
+		case w.Code == http.StatusOK:
+			a := decodeOp(t, w)
+			if a.ID == "" || (a.Status != "succeeded" && a.Status != "refused") {
+				t.Fatalf("got 200 %q, want an operation", w.Body)
+			}
+			if a.Status == "refused" && (b.Captured != 2000 || b.Refunded != 0 || b.Voided != 0) {
+				t.Fatalf("refused, but the books moved: %+v", b)
+			}
+		case w.Code >= 400 && w.Code < 500:
+			if a := decodeOp(t, w); a.Error == nil || a.Error.Code == "" {
+				t.Fatalf("got %d %q, want an error body", w.Code, w.Body)
+			}
+			if b.Captured != 2000 || b.Refunded != 0 || b.Voided != 0 {
+				t.Fatalf("got %d, but the books moved: %+v", w.Code, b)
+			}
+		default:
+			t.Fatalf("got %d %q, want 200 or 4xx", w.Code, w.Body)
+		}
+	})
+}
+
+// FuzzParseSettlement: any input parses or fails with a *SettlementError;
+// what parses is valid, points at its line, and writes back to the same
+// text.
+func FuzzParseSettlement(f *testing.F) {
+	good := "2026-03-15,capture,op_1,pay_1,ord_1,k1,4000,SEK,2026-03-15T10:00:00Z"
+	f.Add(header + good + "\n")
+	f.Add(header + good + "\r\n" + strings.Replace(good, "capture", "refund", 1))
+	f.Add(header + `2026-03-15,refund,op_2,pay_1,"ord,""1""",k2,1,SEK,2026-03-15T23:59:59.999999999Z` + "\n")
+	f.Add(header)
+	f.Add("")
+	f.Add(header + "\n\n")
+	f.Add(header + strings.Replace(good, "4000", "-1", 1))
+	f.Add(header + `2026-03-15,capture,"op_1`)
+	f.Fuzz(func(t *testing.T, file string) {
+		lines, err := cards.ParseSettlement(strings.NewReader(file))
+		if err != nil {
+			var se *cards.SettlementError
+			if !errors.As(err, &se) || se.Line < 1 {
+				t.Fatalf("got %v, want a *SettlementError with a line", err)
+			}
+			return
+		}
+		for i, l := range lines {
+			if l.Line < 2 || (i > 0 && l.Line <= lines[i-1].Line) || l.Raw == "" {
+				t.Fatalf("got line %d %q after %d", l.Line, l.Raw, i)
+			}
+			if l.Amount <= 0 || (l.Type != "capture" && l.Type != "refund") || l.CreatedAt.Format(time.DateOnly) != l.Date {
+				t.Fatalf("accepted %+v", l)
+			}
+			var b strings.Builder
+			cw := csv.NewWriter(&b)
+			cw.Write([]string{l.Date, l.Type, l.OperationID, l.Payment, l.Reference, l.IdempotencyKey,
+				fmt.Sprint(l.Amount), l.Currency, l.CreatedAt.Format(time.RFC3339Nano)})
+			cw.Flush()
+			again, err := cards.ParseSettlement(strings.NewReader(header + b.String()))
+			if err != nil || len(again) != 1 {
+				t.Fatalf("written back as %q: got %v %v", b.String(), again, err)
+			}
+			a := again[0]
+			a.Line, a.Raw, l.Line, l.Raw = 0, "", 0, ""
+			if a != l {
+				t.Fatalf("written back: got %+v, want %+v", a, l)
+			}
+		}
+	})
+}
+
+// FuzzClientOperationAnswer feeds Capture arbitrary acquirer answers: it
+// must not panic, and must only report a result for a clear success or
+// refusal of the capture it asked for.
+func FuzzClientOperationAnswer(f *testing.F) {
+	f.Add(200, `{"id":"op_1","payment":"pay_1","type":"capture","status":"succeeded","refusal_code":"","amount":1000,"currency":"SEK","created":"2026-03-15T12:00:00Z"}`)
+	f.Add(200, `{"id":"op_1","payment":"pay_1","type":"capture","status":"refused","refusal_code":"capture_refused","amount":1000,"currency":"SEK","created":"2026-03-15T12:00:00Z"}`)
+	f.Add(200, `{"id":"op_1","payment":"pay_2","type":"refund","status":"succeeded","amount":1000,"currency":"SEK","created":"2026-03-15T12:00:00Z"}`)
+	f.Add(200, `{"id":"op_1","status":"pending"}`)
+	f.Add(404, `{"error":{"code":"payment_not_found"}}`)
+	f.Add(404, `404 page not found`)
+	f.Add(503, `{"error":{"code":"not_processed"}}`)
+	f.Add(500, `{"error":{"code":"internal"}}`)
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		if status < 100 || status > 999 {
+			status = 200
+		}
+		tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+		})
+		c := cards.NewClient("http://acquirer.test", tr, time.Second, 0)
+		res, err := c.Capture(context.Background(), cards.Operation{IdempotencyKey: "k", Payment: "pay_1", Amount: 1000, Currency: "SEK"})
+		if err != nil {
+			if !errors.Is(err, cards.ErrUnknownOutcome) && !errors.Is(err, cards.ErrUnavailable) &&
+				!errors.Is(err, cards.ErrRejected) && !errors.Is(err, cards.ErrIdempotencyConflict) {
+				t.Fatalf("got %v, want one of the package's errors", err)
+			}
+			return
+		}
+		if res.RefusalCode == cards.RefusalPaymentNotFound && status == 404 {
+			return
+		}
+		if status < 200 || status > 299 || res.ID == "" || res.Type != cards.OperationCapture || res.Payment != "pay_1" ||
+			res.Succeeded == (res.RefusalCode != "") {
+			t.Fatalf("got %+v from %d %q, want an error", res, status, body)
+		}
+	})
+}
+
+// FuzzClientBooksAnswer feeds Books arbitrary answers: found only with
+// well-formed books, never an unknown outcome from a read.
+func FuzzClientBooksAnswer(f *testing.F) {
+	f.Add(200, `{"authorized":1000,"captured":500,"refunded":0,"voided":0,"currency":"SEK","payments":[{"id":"pay_1","authorized":1000,"captured":500,"refunded":0,"voided":0,"currency":"SEK","status":"approved"}]}`)
+	f.Add(200, `{"authorized":-1,"currency":"SEK","payments":[]}`)
+	f.Add(200, `{"currency":"SEK","payments":[{"id":"","status":"approved","currency":"SEK"}]}`)
+	f.Add(404, `{"error":{"code":"not_found"}}`)
+	f.Add(200, `[`)
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		if status < 100 || status > 999 {
+			status = 200
+		}
+		tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+		})
+		c := cards.NewClient("http://acquirer.test", tr, time.Second, 0)
+		b, found, err := c.Books(context.Background(), "ord_1")
+		if err != nil && errors.Is(err, cards.ErrUnknownOutcome) {
+			t.Fatalf("got %v, want no unknown outcome from a read", err)
+		}
+		if found && (err != nil || len(b.Payments) == 0 || b.Authorized < 0 || b.Captured < 0 || b.Refunded < 0 || b.Voided < 0) {
+			t.Fatalf("got %+v %v %v from %d %q", b, found, err, status, body)
 		}
 	})
 }

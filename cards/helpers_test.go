@@ -29,6 +29,13 @@ func MustSimulator(tb testing.TB) (*cards.Simulator, *httptest.Server) {
 	return sim, MustServe(tb, sim.Handler())
 }
 
+// fataler is what the helpers need of a *testing.T, *testing.B or *rapid.T.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // card returns a valid card with number n.
 func card(n string) cards.Card {
 	cvc := "737"

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"kassa/httperr"
 )
@@ -34,34 +36,48 @@ const (
 // Simulator is an in-memory acquirer served over HTTP (see Handler), so
 // that kassa's real client path (timeouts, retries, idempotency) runs against
 // it. It approves or declines by card number as TestCards documents, keeps
-// each payment under its idempotency key and answers a repeated key with the
-// first answer, never charging twice.
+// each payment and each capture, refund and void under its idempotency key
+// and answers a repeated key with the first answer, never charging or
+// moving money twice. It keeps books per payment and refuses any operation
+// they do not allow, and writes a settlement file per day. SetFaults makes
+// it fail on purpose.
 //
 // Set the exported fields before serving. A Simulator is safe for concurrent
 // use.
 type Simulator struct {
-	// Stall is how long the answer for the stalling test card is held back
-	// when the caller does not hang up first. Zero means DefaultStall.
+	// Stall is how long the answer for the stalling test card, or one hit by
+	// the TimeoutAfter fault, is held back when the caller does not hang up
+	// first. Zero means DefaultStall.
 	Stall time.Duration
-	// Retention is how long a payment's record, and so its idempotency key,
-	// is kept. Zero means DefaultRetention.
+	// Retention is how long the answer under an idempotency key (of an
+	// authorization or an operation), and so the key, is kept. Books and
+	// settlement lines are kept for the Simulator's life. Zero means
+	// DefaultRetention.
 	Retention time.Duration
 
 	now   func() time.Time
 	key   [32]byte // keys request digests; never leaves the process
 	cards map[string]TestCard
 
-	mu      sync.Mutex
-	byKey   map[string]*simPayment
-	order   []string // idempotency keys, oldest first, for expiry
-	seq     int
-	charges int
+	mu       sync.Mutex
+	byKey    map[string]*simRecord // authorizations and operations share the keys
+	order    []string              // idempotency keys, oldest first, for expiry
+	seq      int
+	charges  int
+	payments map[string]*book   // by payment id, kept for the Simulator's life
+	byRef    map[string][]*book // the payments of a reference, oldest first
+	ops      []*simOp           // every operation, oldest first
+	opSeq    int
+	faults   Faults
+	rng      *mrand.Rand // nil until SetFaults
 }
 
-// simPayment is what the Simulator remembers of a payment: no number, no CVC.
-type simPayment struct {
+// simRecord is what the Simulator remembers under an idempotency key: no
+// number, no CVC.
+type simRecord struct {
 	digest  [32]byte // keyed digest of the request, to tell replays from conflicts
 	created time.Time
+	auth    bool // an authorization, which GET /payments?idempotency_key= answers
 	stall   bool
 	body    []byte // the answer, replayed byte for byte
 }
@@ -72,7 +88,8 @@ func NewSimulator(now func() time.Time) *Simulator {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Simulator{now: now, cards: map[string]TestCard{}, byKey: map[string]*simPayment{}}
+	s := &Simulator{now: now, cards: map[string]TestCard{}, byKey: map[string]*simRecord{},
+		payments: map[string]*book{}, byRef: map[string][]*book{}}
 	rand.Read(s.key[:]) // never fails: it crashes the program instead
 	for _, tc := range TestCards() {
 		s.cards[digitsOf(tc.Number)] = tc
@@ -111,6 +128,11 @@ const (
 //
 //	POST /payments                    charge a card; header Idempotency-Key required
 //	GET  /payments?idempotency_key=K  the answer given for key K; 404 if none
+//	POST /payments/{id}/captures      capture, refund or void an amount of payment id;
+//	POST /payments/{id}/refunds       header Idempotency-Key required
+//	POST /payments/{id}/voids
+//	GET  /payments?reference=R        the books of R's payments; 404 if none
+//	GET  /settlements/YYYY-MM-DD.csv  the day's succeeded captures and refunds
 //
 // A malformed request gets a 4xx with kassa's error envelope (httperr:
 // {"error": {"code", "message", "field", "correlation_id"}}) and is not
@@ -119,13 +141,17 @@ func (s *Simulator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /payments", s.create)
 	mux.HandleFunc("GET /payments", s.lookup)
+	mux.HandleFunc("POST /payments/{id}/captures", s.operate(OperationCapture))
+	mux.HandleFunc("POST /payments/{id}/refunds", s.operate(OperationRefund))
+	mux.HandleFunc("POST /payments/{id}/voids", s.operate(OperationVoid))
+	mux.HandleFunc("GET /settlements/{file}", s.settlement)
 	return mux
 }
 
 func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
 	if msg := checkIdempotencyKey(key); msg != "" {
-		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_idempotency_key", Message: "Idempotency-Key header: " + msg})
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_idempotency_key", Message: "Idempotency-Key header: " + msg, Field: "Idempotency-Key"})
 		return
 	}
 	req, status, code, msg := decodePayment(w, r)
@@ -141,18 +167,33 @@ func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
 	p, replay := s.byKey[key]
 	if replay && !hmac.Equal(p.digest[:], digest[:]) {
 		s.mu.Unlock()
-		httperr.Write(w, httperr.Error{Status: http.StatusConflict, Code: "idempotency_conflict", Message: "this Idempotency-Key was used with a different payment"})
+		writeConflict(w)
+		return
+	}
+	f := s.draw(true)
+	if f == faultFailBefore {
+		s.mu.Unlock()
+		writeNotProcessed(w)
 		return
 	}
 	if !replay {
-		p = s.charge(key, req, digest, now)
+		p = s.charge(key, req, digest, now, f == faultRefuse)
 	}
 	s.mu.Unlock()
+	s.answer(w, r, p, replay, f)
+}
 
-	if p.stall {
+// answer writes the recorded answer p, after what fault f asks for.
+func (s *Simulator) answer(w http.ResponseWriter, r *http.Request, p *simRecord, replay bool, f fault) {
+	if f == faultFailAfter {
+		httperr.Write(w, httperr.Error{Status: http.StatusInternalServerError, Code: "internal",
+			Message: "the acquirer failed after processing the request; repeat it with the same Idempotency-Key"})
+		return
+	}
+	if p.stall || f == faultTimeoutAfter {
 		s.hold(r.Context())
 		if r.Context().Err() != nil {
-			return // the caller gave up; the charge stands
+			return // the caller gave up; what was committed stands
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -163,23 +204,49 @@ func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
 	w.Write(p.body)
 }
 
-// charge decides a new payment and records it. s.mu must be held.
-func (s *Simulator) charge(key string, req paymentBody, digest [32]byte, now time.Time) *simPayment {
+// codeNotProcessed is the error code of a 503 that promises the request was
+// not processed, so the client may count it as not delivered.
+const codeNotProcessed = "not_processed"
+
+func writeNotProcessed(w http.ResponseWriter) {
+	httperr.Write(w, httperr.Error{Status: http.StatusServiceUnavailable, Code: codeNotProcessed,
+		Message: "the acquirer did not process the request; repeat it with the same Idempotency-Key"})
+}
+
+func writeConflict(w http.ResponseWriter) {
+	httperr.Write(w, httperr.Error{Status: http.StatusConflict, Code: "idempotency_conflict",
+		Message: "this Idempotency-Key was used with a different request", Field: "Idempotency-Key"})
+}
+
+// charge decides a new payment and records it, and its books. refuse is
+// the Refuse fault: decline whatever the card. s.mu must be held.
+func (s *Simulator) charge(key string, req paymentBody, digest [32]byte, now time.Time, refuse bool) *simRecord {
 	card := Card{Number: req.Number, ExpMonth: req.ExpMonth, ExpYear: req.ExpYear, CVC: req.CVC}
 	d := digitsOf(card.Number)
 	status, decline, stall := statusApproved, "", false
+	tc := s.cards[d]
 	var fe *FieldError
 	if err := Check(card, now); errors.As(err, &fe) {
 		status, decline = statusDeclined, fe.Code
-	} else if tc, ok := s.cards[d]; ok {
+	} else if refuse {
+		status, decline = statusDeclined, RefusalProcessingRefused
+	} else if tc.Number != "" {
 		stall = tc.Stalls
 		if !tc.Approved {
 			status, decline = statusDeclined, tc.DeclineCode
 		}
 	}
 	s.seq++
+	id := fmt.Sprintf("pay_%08d", s.seq)
+	b := &book{id: id, reference: req.Reference, currency: req.Currency, approved: status == statusApproved,
+		refuseCaptures: tc.RefusesCaptures, refuseRefunds: tc.RefusesRefunds}
+	if b.approved {
+		b.authorized = req.Amount
+	}
+	s.payments[id] = b
+	s.byRef[req.Reference] = append(s.byRef[req.Reference], b)
 	body, err := json.Marshal(paymentResponse{
-		ID:          fmt.Sprintf("pay_%08d", s.seq),
+		ID:          id,
 		Status:      status,
 		DeclineCode: decline,
 		Amount:      req.Amount,
@@ -192,7 +259,7 @@ func (s *Simulator) charge(key string, req paymentBody, digest [32]byte, now tim
 	if err != nil {
 		panic(fmt.Sprintf("cards: encode payment: %v", err)) // plain strings and numbers always encode
 	}
-	p := &simPayment{digest: digest, created: now, stall: stall, body: append(body, '\n')}
+	p := &simRecord{digest: digest, created: now, auth: true, stall: stall, body: append(body, '\n')}
 	s.byKey[key] = p
 	s.order = append(s.order, key)
 	if status == statusApproved {
@@ -232,16 +299,25 @@ func (s *Simulator) hold(ctx context.Context) {
 }
 
 func (s *Simulator) lookup(w http.ResponseWriter, r *http.Request) {
-	key := r.URL.Query().Get("idempotency_key")
+	q := r.URL.Query()
+	if q.Has("reference") {
+		if q.Has("idempotency_key") {
+			httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "malformed", Message: "give idempotency_key or reference, not both"})
+			return
+		}
+		s.books(w, q.Get("reference"))
+		return
+	}
+	key := q.Get("idempotency_key")
 	if msg := checkIdempotencyKey(key); msg != "" {
-		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_idempotency_key", Message: "idempotency_key: " + msg})
+		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "invalid_idempotency_key", Message: "idempotency_key: " + msg, Field: "idempotency_key"})
 		return
 	}
 	s.mu.Lock()
 	s.expire(s.now())
 	p, ok := s.byKey[key]
 	s.mu.Unlock()
-	if !ok {
+	if !ok || !p.auth {
 		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no payment was received with this idempotency key"})
 		return
 	}
@@ -255,7 +331,7 @@ func (s *Simulator) lookup(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) digest(req paymentBody) [32]byte {
 	mac := hmac.New(sha256.New, s.key[:])
 	for _, f := range []string{
-		strconv.FormatInt(req.Amount, 10), req.Currency, digitsOf(req.Number),
+		"authorize", strconv.FormatInt(req.Amount, 10), req.Currency, digitsOf(req.Number),
 		strconv.Itoa(req.ExpMonth), strconv.Itoa(req.ExpYear), req.CVC, req.Reference,
 	} {
 		fmt.Fprintf(mac, "%d:%s,", len(f), f)
@@ -284,8 +360,8 @@ func decodePayment(w http.ResponseWriter, r *http.Request) (req paymentBody, sta
 		return req, http.StatusBadRequest, "invalid_currency", "currency must be an ISO 4217 code such as SEK"
 	case req.Number == "":
 		return req, http.StatusBadRequest, "missing_number", "number is required"
-	case len(req.Reference) > maxReferenceLen:
-		return req, http.StatusBadRequest, "invalid_reference", fmt.Sprintf("reference is over %d bytes", maxReferenceLen)
+	case checkReference(req.Reference) != "":
+		return req, http.StatusBadRequest, "invalid_reference", "reference: " + checkReference(req.Reference)
 	}
 	return req, 0, "", ""
 }
@@ -320,6 +396,21 @@ func isCurrency(c string) bool {
 		}
 	}
 	return true
+}
+
+// checkReference returns what is wrong with a reference, or "". A
+// reference is written into settlement files, one line per operation, so it
+// holds no control characters.
+func checkReference(ref string) string {
+	if len(ref) > maxReferenceLen {
+		return fmt.Sprintf("over %d bytes", maxReferenceLen)
+	}
+	for _, c := range ref {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == utf8.RuneError {
+			return "only printable UTF-8 characters"
+		}
+	}
+	return ""
 }
 
 // checkIdempotencyKey returns what is wrong with key, or "".

@@ -50,7 +50,7 @@ type answer struct {
 	} `json:"error"`
 }
 
-func decode(tb testing.TB, w *httptest.ResponseRecorder) answer {
+func decode(tb fataler, w *httptest.ResponseRecorder) answer {
 	tb.Helper()
 	var a answer
 	if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil {

@@ -20,8 +20,14 @@ type TestCard struct {
 	// Stalls: the Simulator approves and charges, then holds the answer back
 	// until Simulator.Stall passes or the caller gives up. A lookup by
 	// idempotency key answers at once.
-	Stalls      bool
-	Description string
+	Stalls bool
+	// RefusesCaptures: the Simulator approves the authorization and refuses
+	// every capture of it with RefusalCaptureRefused.
+	RefusesCaptures bool
+	// RefusesRefunds: the Simulator approves and captures, and refuses every
+	// refund with RefusalRefundRefused.
+	RefusesRefunds bool
+	Description    string
 }
 
 // TestCards returns the Simulator's test cards, the same table as the
@@ -38,5 +44,7 @@ func TestCards() []TestCard {
 		{Number: "4000 0000 0000 0127", Brand: BrandVisa, DeclineCode: DeclineIncorrectCVC, Description: "incorrect CVC, whatever the CVC sent"},
 		{Number: "4000 0000 0000 0119", Brand: BrandVisa, DeclineCode: DeclineProcessingError, Description: "processing error at the acquirer, every time; the shopper may try again"},
 		{Number: "4000 0000 0000 3220", Brand: BrandVisa, Approved: true, Stalls: true, Description: "approved and charged, answer held back: outcome unknown to the caller until it looks the payment up"},
+		{Number: "4000 0000 0000 0341", Brand: BrandVisa, Approved: true, RefusesCaptures: true, Description: "approved; every capture refused with capture_refused (voids work)"},
+		{Number: "4000 0000 0000 5506", Brand: BrandVisa, Approved: true, RefusesRefunds: true, Description: "approved and capturable; every refund refused with refund_refused"},
 	}
 }
