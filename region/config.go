@@ -20,6 +20,7 @@ import (
 	"kassa/ledger"
 	"kassa/ratelimit"
 	"kassa/scoring"
+	"kassa/settlement"
 	regionsync "kassa/sync"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	Webhooks  webhook.Config      `mapstructure:"webhooks"`
 	Merchants []Merchant          `mapstructure:"merchants"`
 	Staff     []Staff             `mapstructure:"staff"`
+
+	// Settlement is the fees of merchant settlement reports, owned by
+	// the settlement package.
+	Settlement settlement.Settings `mapstructure:"settlement"`
 }
 
 // Peer is another region.
@@ -222,7 +227,7 @@ func DefaultConfig() Config {
 	ls.Synchronous = ""
 	return Config{
 		Mode: "development", Region: "r1", Listen: "127.0.0.1:8080", DataDir: "./data", Durability: "local",
-		Backup: backup.DefaultSettings(), Sync: regionsync.DefaultSettings(), Ledger: ls,
+		Backup: backup.DefaultSettings(), Sync: regionsync.DefaultSettings(), Ledger: ls, Settlement: settlement.DefaultSettings(),
 		HTTP: HTTPConfig{ReadTimeout: DefaultReadTimeout, WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout,
 			ShutdownTimeout: DefaultShutdownTimeout, MaxBodyBytes: DefaultMaxBodyBytes},
 		Log:       LogConfig{Level: "info", Format: "text"},
@@ -323,7 +328,7 @@ func (c *Config) Validate() error {
 		{"backup", c.Backup.Validate}, {"sync", c.Sync.Validate},
 		{"checkout", func() error { return c.Checkout.Validate(production) }}, {"scoring", c.Scoring.Validate},
 		{"ledger", c.Ledger.Validate}, {"http", c.HTTP.Validate}, {"log", c.Log.Validate},
-		{"webhooks", c.Webhooks.Validate},
+		{"webhooks", c.Webhooks.Validate}, {"settlement", c.Settlement.Validate},
 	} {
 		if err := config.In(sec.name, sec.validate()); err != nil {
 			return err
