@@ -84,6 +84,8 @@ type API struct {
 	sessions *sessions
 	throttle *ratelimit.Throttle
 	pages    map[string]*template.Template
+
+	settlements Settlements // WithSettlements
 }
 
 // New returns the admin API and UI. It draws the key that signs the UI's
@@ -107,6 +109,7 @@ func (a *API) Routes(r *mux.Router) {
 	a.creditRoutes(api)
 	a.staffRoutes(api, r)
 	a.merchantRoutes(api)
+	a.settlementRoutes(api, r)
 	a.pageRoutes(r)
 }
 
