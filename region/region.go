@@ -30,6 +30,7 @@ import (
 	"kassa/ledger"
 	"kassa/ratelimit"
 	"kassa/scoring"
+	"kassa/settlement"
 	"kassa/static"
 	regionsync "kassa/sync"
 )
@@ -339,7 +340,8 @@ func (r *Region) routes() http.Handler {
 		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)})).Methods(http.MethodGet)
 	r.node.Routes(m)
 	limiter := ratelimit.New(r.cfg.Checkout.RatePerMerchant, r.cfg.Checkout.RatePerClient, nil)
-	merchantapi.New(r.checkout, limiter, r.ready.Load, r.log).Routes(m)
+	reports := settlement.New(r.ledger, r.cfg.Settlement)
+	merchantapi.New(r.checkout, limiter, r.ready.Load, r.log).WithSettlements(reports).Routes(m)
 	staff := r.cfg.AdminStaff()
 	assets := static.New("/static/")
 	merchants := make([]string, len(r.cfg.Merchants))
@@ -349,7 +351,7 @@ func (r *Region) routes() http.Handler {
 	r.admin = admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).WithCredit(r.credit).WithUI(admin.UI{
 		Merchants: merchants, Asset: assets.Path,
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
-	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status})
+	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status}).WithSettlements(reports)
 	r.admin.Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	// The pages' posts count in buckets of their own, never against the
