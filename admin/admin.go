@@ -85,6 +85,8 @@ type API struct {
 	sessions *sessions
 	throttle *ratelimit.Throttle
 	pages    map[string]*template.Template
+
+	settlements Settlements // WithSettlements
 }
 
 // New returns the admin API and UI. It draws the key that signs the UI's
@@ -109,6 +111,7 @@ func (a *API) Routes(r *mux.Router) {
 	a.staffRoutes(api, r)
 	a.merchantRoutes(api)
 	a.reconciliationRoutes(api, r)
+	a.settlementRoutes(api, r)
 	a.pageRoutes(r)
 }
 

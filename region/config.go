@@ -21,6 +21,7 @@ import (
 	"kassa/ratelimit"
 	"kassa/reconcile"
 	"kassa/scoring"
+	"kassa/settlement"
 	regionsync "kassa/sync"
 )
 
@@ -70,6 +71,10 @@ type Config struct {
 	// Reconciliation schedules the reconciliation of the acquirer's
 	// settlement files; package reconcile owns it.
 	Reconciliation reconcile.Settings `mapstructure:"reconciliation"`
+
+	// Settlement is the fees of merchant settlement reports, owned by
+	// the settlement package.
+	Settlement settlement.Settings `mapstructure:"settlement"`
 }
 
 // Peer is another region.
@@ -227,7 +232,7 @@ func DefaultConfig() Config {
 	ls.Synchronous = ""
 	return Config{
 		Mode: "development", Region: "r1", Listen: "127.0.0.1:8080", DataDir: "./data", Durability: "local",
-		Backup: backup.DefaultSettings(), Sync: regionsync.DefaultSettings(), Ledger: ls,
+		Backup: backup.DefaultSettings(), Sync: regionsync.DefaultSettings(), Ledger: ls, Settlement: settlement.DefaultSettings(),
 		HTTP: HTTPConfig{ReadTimeout: DefaultReadTimeout, WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout,
 			ShutdownTimeout: DefaultShutdownTimeout, MaxBodyBytes: DefaultMaxBodyBytes},
 		Log:       LogConfig{Level: "info", Format: "text"},
@@ -331,6 +336,7 @@ func (c *Config) Validate() error {
 		{"checkout", func() error { return c.Checkout.Validate(production) }}, {"scoring", c.Scoring.Validate},
 		{"ledger", c.Ledger.Validate}, {"http", c.HTTP.Validate}, {"log", c.Log.Validate},
 		{"webhooks", c.Webhooks.Validate}, {"reconciliation", c.Reconciliation.Validate},
+		{"settlement", c.Settlement.Validate},
 	} {
 		if err := config.In(sec.name, sec.validate()); err != nil {
 			return err

@@ -31,6 +31,7 @@ import (
 	"kassa/ratelimit"
 	"kassa/reconcile"
 	"kassa/scoring"
+	"kassa/settlement"
 	"kassa/static"
 	regionsync "kassa/sync"
 )
@@ -50,6 +51,7 @@ type Region struct {
 	webhooks *webhook.Dispatcher
 	recon    *reconcile.Reconciler
 	sim      *cards.Simulator
+	acquirer *cards.Client
 	registry *prometheus.Registry
 	handler  http.Handler
 	ready    atomic.Bool
@@ -164,7 +166,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		return nil, err
 	}
 	r.node.SetGranter(rightsRouter{r.credit, r.checkout})
-	r.recon = r.newReconciler(nil, opts)
+	r.recon = r.newReconciler(settlementSource(r.acquirer), opts)
 	r.handler = r.routes()
 	built = true
 	return r, nil
@@ -190,6 +192,7 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 		transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	acquirer := cards.NewClient(acquirerURL, transport, cfg.Checkout.AcquirerTimeout, 2)
+	r.acquirer = acquirer
 	merchants := make([]checkout.MerchantConfig, len(cfg.Merchants))
 	for i, m := range cfg.Merchants {
 		merchants[i] = checkout.MerchantConfig{ID: m.ID, Name: m.Name, APISecret: m.APISecret, WebhookSecret: m.WebhookSecret}
@@ -347,7 +350,8 @@ func (r *Region) routes() http.Handler {
 		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)})).Methods(http.MethodGet)
 	r.node.Routes(m)
 	limiter := ratelimit.New(r.cfg.Checkout.RatePerMerchant, r.cfg.Checkout.RatePerClient, nil)
-	merchantapi.New(r.checkout, limiter, r.ready.Load, r.log).Routes(m)
+	reports := settlement.New(r.ledger, r.cfg.Settlement)
+	merchantapi.New(r.checkout, limiter, r.ready.Load, r.log).WithSettlements(reports).Routes(m)
 	staff := r.cfg.AdminStaff()
 	assets := static.New("/static/")
 	merchants := make([]string, len(r.cfg.Merchants))
@@ -358,7 +362,7 @@ func (r *Region) routes() http.Handler {
 		Merchants: merchants, Asset: assets.Path,
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
 	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status}).
-		WithReconciliation(r.recon)
+		WithReconciliation(r.recon).WithSettlements(reports)
 	r.admin.Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	// The pages' posts count in buckets of their own, never against the

@@ -27,6 +27,8 @@ type API struct {
 	throttle *ratelimit.Throttle
 	ready    func() bool
 	log      *slog.Logger
+	// settlements, when set (WithSettlements), serves GET /v1/settlements.
+	settlements Settlements
 }
 
 // New returns the merchant API over svc. limiter, when not nil, limits
@@ -64,6 +66,7 @@ func (a *API) Routes(r *mux.Router) {
 	v1.HandleFunc("/orders/{id}/cancel", a.merchant(a.cancel)).Methods(http.MethodPost)
 	v1.HandleFunc("/orders/{id}/extend", a.merchant(a.extend)).Methods(http.MethodPost)
 	v1.HandleFunc("/orders/{id}/release", a.merchant(a.release)).Methods(http.MethodPost)
+	v1.HandleFunc("/settlements", a.merchant(a.listSettlements)).Methods(http.MethodGet)
 }
 
 // errorOf is the one table from checkout's domain errors to HTTP: the

@@ -22,6 +22,7 @@ import (
 	"kassa/checkout"
 	"kassa/checkout/merchantapi"
 	"kassa/region"
+	"kassa/settlement"
 )
 
 // oaDoc is the part of an OpenAPI 3.0 document these tests read.
@@ -260,14 +261,22 @@ func TestOpenAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The query parameters listOrders reads.
-		var query []string
-		for _, m := range regexp.MustCompile(`q\.Get\("([a-z_]+)"\)`).FindAllStringSubmatch(string(src), -1) {
-			query = append(query, m[1])
+		// The query parameters listOrders reads, and listSettlements.
+		queryOf := func(src []byte, file string) []string {
+			var query []string
+			for _, m := range regexp.MustCompile(`q\.Get\("([a-z_]+)"\)`).FindAllStringSubmatch(string(src), -1) {
+				query = append(query, m[1])
+			}
+			if len(query) == 0 {
+				t.Fatalf(`found no q.Get("...") in %s; update this test to find the query parameters`, file)
+			}
+			return query
 		}
-		if len(query) == 0 {
-			t.Fatal(`found no q.Get("...") in api.go; update this test to find the query parameters`)
+		settleSrc, err := os.ReadFile("settlements.go")
+		if err != nil {
+			t.Fatal(err)
 		}
+		queries := map[string][]string{"/v1/orders": queryOf(src, "api.go"), "/v1/settlements": queryOf(settleSrc, "settlements.go")}
 		ids := map[string]string{}
 		for path, item := range doc.Paths {
 			for method, op := range item.operations() {
@@ -288,8 +297,8 @@ func TestOpenAPI(t *testing.T) {
 						t.Errorf("%s: path parameter %s is not declared (required)", where, m[1])
 					}
 				}
-				if path == "/v1/orders" && method == http.MethodGet {
-					for _, q := range query {
+				if method == http.MethodGet {
+					for _, q := range queries[path] {
 						if params["query:"+q] == nil {
 							t.Errorf("%s: api.go reads query parameter %s, which is not documented", where, q)
 						}
@@ -331,9 +340,13 @@ func TestOpenAPI(t *testing.T) {
 	})
 
 	t.Run("error codes", func(t *testing.T) {
-		src, err := os.ReadFile("api.go")
-		if err != nil {
-			t.Fatal(err)
+		var src []byte
+		for _, file := range []string{"api.go", "settlements.go"} {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src = append(src, b...)
 		}
 		errBody := doc.Components.Schemas["ErrorBody"]
 		errSchema := doc.Components.Schemas["Error"]
@@ -374,6 +387,7 @@ func TestOpenAPI(t *testing.T) {
 			"AuthorizeRequest": checkout.AuthorizeRequest{}, "Decision": checkout.Decision{},
 			"CardFacts": checkout.CardFacts{}, "Movement": checkout.Movement{},
 			"ConsumerView": checkout.ConsumerView{}, "Order": checkout.Order{},
+			"Settlement": settlement.Row{},
 		} {
 			t.Run(name, func(t *testing.T) {
 				s := doc.Components.Schemas[name]
@@ -501,6 +515,23 @@ func TestOpenAPI(t *testing.T) {
 			checkAnswer(t, doc, "GET", "/v1/orders", bad, 400)
 		}
 		checkAnswer(t, doc, "GET", "/v1/orders", call(t, "GET", base+"/orders", "", nil), 400)
+
+		// Settlements: entries as checkout records them, on two days.
+		store := r1.r.Ledger()
+		settle(t, store, "order.captured", "ord_oa1", "demo", "2026-03-01", "card", "SEK", 10000)
+		settle(t, store, "order.captured", "ord_oa2", "demo", "2026-03-01", "card", "EUR", 2000)
+		settle(t, store, "order.refunded", "ord_oa1", "demo", "2026-03-02", "card", "SEK", 500)
+		sl := call(t, "GET", base+"/settlements?from=2026-03-01&to=2026-03-31&limit=2", "", nil)
+		checkAnswer(t, doc, "GET", "/v1/settlements", sl, 200)
+		if rows, _ := sl.body["data"].([]any); len(rows) != 2 || sl.body["has_more"] != true {
+			t.Fatalf("settlements, first page: got %s", sl.raw)
+		}
+		checkAnswer(t, doc, "GET", "/v1/settlements", call(t, "GET", base+"/settlements?from=2026-03-01&to=2026-03-31&starting_after=2026-03-01:SEK", "", nil), 200)
+		for _, q := range []string{"to=2026-03-01", "from=2026-03-01", "from=2026-3-1&to=2026-03-02", "from=2026-03-02&to=2026-03-01",
+			"from=2026-01-01&to=2026-12-31", "from=2026-03-01&to=2026-03-02&limit=101", "from=2026-03-01&to=2026-03-02&starting_after=SEK"} {
+			checkAnswer(t, doc, "GET", "/v1/settlements", call(t, "GET", base+"/settlements?"+q, "", nil), 400)
+		}
+		checkAnswer(t, doc, "GET", "/v1/settlements", callAs(t, "", "", "GET", base+"/settlements?from=2026-03-01&to=2026-03-02", "", nil), 401)
 	})
 
 	t.Run("rate limited", func(t *testing.T) {
