@@ -39,7 +39,7 @@ func TestEveryJSONErrorHasOneShape(t *testing.T) {
 		{"admin API", "POST", "/admin/api/orders/ord_nope/webhooks/e1/resend", staff, map[string]string{"Content-Type": "text/plain"}, "x", 415, "unsupported_media_type", ""},
 		{"sync", "POST", "/sync/v1/entries", nil, nil, "{}", 403, "unknown_peer", ""},
 		{"sync", "GET", "/sync/v1/entries?origin=r1", nil, nil, "", 403, "unknown_peer", ""},
-		{"card simulator", "POST", "/simulator/acquirer/v1/payments", nil, nil, "{}", 400, "invalid_idempotency_key", ""},
+		{"card simulator", "POST", "/simulator/acquirer/v1/payments", nil, nil, "{}", 400, "invalid_idempotency_key", "Idempotency-Key"},
 		{"card simulator", "GET", "/simulator/acquirer/v1/payments?idempotency_key=nope", nil, nil, "", 404, "not_found", ""},
 	}
 	for i, tt := range tests {

@@ -9,6 +9,8 @@ package regiontest
 
 import (
 	"bytes"
+	"kassa/reconcile"
+	"kassa/settlement"
 	"sync"
 	"time"
 
@@ -38,9 +40,11 @@ func Config(id, dir, listen string) region.Config {
 		Ledger: ledger.Settings{Synchronous: "NORMAL", MaxBatch: 1024},
 		HTTP: region.HTTPConfig{ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 			ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20},
-		Log:       region.LogConfig{Level: "info", Format: "text"},
-		Merchants: []region.Merchant{{ID: "demo", Name: "Demo Shop", APISecret: "sk_test_demo", WebhookSecret: "whsec_test_demo"}},
-		Staff:     []region.Staff{{Username: "admin", Password: "admin-demo", Role: "admin"}},
+		Log:            region.LogConfig{Level: "info", Format: "text"},
+		Merchants:      []region.Merchant{{ID: "demo", Name: "Demo Shop", APISecret: "sk_test_demo", WebhookSecret: "whsec_test_demo"}},
+		Staff:          []region.Staff{{Username: "admin", Password: "admin-demo", Role: "admin"}},
+		Reconciliation: reconcile.DefaultSettings(),
+		Settlement:     settlement.DefaultSettings(),
 	}
 }
 
