@@ -282,6 +282,11 @@ func (r *Region) Credit() *scoring.Engine { return r.credit }
 // Checkout returns the region's checkout service.
 func (r *Region) Checkout() *checkout.Service { return r.checkout }
 
+// Simulator returns the simulated acquirer this region serves in
+// development (nil when it calls a configured acquirer), for tests that set
+// its failure knobs.
+func (r *Region) Simulator() *cards.Simulator { return r.sim }
+
 // Webhooks returns the region's webhook dispatcher.
 func (r *Region) Webhooks() *webhook.Dispatcher { return r.webhooks }
 
