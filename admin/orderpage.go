@@ -379,6 +379,12 @@ func (a *API) afterOp(w http.ResponseWriter, r *http.Request, s session, v *view
 	op string, replayed bool, err error, done, again string) {
 	o := ov.Order
 	if err != nil {
+		// A card operation the acquirer refused, or could not be asked,
+		// has written its request and its outcome: the page shows the
+		// order as it is now, with them, not as it was before the form.
+		if now, rerr := a.orderView(r.Context(), o.ID); rerr == nil {
+			ov = now
+		}
 		if !a.opFailed(w, r, s, v, ov, f, op, err) {
 			a.internalError(w, r, v, fmt.Errorf("%s %s: %w", op, o.ID, err))
 		}
