@@ -37,9 +37,9 @@ type Op struct {
 	Amount   int64  // requested minor units (0: all open)
 	Start    time.Duration
 	End      time.Duration
-	Status   int    // HTTP status of the final answer; 0 if none
-	Region   string // region id that gave the final answer
-	Outcome  string // see the Outcome constants
+	Status   int             // HTTP status of the final answer; 0 if none
+	Region   string          // region id that gave the final answer
+	Outcome  string          // see the Outcome constants
 	Body     json.RawMessage // the final answer's body (2xx and 4xx)
 }
 
