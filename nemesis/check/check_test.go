@@ -12,7 +12,13 @@ import (
 
 var regions = []string{"eu", "us", "ap"}
 
-func body(tb testing.TB, v any) json.RawMessage {
+// fataler is what body needs of a *testing.T or *rapid.T.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+func body(tb fataler, v any) json.RawMessage {
 	tb.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
