@@ -383,3 +383,32 @@ func TestEmptyHistory(t *testing.T) {
 		t.Errorf("got availability %v, checkouts %d, want 0, 0", r.Availability, r.Checkouts)
 	}
 }
+
+func TestSeries(t *testing.T) {
+	h := cleanHistory(t)
+	h.Lag = []check.Sample{{At: 2 * time.Second, Region: "us", Ms: 30}, {At: time.Second, Region: "eu", Ms: 12}}
+	s := check.NewSeries(h, time.Second, 0)
+	// The last op ends at 12.3 s: buckets 0 s to 12 s.
+	if s.BucketMs != 1000 || s.DurationMs != 12300 || len(s.Points) != 13 {
+		t.Fatalf("got bucket %d, duration %d, %d points, want 1000, 12300, 13", s.BucketMs, s.DurationMs, len(s.Points))
+	}
+	want := []check.Point{
+		{AtMs: 0, Answered: 2, Authorizes: 1, AuthorizeP50Ms: 30, AuthorizeP99Ms: 30},
+		{AtMs: 1000, Answered: 4, Authorizes: 1, AuthorizeP50Ms: 80, AuthorizeP99Ms: 80},
+		{AtMs: 2000, Answered: 2, Authorizes: 1, AuthorizeP50Ms: 40, AuthorizeP99Ms: 40},
+	}
+	for i, w := range want {
+		if s.Points[i] != w {
+			t.Errorf("point %d: got %+v, want %+v", i, s.Points[i], w)
+		}
+	}
+	if p := s.Points[12]; p.Unanswered != 1 || p.Answered != 0 {
+		t.Errorf("last point: got %+v, want the timed-out capture unanswered", p)
+	}
+	if len(s.Lag) != 2 || s.Lag[0].Region != "eu" || s.Lag[1].Ms != 30 {
+		t.Errorf("got lag %+v, want eu at 1 s then us at 2 s", s.Lag)
+	}
+	if len(s.Faults) != 1 || s.Faults[0].Kind != "partition" {
+		t.Errorf("got faults %+v, want the partition", s.Faults)
+	}
+}
