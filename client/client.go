@@ -195,8 +195,10 @@ func NewKey() string { return rand.Text() }
 // json.RawMessage as they are, anything else marshalled.
 //
 // The error wraps ErrDeadline when the deadline passed without a final
-// answer (the last response, if any, is returned with it), ErrNoKey for a
-// POST without a key, or the context's error if ctx was cancelled.
+// answer, or would before any region could be asked again (the last
+// response, if any, is returned with it), and context.DeadlineExceeded as
+// well when that deadline was ctx's; ErrNoKey for a POST without a key; or
+// context.Canceled if ctx was cancelled.
 func (c *Client) Do(ctx context.Context, method, path, key string, body any) (*Response, error) {
 	if method != http.MethodGet && method != http.MethodHead && key == "" {
 		return nil, fmt.Errorf("%s %s: %w", method, path, ErrNoKey)
@@ -221,6 +223,11 @@ func (c *Client) Do(ctx context.Context, method, path, key string, body any) (*R
 	opCtx, cancel := context.WithTimeout(ctx, c.deadline)
 	defer cancel()
 	end, _ := opCtx.Deadline()
+	// When the caller's deadline is the one that bounds the operation, a
+	// give-up says so (context.DeadlineExceeded) even if it comes before
+	// ctx's timer has fired.
+	callerDeadline, ok := ctx.Deadline()
+	callerBound := ok && !callerDeadline.After(end)
 
 	n := len(c.regions)
 	first := int(c.preferred.Load())
@@ -245,14 +252,14 @@ func (c *Client) Do(ctx context.Context, method, path, key string, body any) (*R
 			}
 		}
 		if !now.Add(wait).Before(end) {
-			return c.giveUp(ctx, method, path, last, lastErr, attempts)
+			return c.giveUp(ctx, callerBound, method, path, last, lastErr, attempts)
 		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-opCtx.Done():
 				t.Stop()
-				return c.giveUp(ctx, method, path, last, lastErr, attempts)
+				return c.giveUp(ctx, callerBound, method, path, last, lastErr, attempts)
 			case <-t.C:
 			}
 		}
@@ -267,7 +274,7 @@ func (c *Client) Do(ctx context.Context, method, path, key string, body any) (*R
 		if err != nil && opCtx.Err() != nil {
 			// The attempt was cut short by the operation's deadline or the
 			// caller; the last answer stays the last answer.
-			return c.giveUp(ctx, method, path, last, lastErr, attempts)
+			return c.giveUp(ctx, callerBound, method, path, last, lastErr, attempts)
 		}
 		var hres *http.Response
 		if err == nil {
@@ -293,8 +300,9 @@ func failover(status int) bool {
 	return false
 }
 
-// giveUp ends an operation that got no final answer.
-func (c *Client) giveUp(ctx context.Context, method, path string, last *Response, lastErr error, attempts int) (*Response, error) {
+// giveUp ends an operation that got no final answer. callerBound says the
+// operation's deadline was ctx's.
+func (c *Client) giveUp(ctx context.Context, callerBound bool, method, path string, last *Response, lastErr error, attempts int) (*Response, error) {
 	if last != nil {
 		last.Attempts = attempts
 	}
@@ -302,10 +310,14 @@ func (c *Client) giveUp(ctx context.Context, method, path string, last *Response
 	if lastErr != nil {
 		why = " (last: " + lastErr.Error() + ")"
 	}
+	op := fmt.Sprintf("client: %s %s after %d attempts%s", method, path, attempts, why)
 	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return last, fmt.Errorf("client: %s %s after %d attempts%s: %w", method, path, attempts, why, err)
+		return last, fmt.Errorf("%s: %w", op, err)
 	}
-	return last, fmt.Errorf("client: %s %s after %d attempts%s: %w", method, path, attempts, why, ErrDeadline)
+	if callerBound {
+		return last, fmt.Errorf("%s: %w (%w)", op, ErrDeadline, context.DeadlineExceeded)
+	}
+	return last, fmt.Errorf("%s: %w", op, ErrDeadline)
 }
 
 // try makes one attempt at one region, bounded by the attempt timeout. An

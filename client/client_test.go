@@ -305,6 +305,29 @@ func TestDeadline(t *testing.T) {
 			t.Fatalf("took %v, want about the deadline of %v", took, deadline)
 		}
 	})
+	t.Run("the caller's deadline", func(t *testing.T) {
+		// The caller's deadline is sooner than the client's: giving up
+		// says so at once, before ctx's own timer fires.
+		a := newRegion(t, status(503, "30"))
+		c := mustNew(t, client.Config{Regions: []string{a.URL}, Deadline: time.Minute})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := c.Do(ctx, http.MethodPost, "/v1/sessions", "k", nil)
+		if !errors.Is(err, client.ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			t.Fatalf("got %v (ctx %v), want ErrDeadline and context.DeadlineExceeded before ctx ended", err, ctx.Err())
+		}
+		if res == nil || res.Status != 503 {
+			t.Fatalf("got %+v, want the 503", res)
+		}
+	})
+	t.Run("the client's deadline", func(t *testing.T) {
+		a := newRegion(t, status(503, "30"))
+		c := mustNew(t, client.Config{Regions: []string{a.URL}, Deadline: 5 * time.Second})
+		_, err := c.Do(context.Background(), http.MethodPost, "/v1/sessions", "k", nil)
+		if !errors.Is(err, client.ErrDeadline) || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v, want ErrDeadline alone", err)
+		}
+	})
 	t.Run("no answer at all", func(t *testing.T) {
 		c := mustNew(t, client.Config{Regions: []string{closedURL(t)}, Deadline: 300 * time.Millisecond})
 		res, err := post(t, c, "k")
@@ -359,7 +382,9 @@ func TestConvenienceRequests(t *testing.T) {
 	ctx := context.Background()
 	calls := []func() (*client.Response, error){
 		func() (*client.Response, error) { return c.CreateSession(ctx, "k1", map[string]int{"amount": 100}) },
-		func() (*client.Response, error) { return c.Authorize(ctx, "k2", "ses_1", map[string]string{"method": "card"}) },
+		func() (*client.Response, error) {
+			return c.Authorize(ctx, "k2", "ses_1", map[string]string{"method": "card"})
+		},
 		func() (*client.Response, error) { return c.Capture(ctx, "k3", "ord_1", 0) },
 		func() (*client.Response, error) { return c.Capture(ctx, "k4", "ord_1", 50) },
 		func() (*client.Response, error) { return c.Refund(ctx, "k5", "ord_1", 20) },
