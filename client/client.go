@@ -343,6 +343,9 @@ func (c *Client) try(ctx context.Context, region, method, path, key string, body
 	req.Header.Set("Accept", "application/json")
 	hres, err := c.http.Do(req)
 	if err != nil {
+		if hres != nil { // the passthrough error handler may hand both back
+			hres.Body.Close()
+		}
 		return nil, fmt.Errorf("%s: %w", region, err)
 	}
 	defer hres.Body.Close()
