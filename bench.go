@@ -1,20 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"kassa/client"
 )
 
 // benchResult is the fixed output shape of kassa bench --json.
@@ -42,6 +43,15 @@ type lagStats struct {
 	Samples int     `json:"samples"`
 }
 
+// Bounds of bench's calls: an operation may fail over within
+// benchDeadline (the bound a call had before bench used the failover
+// client); a lag poll asks one target for at most lagPoll.
+const (
+	benchAttempt  = 5 * time.Second
+	benchDeadline = 30 * time.Second
+	lagPoll       = 2 * time.Second
+)
+
 // recorder collects latencies per operation; it is safe for concurrent use.
 type recorder struct {
 	mu     sync.Mutex
@@ -68,9 +78,10 @@ func percentile(ds []time.Duration, p float64) float64 {
 	return float64(ds[i].Microseconds()) / 1000
 }
 
-// bench drives regions through the public merchant API: each worker creates
-// a session, authorizes it (pay later) and captures it, against the targets
-// in turn. A sample of orders is polled on the other targets to measure
+// bench drives regions through the public merchant API and the failover
+// client: each worker creates a session, authorizes it (pay later) and
+// captures it, preferring the targets in turn. A sample of orders is polled
+// on the targets other than the one that authorized it to measure
 // replication lag.
 func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 	var (
@@ -100,7 +111,9 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 				return &usageError{fmt.Sprintf("bench: --target %q must be an http(s) URL", u)}
 			}
-			urls = append(urls, u)
+			if !slices.Contains(urls, u) { // a target listed twice is one region
+				urls = append(urls, u)
+			}
 		}
 	}
 	if len(urls) == 0 {
@@ -113,36 +126,49 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 		return &usageError{"bench: --duration must be positive"}
 	}
 
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: time.Minute,
-	}}
+	// One connection pool for every client. Worker w's i-th checkout goes
+	// through failover client (w+i) mod n, which prefers target
+	// (w+i) mod n and fails over to the others in order; lag is polled
+	// through clients pinned to one target each, so that an order found
+	// is an order that target has.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.IdleConnTimeout = concurrency*2, concurrency*2, time.Minute
+	var failover, pinned []*client.Client
+	index := map[string]int{}
+	for i, u := range urls {
+		index[u] = i
+		c, err := client.New(client.Config{Regions: append(append([]string{}, urls[i:]...), urls[:i]...),
+			Merchant: merchant, Secret: secret, Attempt: benchAttempt, Deadline: benchDeadline, Transport: tr})
+		if err != nil {
+			return &usageError{"bench: " + err.Error()}
+		}
+		p, err := client.New(client.Config{Regions: []string{u}, Merchant: merchant, Secret: secret,
+			Attempt: lagPoll, Deadline: lagPoll, Transport: tr})
+		if err != nil {
+			return &usageError{"bench: " + err.Error()}
+		}
+		failover, pinned = append(failover, c), append(pinned, p)
+	}
 	rec := &recorder{lat: map[string][]time.Duration{}, errors: map[string]int{}}
-	do := func(ctx context.Context, method, url, key string, body []byte) (map[string]any, error) {
-		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	// answer turns a client's result into the answer's fields and the
+	// region that gave it, or an error for anything but a 2xx.
+	answer := func(res *client.Response, err error) (map[string]any, int, error) {
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		req.SetBasicAuth(merchant, secret)
-		if key != "" {
-			req.Header.Set("Idempotency-Key", key)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		res, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode >= 300 {
-			return nil, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, b)
+		if res.Status >= 300 {
+			return nil, 0, fmt.Errorf("%s: %d %s", res.Region, res.Status, res.Body)
 		}
 		var out map[string]any
-		json.Unmarshal(b, &out)
-		return out, nil
+		json.Unmarshal(res.Body, &out)
+		return out, index[res.Region], nil
 	}
 
 	runCtx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
+	// runOver says the run has ended: the client may give up on an
+	// operation for the run's deadline a moment before runCtx says so.
+	runOver := func(err error) bool { return runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) }
 	run := fmt.Sprintf("%x", time.Now().UnixNano())
 	lagSamples := make(chan struct {
 		id  string
@@ -158,8 +184,7 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 		go func() {
 			defer wg.Done()
 			for i := 0; runCtx.Err() == nil; i++ {
-				idx := (w + i) % len(urls)
-				base := urls[idx]
+				c := failover[(w+i)%len(urls)]
 				key := fmt.Sprintf("bench-%s-%d-%d", run, w, i)
 				amount := 1000 + (i%50)*100
 				body, _ := json.Marshal(map[string]any{
@@ -168,8 +193,8 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 					"urls":  map[string]string{"confirmation": "https://shop.example/ok", "cancel": "https://shop.example/cart"},
 				})
 				t0 := time.Now()
-				sess, err := do(runCtx, "POST", base+"/v1/sessions", key, body)
-				if runCtx.Err() != nil {
+				sess, _, err := answer(c.CreateSession(runCtx, key, body))
+				if runOver(err) {
 					return
 				}
 				rec.add("session", time.Since(t0), err)
@@ -181,8 +206,8 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 					"email": fmt.Sprintf("shopper%d@example.com", (w*7919+i)%100000), "given_name": "Bench", "family_name": "Shopper",
 					"postal_code": "11122", "country": "SE"}})
 				t1 := time.Now()
-				order, err := do(runCtx, "POST", fmt.Sprintf("%s/v1/sessions/%s/authorize", base, sess["id"]), key+"-a", auth)
-				if runCtx.Err() != nil {
+				order, idx, err := answer(c.Authorize(runCtx, key+"-a", fmt.Sprint(sess["id"]), auth))
+				if runOver(err) {
 					return
 				}
 				rec.add("authorize", time.Since(t1), err)
@@ -202,8 +227,8 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 				}
 				if capture {
 					t2 := time.Now()
-					_, err := do(runCtx, "POST", fmt.Sprintf("%s/v1/orders/%s/captures", base, order["id"]), key+"-c", nil)
-					if runCtx.Err() != nil {
+					_, _, err := answer(c.Capture(runCtx, key+"-c", fmt.Sprint(order["id"]), 0))
+					if runOver(err) {
 						return
 					}
 					rec.add("capture", time.Since(t2), err)
@@ -211,21 +236,20 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 			}
 		}()
 	}
-	// Lag: poll each sampled order on the other targets until it is there.
+	// Lag: poll each sampled order on the targets other than the one that
+	// authorized it until it is there.
 	var lagWG sync.WaitGroup
 	lagWG.Add(1)
 	go func() {
 		defer lagWG.Done()
 		for s := range lagSamples {
-			for j, u := range urls {
+			for j := range urls {
 				if j == s.idx {
 					continue
 				}
 				deadline := s.at.Add(10 * time.Second)
 				for time.Now().Before(deadline) {
-					pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Second)
-					_, err := do(pctx, "GET", u+"/v1/orders/"+s.id, "", nil)
-					pcancel()
+					_, _, err := answer(pinned[j].Order(context.Background(), s.id))
 					if err == nil {
 						rec.mu.Lock()
 						rec.lag = append(rec.lag, time.Since(s.at))

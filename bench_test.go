@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+)
+
+// TestBenchFailsOverAndMeasuresLag runs kassa bench against two targets: a
+// front that refuses every write with 503 and passes reads through to a
+// region, and the region itself. Every checkout must fail over to the
+// region and succeed, and the orders the region authorized must be found
+// through the front, which gives the replication lag samples.
+func TestBenchFailsOverAndMeasuresLag(t *testing.T) {
+	base, _ := startServe(t, nil, "--data-dir", t.TempDir())
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var refused atomic.Int64
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			refused.Add(1)
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+
+	out := filepath.Join(t.TempDir(), "bench.json")
+	stdout, stderr, code := runCmd(t, nil, "bench", "--target", front.URL+","+base, "--duration", "1s", "--concurrency", "2", "--json", out)
+	if code != 0 {
+		t.Fatalf("bench exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Operations map[string]struct {
+			Count     int      `json:"count"`
+			Errors    int      `json:"errors"`
+			PerSecond *float64 `json:"per_second"`
+			P50MS     *float64 `json:"p50_ms"`
+			P95MS     *float64 `json:"p95_ms"`
+			P99MS     *float64 `json:"p99_ms"`
+			MaxMS     *float64 `json:"max_ms"`
+		} `json:"operations"`
+		ReplicationLagMS struct {
+			P50     *float64 `json:"p50"`
+			P99     *float64 `json:"p99"`
+			Samples int      `json:"samples"`
+		} `json:"replication_lag_ms"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("bench JSON: %v\n%s", err, b)
+	}
+	for _, op := range []string{"session", "authorize", "capture"} {
+		s, ok := res.Operations[op]
+		if !ok || s.Count == 0 || s.Errors != 0 || s.PerSecond == nil || s.P50MS == nil || s.P95MS == nil || s.P99MS == nil || s.MaxMS == nil {
+			t.Errorf("%s: got %+v, want a count, no errors and the fixed fields\n%s\nstderr:\n%s", op, s, b, stderr)
+		}
+	}
+	if res.ReplicationLagMS.Samples == 0 || res.ReplicationLagMS.P50 == nil || res.ReplicationLagMS.P99 == nil {
+		t.Errorf("replication_lag_ms: got %+v, want samples with p50 and p99\n%s", res.ReplicationLagMS, b)
+	}
+	if refused.Load() == 0 {
+		t.Error("the front refused no write: the test did not exercise failover")
+	}
+}
