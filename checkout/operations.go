@@ -342,6 +342,13 @@ func (s *Service) acquireRights(ctx context.Context, st *orderState, rights acco
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err = s.rights.RequestRights(rctx, peer, string(st.ID), rights.Prefix(), n)
 		cancel()
+		var down interface{ PeerDown() bool }
+		if errors.As(err, &down) && down.PeerDown() {
+			// The owner is known to be down: not asked, no wait.
+			s.log.Debug("rights owner down, not asked", "order", st.ID, "owner", peer)
+			last = fmt.Errorf("%w: %s: %v", ErrRightsUnavailable, peer, err)
+			continue
+		}
 		if err != nil {
 			s.log.Warn("rights request failed", "order", st.ID, "owner", peer, "err", err)
 			last = fmt.Errorf("%w: %s: %v", ErrRightsUnavailable, peer, err)

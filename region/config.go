@@ -54,6 +54,13 @@ type Config struct {
 	// commit is fsynced: synchronous FULL) or "peer" (after the commit and
 	// once at least one peer holds the entry).
 	Durability string `mapstructure:"durability"`
+	// ClockOffset, development only, makes the region's clock run this far
+	// from the machine's (negative: behind): every reader of the region's
+	// time (ledger HLC stamps, request signatures and the replay window,
+	// checkout, scoring, webhooks, reconciliation) sees the shifted time.
+	// It injects clock skew in fault tests; production refuses a non-zero
+	// value. At most MaxClockOffset either way.
+	ClockOffset time.Duration `mapstructure:"clock_offset"`
 	// The sections of backup, sync, ledger, checkout and scoring are
 	// owned by those packages: their settings, defaults and validation
 	// live there. http and log are the region's own.
@@ -112,6 +119,9 @@ type HTTPConfig struct {
 	// needs at least one of them.
 	MetricsAllow []string `mapstructure:"metrics_allow"`
 }
+
+// MaxClockOffset bounds clock_offset either way.
+const MaxClockOffset = time.Hour
 
 // MinMetricsToken is the shortest http.metrics_token accepted.
 const MinMetricsToken = 32
@@ -315,6 +325,12 @@ func (c *Config) Validate() error {
 	case "local", "fsync", "peer":
 	default:
 		return bad("durability", "must be local, fsync or peer, got %q", c.Durability)
+	}
+	if c.ClockOffset < -MaxClockOffset || c.ClockOffset > MaxClockOffset {
+		return bad("clock_offset", "must be a duration between -1h and 1h, got %s", c.ClockOffset)
+	}
+	if c.Mode == "production" && c.ClockOffset != 0 {
+		return bad("clock_offset", "is %s, but a clock offset is a development setting for fault tests; production runs on the machine's clock (set 0s)", c.ClockOffset)
 	}
 	if c.Durability == "peer" && len(c.Peers) == 0 {
 		return bad("durability", "peer needs at least one region in peers to hold each entry; use local or fsync")

@@ -54,6 +54,8 @@ type Region struct {
 	acquirer *cards.Client
 	registry *prometheus.Registry
 	handler  http.Handler
+	// now is the region's clock: the machine's, shifted by clock_offset.
+	now      func() time.Time
 	ready    atomic.Bool
 	restored bool
 	unlock   func() // releases the data directory's lock
@@ -80,7 +82,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Region{cfg: cfg, log: log.With("region", cfg.Region), registry: prometheus.NewRegistry()}
+	r := &Region{cfg: cfg, log: log.With("region", cfg.Region), registry: prometheus.NewRegistry(), now: time.Now}
+	if off := cfg.ClockOffset; off != 0 {
+		// Development fault injection (Validate refuses it in production):
+		// one shifted clock for everything that reads the region's time.
+		r.now = func() time.Time { return time.Now().Add(off) }
+		if test := opts.now; test != nil {
+			opts.now = func() time.Time { return test().Add(off) }
+		} else {
+			opts.now = r.now
+		}
+		r.log.Warn("clock_offset: this region's clock runs off the machine's", "offset", off)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("region: create data dir: %w", err)
 	}
@@ -141,6 +154,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		Settings: ledgerSettings,
 		Logger:   r.log,
 		Metrics:  ledger.NewMetrics(r.registry),
+		Now:      r.now,
 	})
 	if err != nil {
 		r.replica.Close(context.WithoutCancel(ctx))
@@ -151,7 +165,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		peers[i] = regionsync.Peer{ID: p.ID, URL: p.URL, PublicKey: keys[ledger.RegionID(p.ID)]}
 	}
 	r.node, err = regionsync.New(r.ledger, regionsync.Config{
-		Key: r.key, Peers: peers, Settings: cfg.Sync, Transport: opts.transport, Logger: r.log, Registerer: r.registry,
+		Key: r.key, Peers: peers, Settings: cfg.Sync, Transport: opts.transport, Now: r.now, Logger: r.log, Registerer: r.registry,
 	})
 	if err != nil {
 		r.ledger.Close()
@@ -233,7 +247,7 @@ func (r *Region) newCredit() *scoring.Engine {
 	}
 	return scoring.New(r.ledger, scoring.Config{
 		Region: r.cfg.Region, Regions: regions, Policy: r.cfg.Policy(), Rights: r.node,
-		Stale: r.node.Unreachable, Logger: r.log, Registerer: r.registry,
+		Stale: r.node.Unreachable, Now: r.now, Logger: r.log, Registerer: r.registry,
 		MayGrant: func() bool { return r.node.HeardFromAll() && !r.node.Lagging(grantLag) },
 	})
 }
@@ -269,7 +283,7 @@ func (r *Region) newWebhooks(opts settings) (*webhook.Dispatcher, error) {
 	for _, p := range r.cfg.Peers {
 		cfg.Peers = append(cfg.Peers, p.ID)
 	}
-	cfg.Transport, cfg.Logger = opts.transport, r.log
+	cfg.Transport, cfg.Logger, cfg.Now = opts.transport, r.log, r.now
 	for _, f := range opts.webhooks {
 		f(&cfg)
 	}
@@ -305,7 +319,8 @@ func WithTransport(t http.RoundTripper) Option { return func(s *settings) { s.tr
 
 // WithClock makes the checkout service read the time from now: session and
 // authorization expiry, and how long a replaced merchant API secret stays
-// valid. The ledger's clock and the admin UI's stay on the wall clock.
+// valid. The ledger's clock and the admin UI's stay on the region's clock
+// (the wall clock shifted by clock_offset, which shifts now as well).
 func WithClock(now func() time.Time) Option { return func(s *settings) { s.now = now } }
 
 // WithWebhooks lets a test adjust the webhook dispatcher's settings (its
@@ -364,7 +379,7 @@ func (r *Region) routes() http.Handler {
 		merchants[i] = mc.ID
 	}
 	r.admin = admin.New(r.ledger, r.checkout, r.webhooks, staff, r.log).WithCredit(r.credit).WithUI(admin.UI{
-		Merchants: merchants, Asset: assets.Path,
+		Merchants: merchants, Asset: assets.Path, Now: r.now,
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
 	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status}).
 		WithReconciliation(r.recon).WithSettlements(reports)

@@ -47,7 +47,9 @@ func (catchingUp) Error() string {
 func (catchingUp) Temporary() bool { return true }
 
 // RightsSource asks another region for rights and brings back the entries
-// that carry the transfer (the sync node implements it).
+// that carry the transfer (the sync node implements it). It should not
+// wait on a region known to be down: an error with a PeerDown() bool
+// method returning true says the owner was skipped.
 type RightsSource interface {
 	RequestRights(ctx context.Context, owner, subject, account string, amount int64) error
 }
@@ -108,7 +110,7 @@ func New(store *ledger.Store, cfg Config) *Engine {
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kassa_credit_decisions_total",
 			Help: "Credit decisions by outcome and by what secured them (rights, unsecured, none)."}, []string{"outcome", "source"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kassa_credit_rights_requests_total",
-			Help: "Rights this region asked other regions for, by result."}, []string{"result"}),
+			Help: "Rights this region asked other regions for, by result (granted, refused, failed, skipped: the owner was down and not asked)."}, []string{"result"}),
 		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kassa_credit_rights_transfers_total",
 			Help: "Credit rights transfers this region wrote, by cause (request, rebalance)."}, []string{"cause"}),
 	}
@@ -444,6 +446,12 @@ func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, 
 			// Reached, and it has none to give: not a network problem.
 			e.requests.WithLabelValues("refused").Inc()
 			refused++
+			continue
+		}
+		var down interface{ PeerDown() bool }
+		if errors.As(err, &down) && down.PeerDown() {
+			// Known to be down and not asked: no wait, no news.
+			e.requests.WithLabelValues("skipped").Inc()
 			continue
 		}
 		if err != nil {

@@ -13,6 +13,8 @@
 // pipelined pushes from one peer reach the ledger in chain order whatever
 // order they arrive in; the cursor for a peer never moves back while the
 // same process of the peer answers, and is replaced by a new process's
-// first answer. The status it serves is derived from the ledger and from
+// first answer. A peer whose last exchange failed without an answer is
+// Down until an exchange succeeds, and gets at most one rights request per
+// Interval (a probe of DownProbeBudget) meanwhile. The status it serves is derived from the ledger and from
 // observations of peers only; it never holds or prints secrets.
 package sync

@@ -17,6 +17,10 @@ type metrics struct {
 	peerUp     *prometheus.GaugeVec
 	peerBehind *prometheus.GaugeVec
 	grants     prometheus.Counter
+	// peerDown is 1 while a peer is Down; rightsSkipped counts the rights
+	// requests not sent because their owner was down.
+	peerDown      *prometheus.GaugeVec
+	rightsSkipped *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -47,8 +51,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.grants = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kassa_sync_rights_granted_total", Help: "Rights transfers this region granted to peers on request.",
 	})
+	m.peerDown = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kassa_sync_peer_down", Help: "1 while the last exchange with the peer failed without an answer (its rights requests are skipped).",
+	}, []string{"peer"})
+	m.rightsSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kassa_sync_rights_requests_skipped_total", Help: "Rights requests not sent because their owner was down.",
+	}, []string{"peer"})
 	if reg != nil {
-		reg.MustRegister(m.grants)
+		reg.MustRegister(m.grants, m.peerDown, m.rightsSkipped)
 		reg.MustRegister(m.pushes, m.sent, m.pushTime, m.recv, m.refusals, m.peerUp, m.peerBehind)
 	}
 	return m

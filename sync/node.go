@@ -85,6 +85,11 @@ type peerState struct {
 	incarnationFrom uint64
 	// window is how many pushes may be in flight to this peer.
 	window int
+	// down: this region's last exchange with the peer (a push, a pull or a
+	// rights request) failed and none has succeeded since. probed is when
+	// the last rights request went to the peer while it was down.
+	down   bool
+	probed time.Time
 }
 
 // New creates a node for store. Call Routes to serve peers and Run to push.
@@ -185,9 +190,12 @@ type Status struct {
 // null until the peer has answered once. Behind counts the entries this
 // region holds that the peer did not have at its last answer.
 type PeerStatus struct {
-	ID         string            `json:"id"`
-	URL        string            `json:"url"`
-	Reachable  bool              `json:"reachable"`
+	ID        string `json:"id"`
+	URL       string `json:"url"`
+	Reachable bool   `json:"reachable"`
+	// Down: the last exchange of any kind failed without an answer; rights
+	// requests to the peer are skipped (Node.Down).
+	Down       bool              `json:"down"`
 	LastOK     *time.Time        `json:"last_ok"`
 	Behind     *int64            `json:"behind"`
 	Vector     map[string]uint64 `json:"vector,omitempty"`
@@ -215,7 +223,7 @@ func (n *Node) Status() Status {
 		st.Forks[o] = c
 	}
 	for _, p := range n.peers {
-		ps := PeerStatus{ID: p.ID, URL: redact(p.URL), Reachable: p.reachable, Rejections: p.rejections, LastError: p.lastErr}
+		ps := PeerStatus{ID: p.ID, URL: redact(p.URL), Reachable: p.reachable, Down: p.down, Rejections: p.rejections, LastError: p.lastErr}
 		if !p.lastOK.IsZero() {
 			t := p.lastOK.UTC()
 			ps.LastOK = &t
@@ -270,14 +278,14 @@ func redact(u string) string {
 	return pu.Redacted()
 }
 
-// Unreachable reports whether any peer failed its last exchange or has not
-// answered since this region started: this region may then be missing
+// Unreachable reports whether any peer failed its last push, is Down, or
+// has not answered since this region started: this region may then be missing
 // entries written elsewhere.
 func (n *Node) Unreachable() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, p := range n.peers {
-		if !p.reachable {
+		if !p.reachable || p.down {
 			return true
 		}
 	}

@@ -318,6 +318,9 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq
 		lag = behind(n.store.Vector(), fromVector(resp.Vector))
 	}
 	n.m.pushed(p.ID, len(batch), time.Since(start), lag, err)
+	if err == nil || ctx.Err() == nil || !errors.Is(ctx.Err(), context.Canceled) {
+		n.exchanged(p, err)
+	}
 	if err != nil {
 		if p.reachable || p.lastErr == "" {
 			n.log.Warn("peer unreachable", "peer", p.ID, "err", err)
@@ -395,7 +398,13 @@ func (n *Node) pullOwn(ctx context.Context, p *peerState) (int, error) {
 		after := n.store.Vector()[n.store.Region()]
 		q := url.Values{"origin": {string(n.store.Region())}, "after": {strconv.FormatUint(after, 10)}, "limit": {strconv.Itoa(n.cfg.BatchSize)}}
 		var resp PullResponse
-		if err := n.call(ctx, p, http.MethodGet, "/sync/v1/entries?"+q.Encode(), "", nil, &resp); err != nil {
+		err := n.call(ctx, p, http.MethodGet, "/sync/v1/entries?"+q.Encode(), "", nil, &resp)
+		if err == nil || ctx.Err() == nil {
+			n.mu.Lock()
+			n.exchanged(p, err)
+			n.mu.Unlock()
+		}
+		if err != nil {
 			return total, err
 		}
 		if len(resp.Entries) == 0 {

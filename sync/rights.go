@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"kassa/httperr"
 	"kassa/ledger"
@@ -101,7 +102,9 @@ func (n *Node) serveRights(w http.ResponseWriter, r *http.Request, from string, 
 // RequestRights asks owner for amount of rights on subject's account and
 // applies the entries that carry the transfer. It returns an error if the
 // owner refused, could not be reached, or its answer did not bring the
-// transfer (then the push will, and a retry succeeds).
+// transfer (then the push will, and a retry succeeds). An owner that is
+// Down is not asked, except by one probe per Settings.Interval bounded by
+// DownProbeBudget: the error is then a *PeerDownError, at once.
 func (n *Node) RequestRights(ctx context.Context, owner, subject, account string, amount int64) error {
 	n.mu.Lock()
 	p := n.peers[owner]
@@ -109,9 +112,22 @@ func (n *Node) RequestRights(ctx context.Context, owner, subject, account string
 	if p == nil {
 		return fmt.Errorf("sync: %w %q", ErrUnknownPeer, owner)
 	}
+	// A peer known to be down is not waited on: it gets one short probe
+	// per interval, and every other request fails at once.
+	ctx, cancel, probe, err := n.rightsGate(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	budget := time.Duration(1<<63 - 1)
+	if dl, ok := ctx.Deadline(); ok {
+		budget = time.Until(dl)
+	}
 	body, _ := json.Marshal(RightsRequest{From: string(n.store.Region()), Subject: subject, Account: account, Amount: amount, Vector: toVector(n.store.Vector())})
 	var resp RightsResponse
-	if err := n.call(ctx, p, http.MethodPost, "/sync/v1/rights", "application/json", body, &resp); err != nil {
+	err = n.call(ctx, p, http.MethodPost, "/sync/v1/rights", "application/json", body, &resp)
+	n.rightsAnswered(ctx, p, budget, probe, err)
+	if err != nil {
 		return err
 	}
 	es := make([]ledger.Entry, 0, len(resp.Entries))

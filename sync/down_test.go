@@ -1,0 +1,157 @@
+package sync_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	stdsync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	regionsync "kassa/sync"
+)
+
+// frozenPeer is a peer process that accepts connections and reads
+// requests but, while frozen, never answers (as under SIGSTOP); thawed, it
+// answers every rights request that it has none to give.
+type frozenPeer struct {
+	srv    *httptest.Server
+	rights atomic.Int64 // rights requests that reached it
+	mu     stdsync.Mutex
+	thawed chan struct{}
+}
+
+func newFrozenPeer(t *testing.T) *frozenPeer {
+	f := &frozenPeer{thawed: make(chan struct{})}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/rights") {
+			f.rights.Add(1)
+		}
+		f.mu.Lock()
+		thawed := f.thawed
+		f.mu.Unlock()
+		select {
+		case <-thawed:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		w.Write([]byte(`{"error":{"code":"rights_unavailable","message":"none here"}}`))
+	}))
+	t.Cleanup(f.srv.Close)
+	t.Cleanup(f.thaw)
+	return f
+}
+
+func (f *frozenPeer) thaw() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.thawed:
+	default:
+		close(f.thawed)
+	}
+}
+
+// TestRightsSkipDownPeer: once a rights request to a frozen peer times
+// out, the peer is Down and requests to it fail at once without being
+// sent, except one short probe per interval; the first answer brings it
+// back.
+func TestRightsSkipDownPeer(t *testing.T) {
+	peer := newFrozenPeer(t)
+	var mu stdsync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	rc := mustOpenReceiver(t, func(c *regionsync.Config) {
+		c.Peers = []regionsync.Peer{{ID: "r1", URL: peer.srv.URL, PublicKey: keyFor("r1").Public().(ed25519.PublicKey)}}
+		c.Interval, c.Timeout, c.Now = time.Second, 5*time.Second, clock
+	})
+	n := rc.node
+	ask := func(budget time.Duration) error {
+		ctx, cancel := context.WithTimeout(bg, budget)
+		defer cancel()
+		return n.RequestRights(ctx, "r1", "order_1", "capture:order_1:", 100)
+	}
+	isDown := func(err error) bool {
+		var pd interface{ PeerDown() bool }
+		return errors.As(err, &pd) && pd.PeerDown()
+	}
+
+	// A request its caller cuts short says nothing about the peer.
+	if err := ask(5 * time.Millisecond); err == nil || isDown(err) {
+		t.Fatalf("a short ask of a frozen peer: got %v, want a timeout", err)
+	}
+	if n.Down("r1") {
+		t.Fatal("a request cut short by its caller took the peer down")
+	}
+	// The first full ask waits out its budget and takes the peer down.
+	if err := ask(300 * time.Millisecond); err == nil || isDown(err) {
+		t.Fatalf("first ask of a frozen peer: got %v, want a timeout", err)
+	}
+	if !n.Down("r1") || !n.Unreachable() {
+		t.Fatal("a peer whose rights request timed out is not down")
+	}
+	sent := peer.rights.Load()
+	for i := 0; i < 50; i++ {
+		if err := ask(time.Second); !isDown(err) {
+			t.Fatalf("ask %d of a down peer: got %v, want a PeerDownError", i, err)
+		}
+	}
+	if got := peer.rights.Load(); got != sent {
+		t.Fatalf("%d rights requests reached a down peer within one interval, want none", got-sent)
+	}
+	// One probe per interval, with a short budget.
+	advance(time.Second)
+	start := time.Now()
+	if err := ask(time.Second); err == nil || isDown(err) {
+		t.Fatalf("the probe of a frozen peer: got %v, want a timeout", err)
+	}
+	if waited := time.Since(start); waited >= 900*time.Millisecond {
+		t.Fatalf("the probe waited %s, its budget is %s", waited, regionsync.DownProbeBudget)
+	}
+	if err := ask(time.Second); !isDown(err) {
+		t.Fatalf("ask after the probe: got %v, want a PeerDownError", err)
+	}
+	waitFor(t, func() bool { return peer.rights.Load() == sent+1 })
+	// Thawed: the next probe's answer (a refusal is an answer) brings it
+	// back, and requests go out again.
+	peer.thaw()
+	advance(time.Second)
+	var pe *regionsync.PeerError
+	if err := ask(time.Second); !errors.As(err, &pe) || !pe.NoRights() {
+		t.Fatalf("probe of the thawed peer: got %v, want its refusal", err)
+	}
+	if n.Down("r1") {
+		t.Fatal("a peer that answered is still down")
+	}
+	for i := 0; i < 3; i++ {
+		if err := ask(time.Second); !errors.As(err, &pe) {
+			t.Fatalf("ask %d of a peer that is back: got %v, want its answer", i, err)
+		}
+	}
+	if got := peer.rights.Load(); got != sent+5 {
+		t.Fatalf("%d rights requests reached the peer in all, want %d", got, sent+5)
+	}
+	if st := n.Status(); len(st.Peers) != 1 || st.Peers[0].Down {
+		t.Fatalf("status after the peer came back: %+v", st.Peers)
+	}
+}
+
+// waitFor polls cond until it holds or 5s pass (a handler's count lands
+// after the client gave up on it).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
