@@ -90,6 +90,9 @@ type peerState struct {
 	// the last rights request went to the peer while it was down.
 	down   bool
 	probed time.Time
+	// wake cuts short the push loop's wait after a failure: the peer was
+	// just heard from, so it is likely reachable again.
+	wake chan struct{}
 }
 
 // New creates a node for store. Call Routes to serve peers and Run to push.
@@ -169,7 +172,7 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		}
 		// Push numbers start at random, so that a restarted sender's do
 		// not continue an earlier process's pipeline at the peer.
-		n.peers[p.ID] = &peerState{Peer: p, pushSeq: randomSeq(), window: cfg.PushesInFlight}
+		n.peers[p.ID] = &peerState{Peer: p, pushSeq: randomSeq(), window: cfg.PushesInFlight, wake: make(chan struct{}, 1)}
 		n.auth.keys[p.ID] = p.PublicKey
 	}
 	n.loadCursors(context.Background())

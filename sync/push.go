@@ -34,6 +34,26 @@ func (n *Node) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// maxRetryWait bounds the wait between pushes to a peer that is down: what
+// it costs is one connection attempt (or one timeout, to a frozen peer) per
+// wait; what it buys is convergence within about this long after a heal.
+const maxRetryWait = time.Second
+
+// heardFrom notes an authenticated request from peer: if this region's
+// pushes to it are waiting after a failure, they try again now.
+func (n *Node) heardFrom(peer string) {
+	n.mu.Lock()
+	p := n.peers[peer]
+	n.mu.Unlock()
+	if p == nil {
+		return
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
 // pushLoop keeps one peer up to date: on every local commit, and every
 // Interval even without one (the vector exchange), it sends what the peer's
 // last reported vector lacks until the peer has it all.
@@ -50,13 +70,17 @@ func (n *Node) pushLoop(ctx context.Context, p *peerState) {
 			failures = 0
 		}
 		if failures > 0 {
-			// A peer that is down is retried with backoff, not on every commit.
-			wait := min(n.cfg.Interval<<min(failures-1, 5), 30*time.Second)
+			// A peer that is down is retried with backoff, not on every
+			// commit, but at least every maxRetryWait (or Interval, if
+			// longer): a partition's heal must not wait out a long
+			// backoff. A request from the peer ends the wait at once.
+			wait := min(n.cfg.Interval<<min(failures-1, 5), max(n.cfg.Interval, maxRetryWait))
 			select {
 			case <-ctx.Done():
 				n.flush(p)
 				return
 			case <-time.After(wait):
+			case <-p.wake:
 			}
 			continue
 		}

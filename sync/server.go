@@ -135,6 +135,7 @@ func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (from string
 		release()
 		return "", nil, nil, rerr
 	}
+	n.heardFrom(c.from)
 	return c.from, body, release, nil
 }
 
