@@ -1,0 +1,393 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Defaults for the zero values of Config's durations.
+const (
+	DefaultAttempt  = 2 * time.Second
+	DefaultDeadline = 10 * time.Second
+)
+
+// Waits between attempts at the same region when it gave no Retry-After:
+// exponential from retryWaitMin, capped at retryWaitMax.
+const (
+	retryWaitMin = 50 * time.Millisecond
+	retryWaitMax = 2 * time.Second
+)
+
+// maxBody bounds a response body the client reads into memory.
+const maxBody = 16 << 20
+
+// ErrDeadline means the operation's deadline passed, or would pass before
+// any region could be asked again, without a final answer. Do returns the
+// last response it got (a 429, 502, 503 or 504), if any, with it.
+var ErrDeadline = errors.New("client: deadline passed without a final answer")
+
+// ErrNoKey means Do was asked to send a POST (any method but GET and HEAD)
+// without an Idempotency-Key; nothing was sent.
+var ErrNoKey = errors.New("client: a write needs an Idempotency-Key")
+
+// Config configures a Client.
+type Config struct {
+	Regions   []string          // base URLs, e.g. "http://127.0.0.1:8080"; first is preferred initially
+	Merchant  string            // merchant id (HTTP Basic user)
+	Secret    string            // API secret
+	Attempt   time.Duration     // timeout of one attempt at one region (default 2s)
+	Deadline  time.Duration     // bound on one logical operation, all retries and regions (default 10s)
+	Transport http.RoundTripper // nil: a clone of http.DefaultTransport
+}
+
+// Client sends merchant API operations to kassa's regions with failover
+// (see the package doc). It is safe for concurrent use.
+type Client struct {
+	regions  []string
+	merchant string
+	secret   string
+	attempt  time.Duration
+	deadline time.Duration
+	http     *retryablehttp.Client
+
+	preferred atomic.Int64 // index into regions of the region that answered last
+}
+
+// New returns a Client for cfg. It fails if cfg has no regions, a region
+// that is not an absolute http(s) URL or is listed twice, no merchant id or
+// secret, or a negative duration.
+func New(cfg Config) (*Client, error) {
+	if len(cfg.Regions) == 0 {
+		return nil, errors.New("client: Config.Regions is empty")
+	}
+	seen := map[string]bool{}
+	regions := make([]string, 0, len(cfg.Regions))
+	for _, r := range cfg.Regions {
+		r = strings.TrimRight(strings.TrimSpace(r), "/")
+		u, err := url.Parse(r)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("client: Config.Regions: %q is not an absolute http(s) URL", r)
+		}
+		if seen[r] {
+			return nil, fmt.Errorf("client: Config.Regions: %q is listed twice", r)
+		}
+		seen[r] = true
+		regions = append(regions, r)
+	}
+	if cfg.Merchant == "" {
+		return nil, errors.New("client: Config.Merchant is empty")
+	}
+	if cfg.Secret == "" {
+		return nil, errors.New("client: Config.Secret is empty")
+	}
+	if cfg.Attempt < 0 || cfg.Deadline < 0 {
+		return nil, errors.New("client: Config.Attempt and Config.Deadline must not be negative")
+	}
+	if cfg.Attempt == 0 {
+		cfg.Attempt = DefaultAttempt
+	}
+	if cfg.Deadline == 0 {
+		cfg.Deadline = DefaultDeadline
+	}
+	tr := cfg.Transport
+	if tr == nil {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &http.Client{
+		// retryablehttp closes idle connections after a failed request;
+		// hiding the transport's CloseIdleConnections keeps one region's
+		// failure from dropping the pooled connections to the others.
+		Transport: roundTripper{tr},
+		// A redirect is the region's answer, not a place to send the
+		// merchant's secret and request.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	rc.Logger = nil
+	rc.RetryMax = 0
+	rc.CheckRetry = func(context.Context, *http.Response, error) (bool, error) { return false, nil }
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	return &Client{
+		regions:  regions,
+		merchant: cfg.Merchant,
+		secret:   cfg.Secret,
+		attempt:  cfg.Attempt,
+		deadline: cfg.Deadline,
+		http:     rc,
+	}, nil
+}
+
+// roundTripper hides every method of the RoundTripper it holds but
+// RoundTrip.
+type roundTripper struct{ http.RoundTripper }
+
+// Response is the answer to an operation: the final answer, or with
+// ErrDeadline the last answer that was not final.
+type Response struct {
+	Status   int
+	Header   http.Header
+	Body     []byte
+	Region   string // base URL that gave this answer
+	Attempts int    // attempts made by the operation, at every region
+}
+
+// Error is the API's error body, {"error": {...}}, with the status it came
+// with. Response.Decode returns it for an answer that is not a 2xx.
+type Error struct {
+	Status        int    `json:"-"`
+	Code          string `json:"code"`
+	Message       string `json:"message"`
+	Field         string `json:"field,omitempty"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("kassa: %d %s: %s", e.Status, e.Code, e.Message)
+	if e.Field != "" {
+		s += " (" + e.Field + ")"
+	}
+	return s
+}
+
+// Decode decodes a 2xx answer's JSON body into v. For any other status it
+// returns an *Error with the API's code and message (Code empty if the body
+// was not the API's error shape), and leaves v alone.
+func (r *Response) Decode(v any) error {
+	if r.Status < 200 || r.Status > 299 {
+		var body struct {
+			Error Error `json:"error"`
+		}
+		json.Unmarshal(r.Body, &body) // a body of another shape leaves Code empty
+		e := body.Error
+		e.Status = r.Status
+		if e.Message == "" {
+			e.Message = http.StatusText(r.Status)
+		}
+		return &e
+	}
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		return fmt.Errorf("client: decode %d answer: %w", r.Status, err)
+	}
+	return nil
+}
+
+// NewKey returns a random Idempotency-Key (26 characters, 130 bits).
+func NewKey() string { return rand.Text() }
+
+// Do sends one logical operation: POSTs need key (the Idempotency-Key,
+// reused on every retry and region). It fails over on connection errors,
+// attempt timeouts, 429 and 503 (honouring Retry-After within the
+// deadline), and 502 and 504; prefers the region that answered last; and
+// returns the first final answer (any other status) with a nil error,
+// whatever its status. path is the request's path and query, such as
+// "/v1/sessions". body is sent as JSON: nil for none, []byte or
+// json.RawMessage as they are, anything else marshalled.
+//
+// The error wraps ErrDeadline when the deadline passed without a final
+// answer (the last response, if any, is returned with it), ErrNoKey for a
+// POST without a key, or the context's error if ctx was cancelled.
+func (c *Client) Do(ctx context.Context, method, path, key string, body any) (*Response, error) {
+	if method != http.MethodGet && method != http.MethodHead && key == "" {
+		return nil, fmt.Errorf("%s %s: %w", method, path, ErrNoKey)
+	}
+	if !strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("client: %s %s: path must start with /", method, path)
+	}
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		raw = b
+	case json.RawMessage:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return nil, fmt.Errorf("client: %s %s: encode body: %w", method, path, err)
+		}
+	}
+
+	opCtx, cancel := context.WithTimeout(ctx, c.deadline)
+	defer cancel()
+	end, _ := opCtx.Deadline()
+
+	n := len(c.regions)
+	first := int(c.preferred.Load())
+	notBefore := make([]time.Time, n) // per region: not to be asked again before
+	failures := make([]int, n)        // per region: failed attempts in this operation
+	var last *Response
+	var lastErr error
+	attempts := 0
+	next := first
+	for {
+		// The first region in rotation order from next that may be asked
+		// now, or failing that the one that may be asked soonest.
+		now := time.Now()
+		pick, wait := -1, time.Duration(0)
+		for i := range n {
+			r := (next + i) % n
+			if d := notBefore[r].Sub(now); d <= 0 {
+				pick, wait = r, 0
+				break
+			} else if pick < 0 || d < wait {
+				pick, wait = r, d
+			}
+		}
+		if !now.Add(wait).Before(end) {
+			return c.giveUp(ctx, method, path, last, lastErr, attempts)
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-opCtx.Done():
+				t.Stop()
+				return c.giveUp(ctx, method, path, last, lastErr, attempts)
+			case <-t.C:
+			}
+		}
+
+		attempts++
+		res, err := c.try(opCtx, c.regions[pick], method, path, key, raw)
+		if err == nil && !failover(res.Status) {
+			res.Attempts = attempts
+			c.preferred.Store(int64(pick))
+			return res, nil
+		}
+		if err != nil && opCtx.Err() != nil {
+			// The attempt was cut short by the operation's deadline or the
+			// caller; the last answer stays the last answer.
+			return c.giveUp(ctx, method, path, last, lastErr, attempts)
+		}
+		var hres *http.Response
+		if err == nil {
+			res.Attempts = attempts
+			last, lastErr = res, fmt.Errorf("%s answered %d", res.Region, res.Status)
+			hres = &http.Response{StatusCode: res.Status, Header: res.Header}
+		} else {
+			lastErr = err
+		}
+		// retryablehttp's backoff reads Retry-After on 429 and 503.
+		notBefore[pick] = time.Now().Add(retryablehttp.DefaultBackoff(retryWaitMin, retryWaitMax, failures[pick], hres))
+		failures[pick]++
+		next = (pick + 1) % n
+	}
+}
+
+// failover reports whether status is an answer to try elsewhere.
+func failover(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// giveUp ends an operation that got no final answer.
+func (c *Client) giveUp(ctx context.Context, method, path string, last *Response, lastErr error, attempts int) (*Response, error) {
+	if last != nil {
+		last.Attempts = attempts
+	}
+	why := ""
+	if lastErr != nil {
+		why = " (last: " + lastErr.Error() + ")"
+	}
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return last, fmt.Errorf("client: %s %s after %d attempts%s: %w", method, path, attempts, why, err)
+	}
+	return last, fmt.Errorf("client: %s %s after %d attempts%s: %w", method, path, attempts, why, ErrDeadline)
+}
+
+// try makes one attempt at one region, bounded by the attempt timeout. An
+// error means no complete answer came back.
+func (c *Client) try(ctx context.Context, region, method, path, key string, body []byte) (*Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.attempt)
+	defer cancel()
+	var rb any
+	if body != nil {
+		rb = body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, region+path, rb)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", region, err)
+	}
+	req.SetBasicAuth(c.merchant, c.secret)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	hres, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", region, err)
+	}
+	defer hres.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(hres.Body, maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: read answer: %w", region, err)
+	}
+	if len(b) > maxBody {
+		return nil, fmt.Errorf("%s: answer larger than %d bytes", region, maxBody)
+	}
+	return &Response{Status: hres.StatusCode, Header: hres.Header, Body: b, Region: region}, nil
+}
+
+// CreateSession creates a checkout session (POST /v1/sessions); session
+// is the request body.
+func (c *Client) CreateSession(ctx context.Context, key string, session any) (*Response, error) {
+	return c.Do(ctx, http.MethodPost, "/v1/sessions", key, session)
+}
+
+// Authorize authorizes a session (POST /v1/sessions/{id}/authorize); req
+// is the request body (method and consumer). A decline is a final 402.
+func (c *Client) Authorize(ctx context.Context, key, session string, req any) (*Response, error) {
+	return c.Do(ctx, http.MethodPost, "/v1/sessions/"+url.PathEscape(session)+"/authorize", key, req)
+}
+
+// Capture captures amount minor units of an order (POST
+// /v1/orders/{id}/captures); 0 captures all that is open.
+func (c *Client) Capture(ctx context.Context, key, order string, amount int64) (*Response, error) {
+	return c.Do(ctx, http.MethodPost, "/v1/orders/"+url.PathEscape(order)+"/captures", key, amountBody(amount))
+}
+
+// Refund refunds amount minor units of an order (POST
+// /v1/orders/{id}/refunds); 0 refunds all that is captured.
+func (c *Client) Refund(ctx context.Context, key, order string, amount int64) (*Response, error) {
+	return c.Do(ctx, http.MethodPost, "/v1/orders/"+url.PathEscape(order)+"/refunds", key, amountBody(amount))
+}
+
+// Cancel cancels an order that has nothing captured (POST
+// /v1/orders/{id}/cancel).
+func (c *Client) Cancel(ctx context.Context, key, order string) (*Response, error) {
+	return c.Do(ctx, http.MethodPost, "/v1/orders/"+url.PathEscape(order)+"/cancel", key, nil)
+}
+
+// Release releases what is left uncaptured of an order (POST
+// /v1/orders/{id}/release).
+func (c *Client) Release(ctx context.Context, key, order string) (*Response, error) {
+	return c.Do(ctx, http.MethodPost, "/v1/orders/"+url.PathEscape(order)+"/release", key, nil)
+}
+
+// Order gets an order (GET /v1/orders/{id}).
+func (c *Client) Order(ctx context.Context, order string) (*Response, error) {
+	return c.Do(ctx, http.MethodGet, "/v1/orders/"+url.PathEscape(order), "", nil)
+}
+
+func amountBody(amount int64) any {
+	if amount == 0 {
+		return nil
+	}
+	return map[string]int64{"amount": amount}
+}

@@ -1,0 +1,470 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kassa/client"
+)
+
+// seen is one request a fake region got.
+type seen struct {
+	Method, Path, Key, Body string
+	At                      time.Time
+}
+
+// region is a fake kassa region: answer decides each request's answer from
+// its number (0-based) at this region. It records every request.
+type region struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []seen
+	answer func(n int, w http.ResponseWriter, r *http.Request)
+}
+
+func newRegion(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) *region {
+	t.Helper()
+	rg := &region{answer: answer}
+	rg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rg.mu.Lock()
+		n := len(rg.got)
+		rg.got = append(rg.got, seen{r.Method, r.URL.Path, r.Header.Get("Idempotency-Key"), string(b), time.Now()})
+		rg.mu.Unlock()
+		if u, p, ok := r.BasicAuth(); !ok || u != "demo" || p != "sk_test_demo" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		rg.answer(n, w, r)
+	}))
+	t.Cleanup(rg.Close)
+	return rg
+}
+
+func (rg *region) requests() []seen {
+	rg.mu.Lock()
+	defer rg.mu.Unlock()
+	return append([]seen(nil), rg.got...)
+}
+
+// status answers every request with code and, if retryAfter is not empty,
+// a Retry-After header.
+func status(code int, retryAfter string) func(int, http.ResponseWriter, *http.Request) {
+	return func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		fmt.Fprintf(w, `{"error":{"code":"c%d","message":"status %d","correlation_id":"x"}}`, code, code)
+	}
+}
+
+func ok(_ int, w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, `{"id":"ord_1","status":"authorized"}`)
+}
+
+// blocking answers nothing until release is closed or the client hangs up.
+func blocking(release <-chan struct{}) func(int, http.ResponseWriter, *http.Request) {
+	return func(_ int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+}
+
+// closedURL is the URL of a listener that has been closed: connecting to it
+// is refused.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	s := httptest.NewServer(http.NotFoundHandler())
+	u := s.URL
+	s.Close()
+	return u
+}
+
+func mustNew(t *testing.T, cfg client.Config) *client.Client {
+	t.Helper()
+	cfg.Merchant, cfg.Secret = "demo", "sk_test_demo"
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func post(t *testing.T, c *client.Client, key string) (*client.Response, error) {
+	t.Helper()
+	return c.Do(context.Background(), http.MethodPost, "/v1/sessions/s1/authorize", key, map[string]string{"method": "pay_later"})
+}
+
+func TestFailover(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	for _, tc := range []struct {
+		name string
+		down func(t *testing.T) string
+	}{
+		{"refused connection", closedURL},
+		{"attempt timeout", func(t *testing.T) string { return newRegion(t, blocking(release)).URL }},
+		{"503 with Retry-After", func(t *testing.T) string { return newRegion(t, status(503, "1")).URL }},
+		{"503 without Retry-After", func(t *testing.T) string { return newRegion(t, status(503, "")).URL }},
+		{"429", func(t *testing.T) string { return newRegion(t, status(429, "1")).URL }},
+		{"502", func(t *testing.T) string { return newRegion(t, status(502, "")).URL }},
+		{"504", func(t *testing.T) string { return newRegion(t, status(504, "")).URL }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			down := tc.down(t)
+			good := newRegion(t, ok)
+			c := mustNew(t, client.Config{Regions: []string{down, good.URL}, Attempt: 200 * time.Millisecond, Deadline: 5 * time.Second})
+			res, err := post(t, c, "key-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != http.StatusCreated || res.Region != good.URL || res.Attempts != 2 {
+				t.Fatalf("got %d from %s after %d attempts, want 201 from %s after 2", res.Status, res.Region, res.Attempts, good.URL)
+			}
+			var o struct{ ID string }
+			if err := res.Decode(&o); err != nil || o.ID != "ord_1" {
+				t.Fatalf("Decode: got %q, %v, want ord_1", o.ID, err)
+			}
+		})
+	}
+}
+
+func TestSameKeyInEveryRegion(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	regions := []*region{newRegion(t, status(503, "1")), newRegion(t, blocking(release)), newRegion(t, status(429, "")), newRegion(t, ok)}
+	var urls []string
+	for _, r := range regions {
+		urls = append(urls, r.URL)
+	}
+	c := mustNew(t, client.Config{Regions: urls, Attempt: 200 * time.Millisecond})
+	res, err := post(t, c, "order-42-authorize")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 4 {
+		t.Fatalf("got %d attempts, want 4", res.Attempts)
+	}
+	for i, r := range regions {
+		got := r.requests()
+		if len(got) != 1 {
+			t.Fatalf("region %d: got %d requests, want 1", i, len(got))
+		}
+		if got[0].Key != "order-42-authorize" || got[0].Body != `{"method":"pay_later"}` {
+			t.Errorf("region %d: got key %q body %s, want order-42-authorize and the same body", i, got[0].Key, got[0].Body)
+		}
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	// One region that is not ready, then is: the second attempt must wait
+	// for the Retry-After it was given.
+	rg := newRegion(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 0 {
+			status(503, "1")(n, w, r)
+			return
+		}
+		ok(n, w, r)
+	})
+	c := mustNew(t, client.Config{Regions: []string{rg.URL}, Deadline: 5 * time.Second})
+	res, err := post(t, c, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rg.requests()
+	if res.Status != 201 || res.Attempts != 2 || len(got) != 2 {
+		t.Fatalf("got %d after %d attempts (%d requests), want 201 after 2", res.Status, res.Attempts, len(got))
+	}
+	if d := got[1].At.Sub(got[0].At); d < time.Second {
+		t.Errorf("second attempt %v after the first, want at least the Retry-After of 1s", d)
+	}
+}
+
+func TestPrefersRegionThatAnsweredLast(t *testing.T) {
+	var mu sync.Mutex
+	aDown, bDown := true, false
+	flaky := func(down *bool) func(int, http.ResponseWriter, *http.Request) {
+		return func(n int, w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			d := *down
+			mu.Unlock()
+			if d {
+				status(503, "")(n, w, r)
+				return
+			}
+			ok(n, w, r)
+		}
+	}
+	a, b := newRegion(t, flaky(&aDown)), newRegion(t, flaky(&bDown))
+	c := mustNew(t, client.Config{Regions: []string{a.URL, b.URL}})
+
+	if res, err := post(t, c, "k1"); err != nil || res.Region != b.URL {
+		t.Fatalf("first operation: got %v, %v, want an answer from b", res, err)
+	}
+	// a is back, but b answered last: b is asked first.
+	mu.Lock()
+	aDown = false
+	mu.Unlock()
+	for i := range 3 {
+		res, err := post(t, c, fmt.Sprint("k2-", i))
+		if err != nil || res.Region != b.URL || res.Attempts != 1 {
+			t.Fatalf("operation %d: got %+v, %v, want b at the first attempt", i, res, err)
+		}
+	}
+	if n := len(a.requests()); n != 1 {
+		t.Fatalf("a got %d requests, want 1 (the first operation's)", n)
+	}
+	// b goes down: the answer comes from a, which is then preferred.
+	mu.Lock()
+	bDown = true
+	mu.Unlock()
+	if res, err := post(t, c, "k3"); err != nil || res.Region != a.URL || res.Attempts != 2 {
+		t.Fatalf("got %+v, %v, want a after 2 attempts", res, err)
+	}
+	if res, err := post(t, c, "k4"); err != nil || res.Region != a.URL || res.Attempts != 1 {
+		t.Fatalf("got %+v, %v, want a at the first attempt", res, err)
+	}
+}
+
+func TestFinalAnswersNotRetried(t *testing.T) {
+	for _, code := range []int{200, 201, 202, 400, 401, 402, 404, 409, 410, 413, 422, 500, 501} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			first, second := newRegion(t, status(code, "1")), newRegion(t, ok)
+			c := mustNew(t, client.Config{Regions: []string{first.URL, second.URL}})
+			res, err := post(t, c, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != code || res.Attempts != 1 || res.Region != first.URL {
+				t.Fatalf("got %d from %s after %d attempts, want %d from the first region after 1", res.Status, res.Region, res.Attempts, code)
+			}
+			if n := len(second.requests()); n != 0 {
+				t.Fatalf("second region got %d requests, want 0", n)
+			}
+			if code >= 300 {
+				var e *client.Error
+				if err := res.Decode(&struct{}{}); !errors.As(err, &e) || e.Status != code || e.Code != fmt.Sprint("c", code) {
+					t.Fatalf("Decode: got %v, want *client.Error with status %d and code c%d", err, code, code)
+				}
+			}
+		})
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	t.Run("Retry-After beyond the deadline", func(t *testing.T) {
+		// Both regions ask to be left alone for longer than the deadline:
+		// the client gives up at once with the last answer.
+		a, b := newRegion(t, status(503, "30")), newRegion(t, status(429, "30"))
+		c := mustNew(t, client.Config{Regions: []string{a.URL, b.URL}, Deadline: 5 * time.Second})
+		start := time.Now()
+		res, err := post(t, c, "k")
+		if !errors.Is(err, client.ErrDeadline) {
+			t.Fatalf("got %v, want ErrDeadline", err)
+		}
+		if res == nil || res.Status != 429 || res.Region != b.URL || res.Attempts != 2 {
+			t.Fatalf("got %+v, want the last answer (429 from b) after 2 attempts", res)
+		}
+		if d := time.Since(start); d >= 5*time.Second {
+			t.Fatalf("took %v, want less than the deadline", d)
+		}
+	})
+	t.Run("regions that do not answer", func(t *testing.T) {
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) })
+		// a answers 503 with no Retry-After (so it may be asked again
+		// soon); b never answers. The deadline cuts the operation short.
+		a, b := newRegion(t, status(503, "")), newRegion(t, blocking(release))
+		const deadline = 300 * time.Millisecond
+		c := mustNew(t, client.Config{Regions: []string{a.URL, b.URL}, Attempt: time.Minute, Deadline: deadline})
+		start := time.Now()
+		res, err := post(t, c, "k")
+		took := time.Since(start)
+		if !errors.Is(err, client.ErrDeadline) {
+			t.Fatalf("got %v, want ErrDeadline", err)
+		}
+		if res == nil || res.Status != 503 || res.Region != a.URL || res.Attempts != 2 {
+			t.Fatalf("got %+v, want the last answer (503 from a) after 2 attempts", res)
+		}
+		if took < deadline || took > deadline+2*time.Second {
+			t.Fatalf("took %v, want about the deadline of %v", took, deadline)
+		}
+	})
+	t.Run("no answer at all", func(t *testing.T) {
+		c := mustNew(t, client.Config{Regions: []string{closedURL(t)}, Deadline: 300 * time.Millisecond})
+		res, err := post(t, c, "k")
+		if !errors.Is(err, client.ErrDeadline) || res != nil {
+			t.Fatalf("got %+v, %v, want no response and ErrDeadline", res, err)
+		}
+	})
+	t.Run("cancelled by the caller", func(t *testing.T) {
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) })
+		a := newRegion(t, func(n int, w http.ResponseWriter, r *http.Request) { blocking(release)(n, w, r) })
+		c := mustNew(t, client.Config{Regions: []string{a.URL}, Attempt: time.Minute, Deadline: time.Minute})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() {
+			_, err := c.Do(ctx, http.MethodGet, "/v1/orders/o1", "", nil)
+			done <- err
+		}()
+		for len(a.requests()) == 0 {
+			time.Sleep(time.Millisecond) // polling for the request to arrive
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) || errors.Is(err, client.ErrDeadline) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestPostWithoutKeyRefused(t *testing.T) {
+	rg := newRegion(t, ok)
+	c := mustNew(t, client.Config{Regions: []string{rg.URL}})
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if res, err := c.Do(context.Background(), m, "/v1/sessions", "", map[string]int{"amount": 1}); !errors.Is(err, client.ErrNoKey) || res != nil {
+			t.Fatalf("%s: got %v, %v, want ErrNoKey", m, res, err)
+		}
+	}
+	if n := len(rg.requests()); n != 0 {
+		t.Fatalf("region got %d requests, want 0", n)
+	}
+	res, err := c.Order(context.Background(), "ord_1")
+	if err != nil || res.Status != 201 {
+		t.Fatalf("GET without key: got %+v, %v", res, err)
+	}
+	if got := rg.requests(); len(got) != 1 || got[0].Method != "GET" || got[0].Key != "" || got[0].Path != "/v1/orders/ord_1" {
+		t.Fatalf("got %+v, want one GET /v1/orders/ord_1 without a key", got)
+	}
+}
+
+func TestConvenienceRequests(t *testing.T) {
+	rg := newRegion(t, ok)
+	c := mustNew(t, client.Config{Regions: []string{rg.URL + "/"}})
+	ctx := context.Background()
+	calls := []func() (*client.Response, error){
+		func() (*client.Response, error) { return c.CreateSession(ctx, "k1", map[string]int{"amount": 100}) },
+		func() (*client.Response, error) { return c.Authorize(ctx, "k2", "ses_1", map[string]string{"method": "card"}) },
+		func() (*client.Response, error) { return c.Capture(ctx, "k3", "ord_1", 0) },
+		func() (*client.Response, error) { return c.Capture(ctx, "k4", "ord_1", 50) },
+		func() (*client.Response, error) { return c.Refund(ctx, "k5", "ord_1", 20) },
+		func() (*client.Response, error) { return c.Cancel(ctx, "k6", "ord_1") },
+		func() (*client.Response, error) { return c.Release(ctx, "k7", "ord_1") },
+		func() (*client.Response, error) { return c.Order(ctx, "ord_1") },
+	}
+	for _, call := range calls {
+		if _, err := call(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []seen{
+		{"POST", "/v1/sessions", "k1", `{"amount":100}`, time.Time{}},
+		{"POST", "/v1/sessions/ses_1/authorize", "k2", `{"method":"card"}`, time.Time{}},
+		{"POST", "/v1/orders/ord_1/captures", "k3", ``, time.Time{}},
+		{"POST", "/v1/orders/ord_1/captures", "k4", `{"amount":50}`, time.Time{}},
+		{"POST", "/v1/orders/ord_1/refunds", "k5", `{"amount":20}`, time.Time{}},
+		{"POST", "/v1/orders/ord_1/cancel", "k6", ``, time.Time{}},
+		{"POST", "/v1/orders/ord_1/release", "k7", ``, time.Time{}},
+		{"GET", "/v1/orders/ord_1", "", ``, time.Time{}},
+	}
+	got := rg.requests()
+	for i := range want {
+		got[i].At = time.Time{}
+		if got[i] != want[i] {
+			t.Errorf("request %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	good := client.Config{Regions: []string{"http://127.0.0.1:1"}, Merchant: "demo", Secret: "s"}
+	for name, mod := range map[string]func(*client.Config){
+		"no regions":   func(c *client.Config) { c.Regions = nil },
+		"relative URL": func(c *client.Config) { c.Regions = []string{"127.0.0.1:8080"} },
+		"ftp":          func(c *client.Config) { c.Regions = []string{"ftp://x"} },
+		"twice":        func(c *client.Config) { c.Regions = []string{"http://a", "http://a/"} },
+		"no merchant":  func(c *client.Config) { c.Merchant = "" },
+		"no secret":    func(c *client.Config) { c.Secret = "" },
+		"negative":     func(c *client.Config) { c.Attempt = -1 },
+	} {
+		cfg := good
+		mod(&cfg)
+		if _, err := client.New(cfg); err == nil {
+			t.Errorf("%s: New accepted %+v", name, cfg)
+		}
+	}
+	if _, err := client.New(good); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewKey(t *testing.T) {
+	a, b := client.NewKey(), client.NewKey()
+	if a == b || len(a) < 20 || len(a) > 255 || strings.ContainsAny(a, " \n") {
+		t.Fatalf("got %q and %q, want two different keys of 20-255 characters", a, b)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	// a answers every other request with 503, b always: operations race to
+	// move the preference while every one of them gets its answer.
+	a := newRegion(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n%2 == 0 {
+			status(503, "")(n, w, r)
+			return
+		}
+		ok(n, w, r)
+	})
+	b := newRegion(t, ok)
+	c := mustNew(t, client.Config{Regions: []string{a.URL, b.URL}})
+	const workers, ops = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*ops)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range ops {
+				res, err := post(t, c, fmt.Sprintf("w%d-%d", w, i))
+				if err != nil {
+					errs <- err
+				} else if res.Status != 201 {
+					errs <- fmt.Errorf("got %d, want 201", res.Status)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Every key reached a region, and each region saw it at most once.
+	keys := map[string]int{}
+	for _, rg := range []*region{a, b} {
+		per := map[string]bool{}
+		for _, s := range rg.requests() {
+			if per[s.Key] {
+				t.Errorf("%s got key %s twice", rg.URL, s.Key)
+			}
+			per[s.Key] = true
+			keys[s.Key]++
+		}
+	}
+	if len(keys) != workers*ops {
+		t.Fatalf("got %d keys, want %d", len(keys), workers*ops)
+	}
+}
