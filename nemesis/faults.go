@@ -42,10 +42,9 @@ type planned struct {
 // quiet period. Every kind appears once (in a seeded order) before any
 // appears twice; partitions last the longest.
 func schedule(rng *rand.Rand, n int, d time.Duration) []planned {
-	quiet := max(d/6, 5*time.Second)
 	warm := min(max(d/20, 2*time.Second), 20*time.Second)
 	long := min(max(d/12, 2*time.Second), 60*time.Second)
-	end := d - quiet
+	end := quietStart(d)
 	var out []planned
 	var round []string
 	for at := warm; ; {
@@ -83,6 +82,12 @@ func schedule(rng *rand.Rand, n int, d time.Duration) []planned {
 		at += dur + span/4 + time.Duration(rng.Int64N(int64(span/4)+1))
 	}
 	return out
+}
+
+// quietStart is when the final quiet period of a run of length d begins:
+// no fault is injected after it, so the regions end the run healed.
+func quietStart(d time.Duration) time.Duration {
+	return d - max(d/6, 5*time.Second)
 }
 
 // sides splits the regions of a partition fault into groups that can

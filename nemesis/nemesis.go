@@ -396,9 +396,14 @@ func (h *harness) startAll(ctx context.Context) error {
 // its duration, and returns them as they happened.
 func (h *harness) runFaults(ctx context.Context, plan []planned) ([]check.Fault, error) {
 	var out []check.Fault
+	end := h.started.Add(quietStart(h.cfg.Duration))
 	for k, p := range plan {
 		if !sleepUntil(ctx, h.started.Add(p.At)) {
 			return out, nil
+		}
+		if time.Now().Add(p.For).After(end) {
+			// A slow fault (a restore) ran late: keep the quiet period.
+			break
 		}
 		f := check.Fault{Kind: p.Kind, At: h.since()}
 		for _, i := range p.Regions {

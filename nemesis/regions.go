@@ -83,7 +83,6 @@ func (h *harness) writeConfig(i int, pubs []string) error {
   retries: 1
   retry_wait_min: 10ms
   retry_wait_max: 200ms
-  recovery_timeout: 3s
 backup:
   sync_interval: 500ms
 checkout:
