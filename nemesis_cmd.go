@@ -71,4 +71,3 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 	}
 	return nil
 }
-

@@ -112,7 +112,7 @@ type harness struct {
 	orders   map[string]orderNote
 	webhooks []check.Webhook
 	seen     map[string]bool // event ids processed
-	active   map[int]string // fault number -> description, while it lasts
+	active   map[int]string  // fault number -> description, while it lasts
 }
 
 type orderNote struct{ method, email string }
