@@ -93,7 +93,6 @@ webhooks:
   timeout: 2s
   retry_min: 200ms
   retry_max: 2s
-  takeover_after: 5s
 log:
   level: warn
 `, h.acquirerURL)
