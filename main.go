@@ -80,6 +80,8 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		return env.bench(ctx, args)
 	case "staff":
 		return env.staff(ctx, args)
+	case "nemesis":
+		return env.nemesisCmd(ctx, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -96,6 +98,7 @@ commands:
   restore   restore a region database from its Litestream replica
   cluster   run a local three-region cluster r1, r2, r3
   bench     drive regions through the public API and report throughput and latency
+  nemesis   run N real regions under seeded faults with a checkout workload and check it
   staff     manage staff of the admin UI: kassa staff add --username U --role admin
 
 Run 'kassa <command> --help' for a command's flags.

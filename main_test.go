@@ -298,7 +298,7 @@ func TestProductionMetricsAllowList(t *testing.T) {
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, cmd := range []string{"serve", "keygen", "verify", "restore", "cluster", "bench", "staff", "staff add"} {
+	for _, cmd := range []string{"serve", "keygen", "verify", "restore", "cluster", "bench", "nemesis", "staff", "staff add"} {
 		out, _, code := runCmd(t, nil, append(strings.Fields(cmd), "--help")...)
 		if code != 0 || !strings.Contains(out, "usage: kassa "+cmd) {
 			t.Errorf("%s --help: got exit %d, %q", cmd, code, out)

@@ -1,0 +1,219 @@
+package nemesis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"kassa/client"
+	"kassa/nemesis/check"
+)
+
+// The card every card checkout pays with: always approved by the
+// simulated acquirer.
+const testCard = "4242 4242 4242 4242"
+
+// worker is one stream of checkouts for one merchant, through its own
+// failover client, with its own seeded choices.
+type worker struct {
+	h      *harness
+	c      *client.Client
+	rng    *rand.Rand
+	n      int // checkouts started
+	prefix string
+	stop   <-chan struct{} // closed: start no new operation
+}
+
+func (w *worker) stopped() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// recorder collects the operations of every worker.
+type recorder struct {
+	mu      sync.Mutex
+	ops     []check.Op
+	answers int
+}
+
+func (r *recorder) add(op check.Op) {
+	r.mu.Lock()
+	r.ops = append(r.ops, op)
+	if op.Outcome == "ok" || op.Outcome == "declined" || op.Outcome == "refused" {
+		r.answers++
+	}
+	r.mu.Unlock()
+}
+
+func (r *recorder) counts() (ops, answered int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.ops), r.answers
+}
+
+// orderView is what the workload reads of an order answer.
+type orderView struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Amount   int64  `json:"amount"`
+	Captured int64  `json:"captured"`
+	Refunded int64  `json:"refunded"`
+	Released int64  `json:"released"`
+}
+
+// run checks out until ctx ends or stop is closed; the checkout in
+// flight then ends after its current operation, which runs to its answer. A checkout is a session, an
+// authorization and, when authorized, a seeded sequence of captures,
+// refunds, cancels and releases; a step without an answer ends it.
+func (w *worker) run(ctx context.Context) {
+	for ctx.Err() == nil && !w.stopped() {
+		w.checkout(ctx)
+	}
+}
+
+func (w *worker) checkout(ctx context.Context) {
+	w.n++
+	ref := fmt.Sprintf("%s-%d", w.prefix, w.n)
+	method := []string{"pay_later", "pay_later", "instalments", "card", "card"}[w.rng.IntN(5)]
+	amount := int64(1000 + w.rng.IntN(49)*1000)
+	if method == "instalments" {
+		amount += 10000
+	}
+	email := w.h.emails[w.rng.IntN(len(w.h.emails))]
+	sessReq := map[string]any{
+		"amount": amount, "currency": "SEK", "country": "SE", "merchant_reference": ref,
+		"lines": []map[string]any{{"name": "Socks", "quantity": 1, "unit_price": amount, "total": amount}},
+		"urls": map[string]string{"confirmation": "https://shop.example/ok", "cancel": "https://shop.example/cart",
+			"notification": w.h.webhookURL},
+	}
+	op := w.do(ctx, check.Op{Kind: "session", Consumer: email, Method: method, Amount: amount}, http.MethodPost, "/v1/sessions", sessReq)
+	if op.Outcome != "ok" || w.stopped() {
+		return
+	}
+	var sess struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(op.Body, &sess)
+	auth := map[string]any{"method": method, "consumer": map[string]string{
+		"email": email, "given_name": "Nemo", "family_name": "Sis", "postal_code": "11122", "country": "SE"}}
+	if method == "card" {
+		auth["card"] = map[string]any{"number": testCard, "exp_month": 12, "exp_year": time.Now().Year() + 3, "cvc": "123"}
+	}
+	op = w.do(ctx, check.Op{Kind: "authorize", Session: sess.ID, Consumer: email, Method: method, Amount: amount},
+		http.MethodPost, "/v1/sessions/"+sess.ID+"/authorize", auth)
+	var o orderView
+	json.Unmarshal(op.Body, &o)
+	if o.ID != "" {
+		w.h.noteOrder(o.ID, method, email)
+	}
+	if op.Outcome != "ok" || o.Status != "authorized" {
+		return
+	}
+	base := check.Op{Session: sess.ID, Order: o.ID, Consumer: email, Method: method}
+	path := "/v1/orders/" + o.ID
+	switch w.rng.IntN(6) {
+	case 0: // cancel the whole authorization
+		w.step(ctx, base, "cancel", path+"/cancel", 0)
+	case 1: // capture part, release the rest
+		if w.step(ctx, base, "capture", path+"/captures", amount/2) {
+			w.step(ctx, base, "release", path+"/release", 0)
+		}
+	case 2, 3: // capture part, refund part of it, capture the rest
+		if w.step(ctx, base, "capture", path+"/captures", amount/2) &&
+			w.step(ctx, base, "refund", path+"/refunds", amount/4) {
+			w.step(ctx, base, "capture", path+"/captures", 0)
+		}
+	default: // capture it all, sometimes refund it all
+		if w.step(ctx, base, "capture", path+"/captures", 0) && w.rng.IntN(2) == 0 {
+			w.step(ctx, base, "refund", path+"/refunds", 0)
+		}
+	}
+}
+
+// step sends one operation on an order and reports whether it succeeded.
+func (w *worker) step(ctx context.Context, base check.Op, kind, path string, amount int64) bool {
+	if w.stopped() {
+		return false
+	}
+	base.Kind, base.Amount = kind, amount
+	var body any = struct{}{}
+	if amount > 0 {
+		body = map[string]int64{"amount": amount}
+	}
+	return w.do(ctx, base, http.MethodPost, path, body).Outcome == "ok"
+}
+
+// do sends one logical operation through the failover client and records
+// it. An order not found yet (it was written in a region this one has not
+// heard from) is retried with the same key within the client's deadline,
+// as a merchant would.
+func (w *worker) do(ctx context.Context, op check.Op, method, path string, body any) check.Op {
+	op.Key = client.NewKey()
+	op.Start = w.h.since()
+	deadline := time.Now().Add(w.h.cfg.Deadline)
+	var (
+		res *client.Response
+		err error
+	)
+	for {
+		res, err = w.c.Do(ctx, method, path, op.Key, body)
+		if err != nil || res.Status != http.StatusNotFound || op.Order == "" || time.Now().Add(200*time.Millisecond).After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the merchant's pause before asking again
+	}
+	op.End = w.h.since()
+	if res != nil {
+		op.Status = res.Status
+		op.Region = w.h.regionOf(res.Region)
+		if res.Status < 500 {
+			op.Body = json.RawMessage(res.Body)
+		}
+	}
+	op.Outcome = outcome(op.Kind, res, err)
+	if op.Outcome == "ok" && op.Kind == "session" {
+		var s struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(res.Body, &s)
+		op.Session = s.ID
+	}
+	if ctx.Err() != nil && op.Outcome != "ok" && op.Outcome != "declined" && op.Outcome != "refused" {
+		// Cut short by the end of the run, not by kassa: the client never
+		// got to its deadline. Recorded all the same, as an error.
+		op.Outcome = "error"
+	}
+	w.h.rec.add(op)
+	return op
+}
+
+// outcome classifies a final answer as check.Op.Outcome says.
+func outcome(kind string, res *client.Response, err error) string {
+	switch {
+	case errors.Is(err, client.ErrDeadline):
+		if res != nil && (res.Status == http.StatusServiceUnavailable || res.Status == http.StatusTooManyRequests) {
+			return "unavailable"
+		}
+		return "timeout"
+	case err != nil || res == nil:
+		return "error"
+	case res.Status >= 200 && res.Status < 300:
+		return "ok"
+	case res.Status == http.StatusPaymentRequired && kind == "authorize":
+		return "declined"
+	case res.Status == http.StatusPaymentRequired, res.Status == http.StatusBadRequest, res.Status == http.StatusConflict:
+		return "refused"
+	case res.Status == http.StatusServiceUnavailable, res.Status == http.StatusTooManyRequests:
+		return "unavailable"
+	}
+	return "error"
+}

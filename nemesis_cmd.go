@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"kassa/nemesis"
+)
+
+// errChecksFailed is a nemesis run in which some check did not hold:
+// exit 1, after the report.
+var errChecksFailed = errors.New("nemesis: not every check holds")
+
+// nemesisCmd runs real regions under a seeded fault schedule with a
+// checkout workload and checks the history (package nemesis).
+func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
+	var (
+		cfg      nemesis.Config
+		seed     int64
+		jsonFile string
+		keep     bool
+	)
+	_, err := e.flags("nemesis", "Run N real regions (kassa serve processes of this binary) with every peer and client link\nthrough a proxy, drive checkouts through the failover client while a seeded schedule of\npartitions, pauses, kills, old-backup restores and slow links runs, then heal, wait for\nconvergence, check every acknowledged write and money bound, and print the report.\nExit 0 only when every check holds.", args, func(fs *pflag.FlagSet) {
+		fs.IntVar(&cfg.Regions, "regions", 3, "number of regions")
+		fs.DurationVar(&cfg.Duration, "duration", time.Minute, "how long the workload runs (faults stop a sixth before the end)")
+		fs.Int64Var(&seed, "seed", 1, "seed of the fault schedule and the workload's choices")
+		fs.StringVar(&jsonFile, "json", "", "write the JSON report to this file")
+		fs.IntVar(&cfg.Workers, "workers", 8, "concurrent checkouts")
+		fs.BoolVar(&keep, "keep", false, "keep the regions' data and logs (their directory is printed)")
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case cfg.Regions < 2 || cfg.Regions > 32:
+		return &usageError{fmt.Sprintf("nemesis: --regions must be between 2 and 32, got %d", cfg.Regions)}
+	case cfg.Duration < 10*time.Second:
+		return &usageError{fmt.Sprintf("nemesis: --duration must be at least 10s, got %s", cfg.Duration)}
+	case cfg.Workers < 1 || cfg.Workers > 256:
+		return &usageError{fmt.Sprintf("nemesis: --workers must be between 1 and 256, got %d", cfg.Workers)}
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("nemesis: the kassa binary to run regions with: %w", err)
+	}
+	cfg.Seed, cfg.Binary, cfg.KeepDir, cfg.Progress = uint64(seed), bin, keep, e.stderr
+	res, err := nemesis.Run(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("nemesis: %w", err)
+	}
+	fmt.Fprint(e.stdout, nemesis.Summary(res))
+	if keep {
+		fmt.Fprintf(e.stdout, "data and logs kept in %s\n", res.Dir)
+	}
+	if jsonFile != "" {
+		b, err := nemesis.JSON(res, cfg)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(jsonFile, b, 0o644); err != nil {
+			return fmt.Errorf("nemesis: %w", err)
+		}
+	}
+	if !res.OK {
+		return errChecksFailed
+	}
+	return nil
+}
