@@ -22,12 +22,12 @@ const (
 	FaultKill     = "kill"               // SIGKILL, then a restart
 	FaultRestore  = "restore-old-backup" // stop, restore the replica as of earlier, start: it must catch up
 	FaultSlow     = "slow-links"         // every link of one region delayed per chunk
+	FaultSkew     = "clock-skew"         // one region restarted with its clock offset, then restarted without
 )
 
 // Kinds are the fault kinds a schedule uses, in the order of its first
-// round. Clock skew is not among them: kassa has no clock offset setting
-// to inject it with yet.
-var Kinds = []string{FaultIsolate, FaultMajority, FaultOneWay, FaultBridge, FaultPause, FaultKill, FaultRestore, FaultSlow}
+// round.
+var Kinds = []string{FaultIsolate, FaultMajority, FaultOneWay, FaultBridge, FaultPause, FaultKill, FaultRestore, FaultSlow, FaultSkew}
 
 // planned is one fault of the schedule.
 type planned struct {
@@ -75,6 +75,14 @@ func schedule(rng *rand.Rand, n int, d time.Duration) []planned {
 		case FaultSlow:
 			p.Regions = perm[:1]
 			p.Delay = time.Duration(20+rng.IntN(130)) * time.Millisecond
+		case FaultSkew:
+			// Ahead or behind by 5 to 30 s: well inside sync's replay
+			// window (1 m), so the skewed region keeps replicating.
+			p.Regions = perm[:1]
+			p.Delay = time.Duration(5+rng.IntN(26)) * time.Second
+			if rng.IntN(2) == 0 {
+				p.Delay = -p.Delay
+			}
 		default:
 			p.Regions = perm[:1]
 		}
@@ -180,6 +188,19 @@ func (h *harness) inject(ctx context.Context, p planned) (heal func() error, det
 			}
 			return nil
 		}, fmt.Sprintf("%s's links +%s per chunk", target.id, p.Delay), nil
+	case FaultSkew:
+		restart := func(offset time.Duration) error {
+			target.stop(syscall.SIGTERM, 20*time.Second)
+			target.offset = offset
+			if err := h.writeConfig(p.Regions[0]); err != nil {
+				return err
+			}
+			return h.start(ctx, target)
+		}
+		if err := restart(p.Delay); err != nil {
+			return func() error { return restart(0) }, "skew failed", err
+		}
+		return func() error { return restart(0) }, fmt.Sprintf("%s's clock %+v", target.id, p.Delay), nil
 	case FaultPause:
 		target.signal(syscall.SIGSTOP)
 		return func() error { target.signal(syscall.SIGCONT); return nil }, "SIGSTOP " + target.id, nil

@@ -104,6 +104,7 @@ type harness struct {
 	emails      []string
 	acquirerURL string
 	webhookURL  string
+	pubs        []string // every region's public key, by index
 	started     time.Time
 	rec         recorder
 	byURL       map[string]string // client proxy URL -> region id
@@ -371,8 +372,9 @@ func (h *harness) setup(ctx context.Context, root string) error {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		pubs[i] = strings.TrimSpace(lines[len(lines)-1])
 	}
+	h.pubs = pubs
 	for i := range h.regions {
-		if err := h.writeConfig(i, pubs); err != nil {
+		if err := h.writeConfig(i); err != nil {
 			return err
 		}
 	}

@@ -35,6 +35,8 @@ type regionProc struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	paused bool
+	// offset is the clock_offset its config sets (the clock-skew fault).
+	offset time.Duration
 }
 
 func (r *regionProc) url() string { return "http://" + r.addr }
@@ -63,10 +65,10 @@ func freeAddr() (string, error) {
 // writeConfig writes r's config file: its peers through its proxies, the
 // shared acquirer, fast sync and webhook retries so a short run shows
 // recovery, and quiet logs.
-func (h *harness) writeConfig(i int, pubs []string) error {
-	r := h.regions[i]
+func (h *harness) writeConfig(i int) error {
+	r, pubs := h.regions[i], h.pubs
 	var b strings.Builder
-	fmt.Fprintf(&b, "mode: development\nregion: %s\nlisten: %s\ndata_dir: %s\ndurability: local\n", r.id, r.addr, r.dir)
+	fmt.Fprintf(&b, "mode: development\nregion: %s\nlisten: %s\ndata_dir: %s\ndurability: local\nclock_offset: %s\n", r.id, r.addr, r.dir, r.offset)
 	b.WriteString("peers:\n")
 	for j, q := range h.regions {
 		if j != i {
