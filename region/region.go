@@ -55,10 +55,13 @@ type Region struct {
 	registry *prometheus.Registry
 	handler  http.Handler
 	// now is the region's clock: the machine's, shifted by clock_offset.
-	now      func() time.Time
-	ready    atomic.Bool
-	restored bool
-	unlock   func() // releases the data directory's lock
+	now   func() time.Time
+	ready atomic.Bool
+	// recovered: Recover has returned, so this region's own next entry
+	// cannot take a sequence number its peers already hold.
+	recovered atomic.Bool
+	restored  bool
+	unlock    func() // releases the data directory's lock
 
 	// readyMu orders the changes of ready: a start-up read that succeeds
 	// late must not make a region that is shutting down ready again.
@@ -179,7 +182,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		r.replica.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	r.node.SetGranter(rightsRouter{r.credit, r.checkout})
+	r.node.SetGranter(rightsRouter{r.credit, r.checkout, &r.recovered})
 	r.recon = r.newReconciler(settlementSource(r.acquirer), opts)
 	r.handler = r.routes()
 	built = true
@@ -262,11 +265,28 @@ const grantLag = 10_000
 // rightsRouter sends a peer's rights request to the owner of the rights:
 // credit lines to scoring, orders to checkout.
 type rightsRouter struct {
-	credit   *scoring.Engine
-	checkout *checkout.Service
+	credit    *scoring.Engine
+	checkout  *checkout.Service
+	recovered *atomic.Bool
 }
 
+// errRecovering answers a peer's rights request while this region is still
+// fetching its own entries from its peers: a grant is an entry of this
+// region's, and written then it could take a sequence number a peer
+// already holds (a fork). The peer tries again shortly.
+var errRecovering error = recovering{}
+
+type recovering struct{}
+
+func (recovering) Error() string {
+	return "region: still recovering its own entries from peers; no rights are granted until then"
+}
+func (recovering) Temporary() bool { return true }
+
 func (rr rightsRouter) GrantRights(ctx context.Context, subject, prefix, to string, amount int64) (ledger.Entry, error) {
+	if !rr.recovered.Load() {
+		return ledger.Entry{}, errRecovering
+	}
 	rights, err := account.ParseRights(prefix)
 	if err != nil {
 		return ledger.Entry{}, fmt.Errorf("region: rights request: %w", err)
@@ -431,6 +451,7 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 			r.log.Warn("starting without an answer from every peer; a peer that held newer entries of this region will report a fork", "err", err)
 		}
 	}
+	r.recovered.Store(true)
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	syncDone := make(chan struct{})
 	go func() {
