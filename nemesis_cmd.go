@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"kassa/nemesis"
+	"kassa/nemesis/check"
+	"kassa/nemesis/plot"
 )
 
 // errChecksFailed is a nemesis run in which some check did not hold:
@@ -24,6 +27,8 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		seed     int64
 		jsonFile string
 		keep     bool
+		plots    string
+		from     string
 	)
 	_, err := e.flags("nemesis", "Run N real regions (kassa serve processes of this binary) with every peer and client link\nthrough a proxy, drive checkouts through the failover client while a seeded schedule of\npartitions, pauses, kills, old-backup restores and slow links runs, then heal, wait for\nconvergence, check every acknowledged write and money bound, and print the report.\nExit 0 only when every check holds.", args, func(fs *pflag.FlagSet) {
 		fs.IntVar(&cfg.Regions, "regions", 3, "number of regions")
@@ -32,9 +37,17 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		fs.StringVar(&jsonFile, "json", "", "write the JSON report to this file")
 		fs.IntVar(&cfg.Workers, "workers", 8, "concurrent checkouts")
 		fs.BoolVar(&keep, "keep", false, "keep the regions' data and logs (their directory is printed)")
+		fs.StringVar(&plots, "plots", "", "write throughput, latency and replication lag charts (SVG) into this directory")
+		fs.StringVar(&from, "from", "", "with --plots: draw the charts from this JSON report of an earlier run instead of running")
 	})
 	if err != nil {
 		return err
+	}
+	if from != "" {
+		if plots == "" {
+			return &usageError{"nemesis: --from needs --plots, the directory to write the charts to"}
+		}
+		return drawPlots(from, plots)
 	}
 	switch {
 	case cfg.Regions < 2 || cfg.Regions > 32:
@@ -66,8 +79,34 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 			return fmt.Errorf("nemesis: %w", err)
 		}
 	}
+	if plots != "" {
+		if err := os.MkdirAll(plots, 0o755); err != nil {
+			return fmt.Errorf("nemesis: %w", err)
+		}
+		if err := plot.WriteFiles(plots, res.Report.Series); err != nil {
+			return fmt.Errorf("nemesis: charts: %w", err)
+		}
+	}
 	if !res.OK {
 		return errChecksFailed
 	}
 	return nil
+}
+
+// drawPlots writes the charts of the JSON report in file into dir.
+func drawPlots(file, dir string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return &usageError{fmt.Sprintf("nemesis: --from: %v", err)}
+	}
+	var rep struct {
+		Series check.Series `json:"series"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return &usageError{fmt.Sprintf("nemesis: --from %s is not a nemesis JSON report: %v", file, err)}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("nemesis: %w", err)
+	}
+	return plot.WriteFiles(dir, rep.Series)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kassa/nemesis/plot"
 )
 
 // TestNemesisShortForm runs the short form of kassa nemesis: three real
@@ -60,11 +62,33 @@ func TestNemesisShortForm(t *testing.T) {
 // TestNemesisBadFlags: a bad flag is exit 2 naming it, before anything
 // starts.
 func TestNemesisBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--regions", "1"}, {"--duration", "1s"}, {"--workers", "0"}, {"--seed", "x"}} {
+	for _, args := range [][]string{{"--regions", "1"}, {"--duration", "1s"}, {"--workers", "0"}, {"--seed", "x"},
+		{"--from", "nemesis.json"}, {"--from", filepath.Join(t.TempDir(), "missing.json"), "--plots", t.TempDir()}} {
 		_, stderr, code := runCmd(t, nil, append([]string{"nemesis"}, args...)...)
 		flag := strings.TrimPrefix(args[0], "--")
 		if code != 2 || !strings.Contains(stderr, flag) {
 			t.Errorf("nemesis %v: exit %d, %q; want 2 naming %s", args, code, stderr, flag)
+		}
+	}
+}
+
+// The charts of a run are drawn again from its JSON report.
+func TestNemesisPlotsFromJSON(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "nemesis.json")
+	series := `{"series": {"bucket_ms": 1000, "duration_ms": 3000, "points": [{"at_ms": 0, "answered": 5, "authorizes": 2, "authorize_p50_ms": 10, "authorize_p99_ms": 20}],
+		"faults": [{"kind": "pause", "at_ms": 1000, "ms": 1000}]}}`
+	if err := os.WriteFile(report, []byte(series), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "plots")
+	if _, stderr, code := runCmd(t, nil, "nemesis", "--from", report, "--plots", out); code != 0 {
+		t.Fatalf("nemesis --from: exit %d: %s", code, stderr)
+	}
+	for _, f := range []string{plot.ThroughputFile, plot.LatencyFile, plot.LagFile} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil || !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "pause") {
+			t.Fatalf("%s: %v %.200s", f, err, b)
 		}
 	}
 }

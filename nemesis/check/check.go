@@ -129,7 +129,33 @@ func (c *checker) count() Report {
 		within := r.AuthorizeMs.P99 <= ms(b)
 		r.AuthorizeMs.BoundMs, r.AuthorizeMs.WithinBound = ms(b), &within
 	}
+	r.AuthorizeMsDuring = authorizeDuring(c.h)
 	return r
+}
+
+// authorizeDuring spreads authorize latencies by the kind of fault that
+// was on when each started ("none" when no fault was).
+func authorizeDuring(h History) map[string]Latency {
+	by := map[string][]time.Duration{}
+	for _, op := range h.Ops {
+		if op.Kind != KindAuthorize {
+			continue
+		}
+		kind := "none"
+		for _, f := range h.Faults {
+			if op.Start >= f.At && op.Start < f.At+f.Duration {
+				kind = f.Kind
+				break
+			}
+		}
+		by[kind] = append(by[kind], op.End-op.Start)
+	}
+	out := make(map[string]Latency, len(by))
+	for kind, ds := range by {
+		l := sortedMs(ds)
+		out[kind] = Latency{P50: percentile(l, 50), P99: percentile(l, 99), Max: l[len(l)-1], Count: len(l)}
+	}
+	return out
 }
 
 // collector gathers one check's violations.

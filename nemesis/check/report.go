@@ -62,6 +62,10 @@ type Report struct {
 	ConvergenceMs       Convergence   `json:"convergence_ms"`
 	AuthorizeMs         Latency       `json:"authorize_ms"`
 	Faults              []FaultReport `json:"faults"`
+	// AuthorizeMsDuring is the authorize latency of the authorizes that
+	// started while a fault of each kind was on (such as "pause": a region
+	// frozen), and "none" while none was.
+	AuthorizeMsDuring map[string]Latency `json:"authorize_ms_during"`
 
 	Attempted            int                `json:"attempted"`             // ops of every kind
 	CheckoutsAnswered    int                `json:"checkouts_answered"`    // authorize ops answered
