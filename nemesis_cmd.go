@@ -36,6 +36,7 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		fs.Int64Var(&seed, "seed", 1, "seed of the fault schedule and the workload's choices")
 		fs.StringVar(&jsonFile, "json", "", "write the JSON report to this file")
 		fs.IntVar(&cfg.Workers, "workers", 8, "concurrent checkouts")
+		fs.DurationVar(&cfg.ConvergenceBound, "convergence-bound", 2*time.Second, "how soon after the heal every region's digest must be equal")
 		fs.BoolVar(&keep, "keep", false, "keep the regions' data and logs (their directory is printed)")
 		fs.StringVar(&plots, "plots", "", "write throughput, latency and replication lag charts (SVG) into this directory")
 		fs.StringVar(&from, "from", "", "with --plots: draw the charts from this JSON report of an earlier run instead of running")
@@ -54,6 +55,8 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		return &usageError{fmt.Sprintf("nemesis: --regions must be between 2 and 32, got %d", cfg.Regions)}
 	case cfg.Duration < 10*time.Second:
 		return &usageError{fmt.Sprintf("nemesis: --duration must be at least 10s, got %s", cfg.Duration)}
+	case cfg.ConvergenceBound <= 0 || cfg.ConvergenceBound > 10*time.Minute:
+		return &usageError{fmt.Sprintf("nemesis: --convergence-bound must be between 1ms and 10m, got %s", cfg.ConvergenceBound)}
 	case cfg.Workers < 1 || cfg.Workers > 256:
 		return &usageError{fmt.Sprintf("nemesis: --workers must be between 1 and 256, got %d", cfg.Workers)}
 	}

@@ -49,6 +49,9 @@ type Config struct {
 	// Converge bounds the wait for equal digests after the heal (default
 	// 60s).
 	Converge time.Duration
+	// ConvergenceBound is what the convergence check holds the regions to
+	// (default check.DefaultConvergenceBound, 2 s).
+	ConvergenceBound time.Duration
 }
 
 // Result is a run's history, its checked report and the figures the
@@ -294,7 +297,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	slices.SortStableFunc(hist.Ops, func(a, b check.Op) int { return int(a.Start - b.Start) })
 
 	res.History = hist
-	res.Report = check.Check(hist, check.Options{})
+	res.Report = check.Check(hist, check.Options{ConvergenceBound: cfg.ConvergenceBound})
 	res.OK = res.Report.OK()
 	return res, nil
 }
