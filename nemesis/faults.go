@@ -44,6 +44,9 @@ type planned struct {
 func schedule(rng *rand.Rand, n int, d time.Duration) []planned {
 	warm := min(max(d/20, 2*time.Second), 20*time.Second)
 	long := min(max(d/12, 2*time.Second), 60*time.Second)
+	// In a long run the first partition lasts a full minute (so a run
+	// shows catching up after one, under load).
+	longest := d >= 5*time.Minute
 	end := quietStart(d)
 	var out []planned
 	var round []string
@@ -59,6 +62,9 @@ func schedule(rng *rand.Rand, n int, d time.Duration) []planned {
 			span = max(long/2, 1500*time.Millisecond)
 		}
 		dur := span/2 + time.Duration(rng.Int64N(int64(span/2)+1))
+		if longest && strings.HasPrefix(kind, "partition") {
+			dur, longest = min(d/10, time.Minute), false
+		}
 		if at+dur > end {
 			break
 		}

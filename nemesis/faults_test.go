@@ -3,6 +3,7 @@ package nemesis
 import (
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,4 +42,19 @@ func TestScheduleIsSeededAndQuietAtTheEnd(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A long run has a partition of a full minute: the issue's "convergence
+// after a 60 s partition under load" is measured on it.
+func TestLongRunHasAMinutePartition(t *testing.T) {
+	plan := schedule(rand.New(rand.NewPCG(1, 2)), 3, 10*time.Minute)
+	for _, p := range plan {
+		if strings.HasPrefix(p.Kind, "partition") {
+			if p.For != time.Minute {
+				t.Fatalf("first partition lasts %s, want 1m", p.For)
+			}
+			return
+		}
+	}
+	t.Fatal("no partition in a 10 minute run")
 }

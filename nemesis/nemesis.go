@@ -112,11 +112,13 @@ type harness struct {
 	rec         recorder
 	byURL       map[string]string // client proxy URL -> region id
 
-	mu       sync.Mutex
-	orders   map[string]orderNote
-	webhooks []check.Webhook
-	seen     map[string]bool // event ids processed
-	active   map[int]string  // fault number -> description, while it lasts
+	catchUpWG sync.WaitGroup
+	mu        sync.Mutex
+	catchUps  []time.Duration // after each partition's heal (catchUp)
+	orders    map[string]orderNote
+	webhooks  []check.Webhook
+	seen      map[string]bool // event ids processed
+	active    map[int]string  // fault number -> description, while it lasts
 }
 
 type orderNote struct{ method, email string }
@@ -266,6 +268,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	}
+	h.catchUpWG.Wait()
+	hist.Convergences = h.catchUps
 	hist.HealedAt = h.since()
 	hist.Final.Digests, hist.Final.ConvergedAfter = h.converge(ctx, hist.HealedAt)
 	h.logf("healed at %s; converged after %s", hist.HealedAt.Round(time.Millisecond), hist.Final.ConvergedAfter.Round(time.Millisecond))
@@ -426,6 +430,17 @@ func (h *harness) runFaults(ctx context.Context, plan []planned) ([]check.Fault,
 		sleepUntil(ctx, time.Now().Add(p.For))
 		herr := heal()
 		f.Duration = h.since() - f.At
+		if strings.HasPrefix(p.Kind, "partition") && herr == nil {
+			h.catchUpWG.Add(1)
+			go func() {
+				defer h.catchUpWG.Done()
+				d := h.catchUp(ctx)
+				h.mu.Lock()
+				h.catchUps = append(h.catchUps, d)
+				h.mu.Unlock()
+				h.logf("%s healed; every region held what every other had written at the heal after %s", p.Kind, d.Round(time.Millisecond))
+			}()
+		}
 		h.mu.Lock()
 		delete(h.active, k)
 		h.mu.Unlock()
@@ -491,6 +506,45 @@ func (h *harness) progress(stop <-chan struct{}, done chan<- struct{}) {
 
 // converge polls every region's digest until all are equal or Converge
 // passes; the time after healed (-1: never) and the last digests.
+// catchUp measures, after a partition heals under load, how long until
+// every region holds every entry any region had written at the heal (the
+// regions' vectors at the heal): digests never stay equal while merchants
+// keep writing, but what was written during the partition must arrive.
+// It returns -1 if that takes longer than Config.Converge.
+func (h *harness) catchUp(ctx context.Context) time.Duration {
+	start := time.Now()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	heads := map[string]uint64{}
+	for _, r := range h.regions {
+		if st, err := getStatus(ctx, hc, r.url()); err == nil {
+			heads[r.id] = st.Vector[r.id]
+		}
+	}
+	deadline := start.Add(h.cfg.Converge)
+	for {
+		caught := true
+		for _, r := range h.regions {
+			st, err := getStatus(ctx, hc, r.url())
+			if err != nil {
+				caught = false
+				break
+			}
+			for origin, seq := range heads {
+				if st.Vector[origin] < seq {
+					caught = false
+				}
+			}
+		}
+		if caught {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return -1
+		}
+		time.Sleep(20 * time.Millisecond) // polling other processes for replication
+	}
+}
+
 func (h *harness) converge(ctx context.Context, healed time.Duration) (map[string]string, time.Duration) {
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(h.cfg.Converge)
