@@ -431,10 +431,17 @@ func (h *harness) runFaults(ctx context.Context, plan []planned) ([]check.Fault,
 		herr := heal()
 		f.Duration = h.since() - f.At
 		if strings.HasPrefix(p.Kind, "partition") && herr == nil {
+			// Measured until the next fault starts, which would hold the
+			// regions apart again: not caught up by then counts as the
+			// time measured, a lower bound.
+			stopAt := h.started.Add(h.cfg.Duration)
+			if k+1 < len(plan) {
+				stopAt = h.started.Add(plan[k+1].At)
+			}
 			h.catchUpWG.Add(1)
 			go func() {
 				defer h.catchUpWG.Done()
-				d := h.catchUp(ctx)
+				d := h.catchUp(ctx, stopAt)
 				h.mu.Lock()
 				h.catchUps = append(h.catchUps, d)
 				h.mu.Unlock()
@@ -510,8 +517,9 @@ func (h *harness) progress(stop <-chan struct{}, done chan<- struct{}) {
 // every region holds every entry any region had written at the heal (the
 // regions' vectors at the heal): digests never stay equal while merchants
 // keep writing, but what was written during the partition must arrive.
-// It returns -1 if that takes longer than Config.Converge.
-func (h *harness) catchUp(ctx context.Context) time.Duration {
+// It returns -1 if that takes longer than Config.Converge, and the time
+// measured so far if stopAt (the next fault) comes first.
+func (h *harness) catchUp(ctx context.Context, stopAt time.Time) time.Duration {
 	start := time.Now()
 	hc := &http.Client{Timeout: 2 * time.Second}
 	heads := map[string]uint64{}
@@ -536,6 +544,9 @@ func (h *harness) catchUp(ctx context.Context) time.Duration {
 			}
 		}
 		if caught {
+			return time.Since(start)
+		}
+		if time.Now().After(stopAt) {
 			return time.Since(start)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
