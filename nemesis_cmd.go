@@ -30,7 +30,7 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		plots    string
 		from     string
 	)
-	_, err := e.flags("nemesis", "Run N real regions (kassa serve processes of this binary) with every peer and client link\nthrough a proxy, drive checkouts through the failover client while a seeded schedule of\npartitions, pauses, kills, old-backup restores and slow links runs, then heal, wait for\nconvergence, check every acknowledged write and money bound, and print the report.\nExit 0 only when every check holds.", args, func(fs *pflag.FlagSet) {
+	_, err := e.flags("nemesis", "Run N real regions (kassa serve processes of this binary) with every peer and client link\nthrough a proxy, drive checkouts through the failover client while a seeded schedule of\npartitions, pauses, kills, old-backup restores, clock skew and slow links runs, then heal, wait for\nconvergence, check every acknowledged write and money bound, and print the report.\nExit 0 only when every check holds.", args, func(fs *pflag.FlagSet) {
 		fs.IntVar(&cfg.Regions, "regions", 3, "number of regions")
 		fs.DurationVar(&cfg.Duration, "duration", time.Minute, "how long the workload runs (faults stop a sixth before the end)")
 		fs.Int64Var(&seed, "seed", 1, "seed of the fault schedule and the workload's choices")
