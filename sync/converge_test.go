@@ -338,3 +338,34 @@ func TestPeerBackWithLess(t *testing.T) {
 		t.Fatalf("got r1 holding r2 up to %d, want 30", got)
 	}
 }
+
+// TestRecoverWaitsForASlowTransfer: a region restored with many of its own
+// entries held only by a peer fetches all of them, however long the
+// transfer takes, as long as the peer keeps sending; recovery_timeout
+// bounds only a peer that sends nothing. Writing before it has them all
+// would fork its chain.
+func TestRecoverWaitsForASlowTransfer(t *testing.T) {
+	c := newCluster(t, 2, 13, func(cfg *regionsync.Config) {
+		cfg.BatchSize = 2
+		cfg.RecoveryTimeout = 150 * time.Millisecond
+	})
+	r1 := c.members[0]
+	for i := 0; i < 40; i++ {
+		if _, err := r1.store.Append(bg, draft("r1", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.converged(10 * time.Second)
+	c.stop(r1)
+	r1.path += ".restored" // nothing of its own left
+	c.f.mu.Lock()
+	c.f.maxDelay = 60 * time.Millisecond // 20 pages take far longer than recovery_timeout
+	c.f.mu.Unlock()
+	c.start(r1)
+	if err := r1.node.Recover(bg); err != nil {
+		t.Fatal(err)
+	}
+	if got := r1.store.Vector()["r1"]; got != 40 {
+		t.Fatalf("got r1 at %d after recovery, want 40", got)
+	}
+}

@@ -443,20 +443,27 @@ func (n *Node) pullOwn(ctx context.Context, p *peerState) (int, error) {
 			return total, err
 		}
 		total += res.Applied
-		if res.Applied == 0 {
+		if n.store.Vector()[n.store.Region()] == after {
+			// Nothing of the page extends this region's chain (a fork
+			// is quarantined, not applied): asking again would get the
+			// same page.
 			return total, nil
 		}
+		// The head moved, by this page or by a peer's push of the same
+		// entries that landed first: ask for what follows it.
 	}
 }
 
 // Recover fetches this region's own entries that peers hold beyond its head,
 // so that a region restored from an older backup (or an empty disk) never
 // reuses a sequence number. It asks every peer and returns when each has
-// answered with nothing new, or when RecoveryTimeout passes; peers that did
-// not answer are named in the error, and what the others sent is kept.
+// answered with nothing new, or has gone RecoveryTimeout without sending
+// anything: a peer that keeps sending is waited for however long the
+// transfer takes (a region restored from a backup hours old has that many
+// entries to fetch, and writing before it has them all would fork its
+// chain). Peers that did not answer are named in the error, and what the
+// others sent is kept.
 func (n *Node) Recover(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.RecoveryTimeout)
-	defer cancel()
 	before := n.store.Vector()[n.store.Region()]
 	var (
 		mu     sync.Mutex
@@ -467,20 +474,33 @@ func (n *Node) Recover(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			progress := time.Now() // when p last sent something
 			for {
-				_, err := n.pullOwn(ctx, p)
+				pctx, cancel := context.WithTimeout(ctx, n.cfg.RecoveryTimeout)
+				head := n.store.Vector()[n.store.Region()]
+				_, err := n.pullOwn(pctx, p)
 				if err == nil {
 					// One empty push learns what the peer holds, so this
 					// region knows from the start whether it is behind.
-					n.push(ctx, p, nil, n.nextPush(p), 0)
+					n.push(pctx, p, nil, n.nextPush(p), 0)
+					cancel()
 					return
 				}
-				select {
-				case <-ctx.Done():
+				cancel()
+				if n.store.Vector()[n.store.Region()] > head {
+					// The chain grew (by this pull, or by a push of the
+					// same entries that landed first): keep going.
+					progress = time.Now()
+					continue
+				}
+				if time.Since(progress) >= n.cfg.RecoveryTimeout || ctx.Err() != nil {
 					mu.Lock()
 					failed = append(failed, fmt.Sprintf("%s (%v)", p.ID, err))
 					mu.Unlock()
 					return
+				}
+				select {
+				case <-ctx.Done():
 				case <-time.After(n.cfg.RetryWaitMin):
 				}
 			}
