@@ -116,6 +116,9 @@ func (h *harness) env() []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
 }
 
+// startTimeout bounds how long a region may take to become ready.
+const startTimeout = 5 * time.Minute
+
 // start starts r's process and waits (polling, with a deadline) until it
 // answers /readyz.
 func (h *harness) start(ctx context.Context, r *regionProc) error {
@@ -139,7 +142,10 @@ func (h *harness) start(ctx context.Context, r *regionProc) error {
 	r.mu.Lock()
 	r.cmd, r.exited, r.paused = cmd, exited, false
 	r.mu.Unlock()
-	deadline := time.Now().Add(60 * time.Second)
+	// A region restored from an old backup is not ready until it has
+	// fetched every entry of its own its peers hold, which under load
+	// takes minutes for a backup minutes old.
+	deadline := time.Now().Add(startTimeout)
 	hc := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
 		select {
@@ -157,7 +163,7 @@ func (h *harness) start(ctx context.Context, r *regionProc) error {
 		}
 		time.Sleep(50 * time.Millisecond) // polling another process's readiness
 	}
-	return fmt.Errorf("%s not ready after 60s; log: %s", r.id, lastLines(r.logPath, 5))
+	return fmt.Errorf("%s not ready after %s; log: %s", r.id, startTimeout, lastLines(r.logPath, 5))
 }
 
 // signal sends sig to r's process, if running.
