@@ -329,11 +329,15 @@ func (s *Simulator) lookup(w http.ResponseWriter, r *http.Request) {
 // be told from a conflicting reuse of its key without keeping the number or
 // CVC. The number is compared without its spaces and dashes.
 func (s *Simulator) digest(req paymentBody) [32]byte {
+	return s.keyedDigest("authorize", strconv.FormatInt(req.Amount, 10), req.Currency, digitsOf(req.Number),
+		strconv.Itoa(req.ExpMonth), strconv.Itoa(req.ExpYear), req.CVC, req.Reference)
+}
+
+// keyedDigest is HMAC-SHA256 under the simulator's key of fields, each
+// length-prefixed so that no two lists of fields hash alike.
+func (s *Simulator) keyedDigest(fields ...string) [32]byte {
 	mac := hmac.New(sha256.New, s.key[:])
-	for _, f := range []string{
-		"authorize", strconv.FormatInt(req.Amount, 10), req.Currency, digitsOf(req.Number),
-		strconv.Itoa(req.ExpMonth), strconv.Itoa(req.ExpYear), req.CVC, req.Reference,
-	} {
+	for _, f := range fields {
 		fmt.Fprintf(mac, "%d:%s,", len(f), f)
 	}
 	var d [32]byte

@@ -3,7 +3,6 @@ package cards
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -172,13 +171,7 @@ func (s *Simulator) apply(typ, key string, b *book, req operationBody, digest [3
 
 // opDigest is the keyed hash of an operation request; see digest.
 func (s *Simulator) opDigest(typ, payment string, req operationBody) [32]byte {
-	mac := hmac.New(sha256.New, s.key[:])
-	for _, f := range []string{typ, payment, strconv.FormatInt(req.Amount, 10), req.Currency, req.Reference} {
-		fmt.Fprintf(mac, "%d:%s,", len(f), f)
-	}
-	var d [32]byte
-	copy(d[:], mac.Sum(nil))
-	return d
+	return s.keyedDigest(typ, payment, strconv.FormatInt(req.Amount, 10), req.Currency, req.Reference)
 }
 
 // decodeOperation reads and checks the body of an operation. A non-zero

@@ -368,20 +368,9 @@ func (s *Service) owe(oid OrderID) {
 // many it settled.
 func (s *Service) settleOperations(ctx context.Context) (int, error) {
 	s.pendingMu.Lock()
-	if !s.owedLoaded {
-		for _, kind := range []string{KindCaptureRequested, KindRefundRequested, KindVoidRequested} {
-			es, err := s.store.EntriesByKind(ctx, kind)
-			if err != nil {
-				s.pendingMu.Unlock()
-				return 0, err
-			}
-			for _, e := range es {
-				if e.Origin == ledger.RegionID(s.cfg.Region) {
-					s.owed[OrderID(e.Subject)] = true
-				}
-			}
-		}
-		s.owedLoaded = true
+	if err := s.loadOwn(ctx, &s.owedLoaded, s.owed, KindCaptureRequested, KindRefundRequested, KindVoidRequested); err != nil {
+		s.pendingMu.Unlock()
+		return 0, err
 	}
 	var owed []OrderID
 	for oid := range s.owed {
@@ -417,6 +406,29 @@ func (s *Service) settleOperations(ctx context.Context) (int, error) {
 		}
 	}
 	return settled, nil
+}
+
+// loadOwn, once (loaded says whether it has), marks in into the orders
+// with an entry of one of kinds that this region wrote: what the
+// reconciler must look at again after a start. The caller holds
+// s.pendingMu.
+func (s *Service) loadOwn(ctx context.Context, loaded *bool, into map[OrderID]bool, kinds ...string) error {
+	if *loaded {
+		return nil
+	}
+	for _, kind := range kinds {
+		es, err := s.store.EntriesByKind(ctx, kind)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if e.Origin == ledger.RegionID(s.cfg.Region) {
+				into[OrderID(e.Subject)] = true
+			}
+		}
+	}
+	*loaded = true
+	return nil
 }
 
 func movementOf(o Order, opID string) (Movement, bool) {

@@ -245,18 +245,9 @@ func (s *Service) write(ctx context.Context, prev *orderState, kind string, oid 
 // run finds what was pending before this process started.
 func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	s.pendingMu.Lock()
-	if !s.pendingLoaded {
-		es, err := s.store.EntriesByKind(ctx, KindOrderPending)
-		if err != nil {
-			s.pendingMu.Unlock()
-			return 0, err
-		}
-		for _, e := range es {
-			if e.Origin == ledger.RegionID(s.cfg.Region) {
-				s.pending[OrderID(e.Subject)] = true
-			}
-		}
-		s.pendingLoaded = true
+	if err := s.loadOwn(ctx, &s.pendingLoaded, s.pending, KindOrderPending); err != nil {
+		s.pendingMu.Unlock()
+		return 0, err
 	}
 	var pending []OrderID
 	for oid := range s.pending {
