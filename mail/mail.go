@@ -1,0 +1,56 @@
+// Package mail sends kassa's emails to shoppers: it is the mail channel of
+// kassa/outbox, so an email is delivered once per message, retried with
+// backoff and taken over by another region when the writing region stays
+// down. What an email says is not this package's: a Composer (invoices,
+// reminders) turns the ledger entry that asks for an email into a Message.
+//
+// It owns the Message shape, the transports (SMTP, and in development a
+// mailbox kept in the ledger that staff read in the admin UI) and the
+// `mail` settings.
+package mail
+
+import (
+	"context"
+	"errors"
+
+	"kassa/ledger"
+)
+
+// ErrNoMail is returned (wrapped) by a Composer for an entry that asks for
+// no email after all (a card order's capture, a reminder of an invoice paid
+// meanwhile): the message is dropped, not retried.
+var ErrNoMail = errors.New("mail: the entry asks for no email")
+
+// Message is one email as kassa sends it.
+type Message struct {
+	// ID is the message: the hex id of the ledger entry that asked for it.
+	// It is the same on every attempt, resend and region.
+	ID string
+	// To is the recipient's address.
+	To string
+	// Subject, Text and HTML are what the recipient reads; Text is the
+	// plain-text alternative of HTML.
+	Subject string
+	Text    string
+	HTML    string
+	// Locale is the language the message is written in (sv, en, de).
+	Locale string
+}
+
+// Transport delivers a Message. nil means the receiving server (or the
+// development mailbox) accepted it.
+type Transport interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Composer writes the emails that entries of some kinds ask for. Its
+// methods are called concurrently.
+type Composer interface {
+	// Carries reports whether entries of kind ask for an email.
+	Carries(kind string) bool
+	// Compose returns the email e asks for. An error wrapping ErrNoMail
+	// drops the message; one wrapping outbox.ErrNotHeld says what the
+	// email needs has not reached this region yet (tried later); any other
+	// error is a failed attempt.
+	Compose(ctx context.Context, e *ledger.Entry) (Message, error)
+}
