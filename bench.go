@@ -25,6 +25,15 @@ type benchResult struct {
 	Targets          []string           `json:"targets"`
 	Concurrency      int                `json:"concurrency"`
 	DurationS        float64            `json:"duration_s"`
+	// Rate is the open loop's checkouts per second (0: the closed loop of
+	// Concurrency clients); Missed counts the checkouts the open loop could
+	// not start on time because MaxInFlight were still waiting.
+	Rate   float64 `json:"rate,omitempty"`
+	Missed int     `json:"missed,omitempty"`
+	// Decisions counts authorizations by outcome (approved, card_only,
+	// declined) and Reasons the reason codes of those not approved.
+	Decisions map[string]int `json:"decisions"`
+	Reasons   map[string]int `json:"reasons"`
 }
 
 type opStats struct {
@@ -54,10 +63,26 @@ const (
 
 // recorder collects latencies per operation; it is safe for concurrent use.
 type recorder struct {
-	mu     sync.Mutex
-	lat    map[string][]time.Duration
-	errors map[string]int
-	lag    []time.Duration
+	mu        sync.Mutex
+	lat       map[string][]time.Duration
+	errors    map[string]int
+	lag       []time.Duration
+	decisions map[string]int
+	reasons   map[string]int
+	missed    int
+}
+
+// decide counts an authorization's decision and, unless it approved, its
+// reasons.
+func (r *recorder) decide(outcome string, reasons []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.decisions[outcome]++
+	if outcome != "approved" {
+		for _, c := range reasons {
+			r.reasons[c]++
+		}
+	}
 }
 
 func (r *recorder) add(op string, d time.Duration, err error) {
@@ -78,29 +103,38 @@ func percentile(ds []time.Duration, p float64) float64 {
 	return float64(ds[i].Microseconds()) / 1000
 }
 
+// benchMaxInFlight bounds the open loop's checkouts waiting for answers:
+// one more is counted as missed rather than started late.
+const benchMaxInFlight = 4096
+
 // bench drives regions through the public merchant API and the failover
-// client: each worker creates a session, authorizes it (pay later) and
-// captures it, preferring the targets in turn. A sample of orders is polled
-// on the targets other than the one that authorized it to measure
+// client: each checkout creates a session, authorizes it (pay later) and,
+// if approved, captures it. The closed loop runs --concurrency clients
+// back to back; the open loop (--rate) starts checkouts at a fixed rate
+// whatever the answers, and times each from when it was due to start, so
+// a slow answer cannot hide the queue behind it. A sample of orders is
+// polled on the targets other than the one that authorized it to measure
 // replication lag.
 func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 	var (
 		targets     string
 		duration    time.Duration
 		concurrency int
+		rate        float64
 		jsonFile    string
 		merchant    string
 		secret      string
 		capture     bool
 	)
-	_, err := e.flags("bench", "Drive regions through the public merchant API and report throughput and latency per\noperation (session, authorize, capture) and the replication lag between targets.", args, func(fs *pflag.FlagSet) {
+	_, err := e.flags("bench", "Drive regions through the public merchant API and report throughput and latency per\noperation (session, authorize, capture, and the whole checkout), the decisions by outcome\nand reason, and the replication lag between targets.", args, func(fs *pflag.FlagSet) {
 		fs.StringVar(&targets, "target", "", "region base URLs, comma-separated (required)")
 		fs.DurationVar(&duration, "duration", 10*time.Second, "how long to run")
-		fs.IntVar(&concurrency, "concurrency", 32, "parallel clients")
+		fs.IntVar(&concurrency, "concurrency", 32, "parallel clients of the closed loop")
+		fs.Float64Var(&rate, "rate", 0, "open loop: start this many checkouts per second whatever the answers (0: closed loop)")
 		fs.StringVar(&jsonFile, "json", "", "write the results as JSON to this file")
 		fs.StringVar(&merchant, "merchant", "demo", "merchant id")
 		fs.StringVar(&secret, "secret", "sk_test_demo", "merchant API secret")
-		fs.BoolVar(&capture, "capture", true, "capture each authorized order")
+		fs.BoolVar(&capture, "capture", true, "capture each approved order")
 	})
 	if err != nil {
 		return err
@@ -122,153 +156,182 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 	if concurrency < 1 || concurrency > 10000 {
 		return &usageError{"bench: --concurrency must be between 1 and 10000"}
 	}
+	if rate < 0 || rate > 100000 || rate != rate {
+		return &usageError{"bench: --rate must be between 0 (closed loop) and 100000 checkouts per second"}
+	}
 	if duration <= 0 || duration > 24*time.Hour {
 		return &usageError{"bench: --duration must be positive"}
 	}
+	b, err := newBenchRun(urls, merchant, secret, concurrency, rate, capture)
+	if err != nil {
+		return err
+	}
+	res := b.run(ctx, duration)
 
-	// One connection pool for every client. Worker w's i-th checkout goes
-	// through failover client (w+i) mod n, which prefers target
-	// (w+i) mod n and fails over to the others in order; lag is polled
-	// through clients pinned to one target each, so that an order found
-	// is an order that target has.
+	fmt.Fprintf(e.stdout, "kassa bench: %d targets, %s, %.1fs\n", len(urls), b.loop(), res.DurationS)
+	fmt.Fprintf(e.stdout, "%-10s %8s %7s %10s %8s %8s %8s %8s\n", "op", "count", "errors", "per_sec", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+	for _, op := range benchOps {
+		s := res.Operations[op]
+		fmt.Fprintf(e.stdout, "%-10s %8d %7d %10.1f %8.2f %8.2f %8.2f %8.2f\n", op, s.Count, s.Errors, s.PerSecond, s.P50MS, s.P95MS, s.P99MS, s.MaxMS)
+	}
+	fmt.Fprintf(e.stdout, "decisions: %s\n", countsLine(res.Decisions))
+	if len(res.Reasons) > 0 {
+		fmt.Fprintf(e.stdout, "reasons (not approved): %s\n", countsLine(res.Reasons))
+	}
+	if rate > 0 {
+		fmt.Fprintf(e.stdout, "open loop: %.1f checkouts/s asked, %d missed (more than %d waiting)\n", rate, res.Missed, benchMaxInFlight)
+	}
+	if len(urls) > 1 {
+		fmt.Fprintf(e.stdout, "replication lag: p50 %.1f ms, p99 %.1f ms (%d samples)\n", res.ReplicationLagMS.P50, res.ReplicationLagMS.P99, res.ReplicationLagMS.Samples)
+	}
+	if b.firstErr != nil {
+		fmt.Fprintf(e.stderr, "first error: %v\n", b.firstErr)
+	}
+	if jsonFile != "" {
+		out, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(jsonFile, append(out, '\n'), 0o644); err != nil {
+			return fmt.Errorf("bench: write %s: %w", jsonFile, err)
+		}
+	}
+	if res.Operations["authorize"].Count == 0 {
+		return errors.New("bench: no authorization succeeded")
+	}
+	return nil
+}
+
+// benchOps are the operations bench reports, in the table's order;
+// checkout is the whole of one (session, authorize and capture).
+var benchOps = []string{"session", "authorize", "capture", "checkout"}
+
+// countsLine writes counts as "a 3, b 1", largest first, then by name.
+func countsLine(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// lagSample is an order to look for on the targets that did not
+// authorize it.
+type lagSample struct {
+	id  string
+	at  time.Time
+	idx int
+}
+
+// benchRun is one run of kassa bench.
+type benchRun struct {
+	urls        []string
+	index       map[string]int
+	failover    []*client.Client
+	pinned      []*client.Client
+	concurrency int
+	rate        float64
+	capture     bool
+	rec         *recorder
+	id          string
+	lag         chan lagSample
+	errOnce     sync.Once
+	firstErr    error
+}
+
+func newBenchRun(urls []string, merchant, secret string, concurrency int, rate float64, capture bool) (*benchRun, error) {
+	b := &benchRun{urls: urls, index: map[string]int{}, concurrency: concurrency, rate: rate, capture: capture,
+		rec: &recorder{lat: map[string][]time.Duration{}, errors: map[string]int{}, decisions: map[string]int{}, reasons: map[string]int{}},
+		id:  fmt.Sprintf("%x", time.Now().UnixNano()), lag: make(chan lagSample, 1024)}
+	// One connection pool for every client. Checkout (w, i) goes through
+	// failover client (w+i) mod n, which prefers target (w+i) mod n and
+	// fails over to the others in order; lag is polled through clients
+	// pinned to one target each, so that an order found is an order that
+	// target has.
+	conns := concurrency * 2
+	if rate > 0 {
+		conns = max(conns, int(rate))
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.IdleConnTimeout = concurrency*2, concurrency*2, time.Minute
-	var failover, pinned []*client.Client
-	index := map[string]int{}
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.IdleConnTimeout = conns, conns, time.Minute
 	for i, u := range urls {
-		index[u] = i
+		b.index[u] = i
 		c, err := client.New(client.Config{Regions: append(append([]string{}, urls[i:]...), urls[:i]...),
 			Merchant: merchant, Secret: secret, Attempt: benchAttempt, Deadline: benchDeadline, Transport: tr})
 		if err != nil {
-			return &usageError{"bench: " + err.Error()}
+			return nil, &usageError{"bench: " + err.Error()}
 		}
 		p, err := client.New(client.Config{Regions: []string{u}, Merchant: merchant, Secret: secret,
 			Attempt: lagPoll, Deadline: lagPoll, Transport: tr})
 		if err != nil {
-			return &usageError{"bench: " + err.Error()}
+			return nil, &usageError{"bench: " + err.Error()}
 		}
-		failover, pinned = append(failover, c), append(pinned, p)
+		b.failover, b.pinned = append(b.failover, c), append(b.pinned, p)
 	}
-	rec := &recorder{lat: map[string][]time.Duration{}, errors: map[string]int{}}
-	// answer turns a client's result into the answer's fields and the
-	// region that gave it, or an error for anything but a 2xx.
-	answer := func(res *client.Response, err error) (map[string]any, int, error) {
-		if err != nil {
-			return nil, 0, err
-		}
-		if res.Status >= 300 {
-			return nil, 0, fmt.Errorf("%s: %d %s", res.Region, res.Status, res.Body)
-		}
-		var out map[string]any
-		json.Unmarshal(res.Body, &out)
-		return out, index[res.Region], nil
-	}
+	return b, nil
+}
 
-	runCtx, cancel := context.WithTimeout(ctx, duration)
-	defer cancel()
-	// runOver says the run has ended: the client may give up on an
-	// operation for the run's deadline a moment before runCtx says so.
-	runOver := func(err error) bool { return runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) }
-	run := fmt.Sprintf("%x", time.Now().UnixNano())
-	lagSamples := make(chan struct {
-		id  string
-		at  time.Time
-		idx int
-	}, 1024)
-	var wg sync.WaitGroup
-	start := time.Now()
-	var firstErr error
-	var errOnce sync.Once
-	for w := 0; w < concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; runCtx.Err() == nil; i++ {
-				c := failover[(w+i)%len(urls)]
-				key := fmt.Sprintf("bench-%s-%d-%d", run, w, i)
-				amount := 1000 + (i%50)*100
-				body, _ := json.Marshal(map[string]any{
-					"amount": amount, "currency": "SEK", "country": "SE", "merchant_reference": key,
-					"lines": []map[string]any{{"name": "Bench item", "quantity": 1, "unit_price": amount, "total": amount}},
-					"urls":  map[string]string{"confirmation": "https://shop.example/ok", "cancel": "https://shop.example/cart"},
-				})
-				t0 := time.Now()
-				sess, _, err := answer(c.CreateSession(runCtx, key, body))
-				if runOver(err) {
-					return
-				}
-				rec.add("session", time.Since(t0), err)
-				if err != nil {
-					errOnce.Do(func() { firstErr = err })
-					continue
-				}
-				auth, _ := json.Marshal(map[string]any{"method": "pay_later", "consumer": map[string]string{
-					"email": fmt.Sprintf("shopper%d@example.com", (w*7919+i)%100000), "given_name": "Bench", "family_name": "Shopper",
-					"postal_code": "11122", "country": "SE"}})
-				t1 := time.Now()
-				order, idx, err := answer(c.Authorize(runCtx, key+"-a", fmt.Sprint(sess["id"]), auth))
-				if runOver(err) {
-					return
-				}
-				rec.add("authorize", time.Since(t1), err)
-				if err != nil {
-					errOnce.Do(func() { firstErr = err })
-					continue
-				}
-				if len(urls) > 1 && i%20 == 0 {
-					select {
-					case lagSamples <- struct {
-						id  string
-						at  time.Time
-						idx int
-					}{fmt.Sprint(order["id"]), time.Now(), idx}:
-					default:
-					}
-				}
-				if capture {
-					t2 := time.Now()
-					_, _, err := answer(c.Capture(runCtx, key+"-c", fmt.Sprint(order["id"]), 0))
-					if runOver(err) {
-						return
-					}
-					rec.add("capture", time.Since(t2), err)
-				}
-			}
-		}()
+func (b *benchRun) loop() string {
+	if b.rate > 0 {
+		return fmt.Sprintf("open loop at %.1f checkouts/s", b.rate)
 	}
-	// Lag: poll each sampled order on the targets other than the one that
-	// authorized it until it is there.
+	return fmt.Sprintf("concurrency %d", b.concurrency)
+}
+
+// answer turns a client's result into the answer's fields and the region
+// that gave it, or an error for anything but a 2xx (a 402 with a decision
+// is an answer too: a decline).
+func (b *benchRun) answer(res *client.Response, err error) (map[string]any, int, error) {
+	if err != nil {
+		return nil, 0, err
+	}
+	var out map[string]any
+	if res.Status >= 300 {
+		if res.Status == http.StatusPaymentRequired && json.Unmarshal(res.Body, &out) == nil && out["decision"] != nil {
+			return out, b.index[res.Region], nil
+		}
+		return nil, 0, fmt.Errorf("%s: %d %s", res.Region, res.Status, res.Body)
+	}
+	json.Unmarshal(res.Body, &out)
+	return out, b.index[res.Region], nil
+}
+
+func (b *benchRun) fail(err error) { b.errOnce.Do(func() { b.firstErr = err }) }
+
+// run runs the loop for d and collects the results.
+func (b *benchRun) run(ctx context.Context, d time.Duration) benchResult {
+	runCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
 	var lagWG sync.WaitGroup
 	lagWG.Add(1)
 	go func() {
 		defer lagWG.Done()
-		for s := range lagSamples {
-			for j := range urls {
-				if j == s.idx {
-					continue
-				}
-				deadline := s.at.Add(10 * time.Second)
-				for time.Now().Before(deadline) {
-					_, _, err := answer(pinned[j].Order(context.Background(), s.id))
-					if err == nil {
-						rec.mu.Lock()
-						rec.lag = append(rec.lag, time.Since(s.at))
-						rec.mu.Unlock()
-						break
-					}
-					time.Sleep(2 * time.Millisecond) // polling another region for the order
-				}
-			}
-		}
+		b.pollLag()
 	}()
-	wg.Wait()
+	start := time.Now()
+	if b.rate > 0 {
+		b.openLoop(runCtx, start)
+	} else {
+		b.closedLoop(runCtx)
+	}
 	elapsed := time.Since(start)
-	close(lagSamples)
+	close(b.lag)
 	lagWG.Wait()
 
-	res := benchResult{Operations: map[string]opStats{}, Targets: urls, Concurrency: concurrency, DurationS: elapsed.Seconds()}
-	ops := []string{"session", "authorize", "capture"}
-	for _, op := range ops {
+	rec := b.rec
+	res := benchResult{Operations: map[string]opStats{}, Targets: b.urls, Concurrency: b.concurrency, DurationS: elapsed.Seconds(),
+		Rate: b.rate, Missed: rec.missed, Decisions: rec.decisions, Reasons: rec.reasons}
+	for _, op := range benchOps {
 		ds := rec.lat[op]
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 		st := opStats{Count: len(ds), Errors: rec.errors[op], PerSecond: float64(len(ds)) / elapsed.Seconds(),
@@ -280,27 +343,168 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 	}
 	sort.Slice(rec.lag, func(i, j int) bool { return rec.lag[i] < rec.lag[j] })
 	res.ReplicationLagMS = lagStats{P50: percentile(rec.lag, 0.5), P99: percentile(rec.lag, 0.99), Samples: len(rec.lag)}
+	return res
+}
 
-	fmt.Fprintf(e.stdout, "kassa bench: %d targets, concurrency %d, %.1fs\n", len(urls), concurrency, elapsed.Seconds())
-	fmt.Fprintf(e.stdout, "%-10s %8s %7s %10s %8s %8s %8s %8s\n", "op", "count", "errors", "per_sec", "p50_ms", "p95_ms", "p99_ms", "max_ms")
-	for _, op := range ops {
-		s := res.Operations[op]
-		fmt.Fprintf(e.stdout, "%-10s %8d %7d %10.1f %8.2f %8.2f %8.2f %8.2f\n", op, s.Count, s.Errors, s.PerSecond, s.P50MS, s.P95MS, s.P99MS, s.MaxMS)
+func (b *benchRun) closedLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	for w := 0; w < b.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				b.checkout(ctx, w, i, time.Now())
+			}
+		}()
 	}
-	if len(urls) > 1 {
-		fmt.Fprintf(e.stdout, "replication lag: p50 %.1f ms, p99 %.1f ms (%d samples)\n", res.ReplicationLagMS.P50, res.ReplicationLagMS.P99, res.ReplicationLagMS.Samples)
+	wg.Wait()
+}
+
+// openLoop starts checkout k at start + k/rate until ctx ends, each in a
+// goroutine of its own, with at most benchMaxInFlight waiting; a checkout
+// due while that many wait is counted as missed. The run ends when every
+// started checkout has its answer.
+func (b *benchRun) openLoop(ctx context.Context, start time.Time) {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, benchMaxInFlight)
+	interval := time.Duration(float64(time.Second) / b.rate)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for k := 0; ; k++ {
+		due := start.Add(time.Duration(k) * interval)
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				wg.Wait()
+				return
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
+			wg.Wait()
+			return
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			b.rec.mu.Lock()
+			b.rec.missed++
+			b.rec.mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			// An open-loop checkout runs to its answer: the run's end
+			// stops starting new ones, not the ones under way.
+			b.checkout(context.WithoutCancel(ctx), k, 0, due)
+		}()
 	}
-	if firstErr != nil {
-		fmt.Fprintf(e.stderr, "first error: %v\n", firstErr)
+}
+
+// checkout runs checkout (w, i) of the run, due at due: a session, a pay
+// later authorization and, if approved, a capture.
+func (b *benchRun) checkout(ctx context.Context, w, i int, due time.Time) {
+	// runOver says the run has ended: the client may give up on an
+	// operation for the run's deadline a moment before ctx says so.
+	runOver := func(err error) bool { return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) }
+	c := b.failover[(w+i)%len(b.urls)]
+	key := fmt.Sprintf("bench-%s-%d-%d", b.id, w, i)
+	amount := 1000 + ((w+i)%50)*100
+	body, _ := json.Marshal(map[string]any{
+		"amount": amount, "currency": "SEK", "country": "SE", "merchant_reference": key,
+		"lines": []map[string]any{{"name": "Bench item", "quantity": 1, "unit_price": amount, "total": amount}},
+		"urls":  map[string]string{"confirmation": "https://shop.example/ok", "cancel": "https://shop.example/cart"},
+	})
+	t0 := time.Now()
+	sess, _, err := b.answer(c.CreateSession(ctx, key, body))
+	if runOver(err) {
+		return
 	}
-	if jsonFile != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(jsonFile, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("bench: write %s: %w", jsonFile, err)
+	b.rec.add("session", time.Since(t0), err)
+	if err != nil {
+		b.rec.add("checkout", 0, err)
+		b.fail(err)
+		return
+	}
+	auth, _ := json.Marshal(map[string]any{"method": "pay_later", "consumer": map[string]string{
+		"email": fmt.Sprintf("shopper%d@example.com", (w*7919+i)%100000), "given_name": "Bench", "family_name": "Shopper",
+		"postal_code": "11122", "country": "SE"}})
+	t1 := time.Now()
+	order, idx, err := b.answer(c.Authorize(ctx, key+"-a", fmt.Sprint(sess["id"]), auth))
+	if runOver(err) {
+		return
+	}
+	b.rec.add("authorize", time.Since(t1), err)
+	if err != nil {
+		b.rec.add("checkout", 0, err)
+		b.fail(err)
+		return
+	}
+	outcome, reasons := decisionOf(order)
+	b.rec.decide(outcome, reasons)
+	if outcome == "approved" {
+		if len(b.urls) > 1 && (w+i)%20 == 0 {
+			select {
+			case b.lag <- lagSample{fmt.Sprint(order["id"]), time.Now(), idx}:
+			default:
+			}
+		}
+		if b.capture {
+			t2 := time.Now()
+			_, _, err := b.answer(c.Capture(ctx, key+"-c", fmt.Sprint(order["id"]), 0))
+			if runOver(err) {
+				return
+			}
+			b.rec.add("capture", time.Since(t2), err)
+			if err != nil {
+				b.rec.add("checkout", 0, err)
+				b.fail(err)
+				return
+			}
 		}
 	}
-	if res.Operations["authorize"].Count == 0 {
-		return errors.New("bench: no authorization succeeded")
+	b.rec.add("checkout", time.Since(due), nil)
+}
+
+// decisionOf reads an order's decision: its outcome and reason codes.
+func decisionOf(order map[string]any) (string, []string) {
+	d, _ := order["decision"].(map[string]any)
+	outcome, _ := d["outcome"].(string)
+	if outcome == "" {
+		outcome = "unknown"
 	}
-	return nil
+	var reasons []string
+	if rs, ok := d["reasons"].([]any); ok {
+		for _, r := range rs {
+			if s, ok := r.(string); ok {
+				reasons = append(reasons, s)
+			}
+		}
+	}
+	return outcome, reasons
+}
+
+// pollLag polls each sampled order on the targets other than the one that
+// authorized it until it is there.
+func (b *benchRun) pollLag() {
+	for s := range b.lag {
+		for j := range b.urls {
+			if j == s.idx {
+				continue
+			}
+			deadline := s.at.Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				_, _, err := b.answer(b.pinned[j].Order(context.Background(), s.id))
+				if err == nil {
+					b.rec.mu.Lock()
+					b.rec.lag = append(b.rec.lag, time.Since(s.at))
+					b.rec.mu.Unlock()
+					break
+				}
+				time.Sleep(2 * time.Millisecond) // polling another region for the order
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -77,5 +78,59 @@ func TestBenchFailsOverAndMeasuresLag(t *testing.T) {
 	}
 	if refused.Load() == 0 {
 		t.Error("the front refused no write: the test did not exercise failover")
+	}
+}
+
+// TestBenchOpenLoop runs kassa bench --rate against one region: the open
+// loop starts no more checkouts than its schedule allows, whatever the
+// region could take, and the JSON counts decisions by outcome.
+func TestBenchOpenLoop(t *testing.T) {
+	base, _ := startServe(t, nil, "--data-dir", t.TempDir())
+	out := filepath.Join(t.TempDir(), "bench.json")
+	stdout, stderr, code := runCmd(t, nil, "bench", "--target", base, "--duration", "2s", "--rate", "20", "--json", out)
+	if code != 0 {
+		t.Fatalf("bench exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Rate       float64 `json:"rate"`
+		Operations map[string]struct {
+			Count  int `json:"count"`
+			Errors int `json:"errors"`
+		} `json:"operations"`
+		Decisions map[string]int `json:"decisions"`
+		Reasons   map[string]int `json:"reasons"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("bench JSON: %v\n%s", err, b)
+	}
+	// 2 s at 20/s is 40 checkouts due (41 with the one at 0 s); a closed
+	// loop of 32 clients does far more.
+	co := res.Operations["checkout"]
+	if res.Rate != 20 || co.Count+co.Errors == 0 || co.Count+co.Errors > 41 {
+		t.Errorf("rate %v, checkouts %+v: want rate 20 and 1 to 41 checkouts\n%s", res.Rate, co, b)
+	}
+	total := 0
+	for _, n := range res.Decisions {
+		total += n
+	}
+	if res.Decisions["approved"] == 0 || total != res.Operations["authorize"].Count || res.Reasons == nil {
+		t.Errorf("decisions %v (reasons %v) for %d authorizations: want them all counted by outcome\n%s",
+			res.Decisions, res.Reasons, res.Operations["authorize"].Count, b)
+	}
+	if !strings.Contains(stdout, "decisions: approved") || !strings.Contains(stdout, "open loop: 20.0 checkouts/s") {
+		t.Errorf("stdout lacks the decisions or the open loop line:\n%s", stdout)
+	}
+}
+
+func TestBenchRejectsBadRate(t *testing.T) {
+	for _, rate := range []string{"-1", "1e9", "fast"} {
+		_, stderr, code := runCmd(t, nil, "bench", "--target", "http://127.0.0.1:1", "--rate", rate)
+		if code != 2 || !strings.Contains(stderr, "rate") {
+			t.Errorf("--rate %s: exit %d, stderr %q; want 2 naming --rate", rate, code, stderr)
+		}
 	}
 }
