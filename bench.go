@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +37,16 @@ type benchResult struct {
 	// declined) and Reasons the reason codes of those not approved.
 	Decisions map[string]int `json:"decisions"`
 	Reasons   map[string]int `json:"reasons"`
+	// EntriesPerCheckout is what the targets wrote during the run (from
+	// their kassa_ledger_entries_written_total) per completed checkout:
+	// in all, by kind and by region.
+	EntriesPerCheckout *entryCounts `json:"entries_per_checkout,omitempty"`
+}
+
+type entryCounts struct {
+	Total    float64            `json:"total"`
+	ByKind   map[string]float64 `json:"by_kind"`
+	ByRegion map[string]float64 `json:"by_region"`
 }
 
 type opStats struct {
@@ -181,6 +194,25 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 	if rate > 0 {
 		fmt.Fprintf(e.stdout, "open loop: %.1f checkouts/s asked, %d missed (more than %d waiting)\n", rate, res.Missed, benchMaxInFlight)
 	}
+	if c := res.EntriesPerCheckout; c != nil {
+		kinds := make([]string, 0, len(c.ByKind))
+		for k, v := range c.ByKind {
+			if v >= 0.005 {
+				kinds = append(kinds, k)
+			}
+		}
+		sort.Slice(kinds, func(i, j int) bool {
+			if c.ByKind[kinds[i]] != c.ByKind[kinds[j]] {
+				return c.ByKind[kinds[i]] > c.ByKind[kinds[j]]
+			}
+			return kinds[i] < kinds[j]
+		})
+		parts := make([]string, len(kinds))
+		for i, k := range kinds {
+			parts[i] = fmt.Sprintf("%s %.2f", k, c.ByKind[k])
+		}
+		fmt.Fprintf(e.stdout, "entries written per checkout: %.2f (%s)\n", c.Total, strings.Join(parts, ", "))
+	}
 	if len(urls) > 1 {
 		fmt.Fprintf(e.stdout, "replication lag: p50 %.1f ms, p99 %.1f ms (%d samples)\n", res.ReplicationLagMS.P50, res.ReplicationLagMS.P99, res.ReplicationLagMS.Samples)
 	}
@@ -243,6 +275,7 @@ type benchRun struct {
 	rate        float64
 	capture     bool
 	rec         *recorder
+	metrics     *http.Client
 	id          string
 	lag         chan lagSample
 	errOnce     sync.Once
@@ -252,7 +285,8 @@ type benchRun struct {
 func newBenchRun(urls []string, merchant, secret string, concurrency int, rate float64, capture bool) (*benchRun, error) {
 	b := &benchRun{urls: urls, index: map[string]int{}, concurrency: concurrency, rate: rate, capture: capture,
 		rec: &recorder{lat: map[string][]time.Duration{}, errors: map[string]int{}, decisions: map[string]int{}, reasons: map[string]int{}},
-		id:  fmt.Sprintf("%x", time.Now().UnixNano()), lag: make(chan lagSample, 1024)}
+		id:  fmt.Sprintf("%x", time.Now().UnixNano()), lag: make(chan lagSample, 1024),
+		metrics: &http.Client{Timeout: lagPoll}}
 	// One connection pool for every client. Checkout (w, i) goes through
 	// failover client (w+i) mod n, which prefers target (w+i) mod n and
 	// fails over to the others in order; lag is polled through clients
@@ -318,6 +352,7 @@ func (b *benchRun) run(ctx context.Context, d time.Duration) benchResult {
 		defer lagWG.Done()
 		b.pollLag()
 	}()
+	written := b.written(ctx)
 	start := time.Now()
 	if b.rate > 0 {
 		b.openLoop(runCtx, start)
@@ -327,6 +362,7 @@ func (b *benchRun) run(ctx context.Context, d time.Duration) benchResult {
 	elapsed := time.Since(start)
 	close(b.lag)
 	lagWG.Wait()
+	after := b.written(ctx)
 
 	rec := b.rec
 	res := benchResult{Operations: map[string]opStats{}, Targets: b.urls, Concurrency: b.concurrency, DurationS: elapsed.Seconds(),
@@ -343,7 +379,53 @@ func (b *benchRun) run(ctx context.Context, d time.Duration) benchResult {
 	}
 	sort.Slice(rec.lag, func(i, j int) bool { return rec.lag[i] < rec.lag[j] })
 	res.ReplicationLagMS = lagStats{P50: percentile(rec.lag, 0.5), P99: percentile(rec.lag, 0.99), Samples: len(rec.lag)}
+	if n := res.Operations["checkout"].Count; n > 0 && written != nil && after != nil {
+		c := &entryCounts{ByKind: map[string]float64{}, ByRegion: map[string]float64{}}
+		for target, kinds := range after {
+			for kind, v := range kinds {
+				d := (v - written[target][kind]) / float64(n)
+				c.Total += d
+				c.ByKind[kind] += d
+				c.ByRegion[target] += d
+			}
+		}
+		res.EntriesPerCheckout = c
+	}
 	return res
+}
+
+// writtenLine matches one kind's count of entries a region wrote in the
+// Prometheus text format.
+var writtenLine = regexp.MustCompile(`^kassa_ledger_entries_written_total\{kind="([^"]+)"\} ([0-9.e+]+)$`)
+
+// written reads, from every target's /metrics, how many entries of each
+// kind it has written; nil if a target does not answer.
+func (b *benchRun) written(ctx context.Context) map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	for i, u := range b.urls {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/metrics", nil)
+		if err != nil {
+			return nil
+		}
+		res, err := b.metrics.Do(req)
+		if err != nil {
+			return nil
+		}
+		body, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			return nil
+		}
+		kinds := map[string]float64{}
+		for _, l := range strings.Split(string(body), "\n") {
+			if m := writtenLine.FindStringSubmatch(l); m != nil {
+				v, _ := strconv.ParseFloat(m[2], 64)
+				kinds[m[1]] = v
+			}
+		}
+		out[b.urls[i]] = kinds
+	}
+	return out
 }
 
 func (b *benchRun) closedLoop(ctx context.Context) {

@@ -101,11 +101,20 @@ func TestBenchOpenLoop(t *testing.T) {
 			Count  int `json:"count"`
 			Errors int `json:"errors"`
 		} `json:"operations"`
-		Decisions map[string]int `json:"decisions"`
-		Reasons   map[string]int `json:"reasons"`
+		Decisions          map[string]int `json:"decisions"`
+		Reasons            map[string]int `json:"reasons"`
+		EntriesPerCheckout struct {
+			Total  float64            `json:"total"`
+			ByKind map[string]float64 `json:"by_kind"`
+		} `json:"entries_per_checkout"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatalf("bench JSON: %v\n%s", err, b)
+	}
+	// A checkout writes a session, an authorization and a capture; other
+	// entries (webhook records, rebalancing) are possible but rare here.
+	if e := res.EntriesPerCheckout; e.ByKind["session.created"] < 0.9 || e.ByKind["order.authorized"] < 0.9 || e.Total < 2.7 {
+		t.Errorf("entries per checkout %+v: want about one session, one authorization and one capture each\n%s", e, b)
 	}
 	// 2 s at 20/s is 40 checkouts due (41 with the one at 0 s); a closed
 	// loop of 32 clients does far more.

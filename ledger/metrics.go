@@ -9,6 +9,7 @@ import (
 // Metrics counts what a Store does. A nil *Metrics counts nothing.
 type Metrics struct {
 	entries      prometheus.Counter
+	written      *prometheus.CounterVec
 	batches      prometheus.Histogram
 	commitTime   prometheus.Histogram
 	commitErrors prometheus.Counter
@@ -23,6 +24,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kassa_ledger_entries_committed_total",
 			Help: "Entries committed to this region's ledger (appended or applied).",
 		}),
+		written: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kassa_ledger_entries_written_total",
+			Help: "Entries this region wrote (appended, not applied from a peer), by kind.",
+		}, []string{"kind"}),
 		batches: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kassa_ledger_commit_entries",
 			Help:    "Entries per group commit.",
@@ -46,9 +51,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Entries quarantined as forks (a second entry at an origin and seq already held).",
 		}),
 	}
-	reg.MustRegister(m.entries, m.batches, m.commitTime, m.commitErrors, m.rejections, m.forks)
+	reg.MustRegister(m.entries, m.written, m.batches, m.commitTime, m.commitErrors, m.rejections, m.forks)
 	return m
 }
+
+// wrote counts one entry of kind this region appended.
+func (m *Metrics) wrote(kind string) { m.written.WithLabelValues(kind).Inc() }
 
 func (m *Metrics) committed(n int, d time.Duration) {
 	if m == nil {

@@ -154,13 +154,14 @@ type group struct {
 // op is one step of a group's transaction, in staging order: insert an entry,
 // or decide about one whose (origin, seq) is already held.
 type op struct {
-	e    *Entry
-	id   Hash
-	body []byte // the stored form: canonical bytes and signature
-	held bool   // already held at (origin, seq): a duplicate or a fork
-	ref  any    // the entry's "ref" (nil for none), decoded with refs
-	req  int    // index of the request in the group
-	idx  int    // index of the entry among the request's remote entries
+	e     *Entry
+	id    Hash
+	body  []byte // the stored form: canonical bytes and signature
+	held  bool   // already held at (origin, seq): a duplicate or a fork
+	local bool   // appended here from a draft (not applied from a peer)
+	ref   any    // the entry's "ref" (nil for none), decoded with refs
+	req   int    // index of the request in the group
+	idx   int    // index of the entry among the request's remote entries
 }
 
 // writer owns staging: it is the only goroutine that assigns sequence numbers
@@ -303,7 +304,7 @@ func (s *Store) stage(g, base *group, reqs []*writeReq) {
 			body := append(make([]byte, 0, len(c)+ed25519.SignatureSize), c...)
 			id := sha256.Sum256(body)
 			g.heads[e.Origin] = head{Seq: e.Seq, ID: id, HLC: e.HLC}
-			g.ops = append(g.ops, op{e: e, id: id, body: body, req: ri})
+			g.ops = append(g.ops, op{e: e, id: id, body: body, req: ri, local: true})
 			toSign = append(toSign, len(g.ops)-1)
 			g.digest = g.digest.Add(id)
 			g.count++
@@ -376,6 +377,13 @@ func (s *Store) commit(g *group) error {
 	s.digest, s.count = g.digest, g.count
 	s.mu.Unlock()
 	s.opt.Metrics.committed(g.inserts, time.Since(g.start))
+	if s.opt.Metrics != nil {
+		for i := range g.ops {
+			if g.ops[i].local {
+				s.opt.Metrics.wrote(g.ops[i].e.Kind)
+			}
+		}
+	}
 	if g.inserts > 0 {
 		s.notifyChanged()
 		s.wakeCheckpointer()

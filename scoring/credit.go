@@ -220,6 +220,9 @@ type record struct {
 	Points   map[string]int `json:"points,omitempty"`
 	Source   string         `json:"source,omitempty"`
 	Rights   int64          `json:"rights_here,omitempty"`
+	// Granted is the limit of the line the decision's entry grants (a new
+	// consumer at home).
+	Granted int64 `json:"granted,omitempty"`
 }
 
 // Decide implements checkout.Scorer: policy checks, the scorecard, then
@@ -285,7 +288,7 @@ func (e *Engine) Decide(ctx context.Context, in checkout.DecisionInput) (checkou
 	}
 	rec.Rights = have
 	if have >= amt {
-		rec.Source = "rights"
+		rec.Source, rec.Granted = "rights", line.grant
 		d, _ := out(Approved, reasons...)
 		d.Credit = &checkout.CreditHold{Consumer: cid, Source: "rights", Region: e.cfg.Region, Exposure: account.CreditExposure(string(cid)), Return: rights.Prefix()}
 		d.Postings = []ledger.Posting{
@@ -293,6 +296,15 @@ func (e *Engine) Decide(ctx context.Context, in checkout.DecisionInput) (checkou
 			{Account: account.CreditExposure(string(cid)), Amount: ledger.Amount(amt), Currency: cur},
 		}
 		d.Guards = []ledger.Guard{{Account: mine, Currency: cur}}
+		if line.grant > 0 {
+			// A new consumer at home: the authorization grants the line
+			// too, so a checkout writes no entry of its own for it. The
+			// limit's guard makes a second grant fail (a concurrent
+			// checkout of the same consumer granted it first), and the
+			// checkout then decides again on the line that exists.
+			d.Postings = append(grantPostings(cid, cur, line.grant, e.cfg.Region), d.Postings...)
+			d.Guards = append(d.Guards, ledger.Guard{Account: account.CreditLimit(string(cid)), Currency: cur, Min: -ledger.Amount(line.grant)})
+		}
 		return d, nil
 	}
 	if line.exists && line.rights < amt {
@@ -332,6 +344,9 @@ type lineState struct {
 	unsecured int64
 	rights    int64            // every region's, together
 	byRegion  map[string]int64 // rights per region (only regions with any)
+	// grant is the limit of a line this region, the consumer's home, is
+	// about to grant in the decision's own entry (0: none).
+	grant int64
 }
 
 func (e *Engine) line(ctx context.Context, c checkout.ConsumerID, cur string) (lineState, error) {
@@ -400,15 +415,15 @@ func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, 
 			e.log.Info("not granting a credit line while behind the other regions", "consumer", c)
 			return have, l, nil
 		}
-		if err := e.grantLine(ctx, p, c, cur); err != nil {
-			return have, l, err
+		// The line is granted by the entry that spends it (see Decide):
+		// what this region will own once it is.
+		limit := p.CreditLimit[cur]
+		if limit <= 0 {
+			return have, l, nil
 		}
-		var err error
-		if l, err = e.line(ctx, c, cur); err != nil {
-			return have, l, err
-		}
-		have, err = e.balance(ctx, mine, cur)
-		return have, l, err
+		l.exists, l.limit, l.rights, l.grant = true, limit, limit, limit
+		l.byRegion = map[string]int64{e.cfg.Region: limit}
+		return limit, l, nil
 	}
 	var owners []string
 	if !l.exists {
@@ -481,27 +496,42 @@ func (e *Engine) acquire(ctx context.Context, p *Policy, c checkout.ConsumerID, 
 	return have, l2, nil
 }
 
-// grantLine writes the consumer's credit line in cur, owned by this
-// region. Only the home region grants; the guard makes a second grant in
-// this region impossible, concurrent or not.
-func (e *Engine) grantLine(ctx context.Context, p *Policy, c checkout.ConsumerID, cur string) error {
+// grantPostings grant c a line of limit in cur, owned by region.
+func grantPostings(c checkout.ConsumerID, cur string, limit int64, region string) []ledger.Posting {
+	return []ledger.Posting{
+		{Account: account.CreditLimit(string(c)), Amount: -ledger.Amount(limit), Currency: cur},
+		{Account: account.CreditRights(string(c)).In(region), Amount: ledger.Amount(limit), Currency: cur},
+	}
+}
+
+// grantAndTransfer grants c's line in cur as its home and gives to the
+// rights it asked for in the same entry: one entry instead of a grant and
+// a transfer, for a new consumer's first checkout in another region.
+func (e *Engine) grantAndTransfer(ctx context.Context, p *Policy, c checkout.ConsumerID, cur, to string, amount int64) (ledger.Entry, error) {
 	limit := p.CreditLimit[cur]
 	if limit <= 0 {
-		return nil
+		return ledger.Entry{}, ErrNoRights
 	}
-	data, _ := json.Marshal(map[string]any{"consumer": c, "currency": cur, "limit": limit, "home": e.cfg.Region})
-	_, err := e.store.Append(context.WithoutCancel(ctx), ledger.Draft{
+	n := min(limit, amount)
+	if limit > amount {
+		n += int64(p.GrantShare * float64(limit-amount))
+	}
+	data, _ := json.Marshal(map[string]any{"consumer": c, "currency": cur, "limit": limit, "home": e.cfg.Region,
+		"to": to, "amount": n, "cause": "request"})
+	mine := account.CreditRights(string(c)).In(e.cfg.Region)
+	entry, err := e.store.Append(context.WithoutCancel(ctx), ledger.Draft{
 		Kind: KindCreditGranted, Subject: account.LineSubject(string(c), cur), Data: data,
 		Postings: []ledger.Posting{
 			{Account: account.CreditLimit(string(c)), Amount: -ledger.Amount(limit), Currency: cur},
-			{Account: account.CreditRights(string(c)).In(e.cfg.Region), Amount: ledger.Amount(limit), Currency: cur},
+			{Account: mine, Amount: ledger.Amount(limit - n), Currency: cur},
+			{Account: account.CreditRights(string(c)).In(to), Amount: ledger.Amount(n), Currency: cur},
 		},
 		Guards: []ledger.Guard{{Account: account.CreditLimit(string(c)), Currency: cur, Min: -ledger.Amount(limit)}},
 	})
-	if errors.Is(err, ledger.ErrInsufficient) {
-		return nil // granted meanwhile
+	if err == nil {
+		e.transfers.WithLabelValues("request").Inc()
 	}
-	return err
+	return entry, err
 }
 
 // GrantRights answers a peer's request for a consumer's credit rights
@@ -530,9 +560,12 @@ func (e *Engine) GrantRights(ctx context.Context, subject, prefix, to string, am
 			if e.cfg.MayGrant != nil && !e.cfg.MayGrant() {
 				return ledger.Entry{}, ErrCatchingUp
 			}
-			if err := e.grantLine(ctx, p, c, cur); err != nil {
-				return ledger.Entry{}, err
+			entry, err := e.grantAndTransfer(ctx, p, c, cur, to, amount)
+			if !errors.Is(err, ledger.ErrInsufficient) {
+				return entry, err
 			}
+			// Granted meanwhile (a concurrent request or checkout): give
+			// from the line as it is.
 			if have, err = e.balance(ctx, mine, cur); err != nil {
 				return ledger.Entry{}, err
 			}
