@@ -49,6 +49,7 @@ type Region struct {
 	credit   *scoring.Engine
 	admin    *admin.API
 	webhooks *webhook.Dispatcher
+	mail     regionMail
 	recon    *reconcile.Reconciler
 	sim      *cards.Simulator
 	acquirer *cards.Client
@@ -178,6 +179,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	r.credit = r.newCredit()
 	r.checkout = r.newCheckout(opts)
 	if r.webhooks, err = r.newWebhooks(opts); err != nil {
+		r.ledger.Close()
+		r.replica.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if r.mail, err = r.newMail(opts); err != nil {
 		r.ledger.Close()
 		r.replica.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -331,6 +337,7 @@ type settings struct {
 	transport http.RoundTripper
 	webhooks  []func(*webhook.Config)
 	now       func() time.Time
+	mail      mailOptions
 }
 
 // WithTransport makes the region reach its peers, and merchants' webhook
@@ -457,7 +464,7 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(6)
+		wg.Add(7)
 		go func() {
 			defer wg.Done()
 			r.admin.Run(syncCtx)
@@ -481,6 +488,10 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			r.webhooks.Run(syncCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			r.mail.box.Run(syncCtx)
 		}()
 		r.node.Run(syncCtx)
 		wg.Wait()
