@@ -145,7 +145,17 @@ func (t *SMTP) explain(err error, to string) error {
 		if se.IsTemp() {
 			kind = "temporary failure"
 		}
-		return fmt.Errorf("smtp %s: %s %s: %s", t.addr(), stepOf(se.Reason), kind, t.clean(se.Error(), to))
+		// The server's words, without go-mail's list of recipients and
+		// message id.
+		text, _, _ := strings.Cut(se.Error(), ", affected ")
+		if _, rest, ok := strings.Cut(text, ": "); ok {
+			text = rest
+		}
+		code := ""
+		if c := se.ErrorCode(); c > 0 {
+			code = " " + strconv.Itoa(c)
+		}
+		return fmt.Errorf("smtp %s refused %s: %s%s: %s", t.addr(), stepOf(se.Reason), kind, code, t.clean(text, to))
 	}
 	return fmt.Errorf("smtp %s: %s", t.addr(), t.clean(err.Error(), to))
 }
