@@ -3,6 +3,7 @@ package region
 import (
 	"fmt"
 
+	"kassa/admin"
 	"kassa/mail"
 	"kassa/outbox"
 )
@@ -81,6 +82,15 @@ func (r *Region) newMail(opts settings) (regionMail, error) {
 	}
 	m.box = box
 	return m, nil
+}
+
+// adminMailbox is the mailbox the admin pages read: none (a nil
+// interface, not a nil pointer in one) when the region sends with SMTP.
+func (r *Region) adminMailbox() admin.Mailbox {
+	if r.mail.mailbox == nil {
+		return nil
+	}
+	return r.mail.mailbox
 }
 
 // MailOutbox returns the outbox that delivers the region's emails.

@@ -409,7 +409,7 @@ func (r *Region) routes() http.Handler {
 		Merchants: merchants, Asset: assets.Path, Now: r.now,
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
 	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status}).
-		WithReconciliation(r.recon).WithSettlements(reports)
+		WithReconciliation(r.recon).WithSettlements(reports).WithMailbox(r.adminMailbox())
 	r.admin.Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	// The pages' posts count in buckets of their own, never against the
