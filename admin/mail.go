@@ -44,16 +44,18 @@ type mailList struct {
 // errMailboxOff is the answer of a region that sends with SMTP.
 var errMailboxOff = errors.New("admin: this region sends email with SMTP; the development mailbox is off")
 
-// mailTo reads the "to" query field: the reason it is bad, or "".
+// mailTo reads the "to" query field: the address normalised, or as given
+// with the reason it is bad.
 func mailTo(q url.Values) (string, string) {
 	to := strings.TrimSpace(q.Get("to"))
 	if to == "" {
 		return "", "is required: the recipient's email address"
 	}
-	if _, err := mail.ParseAddress(to); err != nil {
+	addr, err := mail.ParseAddress(to)
+	if err != nil {
 		return to, "must be an email address such as name@example.com"
 	}
-	return to, ""
+	return addr, ""
 }
 
 func (a *API) mailAPI(w http.ResponseWriter, r *http.Request, _ user) {

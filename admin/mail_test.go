@@ -30,10 +30,10 @@ func newMailEnv(t *testing.T, off bool) *env {
 	clk := clocktest.At(mailDay)
 	box := mail.NewMailbox(e.store, clk.Now)
 	for _, m := range []mail.Message{
-		{ID: "aaa111", To: "ada@example.com", Subject: "Invoice 1001", Text: "Pay 100 SEK by 1 April.", HTML: `<p>Pay <b>100 SEK</b></p><script>parent.document.title="pwned"</script>`, Locale: "en"},
+		{ID: "aaa111", To: "ada@example.com", Subject: "Invoice 1001", Text: "Pay 100 SEK by 1 April.", HTML: `<p>Pay <b>100 SEK</b></p>`, Locale: "en"},
 		{ID: "bbb222", To: "Ada@Example.com", Subject: "Reminder: invoice 1001", Text: "Still owed.", Locale: "en"},
 		{ID: "ccc333", To: "bo@example.com", Subject: "Invoice 1002", Text: "Bo's invoice."},
-		{ID: "aaa111", To: "ada@example.com", Subject: "Invoice 1001", Text: "Pay 100 SEK by 1 April.", HTML: `<p>Pay <b>100 SEK</b></p>`, Locale: "en"},
+		{ID: "aaa111", To: "ada@example.com", Subject: "Invoice 1001", Text: "Pay 100 SEK by 1 April.", HTML: `<p>Pay <b>100 SEK</b></p><script>parent.document.title="pwned"</script>`, Locale: "en"},
 	} {
 		if err := box.Send(context.Background(), m); err != nil {
 			t.Fatal(err)
