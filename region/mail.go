@@ -93,6 +93,15 @@ func (r *Region) adminMailbox() admin.Mailbox {
 	return r.mail.mailbox
 }
 
+// mailBanner is the start-up banner's line about email.
+func (r *Region) mailBanner(base string) string {
+	if r.mail.mailbox != nil {
+		return fmt.Sprintf("  mail:         not sent: kept in the development mailbox, %s/admin/mail\n", base)
+	}
+	s := r.cfg.Mail.WithDefaults()
+	return fmt.Sprintf("  mail:         SMTP %s:%d (%s) from %s\n", s.SMTP.Host, s.SMTP.Port, s.SMTP.TLS, s.From)
+}
+
 // MailOutbox returns the outbox that delivers the region's emails.
 func (r *Region) MailOutbox() *outbox.Outbox { return r.mail.box }
 

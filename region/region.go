@@ -679,6 +679,7 @@ func (r *Region) Banner(addr string) string {
 	fmt.Fprintf(&b, "  merchant API: %s/v1 (OpenAPI: %s/v1/openapi.json)\n", base, base)
 	fmt.Fprintf(&b, "  checkout:     %s/checkout/{session id} (create a session with POST /v1/sessions; see README)\n", base)
 	fmt.Fprintf(&b, "  admin UI:     %s/admin/login (staff credentials; JSON under %s/admin/api/)\n", base, base)
+	b.WriteString(r.mailBanner(base))
 	b.WriteString("Stop with Ctrl+C; it drains requests and finishes writes first.\n")
 	return b.String()
 }
