@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -40,9 +39,6 @@ func (a *API) mailRoutes(api, r *mux.Router) {
 type mailList struct {
 	Messages []mail.Received `json:"messages"`
 }
-
-// errMailboxOff is the answer of a region that sends with SMTP.
-var errMailboxOff = errors.New("admin: this region sends email with SMTP; the development mailbox is off")
 
 // mailTo reads the "to" query field: the address normalised, or as given
 // with the reason it is bad.
