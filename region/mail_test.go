@@ -88,9 +88,9 @@ type mailRegion struct {
 }
 
 // startMailRegions starts n peered regions r1..rn on loopback with the
-// development mailbox behind a breakable transport, the welcome composer
-// and fast mail timings.
-func startMailRegions(t *testing.T, n int) []*mailRegion {
+// development mailbox (unless tune says otherwise) behind a breakable
+// transport, the welcome composer and fast mail timings.
+func startMailRegions(t *testing.T, n int, tune func(*region.Config)) []*mailRegion {
 	t.Helper()
 	rs := make([]*mailRegion, n)
 	lns := make([]net.Listener, n)
@@ -127,6 +127,9 @@ func startMailRegions(t *testing.T, n int) []*mailRegion {
 		}
 		c.Mail.TakeoverAfter = time.Second
 		c.Mail.RetryMin, c.Mail.RetryMax = 50*time.Millisecond, 200*time.Millisecond
+		if tune != nil {
+			tune(&c)
+		}
 		log := slog.New(slog.NewTextHandler(mr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		r, err := region.New(context.Background(), c, log, region.WithTransport(mr.net),
 			region.WithMailComposers(welcomeComposer{}),
@@ -236,7 +239,7 @@ func holdsEntry(r *mailRegion, id ledger.Hash) bool {
 // delivery and never sends it again, and every region's mailbox holds the
 // message once.
 func TestMailTakenOverWhenTheWritingRegionIsCutOff(t *testing.T) {
-	rs := startMailRegions(t, 3)
+	rs := startMailRegions(t, 3, nil)
 	r1 := rs[0]
 	r1.transport.broken.Store(true)
 	msg := createMerchant(t, r1, "north")
