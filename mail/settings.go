@@ -188,8 +188,10 @@ func (s *Settings) Validate(production bool) error {
 	if s.Transport != TransportSMTP {
 		return nil
 	}
-	if s.SMTP.Host == "" || strings.ContainsAny(s.SMTP.Host, " /:@") {
-		return config.Errorf("smtp.host", "must be the SMTP server's host name or address (mail.transport is smtp), got %q", s.SMTP.Host)
+	// go-mail joins host and port with a bare colon: an IPv6 literal needs
+	// a name.
+	if s.SMTP.Host == "" || strings.ContainsAny(s.SMTP.Host, " /:@[]") {
+		return config.Errorf("smtp.host", "must be the SMTP server's host name or IPv4 address, without a port (mail.transport is smtp), got %q", s.SMTP.Host)
 	}
 	if s.From == "" {
 		return config.Errorf("from", "must be set: the sender address of every email (mail.transport is smtp)")

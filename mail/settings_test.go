@@ -33,6 +33,7 @@ func TestSettingsValidate(t *testing.T) {
 		{"unknown transport", mail.Settings{Transport: "pigeon"}, false, "transport"},
 		{"smtp without host", smtp(func(s *mail.Settings) { s.SMTP.Host = "" }), false, "smtp.host"},
 		{"smtp host with a port", smtp(func(s *mail.Settings) { s.SMTP.Host = "smtp.example:25" }), false, "smtp.host"},
+		{"smtp host an IPv6 literal", smtp(func(s *mail.Settings) { s.SMTP.Host = "::1" }), false, "smtp.host"},
 		{"smtp without from", smtp(func(s *mail.Settings) { s.From = "" }), false, "from"},
 		{"from with a name", smtp(func(s *mail.Settings) { s.From = "Shop <a@shop.example>" }), false, "from"},
 		{"from_name of two lines", smtp(func(s *mail.Settings) { s.FromName = "Shop\r\nBcc: x@y.z" }), false, "from_name"},
