@@ -39,7 +39,7 @@ const (
 	DefaultSMTPTimeout   = 30 * time.Second
 	DefaultMaxAge        = 36 * time.Hour
 	DefaultTakeoverAfter = 15 * time.Minute
-	DefaultConcurrency   = 4
+	DefaultConcurrency   = 8
 	DefaultRetryMin      = 30 * time.Second
 	DefaultRetryMax      = time.Hour
 )
