@@ -125,7 +125,9 @@ func startMailRegions(t *testing.T, n int, tune func(*region.Config)) []*mailReg
 		if i > 0 {
 			c.Checkout.AcquirerURL = rs[0].url + region.SimulatorPath
 		}
-		c.Mail.TakeoverAfter = time.Second
+		// The second region in line waits twice as long: time enough for
+		// the first one's record to reach it, even on a loaded machine.
+		c.Mail.TakeoverAfter = 2 * time.Second
 		c.Mail.RetryMin, c.Mail.RetryMax = 50*time.Millisecond, 200*time.Millisecond
 		if tune != nil {
 			tune(&c)
