@@ -87,6 +87,7 @@ type API struct {
 	pages    map[string]*template.Template
 
 	settlements Settlements // WithSettlements
+	mailbox     Mailbox     // WithMailbox
 }
 
 // New returns the admin API and UI. It draws the key that signs the UI's
@@ -112,6 +113,7 @@ func (a *API) Routes(r *mux.Router) {
 	a.merchantRoutes(api)
 	a.reconciliationRoutes(api, r)
 	a.settlementRoutes(api, r)
+	a.mailRoutes(api, r)
 	a.pageRoutes(r)
 }
 

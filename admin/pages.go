@@ -72,7 +72,7 @@ func parsePages() map[string]*template.Template {
 	layout := template.Must(template.New("admin").Funcs(funcs).ParseFS(templates.FS, "admin_layout.html"))
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message", "dashboard", "audit", "staff", "staff_member", "password", "merchants", "merchant_secrets", "reconciliation", "reconciliation_day",
-		"settlements"} {
+		"settlements", "mail"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templates.FS, "admin_"+name+".html"))
 	}
 	return pages

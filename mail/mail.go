@@ -7,6 +7,21 @@
 // It owns the Message shape, the transports (SMTP, and in development a
 // mailbox kept in the ledger that staff read in the admin UI) and the
 // `mail` settings.
+//
+// Invariants:
+//
+//   - A message's id is the id of the entry that asked for it; every
+//     attempt, resend and region sends it with that id (and the SMTP
+//     Message-ID <id@domain of mail.from>).
+//   - An email is composed from the ledger when it is sent: a composer's
+//     ErrNoMail drops it unsent and unrecorded; what is not held yet, a
+//     failed composition or a message without a valid recipient, subject
+//     or body is retried without counting an attempt and never reaches a
+//     transport.
+//   - The mailbox writes one mail.received entry per delivery and hides
+//     none: a duplicate delivery is two entries with one message id.
+//   - No password, and no recipient's full address, is in an error text
+//     or a log line of this package.
 package mail
 
 import (

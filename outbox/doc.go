@@ -1,8 +1,9 @@
 // Package outbox delivers messages durably, once per message, from a
-// ledger: webhooks today, emails next. A message is a ledger entry (an
+// ledger: webhooks and emails. A message is a ledger entry (an
 // order's change is its own webhook event), so no change commits without
 // its message. The outbox does not know what a message says or where it
-// goes; a Channel does (the webhook channel is kassa/checkout/webhook).
+// goes; a Channel does (kassa/checkout/webhook for webhooks, kassa/mail
+// for emails).
 //
 // What the outbox owns: finding messages (a scan of the ledger in local
 // order from a persisted low-water mark), a schedule of attempts with

@@ -49,6 +49,7 @@ type Region struct {
 	credit   *scoring.Engine
 	admin    *admin.API
 	webhooks *webhook.Dispatcher
+	mail     regionMail
 	recon    *reconcile.Reconciler
 	sim      *cards.Simulator
 	acquirer *cards.Client
@@ -178,6 +179,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	r.credit = r.newCredit()
 	r.checkout = r.newCheckout(opts)
 	if r.webhooks, err = r.newWebhooks(opts); err != nil {
+		r.ledger.Close()
+		r.replica.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if r.mail, err = r.newMail(opts); err != nil {
 		r.ledger.Close()
 		r.replica.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -331,6 +337,7 @@ type settings struct {
 	transport http.RoundTripper
 	webhooks  []func(*webhook.Config)
 	now       func() time.Time
+	mail      mailOptions
 }
 
 // WithTransport makes the region reach its peers, and merchants' webhook
@@ -402,7 +409,7 @@ func (r *Region) routes() http.Handler {
 		Merchants: merchants, Asset: assets.Path, Now: r.now,
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
 	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status}).
-		WithReconciliation(r.recon).WithSettlements(reports)
+		WithReconciliation(r.recon).WithSettlements(reports).WithMailbox(r.adminMailbox())
 	r.admin.Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	// The pages' posts count in buckets of their own, never against the
@@ -457,7 +464,7 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(6)
+		wg.Add(7)
 		go func() {
 			defer wg.Done()
 			r.admin.Run(syncCtx)
@@ -481,6 +488,10 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			r.webhooks.Run(syncCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			r.mail.box.Run(syncCtx)
 		}()
 		r.node.Run(syncCtx)
 		wg.Wait()
@@ -668,6 +679,7 @@ func (r *Region) Banner(addr string) string {
 	fmt.Fprintf(&b, "  merchant API: %s/v1 (OpenAPI: %s/v1/openapi.json)\n", base, base)
 	fmt.Fprintf(&b, "  checkout:     %s/checkout/{session id} (create a session with POST /v1/sessions; see README)\n", base)
 	fmt.Fprintf(&b, "  admin UI:     %s/admin/login (staff credentials; JSON under %s/admin/api/)\n", base, base)
+	b.WriteString(r.mailBanner(base))
 	b.WriteString("Stop with Ctrl+C; it drains requests and finishes writes first.\n")
 	return b.String()
 }
