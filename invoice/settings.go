@@ -166,3 +166,16 @@ func ValidIBAN(s string) bool {
 	n, ok := new(big.Int).SetString(digits.String(), 10)
 	return ok && new(big.Int).Mod(n, big.NewInt(97)).Int64() == 1
 }
+
+// Normalize writes the reminder fees' currencies in capitals (the config
+// file's keys reach it in lower case).
+func (s *Settings) Normalize() {
+	if len(s.ReminderFee) == 0 {
+		return
+	}
+	fees := make(map[string]int64, len(s.ReminderFee))
+	for cur, fee := range s.ReminderFee {
+		fees[strings.ToUpper(cur)] = fee
+	}
+	s.ReminderFee = fees
+}

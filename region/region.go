@@ -51,6 +51,7 @@ type Region struct {
 	webhooks *webhook.Dispatcher
 	recon    *reconcile.Reconciler
 	sim      *cards.Simulator
+	invoices *invoices
 	acquirer *cards.Client
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -178,6 +179,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	r.credit = r.newCredit()
 	r.checkout = r.newCheckout(opts)
 	if r.webhooks, err = r.newWebhooks(opts); err != nil {
+		r.ledger.Close()
+		r.replica.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if r.invoices, err = r.newInvoices(opts); err != nil {
 		r.ledger.Close()
 		r.replica.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -457,7 +463,11 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(6)
+		wg.Add(7)
+		go func() {
+			defer wg.Done()
+			r.invoices.run(syncCtx)
+		}()
 		go func() {
 			defer wg.Done()
 			r.admin.Run(syncCtx)
