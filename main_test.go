@@ -186,6 +186,13 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"durability peer without peers", []string{"KASSA_DURABILITY=peer"}, nil, "durability"},
 		{"durability fsync with NORMAL", []string{"KASSA_DURABILITY=fsync", "KASSA_LEDGER_SYNCHRONOUS=NORMAL"}, nil, "ledger.synchronous"},
 		{"durability local with FULL", []string{"KASSA_LEDGER_SYNCHRONOUS=FULL"}, nil, "ledger.synchronous"},
+		{"production with the mailbox", append(prodEnv[:5:5], prodEnv[len(prodEnv)-1]), []string{"--mode", "production", "--config", write("k.yaml", prodPeople)}, "mail.transport"},
+		{"unknown mail transport", []string{"KASSA_MAIL_TRANSPORT=pigeon"}, nil, "mail.transport"},
+		{"smtp without host", []string{"KASSA_MAIL_TRANSPORT=smtp", "KASSA_MAIL_FROM=a@shop.example"}, nil, "mail.smtp.host"},
+		{"smtp without from", []string{"KASSA_MAIL_TRANSPORT=smtp", "KASSA_MAIL_SMTP_HOST=smtp.example"}, nil, "mail.from"},
+		{"bad smtp tls", []string{"KASSA_MAIL_SMTP_TLS=maybe"}, nil, "mail.smtp.tls"},
+		{"smtp password in clear", []string{"KASSA_MAIL_TRANSPORT=smtp", "KASSA_MAIL_SMTP_HOST=smtp.example", "KASSA_MAIL_FROM=a@shop.example", "KASSA_MAIL_SMTP_TLS=none", "KASSA_MAIL_SMTP_USERNAME=u", "KASSA_MAIL_SMTP_PASSWORD=p"}, nil, "mail.smtp.tls"},
+		{"short mail max_age", []string{"KASSA_MAIL_MAX_AGE=1h"}, nil, "mail.max_age"},
 		{"flag", nil, []string{"--region", "R 1"}, "region"},
 		{"unknown flag", nil, []string{"--lisen", "x"}, "lisen"},
 	}
@@ -209,7 +216,9 @@ const prodPeople = "merchants:\n  - {id: shop, name: Shop, api_secret: sk_live_0
 
 // prodEnv is what production needs besides merchants and staff.
 var prodEnv = []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_SECRET_KEY=prod-secret-key-0123456789",
-	"KASSA_CHECKOUT_ACQUIRER_URL=https://acquirer.example", "KASSA_HTTP_METRICS_TOKEN=" + metricsToken}
+	"KASSA_CHECKOUT_ACQUIRER_URL=https://acquirer.example",
+	"KASSA_MAIL_TRANSPORT=smtp", "KASSA_MAIL_SMTP_HOST=smtp.invalid", "KASSA_MAIL_FROM=invoices@shop.example",
+	"KASSA_HTTP_METRICS_TOKEN=" + metricsToken} // the token last: tests drop it
 
 const metricsToken = "metrics-token-0123456789abcdef0123456789"
 

@@ -19,6 +19,7 @@ import (
 	"kassa/config"
 	"kassa/invoice"
 	"kassa/ledger"
+	"kassa/mail"
 	"kassa/ratelimit"
 	"kassa/reconcile"
 	"kassa/scoring"
@@ -87,6 +88,10 @@ type Config struct {
 	// Settlement is the fees of merchant settlement reports, owned by
 	// the settlement package.
 	Settlement settlement.Settings `mapstructure:"settlement"`
+
+	// Mail is how emails to shoppers are sent (SMTP, or the development
+	// mailbox) and the timings of their outbox; package mail owns it.
+	Mail mail.Settings `mapstructure:"mail"`
 }
 
 // Peer is another region.
@@ -259,6 +264,8 @@ func DefaultConfig() Config {
 
 		Reconciliation: reconcile.DefaultSettings(),
 		Invoice:        invoice.DefaultSettings(),
+
+		Mail: mail.DefaultSettings(),
 	}
 }
 
@@ -423,7 +430,7 @@ func (c *Config) Validate() error {
 	if production && c.HTTP.MetricsToken == "" && len(c.HTTP.MetricsAllow) == 0 {
 		return bad("http.metrics_token", "production needs a token of at least %d characters (or http.metrics_allow) to protect /metrics and /sync/v1/status", MinMetricsToken)
 	}
-	return nil
+	return config.In("mail", c.Mail.Validate(production))
 }
 
 // ParsePublicKey decodes a region's public key as printed by kassa keygen

@@ -49,6 +49,7 @@ type Region struct {
 	credit   *scoring.Engine
 	admin    *admin.API
 	webhooks *webhook.Dispatcher
+	mail     regionMail
 	recon    *reconcile.Reconciler
 	sim      *cards.Simulator
 	invoices *invoices
@@ -184,6 +185,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 		return nil, err
 	}
 	if r.invoices, err = r.newInvoices(opts); err != nil {
+		r.ledger.Close()
+		r.replica.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if r.mail, err = r.newMail(opts); err != nil {
 		r.ledger.Close()
 		r.replica.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -337,6 +343,7 @@ type settings struct {
 	transport http.RoundTripper
 	webhooks  []func(*webhook.Config)
 	now       func() time.Time
+	mail      mailOptions
 }
 
 // WithTransport makes the region reach its peers, and merchants' webhook
@@ -463,7 +470,7 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(7)
+		wg.Add(8)
 		go func() {
 			defer wg.Done()
 			r.invoices.run(syncCtx)
@@ -491,6 +498,10 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			r.webhooks.Run(syncCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			r.mail.box.Run(syncCtx)
 		}()
 		r.node.Run(syncCtx)
 		wg.Wait()
