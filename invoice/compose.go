@@ -19,7 +19,7 @@ import (
 
 // DefaultDeliveredKind is the entry kind that records a delivered email
 // (the mail outbox's).
-const DefaultDeliveredKind = "mail.delivered"
+const DefaultDeliveredKind = mail.KindDelivered
 
 // ComposerConfig configures a Composer.
 type ComposerConfig struct {
