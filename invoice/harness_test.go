@@ -23,12 +23,13 @@ import (
 type cutTransport struct {
 	mu   sync.Mutex
 	cut  bool
+	from map[string]bool // hosts cut off
 	next http.RoundTripper
 }
 
 func (c *cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
-	cut := c.cut
+	cut := c.cut || c.from[r.URL.Host]
 	c.mu.Unlock()
 	if cut {
 		return nil, fmt.Errorf("test partition: %s unreachable", r.URL.Host)
@@ -40,6 +41,15 @@ func (c *cutTransport) set(cut bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cut = cut
+}
+
+func (c *cutTransport) cutFrom(host string, cut bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.from == nil {
+		c.from = map[string]bool{}
+	}
+	c.from[host] = cut
 }
 
 // failingMail fails every send while on.
@@ -67,6 +77,7 @@ func (f *failingMail) set(on bool) {
 
 type testRegion struct {
 	id   string
+	host string
 	r    *region.Region
 	net  *cutTransport
 	mail *failingMail
@@ -97,7 +108,7 @@ func startRegions(t *testing.T, n int, clock *clocktest.Clock, tune func(*region
 			t.Fatal(err)
 		}
 		keys[i] = region.PublicKeyString(key)
-		rs[i] = &testRegion{id: id, net: &cutTransport{next: http.DefaultTransport}, logs: &regiontest.LogBuffer{}}
+		rs[i] = &testRegion{id: id, host: ln.Addr().String(), net: &cutTransport{next: http.DefaultTransport}, logs: &regiontest.LogBuffer{}}
 	}
 	for i := range rs {
 		for j := range rs {
