@@ -164,6 +164,12 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 		return s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
 	}
 
+	// Invoices and reminders go to the shopper: the email travels sealed,
+	// as the masked one is all the ledger shows in clear.
+	a.Locale = data.Locale
+	if a.Contact, err = s.sealContact(oid, req.Consumer.Email); err != nil {
+		return Order{}, false, fmt.Errorf("checkout: seal the shopper's email: %w", err)
+	}
 	in := DecisionInput{Consumer: cid, Country: req.Consumer.Country, Method: req.Method,
 		Amount: data.Amount, Currency: data.Currency, Merchant: data.Merchant, Lines: data.Lines,
 		OrderCountry: data.Country, NamesGiven: a.Consumer.GivenName != "" && a.Consumer.FamilyName != ""}

@@ -67,6 +67,13 @@ type authData struct {
 	// Notify is the session's notification URL ("" for none), copied so
 	// the webhook dispatcher need not read the session for each order.
 	Notify *string `json:"notify,omitempty"`
+	// Contact is a credit order's shopper email, sealed for the order
+	// (see OpenContact): what its invoices and reminders are sent to,
+	// readable in every region and by nobody holding only the ledger.
+	// Locale is the session's, the language those emails are written in.
+	// Entries written before them have neither.
+	Contact string `json:"contact,omitempty"`
+	Locale  string `json:"locale,omitempty"`
 }
 
 // opData is the payload of captures, refunds, cancels, releases, voids,
@@ -92,6 +99,10 @@ type opData struct {
 	Hold      string `json:"hold,omitempty"`
 	PaidAt    int64  `json:"paid_at,omitempty"` // unix ms
 	Reference string `json:"reference,omitempty"`
+	// Fee is what an entry about a credit order adds to its debt (an
+	// invoice reminder's fee; negative: a duplicate fee reversed). The
+	// entry's postings raise the order's debt rights by as much.
+	Fee int64 `json:"fee,omitempty"`
 	// Staff and Role name the staff member who did the operation (empty
 	// for the merchant's API and for kassa itself); Reason says why.
 	Staff string `json:"staff,omitempty"`
@@ -201,8 +212,10 @@ type orderState struct {
 	declined   *authData
 	declinedAt time.Time
 	cancelled  bool
-	// debtSettled is the debt refunds and repayments settled.
+	// debtSettled is the debt refunds and repayments settled; fees what
+	// entries of other kinds (reminders) added to the debt.
 	debtSettled int64
+	fees        int64
 	// returned is the credit given back per hold, by the region of the
 	// authorization that took it.
 	returned map[string]int64
@@ -292,7 +305,7 @@ func (st *orderState) debt() int64 {
 	if st.auth.Credit == nil {
 		return 0
 	}
-	return st.Captured - st.debtSettled
+	return st.Captured + st.fees - st.debtSettled
 }
 
 // with returns the state after e is added, without reading the store again.
@@ -351,6 +364,7 @@ func fold(id OrderID, entries []ledger.Entry, now time.Time) (*orderState, error
 			if d.Hold != "" && d.Returned > 0 {
 				st.returned[d.Hold] += d.Returned
 			}
+			st.fees += d.Fee
 			m := Movement{ID: d.ID, Amount: d.Amount, Region: string(e.Origin), CreatedAt: e.HLC.Time(), Status: MovementSucceeded}
 			ck := callKey(d.ID, string(e.Origin))
 			c := st.calls[ck]

@@ -17,6 +17,7 @@ import (
 	"kassa/checkout"
 	"kassa/checkout/webhook"
 	"kassa/config"
+	"kassa/invoice"
 	"kassa/ledger"
 	"kassa/mail"
 	"kassa/ratelimit"
@@ -79,6 +80,10 @@ type Config struct {
 	// Reconciliation schedules the reconciliation of the acquirer's
 	// settlement files; package reconcile owns it.
 	Reconciliation reconcile.Settings `mapstructure:"reconciliation"`
+
+	// Invoice is the invoices' links, reminders and payee; package invoice
+	// owns it.
+	Invoice invoice.Settings `mapstructure:"invoice"`
 
 	// Settlement is the fees of merchant settlement reports, owned by
 	// the settlement package.
@@ -258,6 +263,7 @@ func DefaultConfig() Config {
 		Staff:     []Staff{{Username: DemoStaffUser, Password: DemoStaffPassword, Role: "admin"}},
 
 		Reconciliation: reconcile.DefaultSettings(),
+		Invoice:        invoice.DefaultSettings(),
 
 		Mail: mail.DefaultSettings(),
 	}
@@ -302,6 +308,7 @@ func (c *Config) Normalize() error {
 		c.PublicURL = "http://" + c.Listen
 	}
 	c.Ledger.Synchronous = c.Synchronous()
+	c.Invoice.Normalize()
 	return nil
 }
 
@@ -360,6 +367,7 @@ func (c *Config) Validate() error {
 		{"ledger", c.Ledger.Validate}, {"http", c.HTTP.Validate}, {"log", c.Log.Validate},
 		{"webhooks", c.Webhooks.Validate}, {"reconciliation", c.Reconciliation.Validate},
 		{"settlement", c.Settlement.Validate},
+		{"invoice", func() error { return c.Invoice.Validate(production) }},
 	} {
 		if err := config.In(sec.name, sec.validate()); err != nil {
 			return err

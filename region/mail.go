@@ -43,7 +43,7 @@ func WithMailOutbox(f func(*outbox.Config)) Option {
 // mailComposers are the composers every region runs with, before those
 // of WithMailComposers.
 func (r *Region) mailComposers() []mail.Composer {
-	return nil
+	return []mail.Composer{r.invoices.composer}
 }
 
 // newMail builds the region's mail outbox with the configured transport:

@@ -52,6 +52,7 @@ type Region struct {
 	mail     regionMail
 	recon    *reconcile.Reconciler
 	sim      *cards.Simulator
+	invoices *invoices
 	acquirer *cards.Client
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -179,6 +180,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	r.credit = r.newCredit()
 	r.checkout = r.newCheckout(opts)
 	if r.webhooks, err = r.newWebhooks(opts); err != nil {
+		r.ledger.Close()
+		r.replica.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if r.invoices, err = r.newInvoices(opts); err != nil {
 		r.ledger.Close()
 		r.replica.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -464,7 +470,11 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(7)
+		wg.Add(8)
+		go func() {
+			defer wg.Done()
+			r.invoices.run(syncCtx)
+		}()
 		go func() {
 			defer wg.Done()
 			r.admin.Run(syncCtx)

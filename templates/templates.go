@@ -9,7 +9,8 @@ package templates
 
 import "embed"
 
-// FS holds the templates, at its root.
+// FS holds the templates, at its root: pages (.html) and the plain-text
+// parts of emails (.txt).
 //
-//go:embed *.html
+//go:embed *.html *.txt
 var FS embed.FS

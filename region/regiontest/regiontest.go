@@ -16,6 +16,7 @@ import (
 
 	"kassa/backup"
 	"kassa/checkout"
+	"kassa/invoice"
 	"kassa/ledger"
 	"kassa/region"
 	"kassa/scoring"
@@ -45,6 +46,7 @@ func Config(id, dir, listen string) region.Config {
 		Staff:          []region.Staff{{Username: "admin", Password: "admin-demo", Role: "admin"}},
 		Reconciliation: reconcile.DefaultSettings(),
 		Settlement:     settlement.DefaultSettings(),
+		Invoice:        invoice.DefaultSettings(),
 	}
 }
 
