@@ -284,6 +284,18 @@ func (b *Book) Orders() []checkout.OrderID {
 	return out
 }
 
+// contact returns the sealed email of credit order oid's authorization,
+// and whether the book holds it.
+func (b *Book) contact(oid checkout.OrderID) (string, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	ob := b.orders[oid]
+	if ob == nil || ob.auth == nil {
+		return "", false
+	}
+	return ob.auth.contact, true
+}
+
 // hasAuth reports whether the book holds the authorization of oid.
 func (b *Book) hasAuth(oid checkout.OrderID) bool {
 	b.mu.RLock()

@@ -69,6 +69,42 @@ func (c *Composer) Carries(kind string) bool {
 	return kind == checkout.KindOrderCaptured || kind == KindReminder
 }
 
+// Route implements mail.Router: the emails of an order go somewhere if it
+// is a credit order authorized with the shopper's sealed email. A card
+// order, or a credit order authorized before emails were kept, has none
+// (outbox.ErrNoRoute: its captures are not tracked as mail at all); an
+// order whose authorization has not reached this region is
+// outbox.ErrNotHeld.
+func (c *Composer) Route(ctx context.Context, group string) error {
+	oid := checkout.OrderID(group)
+	if contact, ok := c.book.contact(oid); ok {
+		if contact == "" {
+			return fmt.Errorf("invoice: order %s was authorized before emails were kept: %w", oid, outbox.ErrNoRoute)
+		}
+		return nil
+	}
+	// Not a credit order as far as the book knows: a card order, or one
+	// whose authorization has not arrived.
+	es, err := c.store.EntriesBySubject(ctx, group)
+	if err != nil {
+		return err
+	}
+	authorized := false
+	for i := range es {
+		if es[i].Kind != checkout.KindOrderAuthorized {
+			continue
+		}
+		if _, a, ok := factOf(&es[i]); ok && a != nil && a.contact != "" {
+			return nil // folded into the book in a moment
+		}
+		authorized = true
+	}
+	if authorized {
+		return fmt.Errorf("invoice: order %s is not a credit order with an email: %w", oid, outbox.ErrNoRoute)
+	}
+	return fmt.Errorf("invoice: the authorization of order %s: %w", oid, outbox.ErrNotHeld)
+}
+
 // Compose returns the email e asks for. It wraps mail.ErrNoMail for a
 // capture of a card order, an invoice nothing is owed on, a reminder of an
 // instalment settled meanwhile and a copy of a reminder another copy of

@@ -60,8 +60,42 @@ func (c *Channel) composer(kind string) Composer {
 // Carries reports whether some composer carries kind.
 func (c *Channel) Carries(kind string) bool { return c.composer(kind) != nil }
 
-// Route returns nil: an email's address is in its entry, which Send reads.
-func (c *Channel) Route(context.Context, string) error { return nil }
+// Router is a Composer that can tell, from a message's group alone (an
+// order), that none of the group's entries will ever ask for an email (a
+// card order's captures), so the outbox does not track them at all.
+type Router interface {
+	// Route returns nil if the group's entries may ask for an email, an
+	// error wrapping outbox.ErrNoRoute if they never do, one wrapping
+	// outbox.ErrNotHeld if what it takes to know has not arrived yet.
+	Route(ctx context.Context, group string) error
+}
+
+// Route asks the composers that are Routers: nil as soon as one has a
+// route (or if some composer is not a Router: an email's address is in its
+// entry, which Send reads), ErrNotHeld if one cannot tell yet, else
+// ErrNoRoute.
+func (c *Channel) Route(ctx context.Context, group string) error {
+	var notHeld error
+	for _, cp := range c.composers {
+		r, ok := cp.(Router)
+		if !ok {
+			return nil
+		}
+		err := r.Route(ctx, group)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, outbox.ErrNotHeld):
+			notHeld = err
+		case !errors.Is(err, outbox.ErrNoRoute):
+			return err
+		}
+	}
+	if notHeld != nil {
+		return notHeld
+	}
+	return fmt.Errorf("mail: group %s: %w", group, outbox.ErrNoRoute)
+}
 
 // Send composes the email m asks for and hands it to the transport. A
 // composer's ErrNoMail drops the message (as outbox.ErrNoRoute: neither

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -310,6 +311,40 @@ func TestMailboxKeepsEveryDelivery(t *testing.T) {
 		}
 		if _, err := box.Messages(context.Background(), "not an address"); !errors.Is(err, mail.ErrBadAddress) {
 			t.Fatalf("got %v, want ErrBadAddress", err)
+		}
+	})
+}
+
+// routedComposer is a noteComposer that is also a mail.Router: groups
+// named "card-..." never ask for an email.
+type routedComposer struct{ noteComposer }
+
+func (c *routedComposer) Route(_ context.Context, group string) error {
+	if strings.HasPrefix(group, "card-") {
+		return fmt.Errorf("group %s: %w", group, outbox.ErrNoRoute)
+	}
+	return nil
+}
+
+// TestChannelRoutesByGroup: a Router's "no route" for a group keeps its
+// entries out of the outbox altogether (never composed, never listed,
+// never given up), while other groups are delivered.
+func TestChannelRoutesByGroup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := &fakeTransport{}
+		c := &routedComposer{}
+		h := start(t, tr, c)
+		card := h.write(t, "card-1", note{To: "ada@example.com", Subject: "x"})
+		h.write(t, "ord-9", note{To: "ada@example.com", Subject: "y"})
+		synctest.Wait()
+		time.Sleep(30 * 24 * time.Hour) // past max_age
+		synctest.Wait()
+		if tries, sent := tr.counts(); tries != 1 || sent != 1 || tr.sent[0].Subject != "y" {
+			t.Fatalf("got %d attempts, %d sent; want only the routed group's email", tries, sent)
+		}
+		ds, err := h.box.Deliveries(context.Background(), "card-1")
+		if d, f := h.records(t, mail.KindDelivered, card), h.records(t, mail.KindFailed, card); err == nil && len(ds) != 0 || d+f != 0 {
+			t.Fatalf("the unrouted group: deliveries %+v (%v), %d delivered and %d failed records; want none", ds, err, d, f)
 		}
 	})
 }
