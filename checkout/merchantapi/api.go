@@ -83,6 +83,8 @@ func errorOf(err error) httperr.Error {
 		return httperr.Error{Status: 400, Code: "invalid_amount", Message: ae.Error(), Field: "amount"}
 	case errors.Is(err, checkout.ErrNotFound):
 		return httperr.Error{Status: 404, Code: "not_found", Message: "no such object"}
+	case errors.Is(err, checkout.ErrMaybeElsewhere):
+		return httperr.Error{Status: 503, Code: "object_unavailable", Message: "this region does not hold the object yet and cannot reach every region that might; nothing was done; retry in a moment (here or in any region), with the same Idempotency-Key", RetryAfter: 2}
 	case errors.Is(err, checkout.ErrIdempotencyConflict):
 		return httperr.Error{Status: 409, Code: "idempotency_conflict", Message: "this Idempotency-Key was used with a different request", Field: "Idempotency-Key"}
 	case errors.Is(err, checkout.ErrSessionExpired):
