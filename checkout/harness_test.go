@@ -24,8 +24,8 @@ import (
 // random source, drop requests, lose answers and duplicate requests between
 // them (only region-to-region traffic under /sync/).
 type cutTransport struct {
-	mu   sync.Mutex
-	cut  map[string]bool // host:port -> unreachable
+	mu  sync.Mutex
+	cut map[string]bool // host:port -> unreachable
 	// held: host:port -> pushes to it fail (replication held back), while
 	// every other request, lookups and rights requests too, goes through
 	held map[string]bool
