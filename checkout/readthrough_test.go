@@ -31,17 +31,18 @@ func holdPushes(from *testRegion, hold bool, to ...*testRegion) {
 type page struct {
 	t      *testing.T
 	client *http.Client
+	lang   string
 }
 
 func newPage(t *testing.T) *page {
 	jar, _ := cookiejar.New(nil)
-	return &page{t: t, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &page{t: t, lang: "en", client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 func (p *page) do(method, u string, form url.Values) (*http.Response, string) {
 	p.t.Helper()
 	req, _ := http.NewRequest(method, u, strings.NewReader(form.Encode()))
-	req.Header.Set("Accept-Language", "en")
+	req.Header.Set("Accept-Language", p.lang)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -206,6 +207,14 @@ func TestReadThrough(t *testing.T) {
 			!strings.Contains(body, "Please try again in a moment") || !strings.Contains(body, "Nothing was charged") || strings.Contains(body, "can&#39;t find") {
 			t.Fatalf("%s the page of a session only the cut-off r1 holds: got %d (Retry-After %q), want 503 \"try again\": %s",
 				method, res.StatusCode, res.Header.Get("Retry-After"), body)
+		}
+	}
+	// In the shopper's language, saying so in its lang attribute.
+	for lang, title := range map[string]string{"sv": "Försök igen om en stund", "de": "Bitte versuchen Sie es gleich noch einmal"} {
+		shopper.lang = lang
+		res, body := shopper.do("GET", r2.url+"/checkout/"+sessG, nil)
+		if res.StatusCode != 503 || !strings.Contains(body, title) || !strings.Contains(body, `lang="`+lang+`"`) {
+			t.Fatalf("the %s page of a session only the cut-off r1 holds: got %d, want 503 with %q: %s", lang, res.StatusCode, title, body)
 		}
 	}
 }
