@@ -432,10 +432,20 @@ func (s *Service) sessionView(id SessionID, first *ledger.Entry, d *sessionData,
 	return sess
 }
 
-// Order returns an order of merchantID (any merchant's if empty). An
-// order this region does not hold is read through from the other regions;
-// when not all of them can be asked, the error is ErrMaybeElsewhere.
+// Order returns an order of merchantID (any merchant's if empty) as this
+// region holds it: ErrNotFound if it holds no such order.
 func (s *Service) Order(ctx context.Context, merchantID string, id OrderID) (Order, error) {
+	st, err := s.order(ctx, id)
+	if err != nil {
+		return Order{}, err
+	}
+	return st.of(merchantID)
+}
+
+// FindOrder is Order for a request that names the order: one this region
+// does not hold is read through from the other regions, and when not all
+// of them can be asked, the error is ErrMaybeElsewhere.
+func (s *Service) FindOrder(ctx context.Context, merchantID string, id OrderID) (Order, error) {
 	st, err := s.orderHere(ctx, id)
 	if err != nil {
 		return Order{}, err

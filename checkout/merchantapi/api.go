@@ -332,7 +332,7 @@ func writeOrder(w http.ResponseWriter, o checkout.Order, ok int) {
 }
 
 func (a *API) getOrder(w http.ResponseWriter, r *http.Request, m string, _ []byte) {
-	o, err := a.svc.Order(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]))
+	o, err := a.svc.FindOrder(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]))
 	if err != nil {
 		a.fail(w, r, err)
 		return
