@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,6 +191,47 @@ func TestLookup(t *testing.T) {
 	}
 	if took := time.Since(start); took >= regionsync.DefaultLookupTimeout {
 		t.Fatalf("lookup with one peer hanging took %s: it waited for the hanging peer", took)
+	}
+}
+
+// TestLookupsInFlight floods r2 with lookups while r3 is slow to answer
+// them: they wait for one another, and r3 never has more than
+// LookupsInFlight of them from r2 at once.
+func TestLookupsInFlight(t *testing.T) {
+	c := newCluster(t, 3, 2, func(cfg *regionsync.Config) { cfg.LookupTimeout = 10 * time.Second })
+	r2, r3 := c.members[1], c.members[2]
+	next := *r3.handler.Load()
+	var inFlight, most atomic.Int64
+	setHandler(r3, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sync/v1/lookup" {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			<-time.After(50 * time.Millisecond) // a slow peer
+		}
+		next.ServeHTTP(w, r)
+	}))
+	const n = 10
+	var wg sync.WaitGroup
+	results := make(chan regionsync.LookupResult, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, _ := r2.node.Lookup(bg, []string{fmt.Sprintf("flood-%d", i)}, nil)
+			results <- res
+		}()
+	}
+	wg.Wait()
+	close(results)
+	for res := range results {
+		if res != regionsync.LookupAbsent {
+			t.Fatalf("lookup of what no one holds: got %v, want absent", res)
+		}
+	}
+	if m := most.Load(); m < 1 || m > regionsync.LookupsInFlight {
+		t.Fatalf("r3 had %d lookups from r2 in flight at once, want 1 to %d", m, regionsync.LookupsInFlight)
 	}
 }
 
