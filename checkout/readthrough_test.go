@@ -73,6 +73,7 @@ func TestReadThrough(t *testing.T) {
 	// still missing in r2 when its turn comes.
 	sessA := call(t, "POST", r1.url+"/v1/sessions", "rt-a", sessionBody(10_000, "rt-a")).str("id")
 	sessB := call(t, "POST", r1.url+"/v1/sessions", "rt-b", sessionBody(10_000, "rt-b")).str("id")
+	sessH := call(t, "POST", r1.url+"/v1/sessions", "rt-h", sessionBody(10_000, "rt-h")).str("id")
 	ordC := authorized(t, r1.url, "rt-c", 10_000)
 	ordF := authorized(t, r1.url, "rt-f", 10_000)
 	ordE := authorized(t, r1.url, "rt-e", 10_000)
@@ -141,6 +142,21 @@ func TestReadThrough(t *testing.T) {
 	auth := call(t, "POST", r2.url+"/v1/sessions/"+sessB+"/authorize", "rt-b-auth", map[string]any{"method": "pay_later", "consumer": consumer("ada+rt-b@example.com")})
 	want("authorize", auth, 201)
 
+	// A shopper whose page came from r1 and whose form post goes to r2,
+	// which has never seen the session (a load balancer switched).
+	missing(sessH)
+	shopper := newPage(t)
+	res, body := shopper.do("GET", r1.url+"/checkout/"+sessH, nil)
+	m := csrfField.FindStringSubmatch(body)
+	if res.StatusCode != 200 || m == nil {
+		t.Fatalf("checkout page in r1: got %d", res.StatusCode)
+	}
+	res, body = shopper.do("POST", r2.url+"/checkout/"+sessH, url.Values{"method": {"pay_later"}, "email": {"ada+rt-h@example.com"},
+		"given_name": {"Ada"}, "family_name": {"Lovelace"}, "postal_code": {"11122"}, "country": {"SE"}, "csrf_token": {m[1]}})
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "https://shop.example/ok?") {
+		t.Fatalf("pay through r2 on a page r1 served: got %d to %q: %s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+
 	missing(ordC)
 	list := call(t, "GET", r2.url+"/v1/orders?merchant_reference=ref-rt-c", "", nil)
 	want("list by merchant_reference", list, 200)
@@ -196,7 +212,7 @@ func TestReadThrough(t *testing.T) {
 				c.what, got.status, got.raw, got.header.Get("Retry-After"))
 		}
 	}
-	shopper := newPage(t)
+	shopper = newPage(t)
 	for _, method := range []string{"GET", "POST"} {
 		var form url.Values
 		if method == "POST" {
