@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kassa/checkout"
+	"kassa/region"
 )
 
 // holdPushes makes from's pushes to each of to fail (hold) or go through
@@ -64,7 +65,9 @@ func (p *page) do(method, u string, form url.Values) (*http.Response, string) {
 // a 404.
 func TestReadThrough(t *testing.T) {
 	ctx := context.Background()
-	rs := startRegions(t, 3, nil)
+	// What is tested is the answer, not how fast it comes: a budget that
+	// holds on a loaded machine under the race detector.
+	rs := startRegions(t, 3, func(c *region.Config) { c.Sync.LookupTimeout = 3 * time.Second })
 	r1, r2, r3 := rs[0], rs[1], rs[2]
 	holdPushes(r1, true, r2, r3)
 
