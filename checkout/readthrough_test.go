@@ -228,6 +228,21 @@ func TestReadThrough(t *testing.T) {
 				method, res.StatusCode, res.Header.Get("Retry-After"), body)
 		}
 	}
+	// Every read-through is counted by its result, and timed.
+	res, err := http.Get(r2.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metrics bytes.Buffer
+	metrics.ReadFrom(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`kassa_sync_lookups_total{result="found"}`, `kassa_sync_lookups_total{result="absent"}`,
+		`kassa_sync_lookups_total{result="unknown"}`, `kassa_sync_lookup_seconds_count`} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("r2's /metrics lacks %s", want)
+		}
+	}
+
 	// In the shopper's language, saying so in its lang attribute.
 	for lang, title := range map[string]string{"sv": "Försök igen om en stund", "de": "Bitte versuchen Sie es gleich noch einmal"} {
 		shopper.lang = lang
