@@ -76,7 +76,7 @@ func (s *Service) AuthorizeWithKey(ctx context.Context, merchantID string, sid S
 func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionID, key string, req AuthorizeRequest, hash string) (Order, bool, error) {
 	oid := OrderFor(sid)
 	defer s.lock(string(oid))()
-	sess, data, st, err := s.sessionAndOrder(ctx, sid)
+	sess, data, st, err := s.sessionHere(ctx, sid)
 	if err != nil {
 		return Order{}, false, err
 	}

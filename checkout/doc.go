@@ -28,6 +28,12 @@
 //     postings) in the same entry; releases, refunds and repayments give it
 //     back, each at most once per authorization (debt rights per region,
 //     returns tallied per hold in the fold).
+//   - A request naming a well-formed session or order id this region holds
+//     no entry about reads it through from the other regions (a
+//     ReadThrough) and applies what comes as a push; ErrNotFound means
+//     every region said it has none, ErrMaybeElsewhere that some could not
+//     be asked. Creating a session, the sweep and background work never
+//     read through.
 //   - Card numbers and CVCs never reach an entry, a log or an error message:
 //     only brand, last four, expiry and a keyed fingerprint do.
 //   - Merchants are configured or ledger entries (merchant.created,

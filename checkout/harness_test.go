@@ -24,8 +24,11 @@ import (
 // random source, drop requests, lose answers and duplicate requests between
 // them (only region-to-region traffic under /sync/).
 type cutTransport struct {
-	mu   sync.Mutex
-	cut  map[string]bool // host:port -> unreachable
+	mu  sync.Mutex
+	cut map[string]bool // host:port -> unreachable
+	// held: host:port -> pushes to it fail (replication held back), while
+	// every other request, lookups and rights requests too, goes through
+	held map[string]bool
 	next http.RoundTripper
 	rng  *rand.Rand
 	// probabilities of each fault per request
@@ -53,9 +56,13 @@ func dup(c *cutTransport) float64  { return c.dup }
 func (c *cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
 	cut := c.cut[r.URL.Host]
+	held := c.held[r.URL.Host] && r.Method == http.MethodPost && r.URL.Path == "/sync/v1/entries"
 	c.mu.Unlock()
 	if cut {
 		return nil, fmt.Errorf("test partition: %s unreachable", r.URL.Host)
+	}
+	if held {
+		return nil, fmt.Errorf("test fault: push to %s held back", r.URL.Host)
 	}
 	if !strings.HasPrefix(r.URL.Path, "/sync/") {
 		return c.next.RoundTrip(r)

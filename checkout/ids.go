@@ -47,8 +47,15 @@ func (k SessionIDs) ID(merchant, idempotencyKey string) SessionID {
 }
 
 // ValidOrderID reports whether s has the form of an order id.
-func ValidOrderID(s string) bool {
-	rest, ok := strings.CutPrefix(s, "ord_")
+func ValidOrderID(s string) bool { return validID(s, "ord_") }
+
+// ValidSessionID reports whether s has the form of a session id.
+func ValidSessionID(s string) bool { return validID(s, "ses_") }
+
+// validID reports whether s is prefix and 24 characters of lower-case
+// base32, the form derive and SessionIDs give ids.
+func validID(s, prefix string) bool {
+	rest, ok := strings.CutPrefix(s, prefix)
 	if !ok || len(rest) != 24 {
 		return false
 	}

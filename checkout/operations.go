@@ -237,7 +237,7 @@ func (s *Service) operateLocked(ctx context.Context, by Actor, merchantID string
 	defer s.lock(string(oid))()
 	asked := false // rights are asked for at most once per call
 	for {
-		st, err := s.order(ctx, oid)
+		st, err := s.orderHere(ctx, oid)
 		if err != nil {
 			return Order{}, false, performNone, err
 		}

@@ -141,6 +141,9 @@ type Config struct {
 	// the region promises (durability: peer waits for a peer to hold it);
 	// nil acknowledges on commit.
 	Acknowledge func(ctx context.Context) error
+	// ReadThrough, when set, is asked for a session or order a request
+	// names that this region does not hold; nil: such a request is 404.
+	ReadThrough ReadThrough
 	Now         func() time.Time
 	Logger      *slog.Logger
 }
@@ -349,8 +352,12 @@ func (s *Service) CreateSession(ctx context.Context, merchantID, key string, req
 
 // Session returns a session; only its merchant (or the hosted page, with an
 // empty merchant) may read it.
+//
+// A session this region does not hold is read through from the other
+// regions; when not all of them can be asked, the error is
+// ErrMaybeElsewhere.
 func (s *Service) Session(ctx context.Context, merchantID string, id SessionID) (Session, error) {
-	sess, data, err := s.session(ctx, id)
+	sess, data, _, err := s.sessionHere(ctx, id)
 	if err != nil {
 		return Session{}, err
 	}
@@ -425,12 +432,30 @@ func (s *Service) sessionView(id SessionID, first *ledger.Entry, d *sessionData,
 	return sess
 }
 
-// Order returns an order of merchantID (any merchant's if empty).
+// Order returns an order of merchantID (any merchant's if empty) as this
+// region holds it: ErrNotFound if it holds no such order.
 func (s *Service) Order(ctx context.Context, merchantID string, id OrderID) (Order, error) {
 	st, err := s.order(ctx, id)
 	if err != nil {
 		return Order{}, err
 	}
+	return st.of(merchantID)
+}
+
+// FindOrder is Order for a request that names the order: one this region
+// does not hold is read through from the other regions, and when not all
+// of them can be asked, the error is ErrMaybeElsewhere.
+func (s *Service) FindOrder(ctx context.Context, merchantID string, id OrderID) (Order, error) {
+	st, err := s.orderHere(ctx, id)
+	if err != nil {
+		return Order{}, err
+	}
+	return st.of(merchantID)
+}
+
+// of returns the order if it is one of merchantID's (any merchant's if
+// empty), and ErrNotFound if not or if it was never authorized.
+func (st *orderState) of(merchantID string) (Order, error) {
 	if st.Status == "" || (merchantID != "" && st.Merchant != merchantID) {
 		return Order{}, ErrNotFound
 	}
@@ -440,9 +465,23 @@ func (s *Service) Order(ctx context.Context, merchantID string, id OrderID) (Ord
 // OrdersByReference returns a merchant's orders with a merchant reference,
 // ordered by id, after the id startingAfter, at most limit.
 func (s *Service) OrdersByReference(ctx context.Context, merchantID, reference, startingAfter string, limit int) ([]Order, bool, error) {
-	es, err := s.store.EntriesByRef(ctx, orderRef(merchantID, reference))
+	ref := orderRef(merchantID, reference)
+	es, err := s.store.EntriesByRef(ctx, ref)
 	if err != nil {
 		return nil, false, err
+	}
+	if len(es) == 0 && referenceRe.MatchString(reference) {
+		// None here: the orders may have been authorized elsewhere and
+		// not be replicated yet.
+		switch err := s.readThrough(ctx, nil, []string{ref}); {
+		case errors.Is(err, ErrNotFound):
+			return nil, false, nil
+		case err != nil:
+			return nil, false, err
+		}
+		if es, err = s.store.EntriesByRef(ctx, ref); err != nil {
+			return nil, false, err
+		}
 	}
 	ids := map[OrderID]bool{}
 	for _, e := range es {
@@ -471,12 +510,16 @@ func (s *Service) ordersOf(ctx context.Context, merchantID string, ids []OrderID
 		if len(out) == limit {
 			return out, true, nil
 		}
-		o, err := s.Order(ctx, merchantID, id)
+		st, err := s.order(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, false, err
+		}
+		o, err := st.of(merchantID)
+		if errors.Is(err, ErrNotFound) {
+			continue
 		}
 		out = append(out, o)
 	}

@@ -32,6 +32,7 @@ func TestValidateNamesTheFullKey(t *testing.T) {
 		{func(c *region.Config) { c.Webhooks.Concurrency = -1 }, "webhooks.concurrency"},
 		{func(c *region.Config) { c.Staff[0].Username = strings.Repeat("a", 65) }, "staff[0].username"},
 		{func(c *region.Config) { c.Sync.AckTimeout = 0 }, "sync.ack_timeout"},
+		{func(c *region.Config) { c.Sync.LookupTimeout = 0 }, "sync.lookup_timeout"},
 		{func(c *region.Config) { c.Durability = "disk" }, "durability"},
 		{func(c *region.Config) { c.Durability = "peer" }, "durability"},
 		{func(c *region.Config) { c.Durability = "fsync" }, "ledger.synchronous"}, // NORMAL, derived from local by Normalize

@@ -237,6 +237,7 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 		Consumers:      checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
 		FingerprintKey: cards.FingerprintKey(cfg.Checkout.FingerprintKey), InvoiceDays: cfg.Scoring.InvoiceDays, Logger: r.log,
 		SecretKey: cfg.Checkout.SecretKey, Acknowledge: r.acknowledge(), Now: opts.now,
+		ReadThrough: readThrough{r.node},
 	})
 }
 

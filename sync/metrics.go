@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,11 @@ type metrics struct {
 	// requests not sent because their owner was down.
 	peerDown      *prometheus.GaugeVec
 	rightsSkipped *prometheus.CounterVec
+	// lookups counts this region's read-throughs by result, lookupTime
+	// their duration; lookupsServed the peers' lookups answered here.
+	lookups       *prometheus.CounterVec
+	lookupTime    prometheus.Histogram
+	lookupsServed *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -57,7 +63,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.rightsSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kassa_sync_rights_requests_skipped_total", Help: "Rights requests not sent because their owner was down.",
 	}, []string{"peer"})
+	m.lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kassa_sync_lookups_total", Help: "Read-throughs: objects this region did not hold, asked of its peers, by result (found, absent, unknown).",
+	}, []string{"result"})
+	m.lookupTime = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "kassa_sync_lookup_seconds", Help: "Duration of one read-through, answers applied included.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12),
+	})
+	m.lookupsServed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kassa_sync_lookups_served_total", Help: "Peers' lookups answered, by whether this region held the object (true, false).",
+	}, []string{"held"})
 	if reg != nil {
+		reg.MustRegister(m.lookups, m.lookupTime, m.lookupsServed)
 		reg.MustRegister(m.grants, m.peerDown, m.rightsSkipped)
 		reg.MustRegister(m.pushes, m.sent, m.pushTime, m.recv, m.refusals, m.peerUp, m.peerBehind)
 	}
@@ -85,3 +102,12 @@ func (m *metrics) received(applied, duplicates int) {
 func (m *metrics) granted() { m.grants.Inc() }
 
 func (m *metrics) refused(reason string) { m.refusals.WithLabelValues(reason).Inc() }
+
+func (m *metrics) looked(r LookupResult, d time.Duration) {
+	m.lookups.WithLabelValues(r.String()).Inc()
+	m.lookupTime.Observe(d.Seconds())
+}
+
+func (m *metrics) lookupServed(held bool) {
+	m.lookupsServed.WithLabelValues(strconv.FormatBool(held)).Inc()
+}

@@ -64,6 +64,8 @@ type Node struct {
 	// incarnation names this process in answers to pushes.
 	incarnation string
 	granter     RightsGranter
+	// lookups holds a slot per read-through under way (LookupsInFlight).
+	lookups chan struct{}
 	// learned is closed and replaced whenever a peer's answer raised what
 	// this region knows it holds; AwaitPeer waits on it.
 	learned chan struct{}
@@ -112,6 +114,7 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 	def(&cfg.ReplayWindow, DefaultReplayWindow)
 	def(&cfg.RecoveryTimeout, DefaultRecoveryTimeout)
 	def(&cfg.AckTimeout, DefaultAckTimeout)
+	def(&cfg.LookupTimeout, DefaultLookupTimeout)
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
@@ -164,6 +167,7 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		pipes:       newPipelines(),
 		incarnation: fmt.Sprintf("%016x", randomSeq()),
 		learned:     make(chan struct{}),
+		lookups:     make(chan struct{}, LookupsInFlight),
 	}
 	client.RequestLogHook = n.signHook
 	for _, p := range cfg.Peers {

@@ -20,12 +20,14 @@ import (
 )
 
 // Routes registers the sync endpoints on r: GET /sync/v1/status, and the
-// authenticated POST (push) and GET (pull) /sync/v1/entries.
+// authenticated POST (push) and GET (pull) /sync/v1/entries, POST
+// /sync/v1/rights and POST /sync/v1/lookup.
 func (n *Node) Routes(r *mux.Router) {
 	r.HandleFunc("/sync/v1/status", n.serveStatus).Methods(http.MethodGet)
 	r.HandleFunc("/sync/v1/entries", n.signed(n.servePush)).Methods(http.MethodPost)
 	r.HandleFunc("/sync/v1/entries", n.signed(n.servePull)).Methods(http.MethodGet)
 	r.HandleFunc("/sync/v1/rights", n.signed(n.serveRights)).Methods(http.MethodPost)
+	r.HandleFunc("/sync/v1/lookup", n.signed(n.serveLookup)).Methods(http.MethodPost)
 }
 
 // signed serves h only for a request a known peer signed, within the

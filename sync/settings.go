@@ -21,6 +21,7 @@ const (
 	DefaultReplayWindow         = time.Minute
 	DefaultRecoveryTimeout      = 10 * time.Second
 	DefaultAckTimeout           = 5 * time.Second
+	DefaultLookupTimeout        = 300 * time.Millisecond
 )
 
 // Settings are the tunables of replication an operator sets in the sync
@@ -62,6 +63,10 @@ type Settings struct {
 	// AckTimeout bounds how long AwaitPeer waits for a peer to report
 	// that it holds an entry (durability: peer).
 	AckTimeout time.Duration `mapstructure:"ack_timeout"`
+	// LookupTimeout bounds a read-through (Lookup): how long a region
+	// asked for an object it does not hold waits for its peers' answers
+	// before it says the object may exist elsewhere.
+	LookupTimeout time.Duration `mapstructure:"lookup_timeout"`
 }
 
 // DefaultSettings returns the default of every setting.
@@ -71,6 +76,7 @@ func DefaultSettings() Settings {
 		Timeout: DefaultTimeout, Retries: DefaultRetries, RetryWaitMin: DefaultRetryWaitMin, RetryWaitMax: DefaultRetryWaitMax,
 		MaxConcurrentPerPeer: DefaultMaxConcurrentPerPeer, PushesInFlight: DefaultPushesInFlight,
 		ReplayWindow: DefaultReplayWindow, RecoveryTimeout: DefaultRecoveryTimeout, AckTimeout: DefaultAckTimeout,
+		LookupTimeout: DefaultLookupTimeout,
 	}
 }
 
@@ -99,7 +105,7 @@ func (s Settings) Validate() error {
 	}{
 		{"interval", s.Interval}, {"timeout", s.Timeout}, {"retry_wait_min", s.RetryWaitMin},
 		{"retry_wait_max", s.RetryWaitMax}, {"replay_window", s.ReplayWindow}, {"recovery_timeout", s.RecoveryTimeout},
-		{"ack_timeout", s.AckTimeout},
+		{"ack_timeout", s.AckTimeout}, {"lookup_timeout", s.LookupTimeout},
 	} {
 		if d.v < time.Millisecond || d.v > time.Hour {
 			return config.Errorf(d.key, "must be a duration between 1ms and 1h, got %s", d.v)

@@ -170,6 +170,8 @@ func (p *Pages) submit(w http.ResponseWriter, r *http.Request) {
 		p.expired(w, r, sess)
 	case errors.Is(err, checkout.ErrNotFound):
 		p.notFound(w, r)
+	case errors.Is(err, checkout.ErrMaybeElsewhere):
+		p.elsewhere(w, r, sess.ID)
 	case errors.Is(err, checkout.ErrAcquirerUnavailable):
 		// Nothing was charged; the shopper may try again or pay another way.
 		w.Header().Set("Retry-After", "5")
@@ -200,6 +202,9 @@ func (p *Pages) session(w http.ResponseWriter, r *http.Request) (checkout.Sessio
 	switch {
 	case errors.Is(err, checkout.ErrNotFound):
 		p.notFound(w, r)
+		return checkout.Session{}, false
+	case errors.Is(err, checkout.ErrMaybeElsewhere):
+		p.elsewhere(w, r, checkout.SessionID(id))
 		return checkout.Session{}, false
 	case err != nil:
 		p.internalError(w, r, nil, err)

@@ -277,6 +277,14 @@ func (p *Pages) notFound(w http.ResponseWriter, r *http.Request) {
 	p.renderMessage(w, r, http.StatusNotFound, nil, "notfound", [2]string{})
 }
 
+// elsewhere answers for a session this region does not hold while some
+// other region that might cannot be asked: not "not found", but "try
+// again in a moment", with a link back to the same page.
+func (p *Pages) elsewhere(w http.ResponseWriter, r *http.Request, id checkout.SessionID) {
+	w.Header().Set("Retry-After", "2")
+	p.renderMessage(w, r, http.StatusServiceUnavailable, nil, "elsewhere", [2]string{"/checkout/" + string(id), "elsewhere.link"})
+}
+
 func (p *Pages) expired(w http.ResponseWriter, r *http.Request, sess checkout.Session) {
 	p.renderMessage(w, r, http.StatusGone, &sess, "expired", [2]string{sess.URLs.Cancel, "expired.link"})
 }

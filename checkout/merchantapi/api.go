@@ -83,6 +83,8 @@ func errorOf(err error) httperr.Error {
 		return httperr.Error{Status: 400, Code: "invalid_amount", Message: ae.Error(), Field: "amount"}
 	case errors.Is(err, checkout.ErrNotFound):
 		return httperr.Error{Status: 404, Code: "not_found", Message: "no such object"}
+	case errors.Is(err, checkout.ErrMaybeElsewhere):
+		return httperr.Error{Status: 503, Code: "object_unavailable", Message: "this region does not hold the object yet and cannot reach every region that might; nothing was done; retry in a moment (here or in any region), with the same Idempotency-Key", RetryAfter: 2}
 	case errors.Is(err, checkout.ErrIdempotencyConflict):
 		return httperr.Error{Status: 409, Code: "idempotency_conflict", Message: "this Idempotency-Key was used with a different request", Field: "Idempotency-Key"}
 	case errors.Is(err, checkout.ErrSessionExpired):
@@ -330,7 +332,7 @@ func writeOrder(w http.ResponseWriter, o checkout.Order, ok int) {
 }
 
 func (a *API) getOrder(w http.ResponseWriter, r *http.Request, m string, _ []byte) {
-	o, err := a.svc.Order(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]))
+	o, err := a.svc.FindOrder(r.Context(), m, checkout.OrderID(mux.Vars(r)["id"]))
 	if err != nil {
 		a.fail(w, r, err)
 		return
