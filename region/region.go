@@ -27,6 +27,7 @@ import (
 	"kassa/checkout/merchantapi"
 	"kassa/checkout/webhook"
 	"kassa/httperr"
+	invoicepage "kassa/invoice/page"
 	"kassa/ledger"
 	"kassa/ratelimit"
 	"kassa/reconcile"
@@ -52,8 +53,12 @@ type Region struct {
 	recon    *reconcile.Reconciler
 	sim      *cards.Simulator
 	acquirer *cards.Client
-	registry *prometheus.Registry
-	handler  http.Handler
+	// invoices is the invoice book the invoice pages show (nil: none);
+	// invoicePay their card payments.
+	invoices   invoicepage.Invoices
+	invoicePay *invoicepage.Payments
+	registry   *prometheus.Registry
+	handler    http.Handler
 	// now is the region's clock: the machine's, shifted by clock_offset.
 	now   func() time.Time
 	ready atomic.Bool
@@ -410,6 +415,7 @@ func (r *Region) routes() http.Handler {
 	pageLimiter := ratelimit.New(0, r.cfg.Checkout.RatePerPageClient, nil)
 	hosted.New(r.checkout, hosted.Config{Limiter: pageLimiter, Ready: r.ready.Load, Asset: assets.Path,
 		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:"), Logger: r.log}).Routes(m)
+	r.invoicePay = r.mountInvoicePages(m, r.invoices, assets.Path)
 	if r.sim != nil && r.cfg.Mode == "development" {
 		m.PathPrefix(SimulatorPath + "/").Handler(http.StripPrefix(SimulatorPath, r.sim.Handler()))
 	}
@@ -457,7 +463,11 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(6)
+		wg.Add(7)
+		go func() {
+			defer wg.Done()
+			r.settleInvoicePayments(syncCtx, r.invoicePay)
+		}()
 		go func() {
 			defer wg.Done()
 			r.admin.Run(syncCtx)
