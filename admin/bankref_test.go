@@ -55,11 +55,11 @@ func TestRepaymentImportByReference(t *testing.T) {
 	oid := string(e.order)
 	file := importBody(t,
 		admin.RepaymentLine{PaymentReference: testReference, TransactionID: "TX-1", Amount: 400, Currency: "SEK", PaidAt: "2025-01-02T10:00:00Z"},
-		admin.RepaymentLine{PaymentReference: "9999999999", TransactionID: "TX-2", Amount: 100}, // no such invoice, check digit fine
-		admin.RepaymentLine{PaymentReference: "1234567890", TransactionID: "TX-3", Amount: 100}, // a mistyped digit
-		admin.RepaymentLine{PaymentReference: testReference, TransactionID: "TX-4", Amount: 900},  // 600 owed: 300 over
-		admin.RepaymentLine{PaymentReference: testReference, TransactionID: "TX-5", Amount: 50},   // nothing owed: all of it over
-		admin.RepaymentLine{PaymentReference: testReference, TransactionID: "TX-1", Amount: 400},  // the first line again
+		admin.RepaymentLine{PaymentReference: "9999999999", TransactionID: "TX-2", Amount: 100},  // no such invoice, check digit fine
+		admin.RepaymentLine{PaymentReference: "1234567890", TransactionID: "TX-3", Amount: 100},  // a mistyped digit
+		admin.RepaymentLine{PaymentReference: testReference, TransactionID: "TX-4", Amount: 900}, // 600 owed: 300 over
+		admin.RepaymentLine{PaymentReference: testReference, TransactionID: "TX-5", Amount: 50},  // nothing owed: all of it over
+		admin.RepaymentLine{PaymentReference: testReference, TransactionID: "TX-1", Amount: 400}, // the first line again
 	)
 	want := []admin.RepaymentResult{
 		{TransactionID: "TX-1", PaymentReference: testReference, OrderID: oid, Status: "recorded", Applied: 400},
