@@ -15,8 +15,8 @@ import (
 	"kassa/ledger"
 )
 
-// Entry kinds of a card payment of an invoice (docs/invoices.md, "Paying
-// an invoice by card"). A payment is written in two steps, as card
+// Entry kinds of a card payment of an invoice (docs/invoicepage.md). A
+// payment is written in two steps, as card
 // operations on orders are: a request, written before the acquirer is
 // called and naming the idempotency key the call carries, and exactly one
 // outcome, written by the same region: paid (the card was charged and the
