@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -142,4 +143,37 @@ func TestRepaymentImportByReferenceErrors(t *testing.T) {
 	if status, _ := call(t, e, "POST", "/admin/api/repayments", "agent", `{"repayments": [{"payment_ref": "1"}]}`); status != http.StatusBadRequest {
 		t.Errorf("unknown field: got %d, want 400", status)
 	}
+}
+
+func TestRepaymentImportPage(t *testing.T) {
+	e := newEnv(t)
+	capture(t, e, e.order)
+	b := signIn(t, e, "agent")
+	form := b.get("/admin/repayments")
+	wantText(t, "import page", form, http.StatusOK, "Import repayments", "Bank file (JSON)")
+	csrf := field(t, csrfRe, form.body)
+	post := func(file string) page {
+		return b.post("/admin/repayments", url.Values{"csrf_token": {csrf}, "file": {file}})
+	}
+	n := e.store.Count()
+	wantText(t, "empty", post(""), http.StatusUnprocessableEntity, "Paste the bank file")
+	wantText(t, "not JSON", post("order,amount"), http.StatusUnprocessableEntity, "not valid JSON for an import")
+	wantText(t, "unknown field", post(`[{"ref": "1"}]`), http.StatusUnprocessableEntity, "not valid JSON for an import")
+	wantCount(t, "refused files", e.store, n)
+
+	file := `[{"payment_reference": "` + testReference + `", "transaction_id": "TX-1", "amount": 1200},
+		{"payment_reference": "1234567890", "transaction_id": "TX-2", "amount": 500}]`
+	p := post(file)
+	wantText(t, "import", p, http.StatusOK, "1 recorded, 1 unmatched", "Unmatched: find where this money belongs", "TX-2", "unmatched: check digit")
+	if !strings.Contains(p.body, `href="/admin/orders/`+string(e.order)+`"`) {
+		t.Errorf("the matched line does not link its order")
+	}
+	if c := consumer(t, e, adaEmail); c.Balance != 200 {
+		t.Errorf("after import: got balance %d, want 200", c.Balance)
+	}
+	wantText(t, "the same file again", post(file), http.StatusOK, "1 replayed, 1 unmatched")
+	wantText(t, "consumer page", b.get("/admin/consumers/"+string(e.svc.ConsumerID(adaEmail))), http.StatusOK, "Credit balance", "2.00 SEK")
+
+	v := signIn(t, e, "viewer")
+	wantText(t, "viewer", v.get("/admin/repayments"), http.StatusForbidden, "Not allowed")
 }

@@ -10,6 +10,12 @@ import (
 	"kassa/ratelimit"
 )
 
+// WithInvoiceBook makes the region serve the shopper's invoice pages over
+// book, until the region builds its own invoice book.
+func WithInvoiceBook(book invoicepage.Invoices) Option {
+	return func(s *settings) { s.invoices = book }
+}
+
 // mountInvoicePages serves the shopper's invoice pages (/invoices/{token})
 // over book, paying through the region's acquirer client; the posts are
 // limited per client address in buckets of their own, as the checkout

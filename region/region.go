@@ -189,6 +189,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	}
 	r.node.SetGranter(rightsRouter{r.credit, r.checkout, &r.recovered})
 	r.recon = r.newReconciler(settlementSource(r.acquirer), opts)
+	r.invoices = opts.invoices
 	r.handler = r.routes()
 	built = true
 	return r, nil
@@ -336,6 +337,7 @@ type settings struct {
 	transport http.RoundTripper
 	webhooks  []func(*webhook.Config)
 	now       func() time.Time
+	invoices  invoicepage.Invoices
 }
 
 // WithTransport makes the region reach its peers, and merchants' webhook
