@@ -33,6 +33,7 @@ const (
 	KindRevenue
 	KindBankRepayments
 	KindAcquiring
+	KindConsumerBalance
 )
 
 // spelling says how each kind is written (read only): the word before the id, the
@@ -62,6 +63,7 @@ var spelling = [...]struct {
 	KindRevenue:            {"kassa", "revenue", false, "revenue"},
 	KindBankRepayments:     {"bank", "repayments", false, "bank repayments"},
 	KindAcquiring:          {"order", "acquiring", true, "at the acquirer"},
+	KindConsumerBalance:    {"consumer", "balance", false, "consumer credit balance"},
 }
 
 func (k Kind) valid() bool { return k > 0 && int(k) < len(spelling) }
@@ -320,6 +322,13 @@ func MerchantPayable(merchant string) string {
 // ConsumerReceivable is what consumer owes kassa.
 func ConsumerReceivable(consumer string) string {
 	return Name{Kind: KindConsumerReceivable, ID: consumer}.String()
+}
+
+// ConsumerBalance is what kassa owes consumer: money paid beyond the debt
+// it was paid towards, such as a bank transfer larger than the invoice. A
+// credit balance is a negative balance of this account (a liability).
+func ConsumerBalance(consumer string) string {
+	return Name{Kind: KindConsumerBalance, ID: consumer}.String()
 }
 
 // AcquirerClearing is what card acquirer owes kassa.

@@ -32,6 +32,7 @@ func TestSpelling(t *testing.T) {
 		{account.Refunded(o), "order:ord_abc:refunded", account.KindRefunded},
 		{account.MerchantPayable("demo"), "merchant:demo:payable", account.KindMerchantPayable},
 		{account.ConsumerReceivable(c), "consumer:con_xyz:receivable", account.KindConsumerReceivable},
+		{account.ConsumerBalance(c), "consumer:con_xyz:balance", account.KindConsumerBalance},
 		{account.AcquirerClearing("simulated"), "acquirer:simulated:clearing", account.KindAcquirerClearing},
 		{account.Revenue, "kassa:revenue", account.KindRevenue},
 		{account.BankRepayments, "bank:repayments", account.KindBankRepayments},

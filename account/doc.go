@@ -20,6 +20,7 @@
 //	order:<order>:refunded              what it refunded
 //	merchant:<merchant>:payable         what kassa owes a merchant
 //	consumer:<consumer>:receivable      what a consumer owes kassa
+//	consumer:<consumer>:balance         what kassa owes a consumer (negative)
 //	acquirer:<acquirer>:clearing        what a card acquirer owes kassa
 //	kassa:revenue                       kassa's own revenue
 //	bank:repayments                     consumers' repayments received

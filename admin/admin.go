@@ -75,11 +75,15 @@ type API struct {
 	svc      *checkout.Service
 	webhooks Webhooks
 	credit   Credit
-	recon    Reconciliation
-	health   Health
-	feed     *feed
-	staffDir *directory
-	log      *slog.Logger
+	// invoices and validReference match imported repayments by payment
+	// reference (WithInvoices); nil: by order id only.
+	invoices       Invoices
+	validReference func(string) bool
+	recon          Reconciliation
+	health         Health
+	feed           *feed
+	staffDir       *directory
+	log            *slog.Logger
 
 	ui       UI
 	sessions *sessions

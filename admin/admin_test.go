@@ -103,7 +103,7 @@ func newEnv(tb testing.TB) *env {
 	clk := clocktest.Wall()
 	assets := static.New("/static/")
 	r.PathPrefix("/static/").Handler(assets)
-	admin.New(store, svc, wh, staff, log).WithCredit(credit).
+	admin.New(store, svc, wh, staff, log).WithCredit(credit).WithInvoices(refBook{testReference: o.ID}, validReference).
 		WithUI(admin.UI{Merchants: []string{"demo"}, Asset: assets.Path, Now: clk.Now}).Routes(r)
 	srv := httptest.NewServer(r)
 	tb.Cleanup(srv.Close)

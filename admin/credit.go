@@ -15,6 +15,7 @@ import (
 
 	"kassa/checkout"
 	"kassa/httperr"
+	"kassa/invoice"
 	"kassa/scoring"
 )
 
@@ -60,7 +61,10 @@ type ConsumerView struct {
 	Unsecured int64               `json:"unsecured"`
 	Available int64               `json:"available"`
 	Overdue   int64               `json:"overdue"`
-	Lines     []scoring.LineView  `json:"lines"`
+	// Balance is the credit balance kassa owes the consumer in Currency:
+	// money paid beyond the debt it was paid towards.
+	Balance int64              `json:"balance"`
+	Lines   []scoring.LineView `json:"lines"`
 }
 
 func (a *API) consumerByEmail(w http.ResponseWriter, r *http.Request, _ user) {
@@ -101,29 +105,56 @@ func (a *API) consumer(w http.ResponseWriter, r *http.Request, id checkout.Consu
 		httperr.Write(w, httperr.Error{Status: http.StatusNotFound, Code: "not_found", Message: "this region knows no credit for this consumer" + map[bool]string{true: "", false: " in " + cur}[cur == ""]})
 		return
 	}
+	if out.Balance, err = a.svc.Balance(r.Context(), id, out.Currency); err != nil {
+		a.log.Error("admin: read consumer balance", "consumer", id, "err", err)
+		writeInternal(w)
+		return
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // RepaymentLine is one line of a repayment import (a bank file as JSON).
+// It names what it pays by order_id or by payment_reference, the invoice's
+// reference with its check digit (as the shopper's bank transfer carries
+// it). Its transaction_id, the bank's own id of the payment, makes a line
+// imported twice a replay; a line without one is known by its reference,
+// as before transaction ids were read.
 type RepaymentLine struct {
-	OrderID   string `json:"order_id"`
-	Amount    int64  `json:"amount"`
-	Currency  string `json:"currency"`
-	PaidAt    string `json:"paid_at,omitempty"` // RFC 3339; default now
-	Reference string `json:"reference"`
+	OrderID          string `json:"order_id,omitempty"`
+	PaymentReference string `json:"payment_reference,omitempty"`
+	TransactionID    string `json:"transaction_id,omitempty"`
+	Amount           int64  `json:"amount"`
+	Currency         string `json:"currency"`
+	PaidAt           string `json:"paid_at,omitempty"` // RFC 3339; default now
+	Reference        string `json:"reference,omitempty"`
+}
+
+// key is what makes one line's repayment unique: the bank's transaction
+// id, else its reference.
+func (l RepaymentLine) key() string {
+	if l.TransactionID != "" {
+		return "bank:" + l.TransactionID
+	}
+	return l.Reference
 }
 
 // RepaymentResult is what happened to one line: recorded (applied is the
-// part that settled debt, unapplied what exceeded it), replayed (this
-// reference was recorded before), rejected (with the reason; nothing
-// written) or retry (the order's debt is in a region out of reach).
+// part that settled debt, unapplied what exceeded it, balance the part of
+// that credited to the consumer's balance), replayed (this transaction
+// was recorded before), unmatched (no invoice has the payment reference,
+// or its check digit is wrong: support must find where the money goes),
+// rejected (with the reason; nothing written) or retry (the order's debt
+// is in a region out of reach).
 type RepaymentResult struct {
-	Reference string `json:"reference"`
-	OrderID   string `json:"order_id"`
-	Status    string `json:"status"`
-	Applied   int64  `json:"applied"`
-	Unapplied int64  `json:"unapplied"`
-	Error     string `json:"error,omitempty"`
+	Reference        string `json:"reference,omitempty"`
+	TransactionID    string `json:"transaction_id,omitempty"`
+	PaymentReference string `json:"payment_reference,omitempty"`
+	OrderID          string `json:"order_id"`
+	Status           string `json:"status"`
+	Applied          int64  `json:"applied"`
+	Unapplied        int64  `json:"unapplied"`
+	Balance          int64  `json:"balance,omitempty"`
+	Error            string `json:"error,omitempty"`
 
 	// refusal says why a line was rejected, for the one-order endpoint's
 	// status and error code.
@@ -161,12 +192,19 @@ func decodeStrict(r *http.Request, v any) error {
 
 // validate checks a line before anything is written.
 func (l RepaymentLine) validate(now time.Time) (checkout.Repayment, error) {
+	bad := func(s string) bool { return len(s) > 128 || strings.ContainsAny(s, "\r\n\t") }
 	switch {
-	case l.OrderID == "" || len(l.OrderID) > 64:
-		return checkout.Repayment{}, errors.New("order_id is required")
+	case (l.OrderID == "") == (l.PaymentReference == ""):
+		return checkout.Repayment{}, errors.New("name either order_id or payment_reference")
+	case len(l.OrderID) > 64 || len(l.PaymentReference) > 64:
+		return checkout.Repayment{}, errors.New("order_id and payment_reference are at most 64 characters")
 	case l.Amount <= 0 || l.Amount > 1_000_000_000_000:
 		return checkout.Repayment{}, errors.New("amount must be a positive number of minor units")
-	case l.Reference == "" || len(l.Reference) > 128 || strings.ContainsAny(l.Reference, "\r\n\t"):
+	case bad(l.Reference) || bad(l.TransactionID):
+		return checkout.Repayment{}, errors.New("reference and transaction_id are at most 128 characters on one line")
+	case l.PaymentReference != "" && l.TransactionID == "":
+		return checkout.Repayment{}, errors.New("transaction_id is required with payment_reference (the bank's id of the payment: importing it twice must not pay twice)")
+	case l.TransactionID == "" && l.Reference == "":
 		return checkout.Repayment{}, errors.New("reference is required (the bank's reference, at most 128 characters)")
 	case l.Currency != "" && (len(l.Currency) != 3 || strings.ToUpper(l.Currency) != l.Currency):
 		return checkout.Repayment{}, errors.New("currency must be a three-letter ISO code")
@@ -182,7 +220,7 @@ func (l RepaymentLine) validate(now time.Time) (checkout.Repayment, error) {
 		}
 		at = t
 	}
-	return checkout.Repayment{Amount: l.Amount, PaidAt: at, Reference: l.Reference}, nil
+	return checkout.Repayment{Amount: l.Amount, PaidAt: at, Reference: l.key()}, nil
 }
 
 // repay records one line, by the staff member in by: the repayment entry
@@ -191,13 +229,21 @@ func (l RepaymentLine) validate(now time.Time) (checkout.Repayment, error) {
 // owed is refused. Checkout replays a reference recorded before, whatever
 // is owed now, so a file can be imported again after a retry.
 func (a *API) repay(ctx context.Context, l RepaymentLine, capExcess bool, by checkout.Actor) RepaymentResult {
-	res := RepaymentResult{Reference: l.Reference, OrderID: l.OrderID, Unapplied: l.Amount}
+	res := RepaymentResult{Reference: l.Reference, TransactionID: l.TransactionID, PaymentReference: l.PaymentReference, OrderID: l.OrderID, Unapplied: l.Amount}
 	p, err := l.validate(time.Now())
 	if err != nil {
 		res.Status, res.Error = "rejected", err.Error()
 		return res
 	}
 	p.CapAtOwed, p.By = capExcess, by
+	if l.PaymentReference != "" {
+		inv, why := a.byReference(l.PaymentReference)
+		if why != "" {
+			res.Status, res.Error = "unmatched", why
+			return res
+		}
+		l.OrderID, res.OrderID = string(inv.Order), string(inv.Order)
+	}
 	oid := checkout.OrderID(l.OrderID)
 	_, cur, err := a.svc.Debt(ctx, oid)
 	switch {
@@ -211,8 +257,18 @@ func (a *API) repay(ctx context.Context, l RepaymentLine, capExcess bool, by che
 		res.Status, res.Error = "rejected", fmt.Sprintf("the order is in %s, not %s", cur, l.Currency)
 		return res
 	}
-	_, replayed, err := a.svc.Repay(ctx, oid, p)
+	o, replayed, err := a.svc.Repay(ctx, oid, p)
 	var ae *checkout.AmountError
+	if errors.Is(err, checkout.ErrNothingOwed) && capExcess && l.PaymentReference != "" {
+		// The invoice was paid already (by card, or by another transfer):
+		// the money is the consumer's.
+		o, err = a.svc.Order(ctx, "", oid)
+		if err != nil {
+			res.Status, res.Error = "retry", "could not read the order"
+			return res
+		}
+		return a.overpaid(ctx, l, p, o, 0, false, res)
+	}
 	switch {
 	case errors.As(err, &ae):
 		res.Status, res.Error, res.refusal = "rejected", fmt.Sprintf("amount %d exceeds the %d still owed", ae.Requested, ae.Allowed), refusedTooLarge
@@ -234,16 +290,74 @@ func (a *API) repay(ctx context.Context, l RepaymentLine, capExcess bool, by che
 		res.Status, res.Error = "retry", "internal error"
 		return res
 	}
-	applied, _, err := a.svc.Repaid(ctx, oid, l.Reference)
+	applied, _, err := a.svc.Repaid(ctx, oid, p.Reference)
 	if err != nil {
 		res.Status, res.Error = "retry", "could not read the order"
 		return res
+	}
+	if capExcess && applied < l.Amount {
+		return a.overpaid(ctx, l, p, o, applied, replayed, res)
 	}
 	res.Status, res.Applied, res.Unapplied = "recorded", applied, l.Amount-applied
 	if replayed {
 		res.Status = "replayed"
 	}
 	return res
+}
+
+// overpaid credits what of an imported line no debt took to the
+// consumer's balance, once per transaction: kassa holds the money and owes
+// it to them.
+func (a *API) overpaid(ctx context.Context, l RepaymentLine, p checkout.Repayment, o checkout.Order, applied int64, replayed bool, res RepaymentResult) RepaymentResult {
+	res.Applied, res.Unapplied = applied, l.Amount-applied
+	if o.Consumer == nil || o.Consumer.ID == "" {
+		res.Status, res.Error = "recorded", "the order names no consumer: the excess is unapplied"
+		if replayed {
+			res.Status = "replayed"
+		}
+		return res
+	}
+	again, err := a.svc.CreditBalance(ctx, checkout.Overpayment{Consumer: o.Consumer.ID, Currency: o.Currency,
+		Amount: res.Unapplied, Reference: p.Reference, Order: o.ID, PaidAt: p.PaidAt, By: p.By})
+	if err != nil {
+		a.log.Error("admin: record a credit balance", "order", o.ID, "err", err)
+		res.Status, res.Error = "retry", "internal error"
+		return res
+	}
+	res.Status, res.Balance, res.Unapplied = "recorded", res.Unapplied, 0
+	if again && (replayed || applied == 0) {
+		res.Status = "replayed"
+	}
+	return res
+}
+
+// byReference finds the invoice a payment reference names, or says why
+// the line is unmatched.
+func (a *API) byReference(ref string) (invoice.Invoice, string) {
+	if a.invoices == nil {
+		return invoice.Invoice{}, "unmatched: this region has no invoices"
+	}
+	if a.validReference != nil && !a.validReference(ref) {
+		return invoice.Invoice{}, "unmatched: check digit"
+	}
+	inv, ok := a.invoices.ByReference(ref)
+	if !ok {
+		return invoice.Invoice{}, "unmatched: unknown reference"
+	}
+	return inv, ""
+}
+
+// Invoices finds an invoice by its payment reference (the invoice book).
+type Invoices interface {
+	ByReference(ref string) (invoice.Invoice, bool)
+}
+
+// WithInvoices lets the repayment import match lines by payment reference:
+// valid checks a reference's check digit (invoice.ValidReference), book
+// finds the invoice.
+func (a *API) WithInvoices(book Invoices, valid func(string) bool) *API {
+	a.invoices, a.validReference = book, valid
+	return a
 }
 
 func (a *API) importRepayments(w http.ResponseWriter, r *http.Request, u user) {
@@ -259,10 +373,12 @@ func (a *API) importRepayments(w http.ResponseWriter, r *http.Request, u user) {
 		return
 	}
 	out := struct {
-		Results  []RepaymentResult `json:"results"`
-		Recorded int               `json:"recorded"`
-		Retry    int               `json:"retry"`
-		Rejected int               `json:"rejected"`
+		Results   []RepaymentResult `json:"results"`
+		Recorded  int               `json:"recorded"`
+		Replayed  int               `json:"replayed"`
+		Unmatched int               `json:"unmatched"`
+		Retry     int               `json:"retry"`
+		Rejected  int               `json:"rejected"`
 	}{Results: make([]RepaymentResult, 0, len(req.Repayments))}
 	// Each repayment entry names who imported it; lines refused write
 	// nothing, so there is nothing else to record.
@@ -270,8 +386,13 @@ func (a *API) importRepayments(w http.ResponseWriter, r *http.Request, u user) {
 	for _, l := range req.Repayments {
 		res := a.repay(r.Context(), l, true, by)
 		switch res.Status {
-		case "recorded", "replayed":
+		case "recorded":
 			out.Recorded++
+		case "replayed":
+			out.Recorded++
+			out.Replayed++
+		case "unmatched":
+			out.Unmatched++
 		case "retry":
 			out.Retry++
 		default:

@@ -93,15 +93,18 @@ func FuzzRepaymentImport(f *testing.F) {
 		if len(out.Results) != len(in.Repayments) || len(out.Results) < 1 || len(out.Results) > 1000 {
 			t.Fatalf("got %d results for %d lines", len(out.Results), len(in.Repayments))
 		}
-		var recorded, replayed, retry, rejected int64
+		var recorded, replayed, retry, rejected, balances int64
 		for i, r := range out.Results {
 			l := in.Repayments[i]
-			if r.Reference != l.Reference || r.OrderID != l.OrderID || r.Applied+r.Unapplied != l.Amount {
+			if r.Reference != l.Reference || r.OrderID != l.OrderID || r.Applied+r.Unapplied+r.Balance != l.Amount {
 				t.Fatalf("line %d %+v: got result %+v, want its reference, order and amount accounted for", i, l, r)
 			}
 			switch r.Status {
 			case "recorded":
 				recorded++
+				if r.Balance > 0 {
+					balances++ // the overpaid rest, credited to the consumer
+				}
 			case "replayed":
 				replayed++
 			case "retry":
@@ -119,8 +122,8 @@ func FuzzRepaymentImport(f *testing.F) {
 		if int64(out.Recorded) != recorded+replayed || int64(out.Retry) != retry || int64(out.Rejected) != rejected {
 			t.Fatalf("got counts %d/%d/%d, want %d/%d/%d", out.Recorded, out.Retry, out.Rejected, recorded+replayed, retry, rejected)
 		}
-		if written != recorded {
-			t.Fatalf("got %d entries written for %d recorded lines, want one each", written, recorded)
+		if written != recorded+balances {
+			t.Fatalf("got %d entries written for %d recorded lines (%d overpaid), want one each and one per overpayment", written, recorded, balances)
 		}
 		if owed, _, err := e.svc.Debt(ctx, e.order); err != nil || owed < 0 || owed > 1000 {
 			t.Fatalf("got %d owed (err %v), want between 0 and the 1000 captured", owed, err)

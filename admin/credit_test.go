@@ -445,7 +445,7 @@ func TestRepaymentImport(t *testing.T) {
 	)
 	want := []admin.RepaymentResult{
 		{Reference: "BANK-A", OrderID: oid, Status: "recorded", Applied: 300},
-		{Reference: "BANK-B", OrderID: oid, Status: "recorded", Applied: 700, Unapplied: 200},
+		{Reference: "BANK-B", OrderID: oid, Status: "recorded", Applied: 700, Balance: 200}, // the rest is the consumer's
 		{Reference: "BANK-C", OrderID: "ord_nope", Status: "rejected", Unapplied: 100, Error: "no such order"},
 		{OrderID: oid, Status: "rejected", Unapplied: 100, Error: "reference is required (the bank's reference, at most 128 characters)"},
 		{Reference: "BANK-E", OrderID: oid, Status: "rejected", Unapplied: 100, Error: "paid_at must be an RFC 3339 time"},
@@ -465,8 +465,11 @@ func TestRepaymentImport(t *testing.T) {
 	if got.Recorded != 2 || got.Retry != 0 || got.Rejected != 5 {
 		t.Errorf("import: got recorded %d retry %d rejected %d, want 2 0 5", got.Recorded, got.Retry, got.Rejected)
 	}
-	wantCount(t, "import", e.store, n+2) // the two repayments, each naming who imported them
+	wantCount(t, "import", e.store, n+3) // the two repayments, each naming who imported them, and the credit balance
 	c := consumer(t, e, adaEmail)
+	if c.Balance != 200 {
+		t.Errorf("after import: got balance %d, want the 200 overpaid", c.Balance)
+	}
 	if c.Exposure != 0 || c.Rights["r1"] != 100_000 || c.Lines[0].Repaid != 1000 {
 		t.Errorf("after import: got exposure %d rights %v repaid %d, want 0, r1 100000, 1000", c.Exposure, c.Rights, c.Lines[0].Repaid)
 	}

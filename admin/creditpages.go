@@ -27,6 +27,9 @@ type consumerPage struct {
 
 type linePage struct {
 	scoring.LineView
+	// Balance is the credit balance kassa owes the consumer in the
+	// line's currency: overpayments.
+	Balance int64
 	Regions []regionRights
 	Orders  []orderRow
 	More    int // orders not listed
@@ -63,6 +66,10 @@ func (a *API) consumerPage(w http.ResponseWriter, r *http.Request, _ session, v 
 	p := &consumerPage{ID: c.ID, Home: c.Home, Mode: c.Mode}
 	for _, l := range c.Lines {
 		lp := linePage{LineView: l}
+		if lp.Balance, err = a.svc.Balance(r.Context(), c.ID, l.Currency); err != nil {
+			a.internalError(w, r, v, err)
+			return
+		}
 		for _, region := range sortedRegions(l.Rights) {
 			lp.Regions = append(lp.Regions, regionRights{Region: region, Rights: money(l.Rights[region], l.Currency), Home: region == c.Home})
 		}

@@ -72,7 +72,7 @@ func parsePages() map[string]*template.Template {
 	layout := template.Must(template.New("admin").Funcs(funcs).ParseFS(templates.FS, "admin_layout.html"))
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"login", "search", "order", "consumer", "mode", "message", "dashboard", "audit", "staff", "staff_member", "password", "merchants", "merchant_secrets", "reconciliation", "reconciliation_day",
-		"settlements", "mail"} {
+		"settlements", "mail", "repayments"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templates.FS, "admin_"+name+".html"))
 	}
 	return pages
@@ -105,6 +105,8 @@ func (a *API) pageRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/consumers/{id}", a.page("viewer", a.consumerPage)).Methods(get...)
 	r.HandleFunc("/admin/mode", a.page("viewer", a.modePage)).Methods(get...)
 	r.HandleFunc("/admin/mode", a.page("admin", a.modeAction)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/repayments", a.page("support", a.repaymentsForm)).Methods(get...)
+	r.HandleFunc("/admin/repayments", a.pageLimited("support", maxImportForm, a.repaymentsImport)).Methods(http.MethodPost)
 	a.merchantPageRoutes(r)
 }
 
@@ -203,6 +205,11 @@ const maxForm = 64 << 10
 // not signed in is sent to sign in (and back here afterwards, for a GET);
 // a POST must carry the session's CSRF token.
 func (a *API) page(role string, h pageHandler) http.HandlerFunc {
+	return a.pageLimited(role, maxForm, h)
+}
+
+// pageLimited is page for a form whose posts may be up to limit bytes.
+func (a *API) pageLimited(role string, limit int64, h pageHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, ok := a.sessions.read(r, a.lookup(r.Context()))
 		if !ok {
@@ -215,7 +222,7 @@ func (a *API) page(role string, h pageHandler) http.HandlerFunc {
 		}
 		v := a.newView(r, &s)
 		if !safeMethod(r.Method) {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := r.ParseForm(); err != nil || !a.sessions.csrfOK(s, r.PostForm.Get(csrfField)) {
 				a.message(w, r, v, http.StatusForbidden, messagePage{Heading: "This form has expired",
 					Body: []string{"Nothing was changed. Go back, reload the page and try again."},

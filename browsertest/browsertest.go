@@ -1,7 +1,8 @@
 // Package browsertest owns how kassa's page tests run Debian's Chromium:
 // where it is, that its absence skips a test on a developer's machine but
-// fails it under CI=true, and the headless flags and throwaway profile
-// every browser test uses. Only tests import it.
+// fails it under CI=true, the headless flags and throwaway profile every
+// browser test uses, and the accessibility check (Axe, with axe-core
+// embedded from testdata). Only tests import it.
 package browsertest
 
 import (
@@ -75,6 +76,10 @@ func Tab(t testing.TB, browser context.Context, width, height int64, js bool) co
 		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 			t.Fatalf("turn JavaScript off: %v", err)
 		}
+		ctx = context.WithValue(ctx, jsOff{}, true)
 	}
 	return ctx
 }
+
+// jsOff marks a tab opened with JavaScript off, for Axe.
+type jsOff struct{}

@@ -27,6 +27,8 @@ import (
 	"kassa/checkout/merchantapi"
 	"kassa/checkout/webhook"
 	"kassa/httperr"
+	"kassa/invoice"
+	invoicepage "kassa/invoice/page"
 	"kassa/ledger"
 	"kassa/ratelimit"
 	"kassa/reconcile"
@@ -54,8 +56,12 @@ type Region struct {
 	sim      *cards.Simulator
 	invoices *invoices
 	acquirer *cards.Client
-	registry *prometheus.Registry
-	handler  http.Handler
+	// invoiceBook is what the invoice pages show (the region's own book
+	// unless a test gave another); invoicePay their card payments.
+	invoiceBook invoicepage.Invoices
+	invoicePay  *invoicepage.Payments
+	registry   *prometheus.Registry
+	handler    http.Handler
 	// now is the region's clock: the machine's, shifted by clock_offset.
 	now   func() time.Time
 	ready atomic.Bool
@@ -196,6 +202,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, options ...Option) (
 	}
 	r.node.SetGranter(rightsRouter{r.credit, r.checkout, &r.recovered})
 	r.recon = r.newReconciler(settlementSource(r.acquirer), opts)
+	if r.invoiceBook = opts.invoices; r.invoiceBook == nil {
+		r.invoiceBook = r.invoices.book
+	}
 	r.handler = r.routes()
 	built = true
 	return r, nil
@@ -345,6 +354,7 @@ type settings struct {
 	webhooks  []func(*webhook.Config)
 	now       func() time.Time
 	mail      mailOptions
+	invoices  invoicepage.Invoices
 }
 
 // WithTransport makes the region reach its peers, and merchants' webhook
@@ -416,7 +426,8 @@ func (r *Region) routes() http.Handler {
 		Merchants: merchants, Asset: assets.Path, Now: r.now,
 		Secure: r.cfg.Mode == "production" || strings.HasPrefix(r.cfg.PublicURL, "https:"),
 	}).WithHealth(admin.Health{Ready: r.ready.Load, Sync: r.node.Status, Backup: r.replica.Status}).
-		WithReconciliation(r.recon).WithSettlements(reports).WithMailbox(r.adminMailbox())
+		WithReconciliation(r.recon).WithSettlements(reports).WithMailbox(r.adminMailbox()).
+		WithInvoices(r.invoices.book, invoice.ValidReference)
 	r.admin.Routes(m)
 	m.PathPrefix("/static/").Handler(assets).Methods(http.MethodGet, http.MethodHead)
 	// The pages' posts count in buckets of their own, never against the
@@ -424,6 +435,7 @@ func (r *Region) routes() http.Handler {
 	pageLimiter := ratelimit.New(0, r.cfg.Checkout.RatePerPageClient, nil)
 	hosted.New(r.checkout, hosted.Config{Limiter: pageLimiter, Ready: r.ready.Load, Asset: assets.Path,
 		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:"), Logger: r.log}).Routes(m)
+	r.invoicePay = r.mountInvoicePages(m, r.invoiceBook, assets.Path)
 	if r.sim != nil && r.cfg.Mode == "development" {
 		m.PathPrefix(SimulatorPath + "/").Handler(http.StripPrefix(SimulatorPath, r.sim.Handler()))
 	}
@@ -471,10 +483,14 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(8)
+		wg.Add(9)
 		go func() {
 			defer wg.Done()
 			r.invoices.run(syncCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			r.settleInvoicePayments(syncCtx, r.invoicePay)
 		}()
 		go func() {
 			defer wg.Done()
