@@ -219,7 +219,7 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 		peers = append(peers, p.ID)
 	}
 	return checkout.New(r.ledger, r.credit, acquirer, r.node, checkout.Config{
-		Region: cfg.Region, Peers: peers, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		Region: cfg.Region, Peers: peers, PublicURL: strings.TrimRight(cfg.PublicURL, "/"), SiteURL: cfg.SiteURL,
 		AllowLoopback: cfg.Mode == "development", SessionTTL: cfg.Checkout.SessionTTL, AuthTTL: cfg.Checkout.AuthTTL,
 		Merchants: merchants, SessionIDs: checkout.SessionIDs{Key: []byte(cfg.Checkout.IDKey)},
 		Consumers:      checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
@@ -409,7 +409,7 @@ func (r *Region) routes() http.Handler {
 	// merchant's API limit.
 	pageLimiter := ratelimit.New(0, r.cfg.Checkout.RatePerPageClient, nil)
 	hosted.New(r.checkout, hosted.Config{Limiter: pageLimiter, Ready: r.ready.Load, Asset: assets.Path,
-		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:"), Logger: r.log}).Routes(m)
+		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:") || strings.HasPrefix(r.cfg.SiteURL, "https:"), Logger: r.log}).Routes(m)
 	if r.sim != nil && r.cfg.Mode == "development" {
 		m.PathPrefix(SimulatorPath + "/").Handler(http.StripPrefix(SimulatorPath, r.sim.Handler()))
 	}
