@@ -667,6 +667,9 @@ func (r *Region) Banner(addr string) string {
 	}
 	fmt.Fprintf(&b, "  merchant API: %s/v1 (OpenAPI: %s/v1/openapi.json)\n", base, base)
 	fmt.Fprintf(&b, "  checkout:     %s/checkout/{session id} (create a session with POST /v1/sessions; see README)\n", base)
+	if site := r.cfg.SiteURL; site != "" && site != strings.TrimRight(r.cfg.PublicURL, "/") {
+		fmt.Fprintf(&b, "  site_url:     %s (checkout links and emails name it)\n", site)
+	}
 	fmt.Fprintf(&b, "  admin UI:     %s/admin/login (staff credentials; JSON under %s/admin/api/)\n", base, base)
 	b.WriteString("Stop with Ctrl+C; it drains requests and finishes writes first.\n")
 	return b.String()
