@@ -45,26 +45,23 @@ func freePorts(t *testing.T, n int) int {
 
 var routerLine = regexp.MustCompile(`^checkout and API for shoppers and merchants: (http://127\.0\.0\.1:\d+) `)
 
-// TestClusterRouter: `kassa cluster` starts a router on the port before
-// r1's, says so first, and every region's checkout links name it; a
-// session created through it opens through it.
-func TestClusterRouter(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three regions")
-	}
-	p := freePorts(t, 4)
+// startCluster runs `kassa cluster` with args on the base port p+1 until
+// the test ends, and returns what it printed once every region is ready.
+func startCluster(t *testing.T, p int, args ...string) string {
+	t.Helper()
+	dir := t.TempDir() // removed after the cluster stops: cleanups run last first
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb regiontest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"cluster", "--data-dir", t.TempDir(), "--base-port", fmt.Sprint(p + 1), "--log-level", "warn"}, nil, &out, &errb)
+		done <- run(ctx, append([]string{"cluster", "--data-dir", dir, "--base-port", fmt.Sprint(p + 1), "--log-level", "warn"}, args...), nil, &out, &errb)
 	}()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("cluster: %v\n%s", err, errb.String())
 		}
-	}()
+	})
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(out.String(), "cluster of 3 regions running") {
 		if time.Now().After(deadline) {
@@ -76,16 +73,28 @@ func TestClusterRouter(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	m := routerLine.FindStringSubmatch(out.String())
+	for i := 1; i <= 3; i++ {
+		waitReady(t, fmt.Sprintf("http://127.0.0.1:%d", p+i))
+	}
+	return out.String()
+}
+
+// TestClusterRouter: `kassa cluster` starts a router on the port before
+// r1's, says so first, and every region's checkout links name it; a
+// session created through it opens through it.
+func TestClusterRouter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three regions")
+	}
+	p := freePorts(t, 4)
+	out := startCluster(t, p)
+	m := routerLine.FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("the first line does not name the router:\n%s", out.String())
+		t.Fatalf("the first line does not name the router:\n%s", out)
 	}
 	site := m[1]
 	if want := fmt.Sprintf("http://127.0.0.1:%d", p); site != want {
 		t.Fatalf("router at %s, want %s (base port - 1)", site, want)
-	}
-	for i := 1; i <= 3; i++ {
-		waitReady(t, fmt.Sprintf("http://127.0.0.1:%d", p+i))
 	}
 	for i := range 3 { // round robin: each region creates one
 		s := postSession(t, site, fmt.Sprintf("router-%d", i))
@@ -103,6 +112,45 @@ func TestClusterRouter(t *testing.T) {
 			t.Fatalf("GET %s: got %d %.300s, want the hosted page", s.CheckoutURL, code, body)
 		}
 	}
+}
+
+// TestClusterWithoutRouter: --router=false starts none, and each region's
+// links name the region itself.
+func TestClusterWithoutRouter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three regions")
+	}
+	p := freePorts(t, 4)
+	out := startCluster(t, p, "--router=false")
+	if strings.Contains(out, "checkout and API for shoppers") {
+		t.Fatalf("a router was announced:\n%s", out)
+	}
+	if code, _ := getOrZero(fmt.Sprintf("http://127.0.0.1:%d/readyz", p)); code != 0 {
+		t.Fatalf("something answers on the router's port: %d", code)
+	}
+	r2 := fmt.Sprintf("http://127.0.0.1:%d", p+2)
+	if s := postSession(t, r2, "no-router"); s.CheckoutURL != r2+"/checkout/"+s.ID {
+		t.Fatalf("checkout_url: got %q, want r2's own %s", s.CheckoutURL, r2)
+	}
+}
+
+// TestClusterLeavesRoomForTheRouter: the router needs the port before
+// r1's.
+func TestClusterLeavesRoomForTheRouter(t *testing.T) {
+	_, stderr, code := runCmd(t, nil, "cluster", "--data-dir", t.TempDir(), "--base-port", "1")
+	if code != 2 || !strings.Contains(stderr, "base-port") {
+		t.Fatalf("got exit %d, %q; want 2 naming base-port", code, stderr)
+	}
+}
+
+// getOrZero is GET url's status, or 0 when nothing answers.
+func getOrZero(url string) (int, error) {
+	res, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return res.StatusCode, nil
 }
 
 // waitReady polls base/readyz until it answers 200.
