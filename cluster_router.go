@@ -29,7 +29,9 @@ func listenRouter(port, first, n int, base region.Config, log *slog.Logger) (*cl
 	for i := range regions {
 		regions[i] = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(first+i))
 	}
-	rt, err := router.New(router.Config{Regions: regions, MaxBodyBytes: base.HTTP.MaxBodyBytes, Logger: log})
+	rt, err := router.New(router.Config{Regions: regions, MaxBodyBytes: base.HTTP.MaxBodyBytes, Logger: log,
+		// A staff member's sign-in is kept by the region that made it.
+		Pinned: []string{"/admin/"}})
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,9 @@
 // regions' site_url names it, so the links shoppers and merchants are
 // given lead to any region.
 //
-// It spreads requests over the regions round robin, skipping regions whose
+// It spreads requests over the regions round robin (paths of
+// Config.Pinned, such as the admin UI whose sign-in each region keeps for
+// itself, go to the first ready region), skipping regions whose
 // /readyz fails or that refused a connection, and forwards each with
 // net/http/httputil's ReverseProxy (hop-by-hop headers stripped,
 // X-Forwarded-For, -Host and -Proto set from the connection, never trusted

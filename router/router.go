@@ -45,6 +45,10 @@ type Config struct {
 	// answer bounded by CheckTimeout.
 	CheckInterval time.Duration
 	CheckTimeout  time.Duration
+	// Pinned are path prefixes (such as "/admin/") whose requests go to the
+	// first ready region in Regions' order instead of in turn: for pages
+	// whose sign-in is kept by one region.
+	Pinned []string
 	// Transport reaches the regions; nil: a transport with DialTimeout and
 	// ResponseTimeout.
 	Transport http.RoundTripper
@@ -158,7 +162,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, httperr.Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "the request body could not be read"})
 		return
 	}
-	p := &plan{order: rt.order(), body: body, retryable: retryable(r)}
+	p := &plan{order: rt.order(rt.pinned(r.URL.Path)), body: body, retryable: retryable(r)}
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), planKey{}, p), rt.cfg.RequestTimeout)
 	defer cancel()
 	r = r.WithContext(ctx)
@@ -181,12 +185,25 @@ func retryable(r *http.Request) bool {
 	return r.Header.Get("Idempotency-Key") != ""
 }
 
-// order returns every region, starting at the next one in rotation: the
-// ones that are up first, then the ones that are down (still worth a try
-// when no other answers).
-func (rt *Router) order() []*region {
+// pinned reports whether path starts with one of Config.Pinned.
+func (rt *Router) pinned(path string) bool {
+	for _, p := range rt.cfg.Pinned {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// order returns every region, starting at the next one in rotation (at
+// the first when pinned): the ones that are up first, then the ones that
+// are down (still worth a try when no other answers).
+func (rt *Router) order(pinned bool) []*region {
 	n := len(rt.regions)
-	start := int((rt.next.Add(1) - 1) % uint64(n))
+	start := 0
+	if !pinned {
+		start = int((rt.next.Add(1) - 1) % uint64(n))
+	}
 	up := make([]*region, 0, n)
 	var down []*region
 	for i := range n {

@@ -109,6 +109,23 @@ func TestSpreadsRoundRobin(t *testing.T) {
 	}
 }
 
+func TestPinnedPathsGoToTheFirstReadyRegion(t *testing.T) {
+	bs := []*backend{newBackend(t, "r1", nil), newBackend(t, "r2", nil)}
+	rt := newRouter(t, router.Config{Regions: []string{bs[0].URL, bs[1].URL}, Pinned: []string{"/admin/"}})
+	var got []string
+	// Only the unpinned move the rotation on.
+	for _, path := range []string{"/v1/orders/o1", "/admin/", "/administrator", "/admin/api/orders/o1"} {
+		got = append(got, send(t, "GET", rt.URL+path, "", "").Region)
+	}
+	if want := "r1 r1 r2 r1"; strings.Join(got, " ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	bs[0].Close()
+	if a := send(t, "GET", rt.URL+"/admin/", "", ""); a.Region != "r2" {
+		t.Fatalf("with r1 down: got %q, want r2", a.Region)
+	}
+}
+
 func TestFailsOverOnARegionThatIsDown(t *testing.T) {
 	live := newBackend(t, "r2", nil)
 	for _, tt := range []struct{ name, method, key string }{
