@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/spf13/pflag"
@@ -20,21 +21,38 @@ import (
 func (e *cmdEnv) cluster(ctx context.Context, args []string) error {
 	var dataDir string
 	var basePort int
-	fs, err := e.flags("cluster", "Run a local three-region cluster: regions r1, r2, r3 on 127.0.0.1:P, P+1, P+2,\neach with data in DIR/r1..r3, keys generated on first start, peered with each other.\nRuns until interrupted.", args, func(fs *pflag.FlagSet) {
+	var withRouter bool
+	fs, err := e.flags("cluster", "Run a local three-region cluster: regions r1, r2, r3 on 127.0.0.1:P, P+1, P+2,\neach with data in DIR/r1..r3, keys generated on first start, peered with each other,\nand a router on 127.0.0.1:P-1 in front of them: the one address (site_url) that checkout\nlinks name, as a load balancer would be in production. Runs until interrupted.", args, func(fs *pflag.FlagSet) {
 		fs.String("config", "", "config file the regions are based on (default ./config.yaml if present, else the built-in default)")
 		fs.StringVar(&dataDir, "data-dir", "./cluster-data", "parent of the regions' data directories")
-		fs.IntVar(&basePort, "base-port", 8081, "port of r1; r2 and r3 take the next two")
+		fs.IntVar(&basePort, "base-port", 8081, "port of r1; r2 and r3 take the next two, the router the one before")
+		fs.BoolVar(&withRouter, "router", true, "run the router on base-port - 1 and make it every region's site_url (--router=false: none; site_url is then each region's own URL unless configured)")
 		fs.String("log-level", "", "debug, info, warn or error (log.level)")
 	})
 	if err != nil {
 		return err
 	}
-	if basePort < 1 || basePort > 65533 {
-		return &region.ConfigError{Key: "base-port", Msg: fmt.Sprintf("must leave room for three ports, got %d", basePort)}
+	if basePort < 1 || basePort > 65533 || (withRouter && basePort < 2) {
+		return &region.ConfigError{Key: "base-port", Msg: fmt.Sprintf("must leave room for three ports (and the router's before them), got %d", basePort)}
 	}
 	base, err := e.loadConfig(fs)
 	if err != nil {
 		return err
+	}
+	// A site_url the operator set (one not derived from public_url) is kept
+	// without the router; with it, the router is the site.
+	siteURL := ""
+	if base.SiteURL != strings.TrimRight(base.PublicURL, "/") {
+		siteURL = base.SiteURL
+	}
+	var rtr *clusterRouter
+	if withRouter {
+		if rtr, err = listenRouter(basePort-1, basePort, 3, base, e.logger(base)); err != nil {
+			return err
+		}
+		defer rtr.ln.Close()
+		siteURL = rtr.url
+		fmt.Fprintf(e.stdout, "checkout and API for shoppers and merchants: %s (a router in front of r1, r2, r3)\n", rtr.url)
 	}
 	ids := []string{"r1", "r2", "r3"}
 	cfgs := make([]region.Config, len(ids))
@@ -44,7 +62,7 @@ func (e *cmdEnv) cluster(ctx context.Context, args []string) error {
 		c.Region = id
 		c.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(basePort+i))
 		c.DataDir = filepath.Join(dataDir, id)
-		c.KeyFile, c.Backup.URL, c.PublicURL = "", "", ""
+		c.KeyFile, c.Backup.URL, c.PublicURL, c.SiteURL = "", "", "", siteURL
 		c.Peers = nil
 		if err := c.Normalize(); err != nil {
 			return err
@@ -101,6 +119,18 @@ func (e *cmdEnv) cluster(ctx context.Context, args []string) error {
 			if err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", cfgs[i].Region, err))
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	if rtr != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rtr.serve(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("router: %w", err))
 				mu.Unlock()
 				cancel()
 			}

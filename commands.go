@@ -58,7 +58,7 @@ func (e *cmdEnv) logger(cfg region.Config) *slog.Logger {
 }
 
 func (e *cmdEnv) serve(ctx context.Context, args []string) error {
-	cfg, err := e.configFor("serve", "Run a region until interrupted (SIGINT or SIGTERM drain requests and finish writes).", args, "listen", "data-dir", "region", "public-url", "backup-url", "mode", "log-level")
+	cfg, err := e.configFor("serve", "Run a region until interrupted (SIGINT or SIGTERM drain requests and finish writes).", args, "listen", "data-dir", "region", "public-url", "site-url", "backup-url", "mode", "log-level")
 	if err != nil {
 		return err
 	}

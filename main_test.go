@@ -194,6 +194,12 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"smtp password in clear", []string{"KASSA_MAIL_TRANSPORT=smtp", "KASSA_MAIL_SMTP_HOST=smtp.example", "KASSA_MAIL_FROM=a@shop.example", "KASSA_MAIL_SMTP_TLS=none", "KASSA_MAIL_SMTP_USERNAME=u", "KASSA_MAIL_SMTP_PASSWORD=p"}, nil, "mail.smtp.tls"},
 		{"short mail max_age", []string{"KASSA_MAIL_MAX_AGE=1h"}, nil, "mail.max_age"},
 		{"flag", nil, []string{"--region", "R 1"}, "region"},
+		{"site_url not a URL", []string{"KASSA_SITE_URL=pay.example"}, nil, "site_url"},
+		{"site_url with a query", nil, []string{"--site-url", "https://pay.example/?shop=1"}, "site_url"},
+		{"site_url with a fragment", nil, []string{"--config", write("k.yaml", "site_url: https://pay.example/#top\n")}, "site_url"},
+		{"site_url with credentials", []string{"KASSA_SITE_URL=https://u:p@pay.example"}, nil, "site_url"},
+		{"production with an http site_url", append(append([]string{}, prodEnv...), "KASSA_SITE_URL=http://pay.example"), []string{"--mode", "production", "--config", write("l.yaml", prodPeople)}, "site_url"},
+		{"production with site_url from an http public_url", prodEnvWithout("KASSA_SITE_URL"), []string{"--mode", "production", "--config", write("m.yaml", prodPeople)}, "site_url"},
 		{"unknown flag", nil, []string{"--lisen", "x"}, "lisen"},
 	}
 	for _, tt := range tests {
@@ -216,9 +222,20 @@ const prodPeople = "merchants:\n  - {id: shop, name: Shop, api_secret: sk_live_0
 
 // prodEnv is what production needs besides merchants and staff.
 var prodEnv = []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_SECRET_KEY=prod-secret-key-0123456789",
-	"KASSA_CHECKOUT_ACQUIRER_URL=https://acquirer.example",
+	"KASSA_CHECKOUT_ACQUIRER_URL=https://acquirer.example", "KASSA_SITE_URL=https://pay.example",
 	"KASSA_MAIL_TRANSPORT=smtp", "KASSA_MAIL_SMTP_HOST=smtp.invalid", "KASSA_MAIL_FROM=invoices@shop.example",
 	"KASSA_HTTP_METRICS_TOKEN=" + metricsToken} // the token last: tests drop it
+
+// prodEnvWithout is prodEnv without the variable name.
+func prodEnvWithout(name string) []string {
+	var env []string
+	for _, kv := range prodEnv {
+		if !strings.HasPrefix(kv, name+"=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
 
 const metricsToken = "metrics-token-0123456789abcdef0123456789"
 

@@ -36,6 +36,7 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		fs.Int64Var(&seed, "seed", 1, "seed of the fault schedule and the workload's choices")
 		fs.StringVar(&jsonFile, "json", "", "write the JSON report to this file")
 		fs.IntVar(&cfg.Workers, "workers", 8, "concurrent checkouts")
+		fs.Float64Var(&cfg.Elsewhere, "elsewhere", nemesis.DefaultElsewhere, "share (0 to 1) of hosted-page visits and follow-up calls sent first to a region other than the one that created the session")
 		fs.DurationVar(&cfg.ConvergenceBound, "convergence-bound", 2*time.Second, "how soon after the heal every region's digest must be equal")
 		fs.BoolVar(&keep, "keep", false, "keep the regions' data and logs (their directory is printed)")
 		fs.StringVar(&plots, "plots", "", "write throughput, latency and replication lag charts (SVG) into this directory")
@@ -59,6 +60,8 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		return &usageError{fmt.Sprintf("nemesis: --convergence-bound must be between 1ms and 10m, got %s", cfg.ConvergenceBound)}
 	case cfg.Workers < 1 || cfg.Workers > 256:
 		return &usageError{fmt.Sprintf("nemesis: --workers must be between 1 and 256, got %d", cfg.Workers)}
+	case !(cfg.Elsewhere >= 0 && cfg.Elsewhere <= 1): // NaN too
+		return &usageError{fmt.Sprintf("nemesis: --elsewhere must be a share between 0 and 1, got %g", cfg.Elsewhere)}
 	}
 	bin, err := os.Executable()
 	if err != nil {

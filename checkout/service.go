@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,7 +126,8 @@ type Config struct {
 	Region         string
 	Peers          []string // the other regions' ids
 	PublicURL      string
-	AllowLoopback  bool // development: http and loopback URLs accepted
+	SiteURL        string // the deployment's address for shoppers, which checkout links name; empty: PublicURL
+	AllowLoopback  bool   // development: http and loopback URLs accepted
 	SessionTTL     time.Duration
 	AuthTTL        time.Duration
 	Merchants      []MerchantConfig
@@ -212,6 +214,10 @@ func New(store *ledger.Store, scorer Scorer, acquirer Acquirer, rights RightsSou
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.SiteURL == "" {
+		cfg.SiteURL = cfg.PublicURL
+	}
+	cfg.SiteURL = strings.TrimRight(cfg.SiteURL, "/")
 	s := &Service{cfg: cfg, store: store, scorer: scorer, acquirer: acquirer, rights: rights, merchants: map[string]*merchant{}, log: cfg.Logger,
 		pending: map[OrderID]bool{}, owed: map[OrderID]bool{}, inflight: map[string]bool{}}
 	s.table.byID, s.table.entries = map[string]*merchant{}, map[string][]ledger.Entry{}
@@ -413,12 +419,17 @@ func (s *Service) sessionAndOrder(ctx context.Context, id SessionID) (Session, *
 	return s.sessionView(id, first, d, st), d, st, nil
 }
 
+// SiteURL returns the deployment's address for shoppers without a
+// trailing slash (Config.SiteURL, else Config.PublicURL): the base of
+// every link a shopper is given, such as a session's checkout_url.
+func (s *Service) SiteURL() string { return s.cfg.SiteURL }
+
 // sessionView shows a session from its creating entry and its order's state.
 func (s *Service) sessionView(id SessionID, first *ledger.Entry, d *sessionData, st *orderState) Session {
 	sess := Session{
 		ID: id, Object: "session", Status: "open", Merchant: d.Merchant, Amount: d.Amount, Currency: d.Currency,
 		Country: d.Country, Locale: d.Locale, MerchantReference: d.MerchantReference, Lines: d.Lines, URLs: d.URLs,
-		CheckoutURL: s.cfg.PublicURL + "/checkout/" + string(id), CreatedAt: first.HLC.Time(),
+		CheckoutURL: s.SiteURL() + "/checkout/" + string(id), CreatedAt: first.HLC.Time(),
 		ExpiresAt: time.UnixMilli(d.ExpiresAt).UTC(), Region: string(first.Origin),
 	}
 	switch {

@@ -36,7 +36,7 @@ const (
 // reminder schedule and fees, and the payee's bank details.
 type Settings struct {
 	// BaseURL is where the invoice links point: <base_url>/invoices/<token>.
-	// Empty: the region's public_url.
+	// Empty: the deployment's site_url.
 	BaseURL string `mapstructure:"base_url"`
 	// LinkDays is how long after the last due date an invoice's link
 	// shows it.
@@ -93,7 +93,7 @@ var (
 // relative to the invoice section. Production refuses the demo payee.
 func (s Settings) Validate(production bool) error {
 	if s.BaseURL != "" && !strings.HasPrefix(s.BaseURL, "https://") && !strings.HasPrefix(s.BaseURL, "http://") {
-		return config.Errorf("base_url", "must be an http(s) URL or empty (the region's public_url), got %q", s.BaseURL)
+		return config.Errorf("base_url", "must be an http(s) URL or empty (the deployment's site_url), got %q", s.BaseURL)
 	}
 	if s.LinkDays < 1 || s.LinkDays > maxDays {
 		return config.Errorf("link_days", "must be between 1 and %d, got %d", maxDays, s.LinkDays)

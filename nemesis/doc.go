@@ -10,6 +10,10 @@
 // webhook receiver, the workload, the fault schedule and the final
 // collection of what every region holds.
 //
+// The workload sends a share of each session's hosted-page visits and
+// follow-up calls (Config.Elsewhere) first to a region other than the one
+// that created it, and marks them (check.Op.Elsewhere).
+//
 // Invariants: the fault schedule and every workload choice are functions
 // of the seed (what the processes do with them is not: timing is real);
 // every operation the workload sends is recorded, whatever its outcome;

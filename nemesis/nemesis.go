@@ -23,6 +23,10 @@ import (
 	"kassa/nemesis/proxy"
 )
 
+// DefaultElsewhere is the share of follow-ups the nemesis command sends to
+// a region other than the session's (Config.Elsewhere).
+const DefaultElsewhere = 0.2
+
 // Config is one run.
 type Config struct {
 	Regions  int           // number of regions, r1..rN (at least 2)
@@ -35,6 +39,13 @@ type Config struct {
 	Consumers int           // shoppers' emails, reused across regions (default 24)
 	Attempt   time.Duration // the client's attempt timeout (default 2s)
 	Deadline  time.Duration // the client's deadline (default 10s)
+	// Elsewhere is the share (0 to 1) of hosted-page visits and follow-up
+	// calls (get, authorize, capture, refund, cancel, release) sent first
+	// to a region other than the one that created the session, as a
+	// shopper sent by a load balancer or a merchant whose client failed
+	// over would be. 0 sends none; the command's default is
+	// DefaultElsewhere.
+	Elsewhere float64
 
 	// Dir holds the regions' data and logs; empty: a temporary directory,
 	// removed when the run ends unless KeepDir.
@@ -73,6 +84,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Duration <= 0 {
 		return fmt.Errorf("duration: must be positive, got %s", c.Duration)
+	}
+	if !(c.Elsewhere >= 0 && c.Elsewhere <= 1) { // NaN too
+		return fmt.Errorf("elsewhere: must be a share between 0 and 1, got %g", c.Elsewhere)
 	}
 	if c.Binary == "" {
 		return errors.New("binary: the kassa binary is needed to run regions")
@@ -221,7 +235,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			wg.Wait()
 			return nil, err
 		}
-		wk := &worker{h: h, c: c, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(w+1))), prefix: fmt.Sprintf("nem-%d-w%d", cfg.Seed, w), stop: stop}
+		wk := &worker{h: h, c: c, m: m, tr: http.DefaultTransport.(*http.Transport).Clone(),
+			rng: rand.New(rand.NewPCG(cfg.Seed, uint64(w+1))), prefix: fmt.Sprintf("nem-%d-w%d", cfg.Seed, w), stop: stop}
 		wg.Add(1)
 		go func() { defer wg.Done(); wk.run(ctx) }()
 	}

@@ -17,6 +17,8 @@ func Summary(res *Result) string {
 	fmt.Fprintf(&b, "lost %d, invariant violations %d, outcomes %v\n", r.Lost, r.InvariantViolations, r.Outcomes)
 	fmt.Fprintf(&b, "authorize ms p50 %.1f p99 %.1f max %.1f; convergence ms p50 %.0f max %.0f (never %d)\n",
 		r.AuthorizeMs.P50, r.AuthorizeMs.P99, r.AuthorizeMs.Max, r.ConvergenceMs.P50, r.ConvergenceMs.Max, r.ConvergenceMs.Never)
+	fmt.Fprintf(&b, "elsewhere: %d page visits and follow-ups sent first to a region other than the session's, %d answered %v\n",
+		r.Elsewhere, r.ElsewhereAnswered, r.ElsewhereOutcomes)
 	fmt.Fprintf(&b, "webhooks: %d deliveries, %d events, %d duplicates\n", r.Webhooks.Deliveries, r.Webhooks.Events, r.Webhooks.Duplicates)
 	fmt.Fprintf(&b, "peer links: %d bytes for %d entries, %.0f bytes per entry\n", res.PeerBytes, res.Entries, res.BytesPerEntry)
 	fmt.Fprintf(&b, "faults (%d):\n", len(r.Faults))
@@ -64,6 +66,7 @@ func JSON(res *Result, cfg Config) ([]byte, error) {
 	m["seed"] = cfg.Seed
 	m["duration_ms"] = cfg.Duration / time.Millisecond
 	m["workers"] = cfg.Workers
+	m["elsewhere_share"] = cfg.Elsewhere
 	m["peer_bytes"] = res.PeerBytes
 	m["entries"] = res.Entries
 	m["bytes_per_entry"] = res.BytesPerEntry

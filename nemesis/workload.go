@@ -23,6 +23,8 @@ const testCard = "4242 4242 4242 4242"
 type worker struct {
 	h      *harness
 	c      *client.Client
+	m      merchant
+	tr     http.RoundTripper // shared by the clients that send a follow-up elsewhere
 	rng    *rand.Rand
 	n      int // checkouts started
 	prefix string
@@ -95,7 +97,7 @@ func (w *worker) checkout(ctx context.Context) {
 		"urls": map[string]string{"confirmation": "https://shop.example/ok", "cancel": "https://shop.example/cart",
 			"notification": w.h.webhookURL},
 	}
-	op := w.do(ctx, check.Op{Kind: "session", Consumer: email, Method: method, Amount: amount}, http.MethodPost, "/v1/sessions", sessReq)
+	op := w.do(ctx, w.c, check.Op{Kind: "session", Consumer: email, Method: method, Amount: amount}, http.MethodPost, "/v1/sessions", sessReq)
 	if op.Outcome != "ok" || w.stopped() {
 		return
 	}
@@ -103,12 +105,18 @@ func (w *worker) checkout(ctx context.Context) {
 		ID string `json:"id"`
 	}
 	json.Unmarshal(op.Body, &sess)
+	creator := op.Region
+	// The shopper opens the hosted page before paying.
+	w.follow(ctx, creator, check.Op{Kind: check.KindPage, Session: sess.ID, Consumer: email, Method: method}, http.MethodGet, "/checkout/"+sess.ID, nil)
+	if w.stopped() {
+		return
+	}
 	auth := map[string]any{"method": method, "consumer": map[string]string{
 		"email": email, "given_name": "Nemo", "family_name": "Sis", "postal_code": "11122", "country": "SE"}}
 	if method == "card" {
 		auth["card"] = map[string]any{"number": testCard, "exp_month": 12, "exp_year": time.Now().Year() + 3, "cvc": "123"}
 	}
-	op = w.do(ctx, check.Op{Kind: "authorize", Session: sess.ID, Consumer: email, Method: method, Amount: amount},
+	op = w.follow(ctx, creator, check.Op{Kind: "authorize", Session: sess.ID, Consumer: email, Method: method, Amount: amount},
 		http.MethodPost, "/v1/sessions/"+sess.ID+"/authorize", auth)
 	var o orderView
 	json.Unmarshal(op.Body, &o)
@@ -120,27 +128,33 @@ func (w *worker) checkout(ctx context.Context) {
 	}
 	base := check.Op{Session: sess.ID, Order: o.ID, Consumer: email, Method: method}
 	path := "/v1/orders/" + o.ID
+	if w.rng.IntN(3) == 0 { // the merchant reads the order back
+		get := base
+		get.Kind = check.KindGet
+		w.follow(ctx, creator, get, http.MethodGet, path, nil)
+	}
 	switch w.rng.IntN(6) {
 	case 0: // cancel the whole authorization
-		w.step(ctx, base, "cancel", path+"/cancel", 0)
+		w.step(ctx, creator, base, "cancel", path+"/cancel", 0)
 	case 1: // capture part, release the rest
-		if w.step(ctx, base, "capture", path+"/captures", amount/2) {
-			w.step(ctx, base, "release", path+"/release", 0)
+		if w.step(ctx, creator, base, "capture", path+"/captures", amount/2) {
+			w.step(ctx, creator, base, "release", path+"/release", 0)
 		}
 	case 2, 3: // capture part, refund part of it, capture the rest
-		if w.step(ctx, base, "capture", path+"/captures", amount/2) &&
-			w.step(ctx, base, "refund", path+"/refunds", amount/4) {
-			w.step(ctx, base, "capture", path+"/captures", 0)
+		if w.step(ctx, creator, base, "capture", path+"/captures", amount/2) &&
+			w.step(ctx, creator, base, "refund", path+"/refunds", amount/4) {
+			w.step(ctx, creator, base, "capture", path+"/captures", 0)
 		}
 	default: // capture it all, sometimes refund it all
-		if w.step(ctx, base, "capture", path+"/captures", 0) && w.rng.IntN(2) == 0 {
-			w.step(ctx, base, "refund", path+"/refunds", 0)
+		if w.step(ctx, creator, base, "capture", path+"/captures", 0) && w.rng.IntN(2) == 0 {
+			w.step(ctx, creator, base, "refund", path+"/refunds", 0)
 		}
 	}
 }
 
-// step sends one operation on an order and reports whether it succeeded.
-func (w *worker) step(ctx context.Context, base check.Op, kind, path string, amount int64) bool {
+// step sends one operation on an order of a session region creator
+// created, and reports whether it succeeded.
+func (w *worker) step(ctx context.Context, creator string, base check.Op, kind, path string, amount int64) bool {
 	if w.stopped() {
 		return false
 	}
@@ -149,14 +163,54 @@ func (w *worker) step(ctx context.Context, base check.Op, kind, path string, amo
 	if amount > 0 {
 		body = map[string]int64{"amount": amount}
 	}
-	return w.do(ctx, base, http.MethodPost, path, body).Outcome == "ok"
+	return w.follow(ctx, creator, base, http.MethodPost, path, body).Outcome == "ok"
+}
+
+// follow sends a follow-up of the session that region creator (an id)
+// created: with probability Config.Elsewhere first to another region,
+// chosen uniformly (Op.Elsewhere), otherwise through the worker's client,
+// which prefers the region that answered it last. Both draws are made
+// for every follow-up, so they do not depend on which region created the
+// session, though the regions they choose among do.
+func (w *worker) follow(ctx context.Context, creator string, op check.Op, method, path string, body any) check.Op {
+	share := w.h.cfg.Elsewhere
+	if share <= 0 {
+		return w.do(ctx, w.c, op, method, path, body)
+	}
+	draw, pick := w.rng.Float64(), w.rng.Uint64()
+	if draw >= share {
+		return w.do(ctx, w.c, op, method, path, body)
+	}
+	var others []int
+	for i, r := range w.h.regions {
+		if r.id != creator {
+			others = append(others, i)
+		}
+	}
+	if len(others) == 0 {
+		return w.do(ctx, w.c, op, method, path, body)
+	}
+	first := others[pick%uint64(len(others))]
+	// The other regions follow in ring order, for the client's failover.
+	n := len(w.h.regions)
+	regions := make([]string, 0, n)
+	for k := range n {
+		regions = append(regions, w.h.regions[(first+k)%n].client.URL())
+	}
+	c, err := client.New(client.Config{Regions: regions, Merchant: w.m.id, Secret: w.m.secret,
+		Attempt: w.h.cfg.Attempt, Deadline: w.h.cfg.Deadline, Transport: w.tr})
+	if err != nil { // the same settings made the worker's own client
+		return w.do(ctx, w.c, op, method, path, body)
+	}
+	op.Elsewhere = true
+	return w.do(ctx, c, op, method, path, body)
 }
 
 // do sends one logical operation through the failover client and records
-// it. An order not found yet (it was written in a region this one has not
-// heard from) is retried with the same key within the client's deadline,
-// as a merchant would.
-func (w *worker) do(ctx context.Context, op check.Op, method, path string, body any) check.Op {
+// it. A session or order not found yet (it was written in a region this
+// one has not heard from) is asked for again with the same key within the
+// client's deadline, as a merchant or a shopper reloading the page would.
+func (w *worker) do(ctx context.Context, c *client.Client, op check.Op, method, path string, body any) check.Op {
 	op.Key = client.NewKey()
 	op.Start = w.h.since()
 	deadline := time.Now().Add(w.h.cfg.Deadline)
@@ -165,8 +219,8 @@ func (w *worker) do(ctx context.Context, op check.Op, method, path string, body 
 		err error
 	)
 	for {
-		res, err = w.c.Do(ctx, method, path, op.Key, body)
-		if err != nil || res.Status != http.StatusNotFound || op.Order == "" || time.Now().Add(200*time.Millisecond).After(deadline) || ctx.Err() != nil {
+		res, err = c.Do(ctx, method, path, op.Key, body)
+		if err != nil || res.Status != http.StatusNotFound || (op.Order == "" && op.Session == "") || time.Now().Add(200*time.Millisecond).After(deadline) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond) // the merchant's pause before asking again
@@ -175,7 +229,7 @@ func (w *worker) do(ctx context.Context, op check.Op, method, path string, body 
 	if res != nil {
 		op.Status = res.Status
 		op.Region = w.h.regionOf(res.Region)
-		if res.Status < 500 {
+		if res.Status < 500 && op.Kind != check.KindPage { // a page is HTML
 			op.Body = json.RawMessage(res.Body)
 		}
 	}

@@ -44,6 +44,9 @@ type Config struct {
 	// PublicURL is how shoppers, merchants and peers reach this region;
 	// derived from Listen when empty.
 	PublicURL string `mapstructure:"public_url"`
+	// SiteURL is the deployment's one address for shoppers and merchants
+	// (site.go): what checkout links and emails name. PublicURL when empty.
+	SiteURL string `mapstructure:"site_url"`
 	// KeyFile holds the region's ed25519 signing key; <data_dir>/region.key
 	// when empty.
 	KeyFile string `mapstructure:"key_file"`
@@ -307,6 +310,7 @@ func (c *Config) Normalize() error {
 	if c.PublicURL == "" && c.Listen != "" {
 		c.PublicURL = "http://" + c.Listen
 	}
+	c.normalizeSite()
 	c.Ledger.Synchronous = c.Synchronous()
 	c.Invoice.Normalize()
 	return nil
@@ -430,7 +434,10 @@ func (c *Config) Validate() error {
 	if production && c.HTTP.MetricsToken == "" && len(c.HTTP.MetricsAllow) == 0 {
 		return bad("http.metrics_token", "production needs a token of at least %d characters (or http.metrics_allow) to protect /metrics and /sync/v1/status", MinMetricsToken)
 	}
-	return config.In("mail", c.Mail.Validate(production))
+	if err := config.In("mail", c.Mail.Validate(production)); err != nil {
+		return err
+	}
+	return c.validateSite()
 }
 
 // ParsePublicKey decodes a region's public key as printed by kassa keygen

@@ -31,7 +31,7 @@ func (r *Region) mountInvoicePages(m *mux.Router, book invoicepage.Invoices, ass
 	})
 	limiter := ratelimit.New(0, r.cfg.Checkout.RatePerPageClient, nil)
 	invoicepage.New(book, payments, invoicepage.Config{Limiter: limiter, Ready: r.ready.Load, Asset: asset,
-		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:"), Now: r.now, Logger: r.log}).Routes(m)
+		Secure: strings.HasPrefix(r.cfg.SiteURL, "https:") || strings.HasPrefix(r.cfg.PublicURL, "https:"), Now: r.now, Logger: r.log}).Routes(m)
 	return payments
 }
 

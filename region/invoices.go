@@ -33,7 +33,7 @@ func (r *Region) newInvoices(opts settings) (*invoices, error) {
 	})
 	base := cfg.BaseURL
 	if base == "" {
-		base = r.cfg.PublicURL
+		base = r.cfg.SiteURL
 	}
 	composer, err := invoice.NewComposer(book, r.ledger, invoice.ComposerConfig{BaseURL: strings.TrimRight(base, "/")})
 	if err != nil {

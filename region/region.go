@@ -240,7 +240,7 @@ func (r *Region) newCheckout(opts settings) *checkout.Service {
 		peers = append(peers, p.ID)
 	}
 	return checkout.New(r.ledger, r.credit, acquirer, r.node, checkout.Config{
-		Region: cfg.Region, Peers: peers, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		Region: cfg.Region, Peers: peers, PublicURL: strings.TrimRight(cfg.PublicURL, "/"), SiteURL: cfg.SiteURL,
 		AllowLoopback: cfg.Mode == "development", SessionTTL: cfg.Checkout.SessionTTL, AuthTTL: cfg.Checkout.AuthTTL,
 		Merchants: merchants, SessionIDs: checkout.SessionIDs{Key: []byte(cfg.Checkout.IDKey)},
 		Consumers:      checkout.Consumers{Key: []byte(cfg.Checkout.IdentityKey)},
@@ -434,7 +434,7 @@ func (r *Region) routes() http.Handler {
 	// merchant's API limit.
 	pageLimiter := ratelimit.New(0, r.cfg.Checkout.RatePerPageClient, nil)
 	hosted.New(r.checkout, hosted.Config{Limiter: pageLimiter, Ready: r.ready.Load, Asset: assets.Path,
-		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:"), Logger: r.log}).Routes(m)
+		Secure: strings.HasPrefix(r.cfg.PublicURL, "https:") || strings.HasPrefix(r.cfg.SiteURL, "https:"), Logger: r.log}).Routes(m)
 	r.invoicePay = r.mountInvoicePages(m, r.invoiceBook, assets.Path)
 	if r.sim != nil && r.cfg.Mode == "development" {
 		m.PathPrefix(SimulatorPath + "/").Handler(http.StripPrefix(SimulatorPath, r.sim.Handler()))
@@ -705,6 +705,9 @@ func (r *Region) Banner(addr string) string {
 	}
 	fmt.Fprintf(&b, "  merchant API: %s/v1 (OpenAPI: %s/v1/openapi.json)\n", base, base)
 	fmt.Fprintf(&b, "  checkout:     %s/checkout/{session id} (create a session with POST /v1/sessions; see README)\n", base)
+	if site := r.cfg.SiteURL; site != "" && site != strings.TrimRight(r.cfg.PublicURL, "/") {
+		fmt.Fprintf(&b, "  site_url:     %s (checkout links and emails name it)\n", site)
+	}
 	fmt.Fprintf(&b, "  admin UI:     %s/admin/login (staff credentials; JSON under %s/admin/api/)\n", base, base)
 	b.WriteString(r.mailBanner(base))
 	b.WriteString("Stop with Ctrl+C; it drains requests and finishes writes first.\n")

@@ -502,6 +502,7 @@ func TestWebhooksRefuseInternalTargetsInProduction(t *testing.T) {
 		c.Mode = "production"
 		c.Checkout.IDKey, c.Checkout.IdentityKey, c.Checkout.FingerprintKey, c.Checkout.SecretKey = "prod-id-key-0123456789", "prod-identity-key-0123456789", "prod-fingerprint-key-0123456789", "prod-secret-key-0123456789"
 		c.Checkout.AcquirerURL = "https://acquirer.invalid"
+		c.SiteURL = "https://pay.shop.example"
 		c.HTTP.MetricsToken = "metrics-token-0123456789abcdef0123456789"
 		c.Mail.Transport, c.Mail.SMTP.Host, c.Mail.From = "smtp", "smtp.invalid", "invoices@shop.example"
 		c.Merchants = []region.Merchant{{ID: "shop", Name: "Shop", APISecret: "sk_live_shop_0123", WebhookSecret: "whsec_live_shop_0123"}}

@@ -89,6 +89,8 @@ func (c *checker) count() Report {
 		Faults:   faultReports(c.h.Faults),
 		Outcomes: map[string]int{},
 		Ops:      map[string]OpStats{},
+
+		ElsewhereOutcomes: map[string]int{},
 	}
 	var auth []time.Duration
 	for _, op := range c.h.Ops {
@@ -106,6 +108,13 @@ func (c *checker) count() Report {
 			r.Answered++
 		}
 		r.Ops[op.Kind] = st
+		if op.Elsewhere {
+			r.Elsewhere++
+			r.ElsewhereOutcomes[op.Outcome]++
+			if a {
+				r.ElsewhereAnswered++
+			}
+		}
 		if op.Kind == KindAuthorize {
 			r.Checkouts++
 			if a {

@@ -148,7 +148,7 @@ func TestReportJSONHasFixedFields(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"checkouts", "answered", "availability", "lost", "invariant_violations", "convergence_ms", "authorize_ms", "faults", "checks"} {
+	for _, k := range []string{"checkouts", "answered", "availability", "lost", "invariant_violations", "convergence_ms", "authorize_ms", "faults", "checks", "elsewhere"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("report JSON lacks %q", k)
 		}

@@ -28,7 +28,7 @@ type History struct {
 // Op is one logical operation sent through the failover client, with its
 // final answer.
 type Op struct {
-	Kind     string // session, authorize, capture, refund, cancel, release
+	Kind     string // session, page, get, authorize, capture, refund, cancel, release
 	Key      string // Idempotency-Key
 	Session  string
 	Order    string
@@ -40,12 +40,18 @@ type Op struct {
 	Status   int             // HTTP status of the final answer; 0 if none
 	Region   string          // region id that gave the final answer
 	Outcome  string          // see the Outcome constants
-	Body     json.RawMessage // the final answer's body (2xx and 4xx)
+	Body     json.RawMessage // the final answer's body (2xx and 4xx of the API; none for a page)
+	// Elsewhere says the operation was sent first to a region other than
+	// the one that created its session (it may have failed over from
+	// there).
+	Elsewhere bool
 }
 
 // Op kinds.
 const (
 	KindSession   = "session"
+	KindPage      = "page" // a shopper opens the hosted checkout page
+	KindGet       = "get"  // a merchant reads the order
 	KindAuthorize = "authorize"
 	KindCapture   = "capture"
 	KindRefund    = "refund"

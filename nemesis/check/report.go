@@ -75,6 +75,13 @@ type Report struct {
 	Webhooks             WebhookStats       `json:"webhooks"`
 	Checks               []Result           `json:"checks"`
 	Series               Series             `json:"series"`
+
+	// Elsewhere counts the operations sent first to a region other than
+	// the one that created their session (Op.Elsewhere), how many of them
+	// were answered, and their outcomes.
+	Elsewhere         int            `json:"elsewhere"`
+	ElsewhereAnswered int            `json:"elsewhere_answered"`
+	ElsewhereOutcomes map[string]int `json:"elsewhere_outcomes"`
 }
 
 // OK reports whether every check held.
