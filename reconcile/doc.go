@@ -3,8 +3,9 @@
 // finds, their resolution by support staff, and the daily schedule.
 //
 // A run reads the acquirer's lines for one UTC day (a Source) and the
-// ledger's card operations of that day: every order.captured and
-// order.refunded entry whose data refs hold "acquirer-day:<day>", keyed by
+// ledger's card operations of that day: every order.captured,
+// order.refunded and invoice.card_paid (a shopper paying an invoice by
+// card) entry whose data refs hold "acquirer-day:<day>", keyed by
 // data.acquirer.key, the idempotency key kassa sent. It matches the two one
 // to one by that key and records what it found as ledger entries with the
 // subject "reconciliation:<day>":

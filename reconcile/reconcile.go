@@ -158,7 +158,7 @@ func (r *Reconciler) Days(ctx context.Context, limit int) ([]Day, error) {
 }
 
 // Operations returns the ledger's card captures and refunds of day: the
-// order.captured and order.refunded entries with the ref
+// order.captured, order.refunded and invoice.card_paid entries with the ref
 // "acquirer-day:<day>", in fold order.
 func (r *Reconciler) Operations(ctx context.Context, day string) ([]Operation, error) {
 	es, err := r.store.EntriesByRef(ctx, "acquirer-day:"+day)
@@ -183,6 +183,11 @@ func operationOf(e ledger.Entry) (Operation, bool) {
 		typ = "capture"
 	case "order.refunded":
 		typ = "refund"
+	case "invoice.card_paid":
+		// A shopper paying an invoice by card: the capture the payment
+		// made (its subject is the invoice, the reference it was sent
+		// under).
+		typ = "capture"
 	default:
 		return Operation{}, false
 	}

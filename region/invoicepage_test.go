@@ -10,31 +10,19 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"kassa/invoice"
+	"kassa/reconcile"
 	"kassa/region"
 	"kassa/region/regiontest"
 )
 
-// invoiceBook is a one-invoice book for the region's invoice pages; the
-// test fills in the invoice once the order is captured.
-type invoiceBook struct {
-	mu  sync.Mutex
-	inv invoice.Invoice
-}
-
-func (b *invoiceBook) ByToken(token string) (invoice.Invoice, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.inv, b.inv.Token != "" && b.inv.Token == token
-}
-
 // TestInvoicePaidByCardReleasesCredit pays a captured pay-later order's
-// invoice by card on a real region: the acquirer charges once, checkout
-// records the repayment, and the consumer's exposure goes back to zero.
+// invoice by card on a real region, at the link its email gives: the
+// acquirer charges once, checkout records the repayment, the consumer's
+// exposure goes back to zero, and the day's settlement file reconciles
+// clean (the invoice's capture is matched like an order's).
 func TestInvoicePaidByCardReleasesCredit(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -44,8 +32,7 @@ func TestInvoicePaidByCardReleasesCredit(t *testing.T) {
 	if err := cfg.Normalize(); err != nil {
 		t.Fatal(err)
 	}
-	book := &invoiceBook{}
-	r, err := region.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), region.WithInvoiceBook(book))
+	r, err := region.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,15 +76,27 @@ func TestInvoicePaidByCardReleasesCredit(t *testing.T) {
 		t.Fatalf("capture: %d %v", st, o)
 	}
 	cid := r.Checkout().ConsumerID("ada@example.com")
-	book.mu.Lock()
-	book.inv = invoice.Invoice{ID: "inv_region_test", Number: "K-1", Order: oid, Consumer: cid, Locale: "en-GB", Currency: "SEK",
-		Amount: 5000, Owed: 5000, Token: "tok-region", Status: invoice.Open, MerchantName: "Demo", IssuedAt: time.Now(),
-		Instalments: []invoice.Instalment{{Number: 1, DueAt: time.Now().AddDate(0, 0, 30), Amount: 5000}}, Reference: "1234567897"}
-	book.mu.Unlock()
+	// The invoice email's link, from the development mailbox.
+	var link string
+	for deadline := time.Now().Add(20 * time.Second); link == "" && time.Now().Before(deadline); {
+		ms, err := r.Mailbox().Messages(context.Background(), "ada@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if i := strings.Index(m.Text, "/invoices/"); i >= 0 {
+				link = strings.Fields(m.Text[i:])[0]
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polling the mailbox the outbox delivers to
+	}
+	if link == "" {
+		t.Fatal("no invoice email with a link to the invoice page")
+	}
 
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := c.Get(base + "/invoices/tok-region")
+	res, err := c.Get(base + link)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +104,7 @@ func TestInvoicePaidByCardReleasesCredit(t *testing.T) {
 	res.Body.Close()
 	_, rest, _ := strings.Cut(string(body), `name="csrf_token" value="`)
 	csrf, _, _ := strings.Cut(rest, `"`)
-	res, err = c.PostForm(base+"/invoices/tok-region/pay", url.Values{"csrf_token": {csrf}, "card_number": {"4242 4242 4242 4242"},
+	res, err = c.PostForm(base+link+"/pay", url.Values{"csrf_token": {csrf}, "card_number": {"4242 4242 4242 4242"},
 		"card_exp_month": {"12"}, "card_exp_year": {"2035"}, "card_cvc": {"123"}})
 	if err != nil {
 		t.Fatal(err)
@@ -123,5 +122,9 @@ func TestInvoicePaidByCardReleasesCredit(t *testing.T) {
 	}
 	if n := r.Simulator().Charges(); n != 1 {
 		t.Errorf("%d card charges, want 1", n)
+	}
+	day, err := r.Reconciler().Run(context.Background(), time.Now().UTC().Format(time.DateOnly), reconcile.Actor{Name: "test"})
+	if err != nil || day.Latest == nil || day.Latest.Differences != 0 || day.Latest.Lines != 1 || day.Latest.Matched != 1 {
+		t.Errorf("reconciliation of today: %+v (%v); want the invoice payment's capture matched, no difference", day.Latest, err)
 	}
 }

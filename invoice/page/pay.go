@@ -98,7 +98,11 @@ type cardData struct {
 	Capture  string              `json:"capture,omitempty"`
 	Applied  int64               `json:"applied,omitempty"`
 	Code     string              `json:"code,omitempty"`
-	Refs     []string            `json:"refs,omitempty"`
+	// Day, Acquirer and the ref "acquirer-day:<day>" place a paid
+	// attempt's capture in the acquirer's settlement file.
+	Day      string                 `json:"day,omitempty"`
+	Acquirer *checkout.AcquirerCall `json:"acquirer,omitempty"`
+	Refs     []string               `json:"refs,omitempty"`
 }
 
 // Payments charges cards for invoices through the acquirer and records
@@ -343,7 +347,7 @@ func (p *Payments) capture(ctx context.Context, a Attempt, payment string) (Atte
 		p.void(ctx, a, payment)
 		return p.fail(ctx, a, res.RefusalCode)
 	}
-	return p.repay(ctx, a, payment, res.ID)
+	return p.repay(ctx, a, payment, res)
 }
 
 // void gives back an authorization that will not be captured. A void that
@@ -359,7 +363,7 @@ func (p *Payments) void(ctx context.Context, a Attempt, payment string) {
 // order (reference "card:" and the payment id, so repeating it replays)
 // and, for any part that met no debt (another payment settled it
 // meanwhile), a credit balance the consumer is owed. Then the outcome.
-func (p *Payments) repay(ctx context.Context, a Attempt, payment, capture string) (Attempt, error) {
+func (p *Payments) repay(ctx context.Context, a Attempt, payment string, capture cards.OperationResult) (Attempt, error) {
 	ref := "card:" + payment
 	_, _, err := p.debts.Repay(ctx, a.Order, checkout.Repayment{Amount: a.Amount, PaidAt: p.now(), Reference: ref, CapAtOwed: true})
 	switch {
@@ -383,7 +387,13 @@ func (p *Payments) repay(ctx context.Context, a Attempt, payment, capture string
 		}
 	}
 	a.Status, a.Payment = AttemptPaid, payment
-	return a, p.write(ctx, KindCardPaid, a, cardData{Payment: payment, Capture: capture, Applied: applied})
+	// The capture is in the acquirer's settlement file of its day: the
+	// entry says so the way card captures of orders do, so reconciliation
+	// matches its line by the key.
+	day := capture.Created.UTC().Format(time.DateOnly)
+	return a, p.write(ctx, KindCardPaid, a, cardData{Payment: payment, Capture: capture.ID, Applied: applied,
+		Day: day, Refs: []string{"acquirer-day:" + day},
+		Acquirer: &checkout.AcquirerCall{Type: "capture", Key: a.Key + ":capture", Payment: payment, Operation: capture.ID, At: capture.Created.UnixMilli()}})
 }
 
 func (p *Payments) fail(ctx context.Context, a Attempt, code string) (Attempt, error) {
@@ -398,7 +408,7 @@ func (p *Payments) fail(ctx context.Context, a Attempt, code string) (Attempt, e
 func (p *Payments) write(ctx context.Context, kind string, a Attempt, d cardData) error {
 	d.Invoice, d.Order, d.Consumer, d.Key = a.Invoice, a.Order, a.Consumer, a.Key
 	d.Amount, d.Currency, d.Brand, d.Last4 = a.Amount, a.Currency, a.Brand, a.Last4
-	d.Refs = []string{"order:" + string(a.Order)}
+	d.Refs = append([]string{"order:" + string(a.Order)}, d.Refs...)
 	data, err := json.Marshal(d)
 	if err != nil {
 		return err
