@@ -60,8 +60,8 @@ type Region struct {
 	// unless a test gave another); invoicePay their card payments.
 	invoiceBook invoicepage.Invoices
 	invoicePay  *invoicepage.Payments
-	registry   *prometheus.Registry
-	handler    http.Handler
+	registry    *prometheus.Registry
+	handler     http.Handler
 	// now is the region's clock: the machine's, shifted by clock_offset.
 	now   func() time.Time
 	ready atomic.Bool
