@@ -2,11 +2,14 @@ package invoice_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"kassa/checkout"
 	"kassa/clocktest"
 	"kassa/invoice"
 	"kassa/mail"
@@ -17,14 +20,16 @@ const day = 24 * time.Hour
 // TestInvoiceWalk walks a pay-later and a pay-in-3 order through their
 // lives with an injected clock: capture -> the invoice email with the
 // amounts and reference -> a reminder before due -> at due -> overdue
-// with the fee after grace -> repayment -> settled, no more reminders,
-// and the consumer's credit is back.
+// with the fee after grace -> payment by card on the invoice page the
+// email links to -> settled, no more reminders, and the consumer's credit
+// is back.
 func TestInvoiceWalk(t *testing.T) {
 	clock := clocktest.Wall()
 	rs := startRegions(t, 1, clock, nil)
 	r := rs[0].r
 	ctx := context.Background()
 
+	charges := 0
 	for _, tc := range []struct {
 		name, method, email, locale string
 		amount                      int64
@@ -109,10 +114,13 @@ func TestInvoiceWalk(t *testing.T) {
 				t.Fatalf("checkout's debt: got %d (%v), want %d", debt, err, tc.amount+fee)
 			}
 
-			// The shopper pays everything, fee included.
-			if _, _, err := r.Checkout().Repay(ctx, o.ID, checkout.Repayment{Amount: tc.amount + fee, PaidAt: clock.Now(), Reference: "pay-" + tc.name}); err != nil {
-				t.Fatal(err)
+			// The shopper pays everything, fee included, by card on the
+			// invoice page the last reminder links to.
+			payByCard(t, linkIn(t, last.Text))
+			if n := r.Simulator().Charges(); n != charges+1 {
+				t.Fatalf("%d card charges after paying, want %d", n, charges+1)
 			}
+			charges++
 			if err := r.Invoices().CatchUp(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -130,5 +138,51 @@ func TestInvoiceWalk(t *testing.T) {
 			// The consumer's credit is back: the same shopper buys again.
 			buy(t, r, tc.name+"-again", tc.method, tc.email, tc.locale, tc.amount)
 		})
+	}
+}
+
+// linkIn returns the invoice page's address an email's text gives.
+func linkIn(t *testing.T, text string) string {
+	t.Helper()
+	i := strings.Index(text, "http")
+	for i >= 0 && !strings.Contains(strings.Fields(text[i:])[0], "/invoices/") {
+		j := strings.Index(text[i+4:], "http")
+		if j < 0 {
+			i = -1
+			break
+		}
+		i += 4 + j
+	}
+	if i < 0 {
+		t.Fatalf("no link to the invoice page in:\n%s", text)
+	}
+	return strings.Fields(text[i:])[0]
+}
+
+// payByCard pays what the invoice page at link asks for with an approved
+// test card, as a shopper's browser without JavaScript would.
+func payByCard(t *testing.T, link string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	_, rest, ok := strings.Cut(string(body), `name="csrf_token" value="`)
+	if res.StatusCode != http.StatusOK || !ok {
+		t.Fatalf("invoice page: %d without a pay form:\n%s", res.StatusCode, body)
+	}
+	csrf, _, _ := strings.Cut(rest, `"`)
+	res, err = c.PostForm(link+"/pay", url.Values{"csrf_token": {csrf}, "card_number": {"4242 4242 4242 4242"},
+		"card_exp_month": {"12"}, "card_exp_year": {"2035"}, "card_cvc": {"123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Location"), "paid=") {
+		t.Fatalf("pay: %d to %q, want 303 to the paid page", res.StatusCode, res.Header.Get("Location"))
 	}
 }
