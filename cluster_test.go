@@ -56,8 +56,12 @@ func startCluster(t *testing.T, p int, args ...string) string {
 	go func() {
 		done <- run(ctx, append([]string{"cluster", "--data-dir", dir, "--base-port", fmt.Sprint(p + 1), "--log-level", "warn"}, args...), nil, &out, &errb)
 	}()
+	ended := false // run has returned and its error was read
 	t.Cleanup(func() {
 		cancel()
+		if ended {
+			return
+		}
 		if err := <-done; err != nil {
 			t.Errorf("cluster: %v\n%s", err, errb.String())
 		}
@@ -69,6 +73,7 @@ func startCluster(t *testing.T, p int, args ...string) string {
 		}
 		select {
 		case err := <-done:
+			ended = true
 			t.Fatalf("cluster ended: %v\n%s", err, errb.String())
 		case <-time.After(50 * time.Millisecond):
 		}

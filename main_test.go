@@ -224,6 +224,7 @@ const prodPeople = "merchants:\n  - {id: shop, name: Shop, api_secret: sk_live_0
 var prodEnv = []string{"KASSA_CHECKOUT_ID_KEY=prod-id-key-0123456789", "KASSA_CHECKOUT_IDENTITY_KEY=prod-identity-key-0123456789", "KASSA_CHECKOUT_FINGERPRINT_KEY=prod-fingerprint-key-0123456789", "KASSA_CHECKOUT_SECRET_KEY=prod-secret-key-0123456789",
 	"KASSA_CHECKOUT_ACQUIRER_URL=https://acquirer.example", "KASSA_SITE_URL=https://pay.example",
 	"KASSA_MAIL_TRANSPORT=smtp", "KASSA_MAIL_SMTP_HOST=smtp.invalid", "KASSA_MAIL_FROM=invoices@shop.example",
+	"KASSA_INVOICE_PAYEE_IBAN=DE89370400440532013000",
 	"KASSA_HTTP_METRICS_TOKEN=" + metricsToken} // the token last: tests drop it
 
 // prodEnvWithout is prodEnv without the variable name.

@@ -81,9 +81,9 @@ type Instalment struct {
 // Payee is where a bank transfer goes: the payee's bank details from the
 // configuration.
 type Payee struct {
-	Name string
-	IBAN string
-	BIC  string
+	Name string `mapstructure:"name"`
+	IBAN string `mapstructure:"iban"`
+	BIC  string `mapstructure:"bic"`
 	// Bankgiro is the Swedish giro number, when there is one.
-	Bankgiro string
+	Bankgiro string `mapstructure:"bankgiro"`
 }

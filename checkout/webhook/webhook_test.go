@@ -505,6 +505,7 @@ func TestWebhooksRefuseInternalTargetsInProduction(t *testing.T) {
 		c.SiteURL = "https://pay.shop.example"
 		c.HTTP.MetricsToken = "metrics-token-0123456789abcdef0123456789"
 		c.Mail.Transport, c.Mail.SMTP.Host, c.Mail.From = "smtp", "smtp.invalid", "invoices@shop.example"
+		c.Invoice.Payee.IBAN = "DE89370400440532013000" // the shop's own account, not the demo payee
 		c.Merchants = []region.Merchant{{ID: "shop", Name: "Shop", APISecret: "sk_live_shop_0123", WebhookSecret: "whsec_live_shop_0123"}}
 		c.Staff = []region.Staff{{Username: "ops", Password: "ops-password-0123", Role: "admin"}}
 		fastRetries(c)
