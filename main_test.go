@@ -186,6 +186,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"durability peer without peers", []string{"KASSA_DURABILITY=peer"}, nil, "durability"},
 		{"durability fsync with NORMAL", []string{"KASSA_DURABILITY=fsync", "KASSA_LEDGER_SYNCHRONOUS=NORMAL"}, nil, "ledger.synchronous"},
 		{"durability local with FULL", []string{"KASSA_LEDGER_SYNCHRONOUS=FULL"}, nil, "ledger.synchronous"},
+		{"retention below the snapshot interval", []string{"KASSA_BACKUP_SNAPSHOT_INTERVAL=6h", "KASSA_BACKUP_RETENTION=1h"}, nil, "backup.retention"},
+		{"retention beyond a week", []string{"KASSA_BACKUP_RETENTION=200h"}, nil, "backup.retention"},
+		{"snapshot interval under a minute", []string{"KASSA_BACKUP_SNAPSHOT_INTERVAL=10s"}, nil, "backup.snapshot_interval"},
 		{"flag", nil, []string{"--region", "R 1"}, "region"},
 		{"unknown flag", nil, []string{"--lisen", "x"}, "lisen"},
 	}
