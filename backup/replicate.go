@@ -22,9 +22,7 @@ const minSyncInterval = 10 * time.Millisecond
 // l0Retention is how long the replica keeps a level-0 file (one per upload,
 // holding every page the upload changed) once it is compacted into level 1.
 // Litestream keeps them five minutes for its read replicas, which kassa
-// does not use; under load they are most of the replica (about 100 MB a
-// minute at 150 entries/s, docs/BENCHMARKS.md), and level 1 still resolves a
-// point in time to 10 seconds.
+// does not use.
 const l0Retention = 30 * time.Second
 
 // ErrClosed is returned by the methods of a closed Replicator.
@@ -120,17 +118,20 @@ func Start(ctx context.Context, opt Options) (*Replicator, error) {
 		fc.Replica = replica // lets it give replica files the database's owner and mode
 	}
 
-	// L1 every 10s, L2 every 5m, L3 hourly, plus a snapshot every
-	// SnapshotInterval: a restore reads at most a few dozen files whatever
-	// the age of the last snapshot. Litestream enforces Retention on the
-	// snapshot's schedule: older snapshots go, and with them every L1-L3
-	// file the oldest remaining snapshot covers; L0 files go l0Retention
+	// L1 every 5m and L2 hourly, plus a snapshot every SnapshotInterval: a
+	// restore reads at most a few dozen files and the L0 tail whatever the
+	// age of the last snapshot. There is no 10s level: the ledger's random
+	// keys make every short window rewrite pages all over its indexes, so a
+	// 10s level cost about 6 KB a checkout entry against 1 KB at 5m, and
+	// Litestream keeps every level for the whole retention window
+	// (docs/backup.md, docs/BENCHMARKS.md "Memory and disk"). Litestream
+	// enforces Retention on the snapshot's schedule: older snapshots go, and
+	// with them the L1 and L2 files they cover; L0 files go l0Retention
 	// after their compaction into L1.
 	store := litestream.NewStore([]*litestream.DB{db}, litestream.CompactionLevels{
 		{Level: 0},
-		{Level: 1, Interval: 10 * time.Second},
-		{Level: 2, Interval: 5 * time.Minute},
-		{Level: 3, Interval: time.Hour},
+		{Level: 1, Interval: 5 * time.Minute},
+		{Level: 2, Interval: time.Hour},
 	})
 	store.SnapshotInterval = opt.SnapshotInterval
 	store.SnapshotRetention = opt.Retention

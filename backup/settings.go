@@ -10,10 +10,10 @@ import (
 // Settings.SyncInterval is zero.
 const DefaultSyncInterval = time.Second
 
-// DefaultSnapshotInterval and DefaultRetention keep two snapshots at most
-// and one to two days of history: a restore can reach any point of the last
-// 24 hours, and the replica holds about twice the database plus two days of
-// changes (see docs/backup.md).
+// DefaultSnapshotInterval and DefaultRetention keep two snapshots and one
+// to two days of history: a restore can reach any point of the last 24
+// hours, and the replica holds two compressed copies of the database plus
+// the pages changed in up to three days (see docs/backup.md).
 const (
 	DefaultSnapshotInterval = 24 * time.Hour
 	DefaultRetention        = 24 * time.Hour
@@ -47,9 +47,10 @@ type Settings struct {
 	SnapshotInterval time.Duration `mapstructure:"snapshot_interval"`
 	// Retention is how far back a restore can reach (DefaultRetention if
 	// zero). Every SnapshotInterval, snapshots older than Retention are
-	// deleted (the newest is always kept) with the changes before the oldest
-	// snapshot left, so a restore reaches between Retention and Retention +
-	// SnapshotInterval back. It must be at least SnapshotInterval.
+	// deleted (the newest is always kept) with the changes before the newest
+	// of them, so a restore reaches between Retention and Retention +
+	// SnapshotInterval back, and the replica keeps changed pages for at most
+	// Retention + 2×SnapshotInterval. It must be at least SnapshotInterval.
 	Retention time.Duration `mapstructure:"retention"`
 }
 
