@@ -122,8 +122,9 @@ func Start(ctx context.Context, opt Options) (*Replicator, error) {
 	// restore reads at most a few dozen files and the L0 tail whatever the
 	// age of the last snapshot. There is no 10s level: the ledger's random
 	// keys make every short window rewrite pages all over its indexes, so a
-	// 10s level cost about 6 KB a checkout entry against 1 KB at 5m, and
-	// Litestream keeps every level for the whole retention window
+	// 10s level cost about 7 KB a checkout entry against 1 KB at 5m (on a
+	// database under 1 GB), and Litestream keeps every level for the whole
+	// retention window
 	// (docs/backup.md, docs/BENCHMARKS.md "Memory and disk"). Litestream
 	// enforces Retention on the snapshot's schedule: older snapshots go, and
 	// with them the L1 and L2 files they cover; L0 files go l0Retention
