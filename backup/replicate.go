@@ -122,7 +122,7 @@ func Start(ctx context.Context, opt Options) (*Replicator, error) {
 	// restore reads at most a few dozen files and the L0 tail whatever the
 	// age of the last snapshot. There is no 10s level: the ledger's random
 	// keys make every short window rewrite pages all over its indexes, so a
-	// 10s level cost about 7 KB a checkout entry against 1 KB at 5m (on a
+	// 10s level cost 6-11 KB a checkout entry against 1-2.3 KB at 5m (on a
 	// database under 1 GB), and Litestream keeps every level for the whole
 	// retention window
 	// (docs/backup.md, docs/BENCHMARKS.md "Memory and disk"). Litestream
