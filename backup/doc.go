@@ -5,8 +5,12 @@
 // A Replicator ships every committed change of the database file to the
 // replica URL in the background: Litestream copies new WAL frames into
 // local LTX files and uploads them, compacts them into coarser levels and
-// takes a daily snapshot, so a restore reads a handful of files and can stop
-// at any point in time within the retention window (24 hours of history).
+// takes a snapshot every Settings.SnapshotInterval (daily by default), so a
+// restore reads a handful of files and can stop at any point in time within
+// the retention window (Settings.Retention, 24 hours by default). Litestream
+// itself deletes what falls out of that window, which bounds the replica to
+// about Retention/SnapshotInterval + 1 copies of the database plus the pages
+// changed in the window (docs/backup.md).
 //
 // Durability: a region acknowledges a write after its own commit (fsynced
 // only under durability fsync), and pushes it to its peers at once. A lost

@@ -19,6 +19,12 @@ import (
 // minSyncInterval keeps Litestream's tickers from spinning.
 const minSyncInterval = 10 * time.Millisecond
 
+// l0Retention is how long the replica keeps a level-0 file (one per upload,
+// holding every page the upload changed) once it is compacted into level 1.
+// Litestream keeps them five minutes for its read replicas, which kassa
+// does not use.
+const l0Retention = 30 * time.Second
+
 // ErrClosed is returned by the methods of a closed Replicator.
 var ErrClosed = errors.New("backup: replicator closed")
 
@@ -69,6 +75,10 @@ func Start(ctx context.Context, opt Options) (*Replicator, error) {
 	case opt.SyncInterval < minSyncInterval:
 		return nil, fmt.Errorf("backup: sync interval %s is below %s", opt.SyncInterval, minSyncInterval)
 	}
+	opt.Settings = opt.Settings.withDefaults()
+	if opt.SnapshotInterval < 0 || opt.Retention < opt.SnapshotInterval {
+		return nil, fmt.Errorf("backup: retention %s is shorter than the snapshot interval %s", opt.Retention, opt.SnapshotInterval)
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -108,15 +118,25 @@ func Start(ctx context.Context, opt Options) (*Replicator, error) {
 		fc.Replica = replica // lets it give replica files the database's owner and mode
 	}
 
-	// L1 every 10s, L2 every 5m, L3 hourly, plus Litestream's daily
-	// snapshots: a restore reads at most a few dozen files whatever the age
-	// of the last snapshot.
+	// L1 every 5m and L2 hourly, plus a snapshot every SnapshotInterval: a
+	// restore reads at most a few dozen files and the L0 tail whatever the
+	// age of the last snapshot. There is no 10s level: the ledger's random
+	// keys make every short window rewrite pages all over its indexes, so a
+	// 10s level cost 6-11 KB a checkout entry against 1-2.3 KB at 5m (on a
+	// database under 1 GB), and Litestream keeps every level for the whole
+	// retention window
+	// (docs/backup.md, docs/BENCHMARKS.md "Memory and disk"). Litestream
+	// enforces Retention on the snapshot's schedule: older snapshots go, and
+	// with them the L1 and L2 files they cover; L0 files go l0Retention
+	// after their compaction into L1.
 	store := litestream.NewStore([]*litestream.DB{db}, litestream.CompactionLevels{
 		{Level: 0},
-		{Level: 1, Interval: 10 * time.Second},
-		{Level: 2, Interval: 5 * time.Minute},
-		{Level: 3, Interval: time.Hour},
+		{Level: 1, Interval: 5 * time.Minute},
+		{Level: 2, Interval: time.Hour},
 	})
+	store.SnapshotInterval = opt.SnapshotInterval
+	store.SnapshotRetention = opt.Retention
+	store.SetL0Retention(l0Retention)
 	// NewStore gives the database the default logger; replace it.
 	store.Logger = log.With("system", "store")
 	db.SetLogger(log)
@@ -130,7 +150,8 @@ func Start(ctx context.Context, opt Options) (*Replicator, error) {
 	if err := db.Sync(ctx); err != nil {
 		return fail(store, fmt.Errorf("backup: start replication of %s to %s: %w", path, redact(opt.URL), err))
 	}
-	log.Info("backup: replicating", "replica", redact(opt.URL), "sync_interval", opt.SyncInterval)
+	log.Info("backup: replicating", "replica", redact(opt.URL), "sync_interval", opt.SyncInterval,
+		"snapshot_interval", opt.SnapshotInterval, "retention", opt.Retention)
 	return &Replicator{opt: opt, log: log, db: db, store: store}, nil
 }
 

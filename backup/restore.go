@@ -27,7 +27,9 @@ var (
 // Litestream shipped before at (changes are stamped, to the millisecond,
 // when Litestream copies them from the WAL, up to SyncInterval after their
 // commit). Point-in-time restores reach back as far as the replica's
-// retention, 24 hours.
+// retention (Settings.Retention, up to Retention + SnapshotInterval);
+// earlier times return ErrNoBackup once Litestream has deleted the files
+// they need.
 //
 // dbPath must not exist, nor its -wal and -shm files: Restore returns
 // ErrExists rather than overwrite anything. It restores into a temporary

@@ -371,7 +371,6 @@ func (c *Config) Validate() error {
 		{"ledger", c.Ledger.Validate}, {"http", c.HTTP.Validate}, {"log", c.Log.Validate},
 		{"webhooks", c.Webhooks.Validate}, {"reconciliation", c.Reconciliation.Validate},
 		{"settlement", c.Settlement.Validate},
-		{"invoice", func() error { return c.Invoice.Validate(production) }},
 	} {
 		if err := config.In(sec.name, sec.validate()); err != nil {
 			return err
@@ -434,7 +433,12 @@ func (c *Config) Validate() error {
 	if production && c.HTTP.MetricsToken == "" && len(c.HTTP.MetricsAllow) == 0 {
 		return bad("http.metrics_token", "production needs a token of at least %d characters (or http.metrics_allow) to protect /metrics and /sync/v1/status", MinMetricsToken)
 	}
+	// Sections added later come last, so a configuration missing several
+	// things is told about them in the order it always was.
 	if err := config.In("mail", c.Mail.Validate(production)); err != nil {
+		return err
+	}
+	if err := config.In("invoice", c.Invoice.Validate(production)); err != nil {
 		return err
 	}
 	return c.validateSite()
