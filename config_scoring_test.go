@@ -238,7 +238,8 @@ func TestScoringConfigErrors(t *testing.T) {
 // are found from region.Config itself, so a new map field is not refused
 // as unknown.
 func TestMapKeysFollowTheConfig(t *testing.T) {
-	want := map[string]bool{"scoring.credit_limit": true, "scoring.unsecured_budget": true, "scoring.category_risk": true}
+	want := map[string]bool{"scoring.credit_limit": true, "scoring.unsecured_budget": true, "scoring.category_risk": true,
+		"invoice.reminder_fee": true}
 	if !reflect.DeepEqual(mapKeys, want) {
 		t.Fatalf("got %v, want %v", mapKeys, want)
 	}
