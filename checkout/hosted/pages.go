@@ -2,10 +2,6 @@ package hosted
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -17,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/checkout"
+	"kassa/htmlpage"
 	"kassa/ratelimit"
 	"kassa/templates"
 )
@@ -93,7 +90,7 @@ func (p *Pages) show(w http.ResponseWriter, r *http.Request) {
 		p.expired(w, r, sess)
 	default:
 		f := shopperForm{Country: sess.Country, Method: "pay_later"}
-		p.renderForm(w, r, http.StatusOK, sess, p.csrfCookie(w, r), f, nil, nil)
+		p.renderForm(w, r, http.StatusOK, sess, csrf.Ensure(w, r, p.cfg.Secure), f, nil, nil)
 	}
 }
 
@@ -107,11 +104,11 @@ func (p *Pages) submit(w http.ResponseWriter, r *http.Request) {
 		p.renderMessage(w, r, http.StatusBadRequest, &sess, "forbidden", p.checkoutLink(sess, "forbidden.link"))
 		return
 	}
-	cookie, err := r.Cookie(csrfCookieName)
-	if err != nil || !hmac.Equal([]byte(csrfToken(cookie.Value, sess.ID)), []byte(r.PostForm.Get(fCSRF))) {
+	if !csrf.Check(r, string(sess.ID), r.PostForm.Get(fCSRF)) {
 		p.renderMessage(w, r, http.StatusForbidden, &sess, "forbidden", p.checkoutLink(sess, "forbidden.link"))
 		return
 	}
+	cookie, _ := r.Cookie(csrf.Cookie) // Check found it
 	switch sess.Status {
 	case "expired":
 		p.expired(w, r, sess)
@@ -227,33 +224,7 @@ func confirmationURL(sess checkout.Session, oid checkout.OrderID) string {
 	return u.String()
 }
 
-// The CSRF guard is a double-submit cookie: a random value in a cookie, and
-// in the form an HMAC of the session id under that value. A page on another
-// site can neither read the cookie nor set the field to match it. Unlike a
-// server-side key it needs no secret shared by the regions and survives a
-// restart, so a form rendered by one region can be posted to another.
-const csrfCookieName = "kassa_checkout"
-
-func csrfToken(cookie string, sid checkout.SessionID) string {
-	m := hmac.New(sha256.New, []byte(cookie))
-	m.Write([]byte("kassa checkout form\x00"))
-	m.Write([]byte(sid))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// csrfCookie returns the shopper's CSRF cookie value, setting a new one if
-// the request has none.
-func (p *Pages) csrfCookie(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookieName); err == nil && len(c.Value) == 43 {
-		return c.Value
-	}
-	var b [32]byte
-	rand.Read(b[:])
-	v := base64.RawURLEncoding.EncodeToString(b[:])
-	http.SetCookie(w, &http.Cookie{
-		Name: csrfCookieName, Value: v, Path: "/checkout/", HttpOnly: true,
-		Secure:   r.TLS != nil || p.cfg.Secure,
-		SameSite: http.SameSiteLaxMode,
-	})
-	return v
-}
+// csrf guards the checkout form with a double-submit cookie (see
+// htmlpage.CSRF): a token for one session does not post another's form,
+// and a form rendered by one region can be posted to another.
+var csrf = htmlpage.CSRF{Cookie: "kassa_checkout", Path: "/checkout/", Purpose: "kassa checkout form"}

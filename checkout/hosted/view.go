@@ -112,7 +112,7 @@ func (p *Pages) renderForm(w http.ResponseWriter, r *http.Request, status int, s
 	v.Title = v.T("title.checkout", v.Merchant)
 	v.Heading = v.T("heading", total, v.Merchant)
 	v.Action = "/checkout/" + string(sess.ID)
-	v.CSRF = csrfToken(cookie, sess.ID)
+	v.CSRF = csrf.Token(cookie, string(sess.ID))
 	v.Total = total
 	v.Reference = v.T("summary.reference", sess.MerchantReference)
 	for _, l := range sess.Lines {

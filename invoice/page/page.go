@@ -2,10 +2,6 @@ package page
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -17,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kassa/cards"
+	"kassa/htmlpage"
 	"kassa/invoice"
 	"kassa/ratelimit"
 	"kassa/templates"
@@ -142,7 +139,7 @@ func (p *Pages) show(w http.ResponseWriter, r *http.Request) {
 		p.renderMessage(w, r, http.StatusOK, &inv, "paid", "", inv.Number)
 		return
 	}
-	p.renderPage(w, r, http.StatusOK, inv, p.csrfCookie(w, r), payForm{}, nil, "")
+	p.renderPage(w, r, http.StatusOK, inv, csrf.Ensure(w, r, p.cfg.Secure), payForm{}, nil, "")
 }
 
 // pay answers POST /invoices/{token}/pay.
@@ -164,11 +161,11 @@ func (p *Pages) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := decodeForm(r.PostForm)
-	cookie, err := r.Cookie(csrfCookieName)
-	if err != nil || !hmac.Equal([]byte(csrfToken(cookie.Value, inv.Token)), []byte(f.csrf)) {
+	if !csrf.Check(r, inv.Token, f.csrf) {
 		p.renderMessage(w, r, http.StatusForbidden, &inv, "forbidden", "forbidden.link")
 		return
 	}
+	cookie, _ := r.Cookie(csrf.Cookie) // Check found it
 	if settled(inv) {
 		http.Redirect(w, r, p.link(r, inv, ""), http.StatusSeeOther)
 		return
@@ -221,33 +218,7 @@ func (p *Pages) link(r *http.Request, inv invoice.Invoice, paid string) string {
 	return u
 }
 
-// The CSRF guard is the hosted checkout's double-submit cookie: a random
-// value in a cookie, and in the form an HMAC of the invoice's token under
-// that value. A page on another site can neither read the cookie nor
-// make the field match it, and a token for one invoice does not pay
-// another. It needs no secret shared by the regions, so a page rendered
-// by one region can be posted to another.
-const csrfCookieName = "kassa_invoice"
-
-func csrfToken(cookie, invoiceToken string) string {
-	m := hmac.New(sha256.New, []byte(cookie))
-	m.Write([]byte("kassa invoice form\x00"))
-	m.Write([]byte(invoiceToken))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// csrfCookie returns the shopper's CSRF cookie value, setting a new one if
-// the request has none.
-func (p *Pages) csrfCookie(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookieName); err == nil && len(c.Value) == 43 {
-		return c.Value
-	}
-	var b [32]byte
-	rand.Read(b[:])
-	v := base64.RawURLEncoding.EncodeToString(b[:])
-	http.SetCookie(w, &http.Cookie{
-		Name: csrfCookieName, Value: v, Path: "/invoices/", HttpOnly: true,
-		Secure: r.TLS != nil || p.cfg.Secure, SameSite: http.SameSiteLaxMode,
-	})
-	return v
-}
+// csrf guards the pay form with the hosted checkout's double-submit
+// cookie (see htmlpage.CSRF): a token for one invoice does not pay
+// another, and a page rendered by one region can be posted to another.
+var csrf = htmlpage.CSRF{Cookie: "kassa_invoice", Path: "/invoices/", Purpose: "kassa invoice form"}

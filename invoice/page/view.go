@@ -130,7 +130,7 @@ func (p *Pages) renderPage(w http.ResponseWriter, r *http.Request, status int, i
 	}
 	v.Action = p.link(r, inv, "")
 	v.Action = strings.Replace(v.Action, "/invoices/"+inv.Token, "/invoices/"+inv.Token+"/pay", 1)
-	v.CSRF = csrfToken(cookie, inv.Token)
+	v.CSRF = csrf.Token(cookie, inv.Token)
 
 	v.Summary = []row{{v.T("summary.number"), inv.Number}, {v.T("summary.issued"), date(v.Lang, inv.IssuedAt)}, {v.T("summary.amount"), amount(inv.Amount)}}
 	if inv.Credited > 0 {
