@@ -177,3 +177,25 @@ func TestRepaymentImportPage(t *testing.T) {
 	v := signIn(t, e, "viewer")
 	wantText(t, "viewer", v.get("/admin/repayments"), http.StatusForbidden, "Not allowed")
 }
+
+// TestRepaymentImportReferenceWithSpaces: a bank file that groups the
+// payment reference with spaces still matches the invoice.
+func TestRepaymentImportReferenceWithSpaces(t *testing.T) {
+	e := newEnv(t)
+	capture(t, e, e.order)
+	var spaced string
+	for i, c := range testReference {
+		if i > 0 && i%4 == 0 {
+			spaced += " "
+		}
+		spaced += string(c)
+	}
+	status, body := call(t, e, "POST", "/admin/api/repayments", "agent",
+		importBody(t, admin.RepaymentLine{PaymentReference: spaced, TransactionID: "TX-S", Amount: 400, Currency: "SEK"}))
+	if status != http.StatusOK {
+		t.Fatalf("import: got %d %s, want 200", status, body)
+	}
+	if rs := decode[importResponse](t, body).Results; len(rs) != 1 || rs[0].Status != "recorded" || rs[0].OrderID != string(e.order) {
+		t.Errorf("a reference %q: got %+v, want it recorded on the order", spaced, rs)
+	}
+}

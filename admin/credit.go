@@ -237,7 +237,7 @@ func (a *API) repay(ctx context.Context, l RepaymentLine, capExcess bool, by che
 	}
 	p.CapAtOwed, p.By = capExcess, by
 	if l.PaymentReference != "" {
-		inv, why := a.byReference(l.PaymentReference)
+		inv, why := a.byReference(strings.Join(strings.Fields(l.PaymentReference), ""))
 		if why != "" {
 			res.Status, res.Error = "unmatched", why
 			return res

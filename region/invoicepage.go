@@ -11,7 +11,7 @@ import (
 )
 
 // WithInvoiceBook makes the region serve the shopper's invoice pages over
-// book, until the region builds its own invoice book.
+// book instead of its own invoice book (tests give one of their own).
 func WithInvoiceBook(book invoicepage.Invoices) Option {
 	return func(s *settings) { s.invoices = book }
 }

@@ -187,6 +187,9 @@ func (p *Pages) pay(w http.ResponseWriter, r *http.Request) {
 		p.renderPage(w, r, http.StatusUnprocessableEntity, inv, cookie.Value, f, map[string]string{key: key + ".invalid"}, "")
 	case errors.Is(err, ErrNothingOwed):
 		http.Redirect(w, r, p.link(r, inv, ""), http.StatusSeeOther)
+	case errors.Is(err, ErrNotReady):
+		w.Header().Set("Retry-After", "2")
+		p.renderMessage(w, r, http.StatusServiceUnavailable, &inv, "busy", "busy.link")
 	case err != nil:
 		p.internalError(w, r, &inv, err)
 	case a.Status == AttemptFailed && a.Code == CodeUnavailable:

@@ -358,3 +358,26 @@ func TestSettleAfterRestart(t *testing.T) {
 		t.Errorf("attempt %s; %d charges, %d captures, %d repayments; want paid and 1 each", got.Status, len(acq.charged), len(acq.captures), h.debts.repayments())
 	}
 }
+
+// TestPayWithoutTheConsumer: an invoice whose order's authorization has
+// not reached this region yet (no consumer known) is not charged: any
+// part of a payment beyond the debt could not be kept as the consumer's
+// balance. The shopper is asked to try again in a moment.
+func TestPayWithoutTheConsumer(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	inv := openInvoice("tok", "en-GB")
+	inv.Consumer = ""
+	h.book.put(inv)
+	c := h.client()
+	csrf := h.csrf(c, "tok")
+	status, body, hdr := h.post(c, "/invoices/tok/pay", cardForm(csrf, "4242 4242 4242 4242", "12", "30", "123"))
+	if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || !strings.Contains(body, "Nothing was charged") {
+		t.Fatalf("status %d (Retry-After %q), want 503 saying nothing was charged", status, hdr.Get("Retry-After"))
+	}
+	if n := h.sim.Charges(); n != 0 {
+		t.Errorf("%d charges at the acquirer, want none", n)
+	}
+	if es, _ := h.ledger.EntriesByKind(context.Background(), page.KindCardRequested); len(es) != 0 {
+		t.Errorf("%d payment requests written, want none", len(es))
+	}
+}

@@ -44,6 +44,11 @@ const (
 // ErrNothingOwed is a payment of an invoice on which nothing is owed.
 var ErrNothingOwed = errors.New("invoice page: nothing is owed on this invoice")
 
+// ErrNotReady is an invoice whose order's authorization has not reached
+// this region yet (its consumer is unknown here): nothing is charged, and
+// the shopper is asked to try again in a moment.
+var ErrNotReady = errors.New("invoice page: the invoice's order is not fully known here yet")
+
 // Ledger is what card payments need of the region's ledger.
 type Ledger interface {
 	Append(ctx context.Context, d ledger.Draft) (ledger.Entry, error)
@@ -265,6 +270,12 @@ func (p *Payments) Pay(ctx context.Context, inv invoice.Invoice, card cards.Card
 	}
 	if inv.Owed <= 0 {
 		return Attempt{}, ErrNothingOwed
+	}
+	if inv.Consumer == "" {
+		// Whatever a payment settled beyond the debt would be the
+		// consumer's balance: without the consumer it could not be
+		// recorded, and a charged card would stay unsettled.
+		return Attempt{}, ErrNotReady
 	}
 	if err := cards.Check(card, p.now()); err != nil {
 		return Attempt{}, err
