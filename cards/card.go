@@ -147,6 +147,47 @@ func Check(c Card, now time.Time) error {
 	return nil
 }
 
+// CheckAll returns every problem Check finds with c, not only the first,
+// so a shopper can fix them in one go: after each, a valid stand-in takes
+// the failing field's place and c is checked again. The fields in skip
+// (known to be missing or unreadable already, named as FieldError names
+// them) get a stand-in first and are not reported. A stand-in number keeps
+// the brand of the typed one, so the CVC is held to the right length.
+func CheckAll(c Card, now time.Time, skip ...string) []*FieldError {
+	amex := c.Brand() == BrandAmex
+	standIn := func(field string) {
+		switch field {
+		case FieldNumber:
+			c.Number = "4242424242424242"
+			if amex {
+				c.Number = "378282246310005"
+			}
+		case FieldExpMonth:
+			c.ExpMonth = 12
+		case FieldExpYear:
+			c.ExpYear = now.Year() + 1
+		case FieldCVC:
+			c.CVC = "123"
+			if amex {
+				c.CVC = "1234"
+			}
+		}
+	}
+	for _, f := range skip {
+		standIn(f)
+	}
+	var out []*FieldError
+	for range 4 { // one per field at most
+		var fe *FieldError
+		if !errors.As(Check(c, now), &fe) {
+			break
+		}
+		out = append(out, fe)
+		standIn(fe.Field)
+	}
+	return out
+}
+
 // digitsOf removes the spaces and dashes people type between digit groups.
 // Anything else is kept, so that validNumber rejects it.
 func digitsOf(number string) string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +193,39 @@ func TestCardDecodesFromAPI(t *testing.T) {
 	want := cards.Card{Number: "4242 4242 4242 4242", ExpMonth: 12, ExpYear: 2030, CVC: "123"}
 	if c != want {
 		t.Errorf("got %#v, want %#v", c.Number+"/"+c.CVC, want.Number+"/"+want.CVC)
+	}
+}
+
+// TestCheckAll: every bad field is reported at once, in Check's order;
+// skipped fields are not; a stand-in keeps the typed number's brand, so an
+// Amex CVC of three digits is still wrong.
+func TestCheckAll(t *testing.T) {
+	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+	fields := func(fes []*cards.FieldError) []string {
+		var out []string
+		for _, fe := range fes {
+			out = append(out, fe.Field+":"+fe.Code)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		card cards.Card
+		skip []string
+		want []string
+	}{
+		{"valid", cards.Card{Number: "4242 4242 4242 4242", ExpMonth: 12, ExpYear: 2030, CVC: "123"}, nil, nil},
+		{"every field", cards.Card{Number: "4242 4242 4242 4241", ExpMonth: 13, ExpYear: 2020, CVC: "12"}, nil,
+			[]string{cards.FieldNumber + ":" + cards.CodeInvalidNumber, cards.FieldExpMonth + ":" + cards.CodeInvalidExpiry, cards.FieldExpYear + ":" + cards.CodeExpiredCard, cards.FieldCVC + ":" + cards.CodeInvalidCVC}},
+		{"expired this year", cards.Card{Number: "4242424242424242", ExpMonth: 3, ExpYear: 2026, CVC: "123"}, nil,
+			[]string{cards.FieldExpMonth + ":" + cards.CodeExpiredCard}},
+		{"skipped", cards.Card{Number: "", ExpMonth: 0, ExpYear: 2030, CVC: "1"}, []string{cards.FieldNumber, cards.FieldExpMonth},
+			[]string{cards.FieldCVC + ":" + cards.CodeInvalidCVC}},
+		{"amex stand-in", cards.Card{Number: "3782 822463 10004", ExpMonth: 12, ExpYear: 2030, CVC: "123"}, nil,
+			[]string{cards.FieldNumber + ":" + cards.CodeInvalidNumber, cards.FieldCVC + ":" + cards.CodeInvalidCVC}},
+	} {
+		if got := fields(cards.CheckAll(tc.card, now, tc.skip...)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
