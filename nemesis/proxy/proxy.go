@@ -205,10 +205,13 @@ func (p *Proxy) pump(dst, src net.Conn, d Direction) {
 				cut, _ = p.state(d)
 			}
 			if !cut {
+				// Counted before the write, so a count read after the
+				// other side saw the bytes (or answered them) includes
+				// them; a chunk whose write fails is counted all the same.
+				p.bytes[d].Add(int64(n))
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					return
 				}
-				p.bytes[d].Add(int64(n))
 			}
 		}
 		if err != nil {
