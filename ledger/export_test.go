@@ -12,3 +12,11 @@ const (
 	EntryRows   = entryRows
 	BalanceRows = balanceRows
 )
+
+// SetTailCap makes s keep only n of the latest entries in memory, so that
+// tests reach the tail's trimming and its fallback to the database.
+func SetTailCap(s *Store, n int) {
+	s.tail.mu.Lock()
+	s.tail.cap = n
+	s.tail.mu.Unlock()
+}

@@ -95,6 +95,9 @@ func (s *Store) EntriesAfter(ctx context.Context, origin RegionID, after uint64,
 // them, starting after local position pos, and the position of the last one.
 // Positions are local to this database.
 func (s *Store) EntriesSince(ctx context.Context, pos int64, limit int) ([]Entry, int64, error) {
+	if es, last, ok, err := s.tail.since(pos, nil, limit); ok {
+		return es, last, err
+	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT pos, origin, seq, body FROM entries WHERE pos > ? ORDER BY pos LIMIT ?`, pos, limit)
 	if err != nil {
 		return nil, pos, err
@@ -154,6 +157,11 @@ func (s *Store) EntriesByRef(ctx context.Context, ref string) ([]Entry, error) {
 // kinds asked for are decoded, so following rare kinds costs little while
 // other entries pour in.
 func (s *Store) EntriesOfKindsSince(ctx context.Context, pos int64, kinds []string, limit int) ([]Entry, int64, error) {
+	if len(kinds) > 0 {
+		if es, last, ok, err := s.tail.since(pos, kinds, limit); ok {
+			return es, last, err
+		}
+	}
 	var head int64
 	if err := s.rdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(pos), 0) FROM entries`).Scan(&head); err != nil {
 		return nil, pos, err

@@ -99,6 +99,8 @@ type Store struct {
 
 	changedMu sync.Mutex
 	changed   chan struct{} // closed and replaced after each commit that stored entries
+
+	tail tail // the latest committed entries, for followers
 }
 
 type head struct {
@@ -358,6 +360,9 @@ func (s *Store) load(ctx context.Context) error {
 		return err
 	default:
 		copy(s.digest[:], d)
+	}
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(pos), 0) FROM entries`).Scan(&s.tail.floor); err != nil {
+		return err
 	}
 	return s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries`).Scan(&s.count)
 }

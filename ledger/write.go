@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -369,6 +370,22 @@ func (s *Store) commit(g *group) error {
 		err = classify(fmt.Errorf("ledger: commit: %w", err))
 		s.failAll(g.reqs, err)
 		return err
+	}
+	if g.inserts > 0 {
+		// In the order write inserted them: every op not already held.
+		items := make([]tailItem, 0, g.inserts)
+		for i := range g.ops {
+			if o := &g.ops[i]; !o.held {
+				body := o.body
+				if !o.local {
+					// A copy: an applied entry's bytes may be part of a
+					// caller's buffer (a whole push body).
+					body = bytes.Clone(body)
+				}
+				items = append(items, tailItem{kind: o.e.Kind, origin: o.e.Origin, seq: o.e.Seq, body: body})
+			}
+		}
+		s.tail.add(items)
 	}
 	s.mu.Lock()
 	for o, h := range g.heads {

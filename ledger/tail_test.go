@@ -1,0 +1,102 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"kassa/ledger"
+)
+
+// TestTailMatchesDatabase: what followers read while the store serves them
+// from memory (trimmed to a few entries, so both the memory and the
+// database fallback are used) is exactly what the database answers for
+// the same positions after a restart, for every position, limit and kind
+// filter; duplicates and refused entries take no position.
+func TestTailMatchesDatabase(t *testing.T) {
+	ctx := context.Background()
+	r1, r2 := newRegion("r1"), newRegion("r2")
+	path := filepath.Join(t.TempDir(), "kassa.db")
+	a := MustOpenPath(t, path, r1, r2)
+	ledger.SetTailCap(a, 5)
+	b := MustOpen(t, r2, r1)
+	kinds := []string{"a", "b", "c"}
+	draft := func(n int) ledger.Draft {
+		d := sale(n, ledger.Amount(100+n))
+		d.Kind = kinds[n%3]
+		return d
+	}
+	for round := range 4 {
+		for i := range 3 {
+			if _, err := a.Append(ctx, draft(round*10+i)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Append(ctx, draft(round*10+i+5)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		es, err := b.EntriesAfter(ctx, "r2", 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Everything of b's again (duplicates), and one entry out of
+		// order (a gap, refused).
+		if _, err := a.Apply(ctx, es); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Apply(ctx, []ledger.Entry{es[len(es)-1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type read struct {
+		pos, limit int
+		kinds      string
+	}
+	type answer struct {
+		ids  []string
+		last int64
+	}
+	ask := func(s *ledger.Store, r read) answer {
+		var es []ledger.Entry
+		var last int64
+		var err error
+		if r.kinds == "" {
+			es, last, err = s.EntriesSince(ctx, int64(r.pos), r.limit)
+		} else {
+			es, last, err = s.EntriesOfKindsSince(ctx, int64(r.pos), []string{r.kinds, "c"}, r.limit)
+		}
+		if err != nil {
+			t.Fatalf("%+v: %v", r, err)
+		}
+		var ids []string
+		for _, e := range es {
+			ids = append(ids, fmt.Sprintf("%s/%d %s", e.Origin, e.Seq, e.Kind))
+		}
+		return answer{ids, last}
+	}
+	count := int(a.Count())
+	if count != 24 {
+		t.Fatalf("stored %d entries, want 24", count)
+	}
+	var reads []read
+	for pos := 0; pos <= count+1; pos++ {
+		for _, limit := range []int{1, 2, 100} {
+			for _, k := range []string{"", "a"} {
+				reads = append(reads, read{pos, limit, k})
+			}
+		}
+	}
+	fromMemory := map[read]answer{}
+	for _, r := range reads {
+		fromMemory[r] = ask(a, r)
+	}
+	a.Close()
+	reopened := MustOpenPath(t, path, r1, r2) // nothing in memory: every read is the database's
+	for _, r := range reads {
+		if got, want := fromMemory[r], ask(reopened, r); !reflect.DeepEqual(got, want) {
+			t.Errorf("%+v: served %+v, the database answers %+v", r, got, want)
+		}
+	}
+}
