@@ -151,6 +151,10 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		if resp != nil && resp.StatusCode == http.StatusTooManyRequests && ctx.Value(pipelinedKey{}) != nil {
 			return false, nil
 		}
+		// A probe of a peer that is down is its own retry.
+		if ctx.Value(probeKey{}) != nil {
+			return false, nil
+		}
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
 

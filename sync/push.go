@@ -34,10 +34,17 @@ func (n *Node) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// maxRetryWait bounds the wait between pushes to a peer that is down: what
-// it costs is one connection attempt (or one timeout, to a frozen peer) per
-// wait; what it buys is convergence within about this long after a heal.
-const maxRetryWait = time.Second
+// Pushes to a peer that is down are probes: sent without retries, the
+// first firstRetryWait after the failure, then at doubling intervals up to
+// maxRetryWait. A probe to a peer cut off costs one refused or reset
+// connection, microseconds; to a frozen peer it waits out sync.timeout, so
+// such a peer is probed no more often than that. What the short bound buys
+// is a heal noticed within about maxRetryWait, not a second or more later:
+// until one side's probe gets through, nothing flows either way.
+const (
+	firstRetryWait = 25 * time.Millisecond
+	maxRetryWait   = 200 * time.Millisecond
+)
 
 // heardFrom notes an authenticated request from peer: if this region's
 // pushes to it are waiting after a failure, they try again now.
@@ -70,11 +77,11 @@ func (n *Node) pushLoop(ctx context.Context, p *peerState) {
 			failures = 0
 		}
 		if failures > 0 {
-			// A peer that is down is retried with backoff, not on every
-			// commit, but at least every maxRetryWait (or Interval, if
-			// longer): a partition's heal must not wait out a long
-			// backoff. A request from the peer ends the wait at once.
-			wait := min(n.cfg.Interval<<min(failures-1, 5), max(n.cfg.Interval, maxRetryWait))
+			// A peer that is down is probed with backoff, not on every
+			// commit, but at least every maxRetryWait: a partition's heal
+			// must not wait out a long backoff. A request from the peer
+			// ends the wait at once.
+			wait := min(firstRetryWait<<min(failures-1, 5), maxRetryWait)
 			select {
 			case <-ctx.Done():
 				n.flush(p)
@@ -182,11 +189,22 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 	window := p.window
 	n.mu.Unlock()
 	type answer struct {
+		seq       uint64
 		size      int
 		applied   int
 		err       error
 		pipelined bool
 	}
+	// The cancel of each push in flight: a push that fails dooms the ones
+	// continuing it (the peer would hold each for its lost predecessor for
+	// a quarter of sync.timeout), so they are called off at once.
+	cancels := map[uint64]context.CancelFunc{}
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
+	calledOff := map[uint64]bool{}
 	answers := make(chan answer, window)
 	var (
 		start    map[ledger.RegionID]uint64 // the peer's vector when this round began
@@ -232,13 +250,18 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 			pushes++
 			inflight++
 			last = seq
-			pctx, pipelined := ctx, window > 1
+			pctx, cancel := context.WithCancel(ctx)
+			cancels[seq] = cancel
+			pipelined := window > 1
 			if pipelined {
-				pctx = context.WithValue(ctx, pipelinedKey{}, true)
+				pctx = context.WithValue(pctx, pipelinedKey{}, true)
+			}
+			if n.Down(p.ID) {
+				pctx = context.WithValue(pctx, probeKey{}, true)
 			}
 			go func() {
 				resp, err := n.push(pctx, p, batch, seq, after)
-				answers <- answer{len(batch), resp.Applied, err, pipelined}
+				answers <- answer{seq, len(batch), resp.Applied, err, pipelined}
 			}()
 			if empty {
 				// A vector exchange: what to send next depends on its answer.
@@ -261,8 +284,22 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 		a := <-answers
 		inflight--
 		applied += a.applied
+		cancels[a.seq]()
+		delete(cancels, a.seq)
+		if a.err != nil && !calledOff[a.seq] {
+			for seq, c := range cancels {
+				if seq > a.seq {
+					calledOff[seq] = true
+					c()
+				}
+			}
+		}
 		var pe *PeerError
 		switch {
+		case calledOff[a.seq] && ctx.Err() == nil:
+			// Called off above: the failure of the push it continued is
+			// what counts.
+			resync = true
 		case errors.As(a.err, &pe) && pe.Status == http.StatusTooManyRequests && a.pipelined:
 			// The peer serves fewer requests at once than this region
 			// sends: one at a time from now on (push narrowed the window).
@@ -371,6 +408,10 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq
 
 // pipelinedKey marks the context of a push sent while others are in flight.
 type pipelinedKey struct{}
+
+// probeKey marks the context of a push to a peer that is down: it is not
+// retried, the push loop's next probe is (see maxRetryWait).
+type probeKey struct{}
 
 // bodyKey carries a request's body to the signing hook.
 type bodyKey struct{}

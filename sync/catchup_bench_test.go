@@ -1,0 +1,88 @@
+package sync_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"kassa/ledger"
+	regionsync "kassa/sync"
+)
+
+// BenchmarkCatchUp: r3 is cut off from r1 and r2 while each of the three
+// regions writes a backlog; after the heal, how long until every region
+// holds every entry written before it, while the cluster keeps taking
+// appends at a steady rate.
+func BenchmarkCatchUp(b *testing.B) {
+	const backlog = 4000 // entries per region written during the partition
+	const rate = 300     // appends/s across the cluster after the heal
+	for it := 0; it < b.N; it++ {
+		c := newCluster(b, 3, 1, benchProductionSync)
+		r1, r2, r3 := c.members[0], c.members[1], c.members[2]
+		c.f.partition("r1", "r3", true)
+		c.f.partition("r2", "r3", true)
+		var wg sync.WaitGroup
+		for _, m := range c.members {
+			for g := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := g; i < backlog; i += 16 {
+						if _, err := m.store.Append(bg, benchDraft(i)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		heads := map[ledger.RegionID]uint64{}
+		for _, m := range c.members {
+			heads[ledger.RegionID(m.id)] = m.store.Vector()[ledger.RegionID(m.id)]
+		}
+		stop := make(chan struct{})
+		var load sync.WaitGroup
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			t := time.NewTicker(time.Second / rate)
+			defer t.Stop()
+			i := 0
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					m := c.members[i%3]
+					i++
+					go m.store.Append(bg, benchDraft(backlog+i))
+				}
+			}
+		}()
+		start := time.Now()
+		c.f.healAll()
+		for {
+			caught := true
+			for _, m := range []*member{r1, r2, r3} {
+				v := m.store.Vector()
+				for o, s := range heads {
+					if v[o] < s {
+						caught = false
+					}
+				}
+			}
+			if caught {
+				break
+			}
+			if time.Since(start) > 60*time.Second {
+				b.Fatal("no catch-up within 60 s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.ReportMetric(float64(time.Since(start).Milliseconds()), "catchup_ms")
+		close(stop)
+		load.Wait()
+		_ = regionsync.DefaultBatchSize
+	}
+}
