@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -29,6 +31,7 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		keep     bool
 		plots    string
 		from     string
+		faults   []string
 	)
 	_, err := e.flags("nemesis", "Run N real regions (kassa serve processes of this binary) with every peer and client link\nthrough a proxy, drive checkouts through the failover client while a seeded schedule of\npartitions, pauses, kills, old-backup restores, clock skew and slow links runs, then heal, wait for\nconvergence, check every acknowledged write and money bound, and print the report.\nExit 0 only when every check holds.", args, func(fs *pflag.FlagSet) {
 		fs.IntVar(&cfg.Regions, "regions", 3, "number of regions")
@@ -40,6 +43,7 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		fs.DurationVar(&cfg.ConvergenceBound, "convergence-bound", 2*time.Second, "how soon after the heal every region's digest must be equal")
 		fs.BoolVar(&keep, "keep", false, "keep the regions' data and logs (their directory is printed)")
 		fs.StringVar(&plots, "plots", "", "write throughput, latency and replication lag charts (SVG) into this directory")
+		fs.StringSliceVar(&faults, "faults", nil, "inject only these fault kinds (comma-separated: "+strings.Join(nemesis.Kinds, ", ")+"); default all")
 		fs.StringVar(&from, "from", "", "with --plots: draw the charts from this JSON report of an earlier run instead of running")
 	})
 	if err != nil {
@@ -63,6 +67,12 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 	case !(cfg.Elsewhere >= 0 && cfg.Elsewhere <= 1): // NaN too
 		return &usageError{fmt.Sprintf("nemesis: --elsewhere must be a share between 0 and 1, got %g", cfg.Elsewhere)}
 	}
+	for _, k := range faults {
+		if !slices.Contains(nemesis.Kinds, k) {
+			return &usageError{fmt.Sprintf("nemesis: --faults: unknown fault kind %q (known: %s)", k, strings.Join(nemesis.Kinds, ", "))}
+		}
+	}
+	cfg.Faults = faults
 	bin, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("nemesis: the kassa binary to run regions with: %w", err)

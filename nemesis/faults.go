@@ -39,9 +39,13 @@ type planned struct {
 
 // schedule draws the faults of a run of length d over n regions from rng:
 // one after another, with gaps, from a warm-up to the start of the final
-// quiet period. Every kind appears once (in a seeded order) before any
-// appears twice; partitions last the longest.
-func schedule(rng *rand.Rand, n int, d time.Duration) []planned {
+// quiet period. Every kind (of kinds, or of Kinds when empty) appears once
+// (in a seeded order) before any appears twice; partitions last the
+// longest.
+func schedule(rng *rand.Rand, n int, d time.Duration, kinds []string) []planned {
+	if len(kinds) == 0 {
+		kinds = Kinds
+	}
 	warm := min(max(d/20, 2*time.Second), 20*time.Second)
 	long := min(max(d/12, 2*time.Second), 60*time.Second)
 	// In a long run the first partition lasts a full minute (so a run
@@ -52,7 +56,7 @@ func schedule(rng *rand.Rand, n int, d time.Duration) []planned {
 	var round []string
 	for at := warm; ; {
 		if len(round) == 0 {
-			round = slices.Clone(Kinds)
+			round = slices.Clone(kinds)
 			rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
 		}
 		kind := round[0]

@@ -14,8 +14,8 @@ import (
 func TestScheduleIsSeededAndQuietAtTheEnd(t *testing.T) {
 	const d = time.Minute
 	for _, n := range []int{3, 9} {
-		a := schedule(rand.New(rand.NewPCG(7, 1)), n, d)
-		b := schedule(rand.New(rand.NewPCG(7, 1)), n, d)
+		a := schedule(rand.New(rand.NewPCG(7, 1)), n, d, nil)
+		b := schedule(rand.New(rand.NewPCG(7, 1)), n, d, nil)
 		if !reflect.DeepEqual(a, b) {
 			t.Fatalf("%d regions: one seed gave two schedules", n)
 		}
@@ -47,7 +47,7 @@ func TestScheduleIsSeededAndQuietAtTheEnd(t *testing.T) {
 // A long run has a partition of a full minute: the issue's "convergence
 // after a 60 s partition under load" is measured on it.
 func TestLongRunHasAMinutePartition(t *testing.T) {
-	plan := schedule(rand.New(rand.NewPCG(1, 2)), 3, 10*time.Minute)
+	plan := schedule(rand.New(rand.NewPCG(1, 2)), 3, 10*time.Minute, nil)
 	for _, p := range plan {
 		if strings.HasPrefix(p.Kind, "partition") {
 			if p.For != time.Minute {

@@ -9,6 +9,7 @@ import (
 	"kassa/region"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,8 +24,9 @@ import (
 // regions' vectors at the heal): digests never stay equal while merchants
 // keep writing, but what was written during the partition must arrive.
 // It returns -1 if that takes longer than Config.Converge, and the time
-// measured so far if stopAt (the next fault) comes first.
-func (h *harness) catchUp(ctx context.Context, stopAt time.Time) time.Duration {
+// measured so far if stopAt (the next fault) comes first; and the slowest
+// (region, origin) pairs, when each region first held that origin's head.
+func (h *harness) catchUp(ctx context.Context, stopAt time.Time) (time.Duration, string) {
 	start := time.Now()
 	hc := &http.Client{Timeout: 2 * time.Second}
 	heads := map[string]uint64{}
@@ -33,6 +35,25 @@ func (h *harness) catchUp(ctx context.Context, stopAt time.Time) time.Duration {
 			heads[r.id] = st.Vector[r.id]
 		}
 	}
+	// When each region first held each origin's head: the slowest pairs
+	// say which link (or which receiver) the catch-up waited for.
+	held := map[string]time.Duration{}
+	slowest := func() string {
+		type pair struct {
+			name string
+			d    time.Duration
+		}
+		var ps []pair
+		for name, d := range held {
+			ps = append(ps, pair{name, d})
+		}
+		sort.Slice(ps, func(i, j int) bool { return ps[i].d > ps[j].d || ps[i].d == ps[j].d && ps[i].name < ps[j].name })
+		var parts []string
+		for _, p := range ps[:min(3, len(ps))] {
+			parts = append(parts, fmt.Sprintf("%s %s", p.name, p.d.Round(time.Millisecond)))
+		}
+		return strings.Join(parts, ", ")
+	}
 	deadline := start.Add(h.cfg.Converge)
 	for {
 		caught := true
@@ -40,22 +61,26 @@ func (h *harness) catchUp(ctx context.Context, stopAt time.Time) time.Duration {
 			st, err := getStatus(ctx, hc, r.url())
 			if err != nil {
 				caught = false
-				break
+				continue
 			}
 			for origin, seq := range heads {
-				if st.Vector[origin] < seq {
+				name := r.id + " held " + origin + "'s"
+				switch _, ok := held[name]; {
+				case st.Vector[origin] < seq:
 					caught = false
+				case !ok && origin != r.id:
+					held[name] = time.Since(start)
 				}
 			}
 		}
 		if caught {
-			return time.Since(start)
+			return time.Since(start), slowest()
 		}
 		if time.Now().After(stopAt) {
-			return time.Since(start)
+			return time.Since(start), slowest()
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return -1
+			return -1, slowest()
 		}
 		time.Sleep(20 * time.Millisecond) // polling other processes for replication
 	}

@@ -46,6 +46,9 @@ type Config struct {
 	// over would be. 0 sends none; the command's default is
 	// DefaultElsewhere.
 	Elsewhere float64
+	// Faults are the fault kinds the schedule draws from (each one of
+	// Kinds); empty: all of them.
+	Faults []string
 
 	// Dir holds the regions' data and logs; empty: a temporary directory,
 	// removed when the run ends unless KeepDir.
@@ -214,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6e656d65))
-	plan := schedule(rng, cfg.Regions, cfg.Duration)
+	plan := schedule(rng, cfg.Regions, cfg.Duration, cfg.Faults)
 	hist := check.History{Started: time.Now()}
 	for _, r := range h.regions {
 		hist.Regions = append(hist.Regions, r.id)
@@ -454,11 +457,11 @@ func (h *harness) runFaults(ctx context.Context, plan []planned) ([]check.Fault,
 			h.catchUpWG.Add(1)
 			go func() {
 				defer h.catchUpWG.Done()
-				d := h.catchUp(ctx, stopAt)
+				d, slowest := h.catchUp(ctx, stopAt)
 				h.mu.Lock()
 				h.catchUps = append(h.catchUps, d)
 				h.mu.Unlock()
-				h.logf("%s healed; every region held what every other had written at the heal after %s", p.Kind, d.Round(time.Millisecond))
+				h.logf("%s healed; every region held what every other had written at the heal after %s (slowest: %s)", p.Kind, d.Round(time.Millisecond), slowest)
 			}()
 		}
 		h.mu.Lock()
