@@ -38,6 +38,7 @@ func (h *harness) catchUp(ctx context.Context, stopAt time.Time) (time.Duration,
 	// When each region first held each origin's head: the slowest pairs
 	// say which link (or which receiver) the catch-up waited for.
 	held := map[string]time.Duration{}
+	lacking := map[string]uint64{} // as of the last poll
 	slowest := func() string {
 		type pair struct {
 			name string
@@ -49,6 +50,11 @@ func (h *harness) catchUp(ctx context.Context, stopAt time.Time) (time.Duration,
 		}
 		sort.Slice(ps, func(i, j int) bool { return ps[i].d > ps[j].d || ps[i].d == ps[j].d && ps[i].name < ps[j].name })
 		var parts []string
+		// Pairs still behind come first: they are what the wait is for.
+		for name, n := range lacking {
+			parts = append(parts, fmt.Sprintf("%s not yet (%d entries behind)", name, n))
+		}
+		sort.Strings(parts)
 		for _, p := range ps[:min(3, len(ps))] {
 			parts = append(parts, fmt.Sprintf("%s %s", p.name, p.d.Round(time.Millisecond)))
 		}
@@ -65,9 +71,11 @@ func (h *harness) catchUp(ctx context.Context, stopAt time.Time) (time.Duration,
 			}
 			for origin, seq := range heads {
 				name := r.id + " held " + origin + "'s"
+				delete(lacking, name)
 				switch _, ok := held[name]; {
 				case st.Vector[origin] < seq:
 					caught = false
+					lacking[name] = seq - st.Vector[origin]
 				case !ok && origin != r.id:
 					held[name] = time.Since(start)
 				}

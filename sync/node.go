@@ -95,6 +95,38 @@ type peerState struct {
 	// wake cuts short the push loop's wait after a failure: the peer was
 	// just heard from, so it is likely reachable again.
 	wake chan struct{}
+	// relayed is, per origin, the highest seq this region has sent the
+	// peer; direct is when the peer was last seen holding more of that
+	// origin than that, so getting it from another region (see relayHold).
+	relayed map[ledger.RegionID]uint64
+	direct  map[ledger.RegionID]time.Time
+}
+
+// relayHold is how long after a peer was last seen getting an origin's
+// entries from another region (the origin itself, or another relay) this
+// region holds back relaying that origin's entries to it: a second, or
+// three push intervals if longer, so that the vector exchange of every
+// interval keeps it fresh. Without it a region relays each entry it
+// receives to every peer it has not heard holding it yet, and in a busy
+// cluster many entries cross a link twice; with it, a relay starts only
+// once the direct way has gone quiet (a partial partition), at most this
+// much later.
+func (n *Node) relayHold() time.Duration { return max(time.Second, 3*n.cfg.Interval) }
+
+// raise merges what the peer is seen to hold of origin o into its vector,
+// noting when it got more of o than this region sent it. The caller holds
+// n.mu.
+func (p *peerState) raise(o ledger.RegionID, seq uint64, now time.Time) {
+	if seq <= p.vector[o] {
+		return
+	}
+	p.vector[o] = seq
+	if seq > p.relayed[o] {
+		if p.direct == nil {
+			p.direct = map[ledger.RegionID]time.Time{}
+		}
+		p.direct[o] = now
+	}
 }
 
 // New creates a node for store. Call Routes to serve peers and Run to push.
@@ -384,16 +416,19 @@ func (n *Node) AwaitPeer(ctx context.Context, origin ledger.RegionID, seq uint64
 // they arrive in. A new process may have started from an older backup and
 // hold less: its first answer replaces what was known, so that what it lost
 // is sent again. The caller holds n.mu.
-func (p *peerState) learn(v map[ledger.RegionID]uint64, incarnation string, seq uint64) {
+func (p *peerState) learn(v map[ledger.RegionID]uint64, incarnation string, seq uint64, now time.Time) {
 	if p.vector == nil || incarnation != p.incarnation {
 		if p.vector != nil && seq < p.incarnationFrom {
 			return // a late answer from a process that has since been replaced
 		}
+		// A new process may hold less than was sent to the old one: what
+		// it lacks is relayed again from now on.
 		p.vector, p.incarnation, p.incarnationFrom = v, incarnation, seq
+		p.relayed, p.direct = nil, nil
 		return
 	}
 	for o, s := range v {
-		p.vector[o] = max(p.vector[o], s)
+		p.raise(o, s, now)
 	}
 }
 

@@ -208,6 +208,7 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 	answers := make(chan answer, window)
 	var (
 		start    map[ledger.RegionID]uint64 // the peer's vector when this round began
+		hold     map[ledger.RegionID]bool   // origins not relayed to the peer in this round
 		sent     map[ledger.RegionID]uint64 // what the peer holds once the pushes in flight land; nil: start a round
 		inflight int
 		last     uint64 // the latest push in flight, which the next one continues
@@ -224,12 +225,13 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 				// A copy: a push received from the peer raises its vector in
 				// place, under the lock, while batches are read.
 				start, sent = maps.Clone(p.vector), maps.Clone(p.vector)
+				hold = n.relayHeld(p)
 				n.mu.Unlock()
 			}
 			var batch []ledger.Entry
 			if sent != nil {
 				var err error
-				if batch, err = n.missing(ctx, sent); err != nil {
+				if batch, err = n.missing(ctx, sent, hold); err != nil {
 					failed = err
 					break
 				}
@@ -242,6 +244,16 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 			for _, e := range batch {
 				sent[e.Origin] = max(sent[e.Origin], e.Seq)
 			}
+			n.mu.Lock()
+			for o, seq := range sent {
+				if p.relayed == nil {
+					p.relayed = map[ledger.RegionID]uint64{}
+				}
+				if o != n.store.Region() && seq > p.relayed[o] && seq > start[o] {
+					p.relayed[o] = seq
+				}
+			}
+			n.mu.Unlock()
 			seq := n.nextPush(p)
 			after := last
 			if inflight == 0 {
@@ -321,13 +333,31 @@ func (n *Node) nextPush(p *peerState) uint64 {
 	return p.pushSeq
 }
 
+// relayHeld returns the origins whose entries are not relayed to p now:
+// p was seen getting them from another region within relayHold. This
+// region's own entries, and p's own (p may have been restored from an
+// older backup), are always sent. The caller holds n.mu.
+func (n *Node) relayHeld(p *peerState) map[ledger.RegionID]bool {
+	var hold map[ledger.RegionID]bool
+	now := n.cfg.Now()
+	for o, at := range p.direct {
+		if o != n.store.Region() && string(o) != p.ID && now.Sub(at) < n.relayHold() {
+			if hold == nil {
+				hold = map[ledger.RegionID]bool{}
+			}
+			hold[o] = true
+		}
+	}
+	return hold
+}
+
 // missing returns up to BatchSize entries this region holds and theirs lacks,
-// each origin's in seq order.
-func (n *Node) missing(ctx context.Context, theirs map[ledger.RegionID]uint64) ([]ledger.Entry, error) {
+// each origin's in seq order, leaving out the origins in hold.
+func (n *Node) missing(ctx context.Context, theirs map[ledger.RegionID]uint64, hold map[ledger.RegionID]bool) ([]ledger.Entry, error) {
 	mine := n.store.Vector()
 	origins := make([]ledger.RegionID, 0, len(mine))
 	for o, s := range mine {
-		if s > theirs[o] {
+		if s > theirs[o] && !hold[o] {
 			origins = append(origins, o)
 		}
 	}
@@ -393,7 +423,7 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq
 		n.log.Info("peer reachable again", "peer", p.ID)
 	}
 	p.reachable, p.lastOK, p.lastErr = true, n.cfg.Now(), ""
-	p.learn(fromVector(resp.Vector), resp.Incarnation, seq)
+	p.learn(fromVector(resp.Vector), resp.Incarnation, seq, n.cfg.Now())
 	// Wake AwaitPeer's waiters: the peer may now hold what they wait for.
 	close(n.learned)
 	n.learned = make(chan struct{})

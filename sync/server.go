@@ -238,8 +238,9 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request, from string, bo
 		if p.vector == nil {
 			p.vector = map[ledger.RegionID]uint64{}
 		}
+		now := n.cfg.Now()
 		for o, seq := range req.Vector {
-			p.vector[ledger.RegionID(o)] = max(p.vector[ledger.RegionID(o)], seq)
+			p.raise(ledger.RegionID(o), seq, now)
 		}
 	}
 	for _, rj := range res.Rejected {
