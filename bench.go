@@ -298,10 +298,11 @@ func newBenchRun(urls []string, merchant, secret string, concurrency int, rate f
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.IdleConnTimeout = conns, conns, time.Minute
+	health := client.NewHealth()
 	for i, u := range urls {
 		b.index[u] = i
 		c, err := client.New(client.Config{Regions: append(append([]string{}, urls[i:]...), urls[:i]...),
-			Merchant: merchant, Secret: secret, Attempt: benchAttempt, Deadline: benchDeadline, Transport: tr})
+			Merchant: merchant, Secret: secret, Attempt: benchAttempt, Deadline: benchDeadline, Transport: tr, Health: health})
 		if err != nil {
 			return nil, &usageError{"bench: " + err.Error()}
 		}

@@ -49,6 +49,10 @@ type Config struct {
 	Attempt   time.Duration     // timeout of one attempt at one region (default 2s)
 	Deadline  time.Duration     // bound on one logical operation, all retries and regions (default 10s)
 	Transport http.RoundTripper // nil: a clone of http.DefaultTransport
+	// Health is shared with other Clients of the same process, so that a
+	// region one of them found not answering is asked last by all (see
+	// Health); nil: this Client keeps its own.
+	Health *Health
 }
 
 // Client sends merchant API operations to kassa's regions with failover
@@ -60,6 +64,7 @@ type Client struct {
 	attempt  time.Duration
 	deadline time.Duration
 	http     *retryablehttp.Client
+	health   *Health
 
 	preferred atomic.Int64 // index into regions of the region that answered last
 }
@@ -118,7 +123,12 @@ func New(cfg Config) (*Client, error) {
 	rc.RetryMax = 0
 	rc.CheckRetry = func(context.Context, *http.Response, error) (bool, error) { return false, nil }
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	health := cfg.Health
+	if health == nil {
+		health = NewHealth()
+	}
 	return &Client{
+		health:   health,
 		regions:  regions,
 		merchant: cfg.Merchant,
 		secret:   cfg.Secret,
@@ -239,14 +249,21 @@ func (c *Client) Do(ctx context.Context, method, path, key string, body any) (*R
 	next := first
 	for {
 		// The first region in rotation order from next that may be asked
-		// now, or failing that the one that may be asked soonest.
+		// now, or failing that the one that may be asked soonest. A region
+		// that did not answer lately (Health) is asked only when no other
+		// may be asked now: it would likely cost a whole attempt again.
 		now := time.Now()
 		pick, wait := -1, time.Duration(0)
 		for i := range n {
 			r := (next + i) % n
-			if d := notBefore[r].Sub(now); d <= 0 {
+			if d := notBefore[r].Sub(now); d <= 0 && !c.health.Suspect(c.regions[r]) {
 				pick, wait = r, 0
 				break
+			} else if d <= 0 {
+				d = 0
+				if pick < 0 || wait > 0 {
+					pick, wait = r, d
+				}
 			} else if pick < 0 || d < wait {
 				pick, wait = r, d
 			}
@@ -266,6 +283,14 @@ func (c *Client) Do(ctx context.Context, method, path, key string, body any) (*R
 
 		attempts++
 		res, err := c.try(opCtx, c.regions[pick], method, path, key, raw)
+		switch {
+		case err == nil && res.Status != http.StatusBadGateway && res.Status != http.StatusGatewayTimeout:
+			c.health.answered(c.regions[pick])
+		case opCtx.Err() == nil:
+			// No answer from the region itself (a 502 or 504 is a proxy's
+			// word that it could not reach it).
+			c.health.failed(c.regions[pick])
+		}
 		if err == nil && !failover(res.Status) {
 			res.Attempts = attempts
 			c.preferred.Store(int64(pick))

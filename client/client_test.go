@@ -493,3 +493,56 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("got %d keys, want %d", len(keys), workers*ops)
 	}
 }
+
+// TestSharedHealthSkipsAFrozenRegion: a region that let an attempt time
+// out is asked last by every client sharing the Health, so a second client
+// (which would start with it) gets its answer at the first attempt; a
+// client with its own Health still starts there.
+func TestSharedHealthSkipsAFrozenRegion(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	frozen, b, c3 := newRegion(t, blocking(release)), newRegion(t, ok), newRegion(t, ok)
+	regions := []string{frozen.URL, b.URL, c3.URL}
+	health := client.NewHealth()
+	first := mustNew(t, client.Config{Regions: regions, Attempt: 100 * time.Millisecond, Health: health})
+	if res, err := post(t, first, "k1"); err != nil || res.Region != b.URL || res.Attempts != 2 {
+		t.Fatalf("first client: got %+v, %v; want b after the frozen region's timeout", res, err)
+	}
+	if !health.Suspect(frozen.URL) || health.Suspect(b.URL) {
+		t.Fatalf("suspect: frozen %v, b %v; want only the frozen region", health.Suspect(frozen.URL), health.Suspect(b.URL))
+	}
+	// Starting at the frozen region, then b failing with 503: c3 is
+	// asked before the frozen region is tried again.
+	second := mustNew(t, client.Config{Regions: regions, Attempt: 100 * time.Millisecond, Health: health})
+	if res, err := post(t, second, "k2"); err != nil || res.Region != b.URL || res.Attempts != 1 {
+		t.Fatalf("second client: got %+v, %v; want b at the first attempt", res, err)
+	}
+	if n := len(frozen.requests()); n != 1 {
+		t.Fatalf("the frozen region got %d requests, want 1 (the first client's)", n)
+	}
+	own := mustNew(t, client.Config{Regions: regions, Attempt: 100 * time.Millisecond})
+	if res, err := post(t, own, "k3"); err != nil || res.Attempts != 2 {
+		t.Fatalf("a client with its own Health: got %+v, %v; want 2 attempts (it has not seen the region freeze)", res, err)
+	}
+}
+
+// TestSuspectAskedLastInRotation: with the preferred region failing, the
+// next region in rotation order is skipped if it is suspect.
+func TestSuspectAskedLastInRotation(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	a, frozen, c3 := newRegion(t, status(503, "")), newRegion(t, blocking(release)), newRegion(t, ok)
+	health := client.NewHealth()
+	probe := mustNew(t, client.Config{Regions: []string{frozen.URL, c3.URL}, Attempt: 100 * time.Millisecond, Health: health})
+	if _, err := post(t, probe, "k0"); err != nil || !health.Suspect(frozen.URL) {
+		t.Fatalf("probe: %v, suspect %v", err, health.Suspect(frozen.URL))
+	}
+	c := mustNew(t, client.Config{Regions: []string{a.URL, frozen.URL, c3.URL}, Attempt: 100 * time.Millisecond, Health: health})
+	res, err := post(t, c, "k1")
+	if err != nil || res.Region != c3.URL || res.Attempts != 2 {
+		t.Fatalf("got %+v, %v; want c3 at the second attempt, the frozen region skipped", res, err)
+	}
+	if n := len(frozen.requests()); n != 1 {
+		t.Fatalf("the frozen region got %d requests, want 1 (the probe's)", n)
+	}
+}

@@ -43,6 +43,12 @@
 //   - The region that gave the last final answer is asked first by the
 //     next operation (a Client remembers it; the first of Config.Regions
 //     until then); the others follow in their configured order, cyclically.
+//   - A region that did not answer an attempt (a connection error, or an
+//     attempt that timed out: a frozen or black-holed region) is asked
+//     only when no other region may be asked, for SuspectFor (5 s) or
+//     until it answers. Clients given the same Health (Config.Health)
+//     share this: once one of a merchant's clients has waited out a frozen
+//     region's attempt timeout, the others do not start with it.
 //   - No operation takes longer than Config.Deadline (or the context's
 //     deadline, if sooner). When no region can be asked again before the
 //     deadline (every one is down or asked to be left alone beyond it), Do
@@ -50,7 +56,7 @@
 //     wraps ErrDeadline and the last non-final response, if there was one,
 //     is returned with it.
 //   - A Client is safe for concurrent use; its only shared state is the
-//     preferred region and the connection pool.
+//     preferred region, its Health and the connection pool.
 //
 // The client never logs; the API secret only ever travels in the
 // Authorization header.

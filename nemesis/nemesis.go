@@ -232,7 +232,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			regions = append(regions, h.regions[(w+k)%cfg.Regions].client.URL())
 		}
 		m := h.merchants[w%len(h.merchants)]
-		c, err := client.New(client.Config{Regions: regions, Merchant: m.id, Secret: m.secret, Attempt: cfg.Attempt, Deadline: cfg.Deadline})
+		c, err := client.New(client.Config{Regions: regions, Merchant: m.id, Secret: m.secret, Attempt: cfg.Attempt, Deadline: cfg.Deadline, Health: m.health})
 		if err != nil {
 			close(stop)
 			wg.Wait()

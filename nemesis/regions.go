@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"kassa/client"
 	"kassa/nemesis/proxy"
 )
 
@@ -42,12 +43,17 @@ type regionProc struct {
 func (r *regionProc) url() string { return "http://" + r.addr }
 
 // merchant is a simulated merchant account configured in every region.
-type merchant struct{ id, secret string }
+// merchant is one simulated merchant; its clients share what they learn
+// of the regions' health, as the clients of one merchant's process would.
+type merchant struct {
+	id, secret string
+	health     *client.Health
+}
 
 func merchantsFor(n int) []merchant {
 	ms := make([]merchant, n)
 	for i := range ms {
-		ms[i] = merchant{id: fmt.Sprintf("shop%d", i+1), secret: fmt.Sprintf("sk_test_nemesis_shop_%d", i+1)}
+		ms[i] = merchant{id: fmt.Sprintf("shop%d", i+1), secret: fmt.Sprintf("sk_test_nemesis_shop_%d", i+1), health: client.NewHealth()}
 	}
 	return ms
 }

@@ -198,7 +198,7 @@ func (w *worker) follow(ctx context.Context, creator string, op check.Op, method
 		regions = append(regions, w.h.regions[(first+k)%n].client.URL())
 	}
 	c, err := client.New(client.Config{Regions: regions, Merchant: w.m.id, Secret: w.m.secret,
-		Attempt: w.h.cfg.Attempt, Deadline: w.h.cfg.Deadline, Transport: w.tr})
+		Attempt: w.h.cfg.Attempt, Deadline: w.h.cfg.Deadline, Transport: w.tr, Health: w.m.health})
 	if err != nil { // the same settings made the worker's own client
 		return w.do(ctx, w.c, op, method, path, body)
 	}
