@@ -64,20 +64,59 @@ func (n *Node) exchanged(p *peerState, err error) {
 	}
 }
 
+// SilentAfter is how long a peer may leave every request this region has
+// sent it unanswered before rights requests treat it as down. A frozen
+// process (its listener still accepting) fails no exchange until a timeout
+// runs out, a second or more; meanwhile every decision asking it would
+// wait that long. A busy peer answers some request (pushes go to it after
+// every commit) well within this.
+const SilentAfter = 250 * time.Millisecond
+
+// awaiting counts requests to p in flight (d is +1 or -1).
+func (n *Node) awaiting(p *peerState, d int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p.pending == 0 && d > 0 {
+		p.waiting = n.cfg.Now()
+	}
+	p.pending += d
+}
+
+// silent reports whether p has had a request in flight, and answered
+// none, for SilentAfter. The caller holds n.mu.
+func (n *Node) silent(p *peerState) bool {
+	if p.pending == 0 {
+		return false
+	}
+	since := p.waiting
+	if p.heard.After(since) {
+		since = p.heard
+	}
+	return n.cfg.Now().Sub(since) >= SilentAfter
+}
+
 // rightsGate decides whether a rights request may go to p now: always if
-// p is up; if p is down, one probe per Interval with DownProbeBudget, and
-// otherwise a *PeerDownError without sending. It returns the context to
-// send with.
+// p is up and not silent; if p is down or silent, one probe per Interval
+// with DownProbeBudget, and otherwise a *PeerDownError without sending. It
+// returns the context to send with.
 func (n *Node) rightsGate(ctx context.Context, p *peerState) (context.Context, context.CancelFunc, bool, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if !p.down {
+	if !p.down && !n.silent(p) {
 		return ctx, func() {}, false, nil
 	}
 	now := n.cfg.Now()
 	if d := now.Sub(p.probed); d >= 0 && d < n.cfg.Interval {
 		n.m.rightsSkipped.WithLabelValues(p.ID).Inc()
-		return nil, nil, false, &PeerDownError{Peer: p.ID, LastError: p.lastErr}
+		last := p.lastErr
+		if !p.down {
+			since := p.waiting
+			if p.heard.After(since) {
+				since = p.heard
+			}
+			last = fmt.Sprintf("no request answered for %s", now.Sub(since).Round(time.Millisecond))
+		}
+		return nil, nil, false, &PeerDownError{Peer: p.ID, LastError: last}
 	}
 	p.probed = now
 	ctx, cancel := context.WithTimeout(ctx, DownProbeBudget)

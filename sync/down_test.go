@@ -155,3 +155,47 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestRightsSkipSilentPeer: a peer that has left a request unanswered for
+// SilentAfter is treated as down before any request to it has failed: the
+// next rights request is a short probe, not a wait of its whole budget,
+// and the ones after it are not sent.
+func TestRightsSkipSilentPeer(t *testing.T) {
+	peer := newFrozenPeer(t)
+	var mu stdsync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	rc := mustOpenReceiver(t, func(c *regionsync.Config) {
+		c.Peers = []regionsync.Peer{{ID: "r1", URL: peer.srv.URL, PublicKey: keyFor("r1").Public().(ed25519.PublicKey)}}
+		c.Interval, c.Timeout, c.Now = time.Second, 5*time.Second, clock
+	})
+	n := rc.node
+	ask := func(subject string, budget time.Duration) error {
+		ctx, cancel := context.WithTimeout(bg, budget)
+		defer cancel()
+		return n.RequestRights(ctx, "r1", subject, "capture:"+subject+":", 100)
+	}
+	// One request is in flight and stays unanswered (the peer froze).
+	first := make(chan error, 1)
+	go func() { first <- ask("order_0", 5*time.Second) }()
+	waitFor(t, func() bool { return peer.rights.Load() == 1 })
+	mu.Lock()
+	now = now.Add(regionsync.SilentAfter)
+	mu.Unlock()
+	start := time.Now()
+	if err := ask("order_2", 2*time.Second); err == nil {
+		t.Fatal("an ask of a frozen peer succeeded")
+	}
+	if waited := time.Since(start); waited >= time.Second {
+		t.Fatalf("an ask of a peer silent for %s waited %s; want a probe of %s", regionsync.SilentAfter, waited, regionsync.DownProbeBudget)
+	}
+	if !n.Down("r1") {
+		t.Fatal("the peer is not down after its probe timed out")
+	}
+	var pd interface{ PeerDown() bool }
+	if err := ask("order_3", 2*time.Second); !errors.As(err, &pd) {
+		t.Fatalf("an ask after the probe: got %v, want a PeerDownError", err)
+	}
+	peer.thaw()
+	<-first
+}

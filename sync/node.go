@@ -92,6 +92,12 @@ type peerState struct {
 	// the last rights request went to the peer while it was down.
 	down   bool
 	probed time.Time
+	// pending counts requests to the peer in flight; waiting is when the
+	// count last rose from zero, heard when the peer last answered
+	// anything (see silent).
+	pending int
+	waiting time.Time
+	heard   time.Time
 	// wake cuts short the push loop's wait after a failure: the peer was
 	// just heard from, so it is likely reachable again.
 	wake chan struct{}

@@ -464,10 +464,15 @@ func (n *Node) call(ctx context.Context, p *peerState, method, uri, contentType 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	n.awaiting(p, 1)
 	res, err := n.client.Do(req)
+	n.awaiting(p, -1)
 	if err != nil {
 		return err
 	}
+	n.mu.Lock()
+	p.heard = n.cfg.Now()
+	n.mu.Unlock()
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, n.cfg.MaxBodyBytes+1))
 	if err != nil {
