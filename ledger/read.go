@@ -91,6 +91,38 @@ func (s *Store) EntriesAfter(ctx context.Context, origin RegionID, after uint64,
 	return s.queryEntries(ctx, `SELECT body FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?`, string(origin), after, limit)
 }
 
+// Wire is an entry in its wire form (canonical bytes and signature, as
+// stored and as pushed to peers), with the origin and seq that place it.
+type Wire struct {
+	Origin RegionID
+	Seq    uint64
+	Body   []byte
+}
+
+// WireAfter returns up to limit entries of origin with seq > after, in seq
+// order, in their wire form: what a push sends, read without decoding and
+// encoding each entry again.
+func (s *Store) WireAfter(ctx context.Context, origin RegionID, after uint64, limit int) ([]Wire, error) {
+	st, err := s.stmt(ctx, `SELECT seq, body FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, string(origin), after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Wire
+	for rows.Next() {
+		w := Wire{Origin: origin}
+		if err := rows.Scan(&w.Seq, &w.Body); err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
 // EntriesSince returns up to limit entries in the order this region stored
 // them, starting after local position pos, and the position of the last one.
 // Positions are local to this database.

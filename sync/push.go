@@ -228,7 +228,7 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 				hold = n.relayHeld(p)
 				n.mu.Unlock()
 			}
-			var batch []ledger.Entry
+			var batch []ledger.Wire
 			if sent != nil {
 				var err error
 				if batch, err = n.missing(ctx, sent, hold); err != nil {
@@ -353,7 +353,7 @@ func (n *Node) relayHeld(p *peerState) map[ledger.RegionID]bool {
 
 // missing returns up to BatchSize entries this region holds and theirs lacks,
 // each origin's in seq order, leaving out the origins in hold.
-func (n *Node) missing(ctx context.Context, theirs map[ledger.RegionID]uint64, hold map[ledger.RegionID]bool) ([]ledger.Entry, error) {
+func (n *Node) missing(ctx context.Context, theirs map[ledger.RegionID]uint64, hold map[ledger.RegionID]bool) ([]ledger.Wire, error) {
 	mine := n.store.Vector()
 	origins := make([]ledger.RegionID, 0, len(mine))
 	for o, s := range mine {
@@ -362,7 +362,7 @@ func (n *Node) missing(ctx context.Context, theirs map[ledger.RegionID]uint64, h
 		}
 	}
 	sort.Slice(origins, func(i, j int) bool { return origins[i] < origins[j] })
-	var out []ledger.Entry
+	var out []ledger.Wire
 	for _, o := range origins {
 		room := n.cfg.BatchSize - len(out)
 		if room <= 0 {
@@ -371,7 +371,7 @@ func (n *Node) missing(ctx context.Context, theirs map[ledger.RegionID]uint64, h
 		// Share the batch between origins so one busy origin cannot starve
 		// the relay of the others.
 		share := max(room/len(origins), 1)
-		es, err := n.store.EntriesAfter(ctx, o, theirs[o], share)
+		es, err := n.store.WireAfter(ctx, o, theirs[o], share)
 		if err != nil {
 			return nil, fmt.Errorf("sync: read %s entries: %w", o, err)
 		}
@@ -384,10 +384,10 @@ func (n *Node) missing(ctx context.Context, theirs map[ledger.RegionID]uint64, h
 //
 // seq numbers the push; after is the push in flight whose batch this one
 // continues, or 0.
-func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Entry, seq, after uint64) (PushResponse, error) {
+func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Wire, seq, after uint64) (PushResponse, error) {
 	req := PushRequest{From: string(n.store.Region()), Vector: toVector(n.store.Vector()), Seq: seq, After: after, Entries: make([][]byte, len(batch))}
 	for i := range batch {
-		req.Entries[i], _ = batch[i].MarshalBinary()
+		req.Entries[i] = batch[i].Body
 	}
 	body, _ := req.MarshalBinary()
 	var resp PushResponse
