@@ -30,9 +30,21 @@ func (h *harness) catchUp(ctx context.Context, stopAt time.Time) (time.Duration,
 	start := time.Now()
 	hc := &http.Client{Timeout: 2 * time.Second}
 	heads := map[string]uint64{}
+	vectors := map[string]map[string]uint64{}
 	for _, r := range h.regions {
 		if st, err := getStatus(ctx, hc, r.url()); err == nil {
 			heads[r.id] = st.Vector[r.id]
+			vectors[r.id] = st.Vector
+		}
+	}
+	// The backlog: entries some region lacked at the heal, counted once
+	// per region that lacked them.
+	var backlog uint64
+	for r, v := range vectors {
+		for o, seq := range heads {
+			if o != r && v[o] < seq {
+				backlog += seq - v[o]
+			}
 		}
 	}
 	// When each region first held each origin's head: the slowest pairs
@@ -49,12 +61,12 @@ func (h *harness) catchUp(ctx context.Context, stopAt time.Time) (time.Duration,
 			ps = append(ps, pair{name, d})
 		}
 		sort.Slice(ps, func(i, j int) bool { return ps[i].d > ps[j].d || ps[i].d == ps[j].d && ps[i].name < ps[j].name })
-		var parts []string
+		parts := []string{fmt.Sprintf("backlog %d entries", backlog)}
 		// Pairs still behind come first: they are what the wait is for.
 		for name, n := range lacking {
 			parts = append(parts, fmt.Sprintf("%s not yet (%d entries behind)", name, n))
 		}
-		sort.Strings(parts)
+		sort.Strings(parts[1:])
 		for _, p := range ps[:min(3, len(ps))] {
 			parts = append(parts, fmt.Sprintf("%s %s", p.name, p.d.Round(time.Millisecond)))
 		}

@@ -461,7 +461,7 @@ func (h *harness) runFaults(ctx context.Context, plan []planned) ([]check.Fault,
 				h.mu.Lock()
 				h.catchUps = append(h.catchUps, d)
 				h.mu.Unlock()
-				h.logf("%s healed; every region held what every other had written at the heal after %s (slowest: %s)", p.Kind, d.Round(time.Millisecond), slowest)
+				h.logf("%s healed; every region held what every other had written at the heal after %s (%s)", p.Kind, d.Round(time.Millisecond), slowest)
 			}()
 		}
 		h.mu.Lock()
