@@ -130,6 +130,7 @@ type harness struct {
 	catchUpWG sync.WaitGroup
 	mu        sync.Mutex
 	catchUps  []time.Duration // after each partition's heal (catchUp)
+	lag       []check.Sample  // replication lag samples (sampleLag)
 	orders    map[string]orderNote
 	webhooks  []check.Webhook
 	seen      map[string]bool // event ids processed
@@ -253,6 +254,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}()
 	progressDone := make(chan struct{})
 	go h.progress(stop, progressDone)
+	lagDone := make(chan struct{})
+	go h.sampleLag(ctx, stop, lagDone)
 
 	select {
 	case <-time.After(cfg.Duration):
@@ -263,6 +266,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	close(stop)
 	wg.Wait()
 	<-progressDone
+	<-lagDone
+	h.mu.Lock()
+	hist.Lag = slices.Clone(h.lag)
+	h.mu.Unlock()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
