@@ -66,7 +66,9 @@ func (s *Store) Apply(ctx context.Context, entries []Entry) (ApplyResult, error)
 // peers send them: each is decoded once, and its bytes serve the id, the
 // signature check and the stored body without being encoded again. If any
 // entry does not decode, the error is a *WireError naming it and nothing is
-// stored.
+// stored. The store keeps references to the bytes of wire (the latest
+// entries are served to followers from memory): the caller must not change
+// them afterwards.
 func (s *Store) ApplyWire(ctx context.Context, wire [][]byte) (ApplyResult, error) {
 	p, err := s.PrepareWire(ctx, wire)
 	if err != nil {
@@ -88,7 +90,8 @@ type Prepared struct {
 }
 
 // PrepareWire decodes and verifies entries in their wire form (see
-// ApplyWire) without storing anything.
+// ApplyWire, whose rule about wire's bytes holds here too) without storing
+// anything.
 func (s *Store) PrepareWire(ctx context.Context, wire [][]byte) (*Prepared, error) {
 	rs := make([]remote, len(wire))
 	errs := make([]error, len(wire))

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -376,13 +375,10 @@ func (s *Store) commit(g *group) error {
 		items := make([]tailItem, 0, g.inserts)
 		for i := range g.ops {
 			if o := &g.ops[i]; !o.held {
-				body := o.body
-				if !o.local {
-					// A copy: an applied entry's bytes may be part of a
-					// caller's buffer (a whole push body).
-					body = bytes.Clone(body)
-				}
-				items = append(items, tailItem{kind: o.e.Kind, origin: o.e.Origin, seq: o.e.Seq, body: body})
+				// An applied entry's bytes may be part of the caller's
+				// buffer (a whole push body), which ApplyWire's callers
+				// hand over for good.
+				items = append(items, tailItem{kind: o.e.Kind, origin: o.e.Origin, seq: o.e.Seq, body: o.body})
 			}
 		}
 		s.tail.add(items)
