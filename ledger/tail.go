@@ -58,35 +58,45 @@ func (t *tail) add(items []tailItem) {
 
 // since returns, if the tail holds everything after pos, up to limit
 // entries after pos of the given kinds (all kinds when kinds is nil), the
-// position read up to, and true. Only the entries returned are decoded.
+// position read up to, and true. Only the entries returned are decoded,
+// after the lock is released: the committer's add waits for no decoding.
 func (t *tail) since(pos int64, kinds []string, limit int) ([]Entry, int64, bool, error) {
+	picked, last, ok := t.pick(pos, kinds, limit)
+	if !ok || len(picked) == 0 {
+		return nil, last, ok, nil
+	}
+	out := make([]Entry, len(picked))
+	for i, it := range picked {
+		// Validated when it was stored (a draft on Append, a peer's entry
+		// before it was verified): decoding is all that is left.
+		if err := out[i].decode(it.body, false); err != nil {
+			return nil, pos, true, fmt.Errorf("%w: stored entry %s/%d: %v", ErrCorrupt, it.origin, it.seq, err)
+		}
+	}
+	return out, last, true, nil
+}
+
+// pick copies out the items since returns, under the read lock.
+func (t *tail) pick(pos int64, kinds []string, limit int) ([]tailItem, int64, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if pos < t.floor {
-		return nil, pos, false, nil
+		return nil, pos, false
 	}
 	head := t.head()
 	if pos >= head {
-		return nil, max(pos, head), true, nil
+		return nil, max(pos, head), true
 	}
-	var out []Entry
+	var out []tailItem
 	last := pos
 	for i := pos - t.floor; i < int64(len(t.items)) && len(out) < limit; i++ {
-		it := &t.items[i]
 		last = t.floor + i + 1
-		if kinds != nil && !slices.Contains(kinds, it.kind) {
-			continue
+		if kinds == nil || slices.Contains(kinds, t.items[i].kind) {
+			out = append(out, t.items[i])
 		}
-		// Validated when it was stored (a draft on Append, a peer's entry
-		// before it was verified): decoding is all that is left.
-		var e Entry
-		if err := e.decode(it.body, false); err != nil {
-			return nil, pos, true, fmt.Errorf("%w: stored entry %s/%d (local position %d): %v", ErrCorrupt, it.origin, it.seq, last, err)
-		}
-		out = append(out, e)
 	}
 	if kinds != nil && len(out) < limit {
 		last = head // nothing else of these kinds up to the head
 	}
-	return out, last, true, nil
+	return out, last, true
 }
