@@ -241,16 +241,14 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 				idle = true
 				break
 			}
+			n.mu.Lock()
 			for _, e := range batch {
 				sent[e.Origin] = max(sent[e.Origin], e.Seq)
-			}
-			n.mu.Lock()
-			for o, seq := range sent {
-				if p.relayed == nil {
-					p.relayed = map[ledger.RegionID]uint64{}
-				}
-				if o != n.store.Region() && seq > p.relayed[o] && seq > start[o] {
-					p.relayed[o] = seq
+				if e.Origin != n.store.Region() {
+					if p.relayed == nil {
+						p.relayed = map[ledger.RegionID]uint64{}
+					}
+					p.relayed[e.Origin] = max(p.relayed[e.Origin], e.Seq)
 				}
 			}
 			n.mu.Unlock()
