@@ -141,10 +141,17 @@ func TestCardNeverPrints(t *testing.T) {
 		outputs = append(outputs, fmt.Sprintf(verb, c), fmt.Sprintf(verb, &c), fmt.Sprintf(verb, p), fmt.Sprintf(verb, &p))
 	}
 	outputs = append(outputs, fmt.Sprint(c), fmt.Sprintln(p), c.String())
+	// Without the time: a timestamp's digits can hold the CVC's by chance.
+	noTime := &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}
 	for _, b := range []*bytes.Buffer{new(bytes.Buffer), new(bytes.Buffer)} {
-		var h slog.Handler = slog.NewTextHandler(b, nil)
+		var h slog.Handler = slog.NewTextHandler(b, noTime)
 		if len(outputs)%2 == 0 {
-			h = slog.NewJSONHandler(b, nil)
+			h = slog.NewJSONHandler(b, noTime)
 		}
 		slog.New(h).Info("authorize", "card", c, "payment", p, slog.Any("ptr", &c))
 		outputs = append(outputs, b.String())
