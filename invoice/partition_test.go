@@ -18,7 +18,13 @@ import (
 // and a fee written twice counts once.
 func TestRemindersOnceAcrossAPartition(t *testing.T) {
 	clock := clocktest.Wall()
-	rs := startRegions(t, 3, clock, func(c *region.Config) { c.Invoice.TakeoverAfter = time.Hour })
+	// Each step below moves the clock 1h1m: a mail takeover of 2h puts r2's
+	// turn (rank 1) and r3's (rank 2) at different steps, as real time
+	// would, rather than both at the jump that makes either due.
+	rs := startRegions(t, 3, clock, func(c *region.Config) {
+		c.Invoice.TakeoverAfter = time.Hour
+		c.Mail.TakeoverAfter = 2 * time.Hour
+	})
 	ctx := context.Background()
 	w := rs[0] // writes the capture
 	const email = "partition@example.com"
