@@ -18,8 +18,10 @@
 //     committed in the same transaction as the entries it sums.
 //   - Lookup keys (an entry's subject, its data's "ref" and the first
 //     MaxRefs distinct strings of its data's "refs") are indexed in the
-//     same transaction as the entry, so EntriesBySubject and EntriesByRef
-//     see an entry once it is held. ("refs" are indexed since migration
+//     same transaction as the entry, so EntriesByRef sees an entry once it
+//     is held; EntriesBySubject, served from memory for busy subjects, sees
+//     it once the commit that stored it has finished, before any writer of
+//     that commit is answered. ("refs" are indexed since migration
 //     0003; no entry written before it carried any.)
 //   - A rejected entry changes nothing. A different entry at an (origin, seq)
 //     already held is a fork: quarantined in its own table, never merged.

@@ -166,8 +166,103 @@ func (s *Store) Entry(ctx context.Context, id Hash) (Entry, error) {
 
 // EntriesBySubject returns every entry about subject (an order, a consumer),
 // ordered by hlc and then origin: the same order in every region.
+//
+// The subjects a region is busy with are answered from memory (see
+// subjects): a subject is read from the database once, or not at all when
+// this process stored its first entry, and then kept up to date as entries
+// about it commit.
 func (s *Store) EntriesBySubject(ctx context.Context, subject string) ([]Entry, error) {
-	return s.queryEntries(ctx, `SELECT body FROM entries WHERE subject = ? AND subject <> '' ORDER BY hlc, origin, seq`, subject)
+	if subject == "" {
+		return nil, nil
+	}
+	s.closeMu.RLock()
+	closed := s.closed
+	s.closeMu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if es, ok := s.subjects.get(subject); ok {
+		return es, nil
+	}
+	st, err := s.stmt(ctx, `SELECT body, (SELECT COALESCE(MAX(pos), 0) FROM entries) FROM entries
+		WHERE subject = ? AND subject <> '' ORDER BY hlc, origin, seq`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		out  []Entry
+		snap int64 // the last position the statement's snapshot holds
+	)
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body, &snap); err != nil {
+			return nil, err
+		}
+		e, err := DecodeEntry(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: stored entry: %v", ErrCorrupt, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	return s.tail.complete(subject, out, snap)
+}
+
+// learn reads the subjects stored before Open into the filter of stored
+// subjects, a batch at a time so that checkpoints are not held off, and
+// then lets the filter answer. Subjects stored since Open are in it already
+// (commits add them). It stops early when the store closes; the filter is
+// then never asked, which costs reads, not answers.
+func (s *Store) learn(stored int64) {
+	defer close(s.learnDone)
+	if stored == 0 {
+		s.subjects.learn(nil, true)
+		return
+	}
+	after := ""
+	for {
+		select {
+		case <-s.quit:
+			return
+		default:
+		}
+		batch, err := s.subjectsAfter(after, 4096)
+		if err != nil {
+			s.log.Warn("ledger: reading stored subjects; each subject is read from the database once", "err", err)
+			return
+		}
+		if len(batch) > 0 {
+			after = batch[len(batch)-1]
+		}
+		s.subjects.learn(batch, len(batch) < 4096)
+		if len(batch) < 4096 {
+			return
+		}
+	}
+}
+
+func (s *Store) subjectsAfter(after string, limit int) ([]string, error) {
+	rows, err := s.rdb.Query(`SELECT DISTINCT subject FROM entries WHERE subject > ? AND subject <> '' ORDER BY subject LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var subject string
+		if err := rows.Scan(&subject); err != nil {
+			return nil, err
+		}
+		out = append(out, subject)
+	}
+	return out, rows.Err()
 }
 
 // EntriesByRef returns every entry whose data has the top-level string field

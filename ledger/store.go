@@ -100,7 +100,9 @@ type Store struct {
 	changedMu sync.Mutex
 	changed   chan struct{} // closed and replaced after each commit that stored entries
 
-	tail tail // the latest committed entries, for followers
+	tail      tail      // the latest committed entries, for followers
+	subjects  *subjects // the entries of the subjects requests are busy with
+	learnDone chan struct{}
 }
 
 type head struct {
@@ -205,9 +207,13 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		s.closeDBs()
 		return nil, classify(fmt.Errorf("ledger: prepare %s: %w", opt.Path, err))
 	}
+	s.subjects = newSubjects(s.count)
+	s.tail.subjects = s.subjects
 	s.checkpoint, s.checkpointDone = make(chan struct{}, 1), make(chan struct{})
+	s.learnDone = make(chan struct{})
 	go s.checkpointer()
 	go s.writer()
+	go s.learn(s.count)
 	return s, nil
 }
 
@@ -410,6 +416,7 @@ func (s *Store) Close() error {
 		s.closeMu.Unlock()
 		close(s.quit)
 		<-s.done
+		<-s.learnDone
 		close(s.checkpoint)
 		<-s.checkpointDone
 		err = s.closeDBs()

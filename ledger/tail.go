@@ -27,22 +27,28 @@ type tail struct {
 	floor int64 // every entry at a position above floor is in items
 	items []tailItem
 	cap   int // tailCap, or less in tests
+
+	// subjects is kept in step with the tail: both change under mu.
+	subjects *subjects
 }
 
 type tailItem struct {
-	kind   string
-	origin RegionID
-	seq    uint64
-	body   []byte // canonical bytes and signature, as stored
+	kind    string
+	subject string
+	origin  RegionID
+	seq     uint64
+	body    []byte // canonical bytes and signature, as stored
 }
 
 // head is the position of the last entry committed. The caller holds mu.
 func (t *tail) head() int64 { return t.floor + int64(len(t.items)) }
 
-// add records the entries one commit inserted, in insertion order.
-func (t *tail) add(items []tailItem) {
+// add records the entries one commit inserted, in insertion order: items
+// and the same entries decoded.
+func (t *tail) add(items []tailItem, es []*Entry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.subjects.committed(es)
 	capacity := t.cap
 	if capacity <= 0 {
 		capacity = tailCap
@@ -99,4 +105,33 @@ func (t *tail) pick(pos int64, kinds []string, limit int) ([]tailItem, int64, bo
 		last = head // nothing else of these kinds up to the head
 	}
 	return out, last, true
+}
+
+// complete adds to es, every entry about subject that a database read whose
+// snapshot ended at position snap found, the entries about subject
+// committed after snap, and keeps the whole list in memory. It returns es
+// unchanged when the tail no longer holds everything after snap, or when
+// the read saw a commit the tail has not taken yet (it will, in a moment).
+func (t *tail) complete(subject string, es []Entry, snap int64) ([]Entry, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	head := t.head()
+	if snap < t.floor || snap > head {
+		return es, nil
+	}
+	added := false
+	for i := snap - t.floor; i < int64(len(t.items)); i++ {
+		if it := &t.items[i]; it.subject == subject {
+			var e Entry
+			if err := e.decode(it.body, false); err != nil {
+				return nil, fmt.Errorf("%w: stored entry %s/%d: %v", ErrCorrupt, it.origin, it.seq, err)
+			}
+			es, added = append(es, e), true
+		}
+	}
+	if added {
+		sortSubject(es)
+	}
+	t.subjects.fill(subject, es)
+	return es, nil
 }

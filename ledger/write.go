@@ -373,15 +373,17 @@ func (s *Store) commit(g *group) error {
 	if g.inserts > 0 {
 		// In the order write inserted them: every op not already held.
 		items := make([]tailItem, 0, g.inserts)
+		es := make([]*Entry, 0, g.inserts)
 		for i := range g.ops {
 			if o := &g.ops[i]; !o.held {
 				// An applied entry's bytes may be part of the caller's
 				// buffer (a whole push body), which ApplyWire's callers
 				// hand over for good.
-				items = append(items, tailItem{kind: o.e.Kind, origin: o.e.Origin, seq: o.e.Seq, body: o.body})
+				items = append(items, tailItem{kind: o.e.Kind, subject: o.e.Subject, origin: o.e.Origin, seq: o.e.Seq, body: o.body})
+				es = append(es, o.e)
 			}
 		}
-		s.tail.add(items)
+		s.tail.add(items, es)
 	}
 	s.mu.Lock()
 	for o, h := range g.heads {
