@@ -199,3 +199,39 @@ func TestRightsSkipSilentPeer(t *testing.T) {
 	peer.thaw()
 	<-first
 }
+
+// TestRightsNotRetriedWhenRefusedForConcurrency: a rights request answered
+// 429 (the owner's lane for this region is full) is not retried after the
+// Retry-After second while a shopper waits: the caller hears the refusal
+// at once and goes on to the next owner or degrades; the owner answered,
+// so it is not down.
+func TestRightsNotRetriedWhenRefusedForConcurrency(t *testing.T) {
+	var asked atomic.Int64
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/rights") {
+			asked.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		w.Write([]byte(`{"error":{"code":"too_many_requests","message":"more than 16 concurrent rights requests from r2"}}`))
+	}))
+	t.Cleanup(peer.Close)
+	rc := mustOpenReceiver(t, func(c *regionsync.Config) {
+		c.Peers = []regionsync.Peer{{ID: "r1", URL: peer.URL, PublicKey: keyFor("r1").Public().(ed25519.PublicKey)}}
+		c.Retries = 3
+	})
+	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
+	defer cancel()
+	err := rc.node.RequestRights(ctx, "r1", "order_1", "capture:order_1:", 100)
+	var pe *regionsync.PeerError
+	if !errors.As(err, &pe) || pe.Status != http.StatusTooManyRequests {
+		t.Fatalf("got %v, want the owner's 429", err)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("the request was sent %d times, want once", n)
+	}
+	if rc.node.Down("r1") {
+		t.Fatal("an owner that answered 429 is down")
+	}
+}

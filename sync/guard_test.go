@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -182,9 +183,16 @@ type held struct {
 	reply chan reply
 }
 
-// hold sends a POST of size bytes to addr with header, marked id for the
+// hold sends a push of size bytes to addr with header, marked id for the
 // watch.
 func hold(tb testing.TB, addr, id string, header http.Header, size int64) *held {
+	tb.Helper()
+	return holdAt(tb, addr, entriesURI, id, header, size)
+}
+
+// holdAt sends a POST of size bytes to uri at addr with header, marked id
+// for the watch.
+func holdAt(tb testing.TB, addr, uri, id string, header http.Header, size int64) *held {
 	tb.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -208,7 +216,7 @@ func hold(tb testing.TB, addr, id string, header http.Header, size int64) *held 
 		defer close(h.wrote)
 		var head strings.Builder
 		fmt.Fprintf(&head, "POST %s HTTP/1.1\r\nHost: receiver\r\nContent-Type: %s\r\nContent-Length: %d\r\nTest-Hold: %s\r\n",
-			entriesURI, regionsync.PushContentType, size, id)
+			uri, regionsync.PushContentType, size, id)
 		for k, v := range header {
 			fmt.Fprintf(&head, "%s: %s\r\n", k, v[0])
 		}
@@ -301,6 +309,45 @@ func TestSlotsTakenBeforeBody(t *testing.T) {
 	}
 	accepted(t, rc.do(t, fromR1("POST", entriesURI, pushWire{From: "r1"}.bytes())))
 	accepted(t, rc.do(t, signed("r3", keyFor("r3"), time.Now(), "POST", entriesURI, pushWire{From: "r3"}.bytes())))
+}
+
+// TestRightsHaveTheirOwnLane: pushes filling all of a peer's slots (a
+// region being caught up) leave its rights requests, on which shoppers
+// wait, a lane of their own; that lane has its own bound, and a rights
+// request's body is small or refused unread.
+func TestRightsHaveTheirOwnLane(t *testing.T) {
+	rc := mustOpenReceiver(t, func(c *regionsync.Config) {
+		c.MaxConcurrentPerPeer = 2
+		c.MaxRightsPerPeer = 2
+		c.Timeout = time.Minute
+	})
+	srv, wt := serveWatched(t, rc, 4)
+	addr := srv.Listener.Addr().String()
+	const rightsURI = "/sync/v1/rights"
+	rights := func() call {
+		b, _ := json.Marshal(regionsync.RightsRequest{From: "r1", Subject: "credit:c1:SEK", Account: "credit:c1:rights:", Amount: 100})
+		return fromR1("POST", rightsURI, b)
+	}
+	pushes := []*held{hold(t, addr, "p0", forged("r1"), 1024), hold(t, addr, "p1", forged("r1"), 1024)}
+	wt.settle(t, len(pushes))
+	r, _ := rc.direct(call{method: "POST", uri: entriesURI, header: forged("r1")}, 1024)
+	refusal(t, r, 429, "too_many_requests", "more than 2 concurrent requests from r1")
+	// The rights request reaches the granter (this receiver has none).
+	refusal(t, rc.do(t, rights()), 409, "rights_unavailable", "grants no rights")
+
+	held := []*held{holdAt(t, addr, rightsURI, "q0", forged("r1"), 512), holdAt(t, addr, rightsURI, "q1", forged("r1"), 512)}
+	wt.settle(t, len(held))
+	refusal(t, rc.do(t, rights()), 429, "too_many_requests", "more than 2 concurrent rights requests from r1")
+	r, read := rc.direct(call{method: "POST", uri: rightsURI, header: forged("r3")}, regionsync.MaxRightsBodyBytes+1)
+	refusal(t, r, 413, "body_too_large", "a rights request is at most")
+	if read != 0 {
+		t.Errorf("an oversized rights request: %d bytes read, want none", read)
+	}
+	for _, h := range append(pushes, held...) {
+		refusal(t, h.finish(t), 401, "unauthenticated", "does not verify")
+	}
+	refusal(t, rc.do(t, rights()), 409, "rights_unavailable", "grants no rights")
+	accepted(t, rc.do(t, fromR1("POST", entriesURI, pushWire{From: "r1"}.bytes())))
 }
 
 // TestSlowSenderCutOff holds a request's last byte back: the receiver gives

@@ -57,7 +57,8 @@ type Node struct {
 	mu      sync.Mutex
 	peers   map[string]*peerState
 	forks   map[string]int64 // origin -> forks seen from it
-	inbound map[string]int   // peer -> requests being served
+	inbound map[string]int   // peer -> requests being served, rights requests apart
+	rights  map[string]int   // peer -> rights requests being served
 	reading int64            // bytes of request bodies being read, not yet authenticated
 	// pipes keeps each peer's pipelined pushes in order.
 	pipes *pipelines
@@ -162,6 +163,9 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 	if cfg.MaxConcurrentPerPeer <= 0 {
 		cfg.MaxConcurrentPerPeer = DefaultMaxConcurrentPerPeer
 	}
+	if cfg.MaxRightsPerPeer <= 0 {
+		cfg.MaxRightsPerPeer = DefaultMaxRightsPerPeer
+	}
 	if cfg.PushesInFlight <= 0 {
 		cfg.PushesInFlight = DefaultPushesInFlight
 	}
@@ -193,6 +197,12 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		if ctx.Value(probeKey{}) != nil {
 			return false, nil
 		}
+		// A rights request refused for concurrency is not worth the
+		// second Retry-After asks for: a shopper is waiting, and the
+		// decision goes on to the next owner or degrades instead.
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests && ctx.Value(rightsKey{}) != nil {
+			return false, nil
+		}
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
 
@@ -206,6 +216,7 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		peers:       map[string]*peerState{},
 		forks:       map[string]int64{},
 		inbound:     map[string]int{},
+		rights:      map[string]int{},
 		pipes:       newPipelines(),
 		incarnation: fmt.Sprintf("%016x", randomSeq()),
 		learned:     make(chan struct{}),

@@ -12,6 +12,16 @@ import (
 	"kassa/ledger"
 )
 
+// rightsPath is where rights requests go.
+const rightsPath = "/sync/v1/rights"
+
+// MaxRightsBodyBytes bounds a rights request's body: a few ids, an amount
+// and the asker's vector. A larger one is refused unread.
+const MaxRightsBodyBytes = 64 << 10
+
+// rightsKey marks a rights request's context, for the retry policy.
+type rightsKey struct{}
+
 // RightsGranter transfers rights this region owns to another region by
 // writing a transfer entry. Checkout implements it for order rights.
 type RightsGranter interface {
@@ -125,7 +135,7 @@ func (n *Node) RequestRights(ctx context.Context, owner, subject, account string
 	}
 	body, _ := json.Marshal(RightsRequest{From: string(n.store.Region()), Subject: subject, Account: account, Amount: amount, Vector: toVector(n.store.Vector())})
 	var resp RightsResponse
-	err = n.call(ctx, p, http.MethodPost, "/sync/v1/rights", "application/json", body, &resp)
+	err = n.call(context.WithValue(ctx, rightsKey{}, true), p, http.MethodPost, rightsPath, "application/json", body, &resp)
 	n.rightsAnswered(ctx, p, budget, probe, err)
 	if err != nil {
 		return err

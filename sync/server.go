@@ -26,7 +26,7 @@ func (n *Node) Routes(r *mux.Router) {
 	r.HandleFunc("/sync/v1/status", n.serveStatus).Methods(http.MethodGet)
 	r.HandleFunc("/sync/v1/entries", n.signed(n.servePush)).Methods(http.MethodPost)
 	r.HandleFunc("/sync/v1/entries", n.signed(n.servePull)).Methods(http.MethodGet)
-	r.HandleFunc("/sync/v1/rights", n.signed(n.serveRights)).Methods(http.MethodPost)
+	r.HandleFunc(rightsPath, n.signed(n.serveRights)).Methods(http.MethodPost)
 	r.HandleFunc("/sync/v1/lookup", n.signed(n.serveLookup)).Methods(http.MethodPost)
 }
 
@@ -108,21 +108,30 @@ func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (from string
 	// The claim is not proven yet, so a refusal from here on is not held
 	// against the peer in its status.
 	size := r.ContentLength
+	// Rights requests have a lane of their own: a shopper waits on each,
+	// and pushes and pulls must never take all of a peer's slots from them.
+	lane, limit, what := n.inbound, n.cfg.MaxConcurrentPerPeer, "requests"
+	if r.URL.Path == rightsPath {
+		if size > MaxRightsBodyBytes {
+			return "", nil, nil, &requestError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("a rights request is at most %d bytes", MaxRightsBodyBytes)}
+		}
+		lane, limit, what = n.rights, n.cfg.MaxRightsPerPeer, "rights requests"
+	}
 	n.mu.Lock()
-	if n.inbound[c.from] >= n.cfg.MaxConcurrentPerPeer {
+	if lane[c.from] >= limit {
 		n.mu.Unlock()
-		return "", nil, nil, &requestError{http.StatusTooManyRequests, "too_many_requests", fmt.Sprintf("more than %d concurrent requests from %s", n.cfg.MaxConcurrentPerPeer, c.from)}
+		return "", nil, nil, &requestError{http.StatusTooManyRequests, "too_many_requests", fmt.Sprintf("more than %d concurrent %s from %s", limit, what, c.from)}
 	}
 	if budget := readBudgetBodies * n.cfg.MaxBodyBytes; n.reading+size > budget {
 		n.mu.Unlock()
 		return "", nil, nil, &requestError{http.StatusServiceUnavailable, "busy", fmt.Sprintf("this region is already reading all the request bodies it reads at once (%d bytes); retry later", budget)}
 	}
-	n.inbound[c.from]++
+	lane[c.from]++
 	n.reading += size
 	n.mu.Unlock()
 	release = func() {
 		n.mu.Lock()
-		n.inbound[c.from]--
+		lane[c.from]--
 		n.mu.Unlock()
 	}
 	body, sum, rerr := n.readBody(w, r)

@@ -17,6 +17,7 @@ const (
 	DefaultRetryWaitMin         = 50 * time.Millisecond
 	DefaultRetryWaitMax         = 2 * time.Second
 	DefaultMaxConcurrentPerPeer = 4
+	DefaultMaxRightsPerPeer     = 16
 	DefaultPushesInFlight       = 2
 	DefaultReplayWindow         = time.Minute
 	DefaultRecoveryTimeout      = 10 * time.Second
@@ -49,6 +50,11 @@ type Settings struct {
 	// counted from before the body is read (the peer is then only claimed);
 	// more are answered 429.
 	MaxConcurrentPerPeer int `mapstructure:"max_concurrent_per_peer"`
+	// MaxRightsPerPeer bounds the rights requests from one peer served at
+	// once. They have a lane of their own, apart from MaxConcurrentPerPeer:
+	// a shopper's decision waits on each, so pushes and pulls, however
+	// many, never crowd them out. More are answered 429.
+	MaxRightsPerPeer int `mapstructure:"max_rights_per_peer"`
 	// PushesInFlight is how many pushes to one peer may await their answers
 	// at once while this region catches it up: the peer verifies the next
 	// batch while it commits the previous one. A peer that answers a push
@@ -74,7 +80,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		BatchSize: DefaultBatchSize, MaxBodyBytes: DefaultMaxBodyBytes, Interval: DefaultInterval,
 		Timeout: DefaultTimeout, Retries: DefaultRetries, RetryWaitMin: DefaultRetryWaitMin, RetryWaitMax: DefaultRetryWaitMax,
-		MaxConcurrentPerPeer: DefaultMaxConcurrentPerPeer, PushesInFlight: DefaultPushesInFlight,
+		MaxConcurrentPerPeer: DefaultMaxConcurrentPerPeer, MaxRightsPerPeer: DefaultMaxRightsPerPeer, PushesInFlight: DefaultPushesInFlight,
 		ReplayWindow: DefaultReplayWindow, RecoveryTimeout: DefaultRecoveryTimeout, AckTimeout: DefaultAckTimeout,
 		LookupTimeout: DefaultLookupTimeout,
 	}
@@ -94,6 +100,9 @@ func (s Settings) Validate() error {
 	}
 	if s.MaxConcurrentPerPeer < 1 || s.MaxConcurrentPerPeer > 1000 {
 		return config.Errorf("max_concurrent_per_peer", "must be between 1 and 1000, got %d", s.MaxConcurrentPerPeer)
+	}
+	if s.MaxRightsPerPeer < 1 || s.MaxRightsPerPeer > 1000 {
+		return config.Errorf("max_rights_per_peer", "must be between 1 and 1000, got %d", s.MaxRightsPerPeer)
 	}
 	if s.PushesInFlight < 1 || s.PushesInFlight > 16 {
 		return config.Errorf("pushes_in_flight", "must be between 1 and 16, got %d", s.PushesInFlight)

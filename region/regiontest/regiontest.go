@@ -30,7 +30,7 @@ func Config(id, dir, listen string) region.Config {
 		Mode: "development", Region: id, Listen: listen, DataDir: dir, Durability: "local",
 		Backup: backup.Settings{SyncInterval: time.Second},
 		Sync: regionsync.Settings{BatchSize: 256, MaxBodyBytes: 8 << 20, Interval: 50 * time.Millisecond, Timeout: 2 * time.Second,
-			Retries: 1, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond, MaxConcurrentPerPeer: 8, PushesInFlight: 2,
+			Retries: 1, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond, MaxConcurrentPerPeer: 8, MaxRightsPerPeer: 16, PushesInFlight: 2,
 			ReplayWindow: time.Minute, RecoveryTimeout: 2 * time.Second, AckTimeout: 2 * time.Second,
 			LookupTimeout: 300 * time.Millisecond},
 		Checkout: checkout.Settings{IDKey: checkout.DemoIDKey, IdentityKey: checkout.DemoIdentityKey, FingerprintKey: checkout.DemoFingerprintKey, SecretKey: checkout.DemoSecretKey,
