@@ -91,20 +91,21 @@ func (n *Node) serveRights(w http.ResponseWriter, r *http.Request, from string, 
 	n.m.granted()
 	// Send the owner's chain from the requester's position up to the
 	// transfer, plus what else it lacks, within a bounded body.
-	es, err := n.store.EntriesAfter(r.Context(), e.Origin, req.Vector[string(e.Origin)], int(e.Seq-req.Vector[string(e.Origin)]))
+	// The stored bytes are the wire form: nothing is decoded or encoded.
+	have := req.Vector[string(e.Origin)]
+	ws, err := n.store.WireAfter(r.Context(), e.Origin, have, int(e.Seq-min(have, e.Seq)))
 	if err != nil {
 		n.refuse(w, r, from, &requestError{http.StatusServiceUnavailable, "storage", "could not read entries; retry later"})
 		return
 	}
 	resp := RightsResponse{Transfer: e.ID().String()}
 	size := 0
-	for i := range es {
-		b, _ := es[i].MarshalBinary()
-		size += len(b) * 2
+	for _, w := range ws {
+		size += len(w.Body) * 2
 		if int64(size) > n.cfg.MaxBodyBytes/2 {
 			break
 		}
-		resp.Entries = append(resp.Entries, b)
+		resp.Entries = append(resp.Entries, w.Body)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -140,15 +141,11 @@ func (n *Node) RequestRights(ctx context.Context, owner, subject, account string
 	if err != nil {
 		return err
 	}
-	es := make([]ledger.Entry, 0, len(resp.Entries))
-	for _, b := range resp.Entries {
-		e, err := ledger.DecodeEntry(b)
-		if err != nil {
+	// Decoded once, from the bytes that were sent (the store keeps them).
+	if _, err := n.store.ApplyWire(ctx, resp.Entries); err != nil {
+		if we := (*ledger.WireError)(nil); errors.As(err, &we) {
 			return fmt.Errorf("sync: %s sent a malformed entry: %w", owner, err)
 		}
-		es = append(es, e)
-	}
-	if _, err := n.store.Apply(ctx, es); err != nil {
 		return err
 	}
 	id, err := ledger.ParseHash(resp.Transfer)
