@@ -41,6 +41,9 @@ type benchResult struct {
 	// their kassa_ledger_entries_written_total) per completed checkout:
 	// in all, by kind and by region.
 	EntriesPerCheckout *entryCounts `json:"entries_per_checkout,omitempty"`
+	// Ceiling is this machine's ceiling for the run's checkouts, measured
+	// after it (--ceiling).
+	Ceiling *ceilingResult `json:"ceiling,omitempty"`
 }
 
 type entryCounts struct {
@@ -138,6 +141,7 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 		merchant    string
 		secret      string
 		capture     bool
+		withCeiling bool
 	)
 	_, err := e.flags("bench", "Drive regions through the public merchant API and report throughput and latency per\noperation (session, authorize, capture, and the whole checkout), the decisions by outcome\nand reason, and the replication lag between targets.", args, func(fs *pflag.FlagSet) {
 		fs.StringVar(&targets, "target", "", "region base URLs, comma-separated (required)")
@@ -148,6 +152,7 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 		fs.StringVar(&merchant, "merchant", "demo", "merchant id")
 		fs.StringVar(&secret, "secret", "sk_test_demo", "merchant API secret")
 		fs.BoolVar(&capture, "capture", true, "capture each approved order")
+		fs.BoolVar(&withCeiling, "ceiling", false, "after the run, measure this machine's ceiling for the same checkouts (their requests, and the entries they wrote, appended and taken in by every other target) and report the ratio; meaningful when the targets run on this machine")
 	})
 	if err != nil {
 		return err
@@ -180,6 +185,11 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 		return err
 	}
 	res := b.run(ctx, duration)
+	if withCeiling {
+		if res.Ceiling, err = measureCeiling(ctx, res, concurrency, capture, len(urls)); err != nil {
+			return err
+		}
+	}
 
 	fmt.Fprintf(e.stdout, "kassa bench: %d targets, %s, %.1fs\n", len(urls), b.loop(), res.DurationS)
 	fmt.Fprintf(e.stdout, "%-10s %8s %7s %10s %8s %8s %8s %8s\n", "op", "count", "errors", "per_sec", "p50_ms", "p95_ms", "p99_ms", "max_ms")
@@ -215,6 +225,11 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 	}
 	if len(urls) > 1 {
 		fmt.Fprintf(e.stdout, "replication lag: p50 %.1f ms, p99 %.1f ms (%d samples)\n", res.ReplicationLagMS.P50, res.ReplicationLagMS.P99, res.ReplicationLagMS.Samples)
+	}
+	if c := res.Ceiling; c != nil {
+		fmt.Fprintf(e.stdout, "ceiling of this machine: http %.0f requests/s, append %.0f entries/s, apply %.0f entries/s;\n", c.HTTPRequestsPerS, c.AppendsPerS, c.AppliesPerS)
+		fmt.Fprintf(e.stdout, "  a checkout = %.0f requests + %.2f entries appended + %.2f applied in %d other regions: %.1f checkouts/s; ratio %.3f\n",
+			c.RequestsPerCheckout, c.EntriesPerCheckout, float64(c.OtherRegions)*c.EntriesPerCheckout, c.OtherRegions, c.CheckoutsPerS, c.Ratio)
 	}
 	if b.firstErr != nil {
 		fmt.Fprintf(e.stderr, "first error: %v\n", b.firstErr)

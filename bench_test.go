@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -81,13 +82,14 @@ func TestBenchFailsOverAndMeasuresLag(t *testing.T) {
 	}
 }
 
-// TestBenchOpenLoop runs kassa bench --rate against one region: the open
-// loop starts no more checkouts than its schedule allows, whatever the
-// region could take, and the JSON counts decisions by outcome.
+// TestBenchOpenLoop runs kassa bench --rate --ceiling against one region:
+// the open loop starts no more checkouts than its schedule allows, whatever
+// the region could take, the JSON counts decisions by outcome, and the
+// ceiling is measured for the checkouts of the run.
 func TestBenchOpenLoop(t *testing.T) {
 	base, _ := startServe(t, nil, "--data-dir", t.TempDir())
 	out := filepath.Join(t.TempDir(), "bench.json")
-	stdout, stderr, code := runCmd(t, nil, "bench", "--target", base, "--duration", "2s", "--rate", "20", "--json", out)
+	stdout, stderr, code := runCmd(t, nil, "bench", "--target", base, "--duration", "2s", "--rate", "20", "--ceiling", "--json", out)
 	if code != 0 {
 		t.Fatalf("bench exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -98,8 +100,9 @@ func TestBenchOpenLoop(t *testing.T) {
 	var res struct {
 		Rate       float64 `json:"rate"`
 		Operations map[string]struct {
-			Count  int `json:"count"`
-			Errors int `json:"errors"`
+			Count     int     `json:"count"`
+			Errors    int     `json:"errors"`
+			PerSecond float64 `json:"per_second"`
 		} `json:"operations"`
 		Decisions          map[string]int `json:"decisions"`
 		Reasons            map[string]int `json:"reasons"`
@@ -107,6 +110,16 @@ func TestBenchOpenLoop(t *testing.T) {
 			Total  float64            `json:"total"`
 			ByKind map[string]float64 `json:"by_kind"`
 		} `json:"entries_per_checkout"`
+		Ceiling struct {
+			HTTP          float64 `json:"http_requests_per_s"`
+			Appends       float64 `json:"appends_per_s"`
+			Applies       float64 `json:"applies_per_s"`
+			Requests      float64 `json:"requests_per_checkout"`
+			Entries       float64 `json:"entries_per_checkout"`
+			OtherRegions  int     `json:"other_regions"`
+			CheckoutsPerS float64 `json:"checkouts_per_s"`
+			Ratio         float64 `json:"ratio"`
+		} `json:"ceiling"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatalf("bench JSON: %v\n%s", err, b)
@@ -130,7 +143,15 @@ func TestBenchOpenLoop(t *testing.T) {
 		t.Errorf("decisions %v (reasons %v) for %d authorizations: want them all counted by outcome\n%s",
 			res.Decisions, res.Reasons, res.Operations["authorize"].Count, b)
 	}
-	if !strings.Contains(stdout, "decisions: approved") || !strings.Contains(stdout, "open loop: 20.0 checkouts/s") {
+	// One region: nothing is applied elsewhere, so the ceiling is its
+	// requests and appends alone.
+	c := res.Ceiling
+	want := 1 / (c.Requests/c.HTTP + c.Entries/c.Appends)
+	if c.HTTP <= 0 || c.Appends <= 0 || c.Applies <= 0 || c.Requests != 3 || c.Entries != res.EntriesPerCheckout.Total || c.OtherRegions != 0 ||
+		math.Abs(c.CheckoutsPerS-want) > want*1e-9 || math.Abs(c.Ratio-co.PerSecond/c.CheckoutsPerS) > 1e-9 {
+		t.Errorf("ceiling %+v: want every part measured, 3 requests and the run's entries per checkout, no other region, %.1f checkouts/s\n%s", c, want, b)
+	}
+	if !strings.Contains(stdout, "decisions: approved") || !strings.Contains(stdout, "open loop: 20.0 checkouts/s") || !strings.Contains(stdout, "ceiling of this machine") {
 		t.Errorf("stdout lacks the decisions or the open loop line:\n%s", stdout)
 	}
 }

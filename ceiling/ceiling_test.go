@@ -1,6 +1,7 @@
 package ceiling_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -55,4 +56,21 @@ func ExampleVerify() {
 	took, err := ceiling.Verify(pub, msgs, sigs, 1000)
 	fmt.Println(err, took > 0)
 	// Output: <nil> true
+}
+
+// TestLedgerAndHTTP: the ledger and HTTP measurements do the work they
+// time (every entry of both chains applied; every request answered) and
+// report a rate.
+func TestLedgerAndHTTP(t *testing.T) {
+	r, err := ceiling.Ledger(context.Background(), t.TempDir(), 300, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Appends <= 0 || r.Applies <= 0 {
+		t.Fatalf("rates %+v", r)
+	}
+	rate, err := ceiling.HTTP(4, 100, []byte(`{"amount":100}`), []byte(`{"id":"x"}`))
+	if err != nil || rate <= 0 {
+		t.Fatalf("http: %v requests/s, %v", rate, err)
+	}
 }
