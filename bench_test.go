@@ -18,17 +18,34 @@ import (
 // TestBenchFailsOverAndMeasuresLag runs kassa bench against two targets: a
 // front that refuses every write with 503 and passes reads through to a
 // region, and the region itself. Every checkout must fail over to the
-// region and succeed, and the orders the region authorized must be found
-// through the front, which gives the replication lag samples.
+// region and succeed, and the replication lag is sampled through the
+// front: from the regions' /sync/v1/status, or, where that needs a token
+// the bench does not have, by asking for the order.
 func TestBenchFailsOverAndMeasuresLag(t *testing.T) {
-	base, _ := startServe(t, nil, "--data-dir", t.TempDir())
+	for _, tc := range []struct {
+		name    string
+		environ []string
+		via     string // the path the front must see lag polled through
+	}{
+		{"status", nil, "/sync/v1/status"},
+		{"orders", []string{"KASSA_HTTP_METRICS_TOKEN=metrics-token-0123456789abcdef0123456789"}, "/v1/orders/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { benchFailsOverAndMeasuresLag(t, tc.environ, tc.via) })
+	}
+}
+
+func benchFailsOverAndMeasuresLag(t *testing.T, environ []string, via string) {
+	base, _ := startServe(t, environ, "--data-dir", t.TempDir())
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(u)
-	var refused atomic.Int64
+	var refused, polled atomic.Int64
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, via) {
+			polled.Add(1)
+		}
 		if r.Method == http.MethodPost {
 			refused.Add(1)
 			io.Copy(io.Discard, r.Body)
@@ -79,6 +96,9 @@ func TestBenchFailsOverAndMeasuresLag(t *testing.T) {
 	}
 	if refused.Load() == 0 {
 		t.Error("the front refused no write: the test did not exercise failover")
+	}
+	if polled.Load() == 0 {
+		t.Errorf("lag was not polled through %s", via)
 	}
 }
 
