@@ -111,27 +111,17 @@ func appendEntries(ctx context.Context, st *ledger.Store, n int) (time.Duration,
 	data, _ := json.Marshal(map[string]any{"merchant": "demo", "amount": 25900, "currency": "SEK", "method": "pay_later",
 		"consumer": "con_0123456789abcdef", "reference": "ref-0123456789", "expires_at": "2026-12-26T00:00:00Z",
 		"lines": []map[string]any{{"name": "Shoes", "quantity": 1, "unit_price": 25900, "total": 25900}}})
-	var next atomic.Int64
-	var failed atomic.Pointer[error]
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range appendCallers {
-		wg.Go(func() {
-			for i := next.Add(1); i <= int64(n) && failed.Load() == nil; i = next.Add(1) {
-				id := fmt.Sprintf("ord_%s_%d", st.Region(), i)
-				_, err := st.Append(ctx, ledger.Draft{Kind: "order.authorized", Subject: id, Data: data, Postings: []ledger.Posting{
-					{Account: fmt.Sprintf("consumer:con_%d:credit", i%50_000), Amount: -25900, Currency: "SEK"},
-					{Account: "order:" + id + ":capture", Amount: 25900, Currency: "SEK"},
-				}})
-				if err != nil {
-					failed.CompareAndSwap(nil, &err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := failed.Load(); err != nil {
-		return 0, *err
+	err := callers(appendCallers, n, func(i int) error {
+		id := fmt.Sprintf("ord_%s_%d", st.Region(), i)
+		_, err := st.Append(ctx, ledger.Draft{Kind: "order.authorized", Subject: id, Data: data, Postings: []ledger.Posting{
+			{Account: fmt.Sprintf("consumer:con_%d:credit", i%50_000), Amount: -25900, Currency: "SEK"},
+			{Account: "order:" + id + ":capture", Amount: 25900, Currency: "SEK"},
+		}})
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
 	return time.Since(start), nil
 }
@@ -169,22 +159,35 @@ func HTTP(clients, n int, body, reply []byte) (float64, error) {
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 2 * clients, MaxIdleConnsPerHost: 2 * clients, IdleConnTimeout: time.Minute}}
 	defer c.CloseIdleConnections()
+	start := time.Now()
+	err := callers(clients, n, func(i int) error {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/sessions", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("ceiling-%d", i))
+		res, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		_, err = io.Copy(io.Discard, res.Body)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// callers runs f(1) ... f(n) from k goroutines, each taking the next i,
+// and returns the first error; after one, no further i is started.
+func callers(k, n int, f func(i int) error) error {
 	var next atomic.Int64
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
-	start := time.Now()
-	for range clients {
+	for range k {
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(n) && failed.Load() == nil; i = next.Add(1) {
-				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/sessions", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Idempotency-Key", fmt.Sprintf("ceiling-%d", i))
-				res, err := c.Do(req)
-				if err == nil {
-					_, err = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-				}
-				if err != nil {
+				if err := f(int(i)); err != nil {
 					failed.CompareAndSwap(nil, &err)
 				}
 			}
@@ -192,7 +195,7 @@ func HTTP(clients, n int, body, reply []byte) (float64, error) {
 	}
 	wg.Wait()
 	if err := failed.Load(); err != nil {
-		return 0, *err
+		return *err
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return nil
 }
