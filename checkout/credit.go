@@ -195,6 +195,52 @@ func (s *Service) StartSweep(ctx context.Context) error {
 	return s.followLedger(ctx)
 }
 
+// sweepFollowEvery is the least time between two of FollowSweep's reads
+// of the ledger while commits keep coming.
+const sweepFollowEvery = 250 * time.Millisecond
+
+// FollowSweep keeps the sweep's reading of the ledger up with commits, at
+// most every sweepFollowEvery, until ctx is done; acting on what it reads
+// (voiding, releasing) stays with Sweep. Read once per reconcile interval
+// instead, a busy region's authorizations of the whole interval were
+// followed at once: a burst of CPU every interval that held up requests,
+// and most of the orders it looks up had left the ledger's memory by then
+// and were read back from SQLite.
+func (s *Service) FollowSweep(ctx context.Context) {
+	t := time.NewTimer(sweepFollowEvery)
+	defer t.Stop()
+	for {
+		changed := s.store.Changed()
+		s.sweep.mu.Lock()
+		err := s.followLedger(ctx)
+		s.sweep.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("checkout: sweep: follow the ledger", "err", err)
+		}
+		// The next commit, and no sooner than sweepFollowEvery after this read.
+		t.Reset(sweepFollowEvery)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SweepRead returns the local position up to which the sweep has read the
+// ledger.
+func (s *Service) SweepRead() int64 {
+	sw := &s.sweep
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.pos
+}
+
 // SweepFollows returns how many orders the sweep keeps in memory: the open
 // credit authorizations and the duplicates still to void.
 func (s *Service) SweepFollows() int {

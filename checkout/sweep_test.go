@@ -15,6 +15,7 @@ import (
 
 	"kassa/checkout"
 	"kassa/ledger"
+	"kassa/region"
 	"kassa/scoring"
 )
 
@@ -218,4 +219,24 @@ func writeSettled(tb testing.TB, store *ledger.Store, n, consumers int) {
 	}
 	close(next)
 	wg.Wait()
+}
+
+// TestSweepFollowsAsEntriesCommit: the sweep reads the ledger as entries
+// commit, not only when it runs every reconcile interval, so that a busy
+// region's authorizations are followed a few at a time while the orders
+// are still in the ledger's memory, not all at once every interval.
+func TestSweepFollowsAsEntriesCommit(t *testing.T) {
+	r := startRegions(t, 1, func(c *region.Config) { c.Checkout.ReconcileInterval = time.Hour })[0]
+	benchAuthorizations(t, benchClient(), r.url, "follow", 40)
+	head := r.r.Ledger().Count()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.r.Checkout().SweepRead() < head {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sweep read up to %d of %d entries within 10 s, with no sweep run due for an hour", r.r.Checkout().SweepRead(), head)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the sweep's position
+	}
+	if n := r.r.Checkout().SweepFollows(); n != 40 {
+		t.Fatalf("the sweep follows %d open credit authorizations, want the 40 just made", n)
+	}
 }

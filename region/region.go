@@ -456,7 +456,7 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(syncDone)
 		var wg sync.WaitGroup
-		wg.Add(9)
+		wg.Add(10)
 		go func() {
 			defer wg.Done()
 			r.invoices.run(syncCtx)
@@ -480,6 +480,10 @@ func (r *Region) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			r.reconcile(syncCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			r.checkout.FollowSweep(syncCtx)
 		}()
 		go func() {
 			defer wg.Done()
