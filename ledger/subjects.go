@@ -82,9 +82,13 @@ func (c *subjects) seenLocked(subject string) bool {
 
 // markLocked records that subject is stored. The caller holds mu.
 func (c *subjects) markLocked(subject string) {
-	if c.seenLocked(subject) {
-		return
+	if !c.seenLocked(subject) {
+		c.addLocked(subject)
 	}
+}
+
+// addLocked adds subject, not yet seen, to the filter. The caller holds mu.
+func (c *subjects) addLocked(subject string) {
 	if c.room == 0 {
 		c.grow(2 * c.last)
 	}
@@ -128,16 +132,19 @@ func (c *subjects) committed(es []*Entry) {
 		if e.Subject == "" {
 			continue
 		}
-		if l, ok := c.lists.Peek(e.Subject); ok {
-			if len(l) >= c.limit {
-				c.lists.Remove(e.Subject)
-			} else {
-				c.lists.Add(e.Subject, insertEntry(l, *e))
-			}
-		} else if c.ready && !c.seenLocked(e.Subject) {
+		l, listed := c.lists.Peek(e.Subject)
+		seen := listed || c.seenLocked(e.Subject) // a listed subject is in the filter
+		switch {
+		case listed && len(l) >= c.limit:
+			c.lists.Remove(e.Subject)
+		case listed:
+			c.lists.Add(e.Subject, insertEntry(l, *e))
+		case c.ready && !seen:
 			c.lists.Add(e.Subject, []Entry{*e})
 		}
-		c.markLocked(e.Subject)
+		if !seen {
+			c.addLocked(e.Subject)
+		}
 	}
 }
 
