@@ -65,7 +65,7 @@ func Ledger(ctx context.Context, dir string, n, batch int) (LedgerRates, error) 
 		if err != nil {
 			return rates, err
 		}
-		d, err := appendEntries(ctx, st, n)
+		d, err := Appends(ctx, st, n, string(id))
 		if err == nil {
 			chains[i], err = wireOf(ctx, st, id, n)
 		}
@@ -104,16 +104,18 @@ func Ledger(ctx context.Context, dir string, n, batch int) (LedgerRates, error) 
 	return rates, nil
 }
 
-// appendEntries appends n entries shaped like a checkout's authorization
-// (an order subject, two postings over 50,000 consumers, about 300 bytes
-// of data) from appendCallers callers and returns how long that took.
-func appendEntries(ctx context.Context, st *ledger.Store, n int) (time.Duration, error) {
+// Appends appends n entries shaped like a checkout's authorization (an
+// order subject, two postings over 50,000 consumers, about 300 bytes of
+// data) to st from 512 callers, so that group commits are large, and
+// returns how long that took: the ledger's best rate for such entries.
+// tag keeps the order ids of one call apart from another's.
+func Appends(ctx context.Context, st *ledger.Store, n int, tag string) (time.Duration, error) {
 	data, _ := json.Marshal(map[string]any{"merchant": "demo", "amount": 25900, "currency": "SEK", "method": "pay_later",
 		"consumer": "con_0123456789abcdef", "reference": "ref-0123456789", "expires_at": "2026-12-26T00:00:00Z",
 		"lines": []map[string]any{{"name": "Shoes", "quantity": 1, "unit_price": 25900, "total": 25900}}})
 	start := time.Now()
 	err := callers(appendCallers, n, func(i int) error {
-		id := fmt.Sprintf("ord_%s_%d", st.Region(), i)
+		id := fmt.Sprintf("ord_%s_%d", tag, i)
 		_, err := st.Append(ctx, ledger.Draft{Kind: "order.authorized", Subject: id, Data: data, Postings: []ledger.Posting{
 			{Account: fmt.Sprintf("consumer:con_%d:credit", i%50_000), Amount: -25900, Currency: "SEK"},
 			{Account: "order:" + id + ":capture", Amount: 25900, Currency: "SEK"},

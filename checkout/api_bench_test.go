@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"kassa/ceiling"
 	"kassa/ledger"
 )
 
@@ -175,33 +176,13 @@ func openBenchStore(tb testing.TB) *ledger.Store {
 	return st
 }
 
-// benchAppends appends n entries shaped like an authorization's (an order
-// subject, two postings over 50,000 consumers, about 300 bytes of data) from
-// 512 concurrent callers and returns how long that took.
+// benchAppends appends n entries shaped like an authorization's as the
+// ceiling package measures the ledger's best rate, and returns how long
+// that took.
 func benchAppends(tb testing.TB, st *ledger.Store, n, turn int) time.Duration {
-	data, _ := json.Marshal(map[string]any{"merchant": "demo", "amount": 25900, "currency": "SEK", "method": "pay_later",
-		"consumer": "con_0123456789abcdef", "reference": "ref-0123456789", "expires_at": "2026-12-26T00:00:00Z",
-		"lines": []map[string]any{{"name": "Shoes", "quantity": 1, "unit_price": 25900, "total": 25900}}})
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range 512 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				id := fmt.Sprintf("ord_%d_%d", turn, i)
-				_, err := st.Append(context.Background(), ledger.Draft{Kind: "order.authorized", Subject: id, Data: data, Postings: []ledger.Posting{
-					{Account: fmt.Sprintf("consumer:con_%d:credit", i%50_000), Amount: -25900, Currency: "SEK"},
-					{Account: "order:" + id + ":capture", Amount: 25900, Currency: "SEK"},
-				}})
-				if err != nil {
-					tb.Error(err)
-					return
-				}
-			}
-		}()
+	d, err := ceiling.Appends(context.Background(), st, n, fmt.Sprint(turn))
+	if err != nil {
+		tb.Fatal(err)
 	}
-	wg.Wait()
-	return time.Since(start)
+	return d
 }
