@@ -58,7 +58,11 @@ func benchFailsOverAndMeasuresLag(t *testing.T, environ []string, via string) {
 	t.Cleanup(front.Close)
 
 	out := filepath.Join(t.TempDir(), "bench.json")
-	stdout, stderr, code := runCmd(t, nil, "bench", "--target", front.URL+","+base, "--duration", "1s", "--concurrency", "2", "--json", out)
+	args := []string{"bench", "--target", front.URL + "," + base, "--duration", "1s", "--concurrency", "2", "--json", out}
+	if via == "/sync/v1/status" {
+		args = append(args, "--ceiling") // the other target's metrics can be read
+	}
+	stdout, stderr, code := runCmd(t, nil, args...)
 	if code != 0 {
 		t.Fatalf("bench exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -81,6 +85,15 @@ func benchFailsOverAndMeasuresLag(t *testing.T, environ []string, via string) {
 			P99     *float64 `json:"p99"`
 			Samples int      `json:"samples"`
 		} `json:"replication_lag_ms"`
+		Ceiling *struct {
+			HTTP          float64 `json:"http_requests_per_s"`
+			Appends       float64 `json:"appends_per_s"`
+			Applies       float64 `json:"applies_per_s"`
+			Requests      float64 `json:"requests_per_checkout"`
+			Entries       float64 `json:"entries_per_checkout"`
+			OtherRegions  int     `json:"other_regions"`
+			CheckoutsPerS float64 `json:"checkouts_per_s"`
+		} `json:"ceiling"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatalf("bench JSON: %v\n%s", err, b)
@@ -99,6 +112,16 @@ func benchFailsOverAndMeasuresLag(t *testing.T, environ []string, via string) {
 	}
 	if polled.Load() == 0 {
 		t.Errorf("lag was not polled through %s", via)
+	}
+	// Two targets: every entry a checkout wrote is taken in by one other.
+	if c := res.Ceiling; via == "/sync/v1/status" {
+		if c == nil {
+			t.Fatalf("no ceiling in the report\n%s", b)
+		}
+		want := 1 / (c.Requests/c.HTTP + c.Entries/c.Appends + c.Entries/c.Applies)
+		if c.OtherRegions != 1 || c.Applies <= 0 || math.Abs(c.CheckoutsPerS-want) > want*1e-9 {
+			t.Errorf("ceiling %+v: want one other region and %.1f checkouts/s\n%s", *c, want, b)
+		}
 	}
 }
 
