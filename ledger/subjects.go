@@ -36,7 +36,7 @@ const (
 // held when the list was made, and each commit that stores another adds it
 // before the commit's writers are answered. The filter never says a stored
 // subject is unknown; it may take an unknown one for stored (about one in a
-// hundred), and then the database answers. Until the subjects stored before
+// hundred for each filter in the chain), and then the database answers. Until the subjects stored before
 // Open have all been read into it (in the background, see Store.learn), it
 // is not asked.
 //

@@ -74,3 +74,35 @@ func TestCompleteFromTail(t *testing.T) {
 		t.Fatal("kept a read the tail could not complete")
 	}
 }
+
+// TestSeenFilterGrows: once a filter holds what it was sized for, another
+// twice its size joins the chain; no subject marked is ever reported
+// unseen, and subjects never marked are taken for seen about once in a
+// hundred per filter.
+func TestSeenFilterGrows(t *testing.T) {
+	c := &subjects{}
+	c.grow(1000)
+	// 1,000 + 2,000 + 4,000 fill three filters (fewer, by the subjects
+	// taken for seen already), and the rest go into a fourth.
+	const n = 7500
+	for i := range n {
+		c.markLocked(fmt.Sprintf("ord_%d", i))
+	}
+	if len(c.seen) != 4 || c.last != 8000 {
+		t.Fatalf("%d filters, the last for %d subjects; want 4, the last for 8000", len(c.seen), c.last)
+	}
+	for i := range n {
+		if !c.seenLocked(fmt.Sprintf("ord_%d", i)) {
+			t.Fatalf("ord_%d was marked and is reported unseen", i)
+		}
+	}
+	taken := 0
+	for i := range 20000 {
+		if c.seenLocked(fmt.Sprintf("ses_%d", i)) {
+			taken++
+		}
+	}
+	if rate := float64(taken) / 20000; rate > 0.01*float64(len(c.seen))*1.5 {
+		t.Fatalf("%.2f%% of subjects never marked taken for seen, with %d filters", 100*rate, len(c.seen))
+	}
+}
