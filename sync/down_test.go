@@ -235,3 +235,23 @@ func TestRightsNotRetriedWhenRefusedForConcurrency(t *testing.T) {
 		t.Fatal("an owner that answered 429 is down")
 	}
 }
+
+// TestRightsAnswerWithAMalformedEntry: an owner whose answer carries an
+// entry that does not decode is named in the error, and nothing of the
+// answer is stored.
+func TestRightsAnswerWithAMalformedEntry(t *testing.T) {
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"transfer":"` + strings.Repeat("0", 64) + `","entries":["bm90IGFuIGVudHJ5"]}`))
+	}))
+	t.Cleanup(peer.Close)
+	rc := mustOpenReceiver(t, func(c *regionsync.Config) {
+		c.Peers = []regionsync.Peer{{ID: "r1", URL: peer.URL, PublicKey: keyFor("r1").Public().(ed25519.PublicKey)}}
+	})
+	before := stateOf(rc.store)
+	err := rc.node.RequestRights(bg, "r1", "order_1", "capture:order_1:", 100)
+	if err == nil || !strings.Contains(err.Error(), "r1 sent a malformed entry") {
+		t.Fatalf("got %v, want the owner named for a malformed entry", err)
+	}
+	unchanged(t, rc.store, before)
+}
