@@ -59,12 +59,12 @@ type failingMail struct {
 	next mail.Transport
 }
 
-func (f *failingMail) Send(ctx context.Context, m mail.Message) error {
+func (f *failingMail) Send(ctx context.Context, m mail.Message) (*outbox.Receipt, error) {
 	f.mu.Lock()
 	on := f.on
 	f.mu.Unlock()
 	if on {
-		return fmt.Errorf("test: the mail server is down")
+		return nil, fmt.Errorf("test: the mail server is down")
 	}
 	return f.next.Send(ctx, m)
 }

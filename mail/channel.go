@@ -102,29 +102,29 @@ func (c *Channel) Route(ctx context.Context, group string) error {
 // sent nor recorded); an entry or what it needs that is not held here yet
 // (outbox.ErrNotHeld), or a failed composition, is retried without counting
 // as an attempt; a transport's error is a failed attempt.
-func (c *Channel) Send(ctx context.Context, m outbox.Message) error {
+func (c *Channel) Send(ctx context.Context, m outbox.Message) (*outbox.Receipt, error) {
 	e, err := c.store.Entry(ctx, m.ID)
 	if errors.Is(err, ledger.ErrNotFound) {
 		// A resend can arrive before the message it names.
-		return outbox.Unsent(fmt.Errorf("mail: message entry %s: %w", m.ID.Short(), outbox.ErrNotHeld))
+		return nil, outbox.Unsent(fmt.Errorf("mail: message entry %s: %w", m.ID.Short(), outbox.ErrNotHeld))
 	}
 	if err != nil {
-		return outbox.Unsent(fmt.Errorf("mail: read message entry %s: %w", m.ID.Short(), err))
+		return nil, outbox.Unsent(fmt.Errorf("mail: read message entry %s: %w", m.ID.Short(), err))
 	}
 	cp := c.composer(e.Kind)
 	if cp == nil {
-		return fmt.Errorf("mail: no composer carries %s entries: %w", e.Kind, outbox.ErrNoRoute)
+		return nil, fmt.Errorf("mail: no composer carries %s entries: %w", e.Kind, outbox.ErrNoRoute)
 	}
 	msg, err := cp.Compose(ctx, &e)
 	switch {
 	case errors.Is(err, ErrNoMail):
-		return fmt.Errorf("%w: %w", outbox.ErrNoRoute, err)
+		return nil, fmt.Errorf("%w: %w", outbox.ErrNoRoute, err)
 	case err != nil:
-		return outbox.Unsent(fmt.Errorf("mail: compose %s: %w", e.Kind, err))
+		return nil, outbox.Unsent(fmt.Errorf("mail: compose %s: %w", e.Kind, err))
 	}
 	msg.ID = m.ID.String()
 	if err := msg.check(); err != nil {
-		return outbox.Unsent(fmt.Errorf("mail: composed %s: %w", e.Kind, err))
+		return nil, outbox.Unsent(fmt.Errorf("mail: composed %s: %w", e.Kind, err))
 	}
 	return c.transport.Send(ctx, msg)
 }

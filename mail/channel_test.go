@@ -73,16 +73,16 @@ type fakeTransport struct {
 	sent   []mail.Message
 }
 
-func (f *fakeTransport) Send(_ context.Context, m mail.Message) error {
+func (f *fakeTransport) Send(_ context.Context, m mail.Message) (*outbox.Receipt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tries = append(f.tries, m)
 	if f.refuse > 0 {
 		f.refuse--
-		return errors.New("smtp relay.test:25 refused the recipient (RCPT TO): temporary failure 451 try later")
+		return nil, errors.New("smtp relay.test:25 refused the recipient (RCPT TO): temporary failure 451 try later")
 	}
 	f.sent = append(f.sent, m)
-	return nil
+	return nil, nil
 }
 
 func (f *fakeTransport) counts() (tries, sent int) {
@@ -277,21 +277,31 @@ func TestChannelRefusesABadMessage(t *testing.T) {
 	})
 }
 
+// The mailbox keeps every delivery, a second one of the same message too,
+// each in the one entry that records it (no entry of its own), and still
+// shows the mail.received entries ledgers hold from before.
 func TestMailboxKeepsEveryDelivery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, nil, &noteComposer{})
+		ctx := context.Background()
+		// A message kept the earlier way: its own mail.received entry.
+		_, err := h.store.Append(ctx, ledger.Draft{Kind: mail.KindReceived, Subject: "0ld",
+			Data: json.RawMessage(`{"id":"0ld","to":"bo@example.com","subject":"Before","text":"old","sent_at":"1999-12-31T23:00:00Z","ref":"mailto:bo@example.com"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
 		first := h.write(t, "ord-6", note{To: "bo@example.com", Subject: "First"})
 		time.Sleep(time.Second)
 		second := h.write(t, "ord-7", note{To: "BO@example.com", Subject: "Second"})
 		synctest.Wait()
-		box := mail.NewMailbox(h.store, nil)
-		// A second delivery of the first message (a takeover's duplicate)
-		// stays visible.
+		// A second delivery of the first message stays visible.
 		time.Sleep(time.Second)
-		if err := box.Send(context.Background(), mail.Message{ID: first.String(), To: "bo@example.com", Subject: "First", Text: "again"}); err != nil {
+		if err := h.box.Resend(ctx, first.String()); err != nil {
 			t.Fatal(err)
 		}
-		got, err := box.Messages(context.Background(), " Bo@Example.com")
+		synctest.Wait()
+		box := mail.NewMailbox(h.store, nil)
+		got, err := box.Messages(ctx, " Bo@Example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,9 +309,23 @@ func TestMailboxKeepsEveryDelivery(t *testing.T) {
 		for _, m := range got {
 			ids = append(ids, m.ID)
 		}
-		want := []string{first.String(), second.String(), first.String()}
+		want := []string{first.String(), second.String(), first.String(), "0ld"}
 		if fmt.Sprint(ids) != fmt.Sprint(want) {
 			t.Fatalf("got ids %v, want newest first %v", ids, want)
+		}
+		if m := got[3]; m.Subject != "Before" || m.Region != "r1" || m.SentAt.Year() != 1999 {
+			t.Fatalf("the message kept the earlier way: got %+v", m)
+		}
+		all, _, err := h.store.EntriesSince(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]int{}
+		for _, e := range all {
+			kinds[e.Kind]++
+		}
+		if kinds[mail.KindReceived] != 1 || kinds[mail.KindDelivered] != 3 {
+			t.Fatalf("entries by kind: %v, want three deliveries recorded and only the old mail.received", kinds)
 		}
 		if m := got[1]; m.Subject != "Second" || m.Text != "Hello" || m.HTML != "<p>Hello</p>" || m.To != "bo@example.com" || m.Region != "r1" || m.SentAt.IsZero() {
 			t.Fatalf("got %+v", m)

@@ -18,8 +18,9 @@
 //     failed composition or a message without a valid recipient, subject
 //     or body is retried without counting an attempt and never reaches a
 //     transport.
-//   - The mailbox writes one mail.received entry per delivery and hides
-//     none: a duplicate delivery is two entries with one message id.
+//   - A delivery is one entry, its mail.delivered record; the mailbox's copy
+//     of the email is that record's receipt. The mailbox hides no
+//     delivery: a duplicate is two records with one message id.
 //   - No password, and no recipient's full address, is in an error text
 //     or a log line of this package.
 package mail
@@ -29,6 +30,7 @@ import (
 	"errors"
 
 	"kassa/ledger"
+	"kassa/outbox"
 )
 
 // ErrNoMail is returned (wrapped) by a Composer for an entry that asks for
@@ -52,10 +54,11 @@ type Message struct {
 	Locale string
 }
 
-// Transport delivers a Message. nil means the receiving server (or the
-// development mailbox) accepted it.
+// Transport delivers a Message. A nil error means the receiving server
+// (or the development mailbox) accepted it; the Receipt, if any, is kept in
+// the ledger's record of the delivery (the mailbox's copy of the email).
 type Transport interface {
-	Send(ctx context.Context, m Message) error
+	Send(ctx context.Context, m Message) (*outbox.Receipt, error)
 }
 
 // Composer writes the emails that entries of some kinds ask for. Its

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"kassa/ledger"
+	"kassa/outbox"
 )
 
-// KindReceived is a message the development mailbox received: subject the
-// message id, data a mailboxEntry. A message delivered twice (a takeover
-// that raced its writing region) is two entries with one subject: the
-// mailbox shows both.
+// KindReceived is a message the development mailbox received, as it kept
+// them before a delivery's record carried the message: subject the message
+// id, data a mailboxEntry. Ledgers that hold such entries still show them;
+// none is written any more.
 const KindReceived = "mail.received"
 
 // refPrefix starts the ledger ref a received message is found by: its
@@ -33,7 +34,8 @@ type Received struct {
 	Region string `json:"region"`
 }
 
-// mailboxEntry is the data of a mail.received entry.
+// mailboxEntry is a message as the mailbox keeps it: the content of a
+// mail.delivered record's receipt, or the data of a mail.received entry.
 type mailboxEntry struct {
 	ID      string    `json:"id"`
 	To      string    `json:"to"`
@@ -42,13 +44,21 @@ type mailboxEntry struct {
 	HTML    string    `json:"html"`
 	Locale  string    `json:"locale,omitempty"`
 	SentAt  time.Time `json:"sent_at"`
-	Ref     string    `json:"ref"`
+	Ref     string    `json:"ref,omitempty"` // in a mail.received entry
 }
 
-// Mailbox is the development transport: it sends nothing, it writes every
-// message into the ledger as a mail.received entry, so every region's
-// mailbox shows every region's mail once replicated. It is safe for
-// concurrent use.
+// deliveredEntry is the part of a mail.delivered record the mailbox reads:
+// the receipt's content.
+type deliveredEntry struct {
+	Content *mailboxEntry `json:"content"`
+}
+
+// Mailbox is the development transport: it sends nothing. Every message
+// it accepts is kept in the record of its delivery (the mail.delivered
+// entry the outbox writes, as with SMTP; its receipt holds the message and
+// is found by the recipient), so a delivery costs one entry and every
+// region's mailbox shows every region's mail once replicated. It is safe
+// for concurrent use.
 type Mailbox struct {
 	store *ledger.Store
 	now   func() time.Time
@@ -63,26 +73,25 @@ func NewMailbox(store *ledger.Store, now func() time.Time) *Mailbox {
 	return &Mailbox{store: store, now: now}
 }
 
-// Send stores m. It returns an error for a message without a valid
-// recipient or too large for one ledger entry, or when the entry cannot
-// be written.
-func (b *Mailbox) Send(ctx context.Context, m Message) error {
+// Send accepts m: its receipt is m as the mailbox shows it. It returns an
+// error for a message without a valid recipient or too large for one
+// record.
+func (b *Mailbox) Send(_ context.Context, m Message) (*outbox.Receipt, error) {
 	to, err := ParseAddress(m.To)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	ref := refPrefix + to
 	data, err := json.Marshal(mailboxEntry{ID: m.ID, To: to, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
-		Locale: m.Locale, SentAt: b.now().UTC(), Ref: refPrefix + to})
+		Locale: m.Locale, SentAt: b.now().UTC()})
 	if err != nil {
-		return fmt.Errorf("mail: encode mailbox entry: %w", err)
+		return nil, fmt.Errorf("mail: encode mailbox entry: %w", err)
 	}
-	if len(data) > ledger.MaxDataLen {
-		return fmt.Errorf("mail: message %s is %d bytes, more than the mailbox keeps in one entry (%d)", m.ID, len(data), ledger.MaxDataLen)
+	r := &outbox.Receipt{Refs: []string{ref}, Content: data}
+	if n := len(data) + len(ref); n > outbox.MaxReceiptLen {
+		return nil, fmt.Errorf("mail: message %s is %d bytes, more than the mailbox keeps in one record (%d)", m.ID, n, outbox.MaxReceiptLen)
 	}
-	if _, err := b.store.Append(ctx, ledger.Draft{Kind: KindReceived, Subject: m.ID, Data: data}); err != nil {
-		return fmt.Errorf("mail: store in mailbox: %w", err)
-	}
-	return nil
+	return r, nil
 }
 
 // Messages returns the messages to the address to that this region's
@@ -100,11 +109,22 @@ func (b *Mailbox) Messages(ctx context.Context, to string) ([]Received, error) {
 	}
 	out := make([]Received, 0, len(es))
 	for _, e := range es {
-		if e.Kind != KindReceived {
+		var d mailboxEntry
+		switch e.Kind {
+		case KindDelivered:
+			var r deliveredEntry
+			if json.Unmarshal(e.Data, &r) != nil || r.Content == nil {
+				continue
+			}
+			d = *r.Content
+		case KindReceived:
+			if json.Unmarshal(e.Data, &d) != nil {
+				continue
+			}
+		default:
 			continue
 		}
-		var d mailboxEntry
-		if json.Unmarshal(e.Data, &d) != nil || d.To != addr {
+		if d.To != addr {
 			continue
 		}
 		out = append(out, Received{ID: d.ID, To: d.To, Subject: d.Subject, Text: d.Text, HTML: d.HTML,

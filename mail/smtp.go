@@ -12,6 +12,8 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"kassa/outbox"
 )
 
 // SMTP is the transport that hands each message to an SMTP server
@@ -55,7 +57,12 @@ func (t *SMTP) MessageID(id string) string { return id + "@" + t.domain }
 // authentication, or the server's answer with its code and text) without
 // the password or the recipient's full address; a permanent (5xx) answer
 // says so, and is retried like any failure until max_age.
-func (t *SMTP) Send(ctx context.Context, m Message) error {
+func (t *SMTP) Send(ctx context.Context, m Message) (*outbox.Receipt, error) {
+	return nil, t.send(ctx, m)
+}
+
+// send is Send: an SMTP server's acceptance leaves no receipt.
+func (t *SMTP) send(ctx context.Context, m Message) error {
 	msg, err := t.message(m)
 	if err != nil {
 		return err

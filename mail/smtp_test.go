@@ -212,7 +212,7 @@ func TestSMTPPlain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Send(context.Background(), testMessage); err != nil {
+	if _, err := tr.Send(context.Background(), testMessage); err != nil {
 		t.Fatal(err)
 	}
 	got := srv.got()
@@ -237,7 +237,7 @@ func TestSMTPPlain(t *testing.T) {
 		t.Errorf("got parts %q, want the text and the HTML", parts)
 	}
 	// A retry is the same message to the recipient's system.
-	if err := tr.Send(context.Background(), testMessage); err != nil {
+	if _, err := tr.Send(context.Background(), testMessage); err != nil {
 		t.Fatal(err)
 	}
 	if h2, _ := parse(t, srv.got()[1].data); h2.Get("Message-ID") != h.Get("Message-ID") {
@@ -254,7 +254,7 @@ func TestSMTPStartTLSWithAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Send(context.Background(), testMessage); err != nil {
+	if _, err := tr.Send(context.Background(), testMessage); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.got(); len(got) != 1 || got[0].auth != testUser {
@@ -263,7 +263,7 @@ func TestSMTPStartTLSWithAuth(t *testing.T) {
 
 	s.SMTP.Password = "wrong-password"
 	bad, _ := mail.NewSMTP(s, &tls.Config{RootCAs: pool})
-	err = bad.Send(context.Background(), testMessage)
+	_, err = bad.Send(context.Background(), testMessage)
 	t.Logf("error: %v", err)
 	if err == nil || !strings.Contains(err.Error(), "535") || strings.Contains(err.Error(), "wrong-password") {
 		t.Fatalf("bad credentials: got %v, want an error with the server's 535 and no password", err)
@@ -282,7 +282,7 @@ func TestSMTPImplicitTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Send(context.Background(), testMessage); err != nil {
+	if _, err := tr.Send(context.Background(), testMessage); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.got(); len(got) != 1 || got[0].auth != testUser {
@@ -325,7 +325,7 @@ func TestSMTPFailures(t *testing.T) {
 			}
 			m := testMessage
 			m.To = tt.to
-			err = tr.Send(context.Background(), m)
+			_, err = tr.Send(context.Background(), m)
 			if err == nil {
 				t.Fatal("got nil, want an error")
 			}

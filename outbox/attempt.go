@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -63,7 +64,13 @@ func (o *Outbox) attempt(ctx context.Context, j *job) {
 		Takeover: j.origin != o.self, Created: j.created, Attempt: j.attempts + 1,
 	}
 	o.mu.Unlock()
-	err := o.ch.Send(ctx, m)
+	receipt, err := o.ch.Send(ctx, m)
+	if err == nil && receipt != nil && receipt.size() > MaxReceiptLen {
+		// Nothing could record this delivery: a failed attempt, so that
+		// support sees why, rather than a record that never commits.
+		err = fmt.Errorf("%s %s: what the delivery left to record is %d bytes, more than a record keeps (%d)",
+			o.cfg.Name, j.message.Short(), receipt.size(), MaxReceiptLen)
+	}
 	var unsent *unsentError
 	switch {
 	case errors.Is(err, ErrNoRoute):
@@ -79,7 +86,7 @@ func (o *Outbox) attempt(ctx context.Context, j *job) {
 	default:
 		o.mu.Lock()
 		j.attempts++
-		j.sent, j.lastErr = true, ""
+		j.sent, j.lastErr, j.receipt = true, "", receipt
 		o.mu.Unlock()
 		o.record(ctx, j, o.cfg.Kinds.Delivered, "")
 	}
@@ -96,6 +103,9 @@ func (o *Outbox) record(ctx context.Context, j *job, kind, cause string) {
 	w := record{
 		Message: j.message.String(), Request: j.request.String(), Group: j.group, Ref: j.group,
 		Type: j.kind, Status: "delivered", Attempts: j.attempts, Takeover: j.origin != o.self,
+	}
+	if kind == o.cfg.Kinds.Delivered && j.receipt != nil {
+		w.Refs, w.Content = j.receipt.Refs, j.receipt.Content
 	}
 	o.mu.Unlock()
 	if kind == o.cfg.Kinds.Failed {

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -78,12 +79,37 @@ type Channel interface {
 	// nil, an error wrapping ErrNoRoute (never), one wrapping ErrNotHeld
 	// (not known here yet), or another error (a failed read).
 	Route(ctx context.Context, group string) error
-	// Send makes one attempt at delivering m. nil means the recipient
-	// accepted it. An error wrapping ErrNoRoute drops m; one made with
-	// Unsent is retried without counting as an attempt; any other is a
-	// failed attempt, retried with backoff. The error's text is shown to
-	// support staff and recorded on give-up, so it must carry no secret.
-	Send(ctx context.Context, m Message) error
+	// Send makes one attempt at delivering m. A nil error means the
+	// recipient accepted it, and the Receipt (nil for none) is kept in the
+	// record of the delivery. An error wrapping ErrNoRoute drops m; one
+	// made with Unsent is retried without counting as an attempt; any other
+	// is a failed attempt, retried with backoff. The error's text is shown
+	// to support staff and recorded on give-up, so it must carry no secret.
+	Send(ctx context.Context, m Message) (*Receipt, error)
+}
+
+// MaxReceiptLen is the most a Receipt's Content and Refs may take
+// together: what a Delivered record holds besides its fixed fields.
+const MaxReceiptLen = ledger.MaxDataLen - 2048
+
+// Receipt is what a delivery leaves to be kept in its Delivered record, the
+// one entry that says the message was delivered: a transport that is
+// itself a record (the development mailbox, which keeps the email it
+// received) needs no entry of its own. The record carries Content as its
+// "content" and is found by EntriesByRef under each of Refs as well as
+// under its group.
+type Receipt struct {
+	Refs    []string
+	Content json.RawMessage
+}
+
+// size is how many bytes r adds to a record, near enough to bound it.
+func (r *Receipt) size() int {
+	n := len(r.Content)
+	for _, ref := range r.Refs {
+		n += len(ref) + 3
+	}
+	return n
 }
 
 // Observer is a Channel that also learns from the entries it does not

@@ -25,7 +25,9 @@
 //   - The record entries (Kinds.Resend, Kinds.Delivered, Kinds.Failed) have
 //     the message id as subject and a fixed JSON payload (event, request,
 //     order, ref, type, status, attempts, error, takeover), the format
-//     webhook records have always had, so stored ledgers read the same.
+//     webhook records have always had, so stored ledgers read the same. A
+//     Delivered record also carries its delivery's Receipt, if the channel
+//     left one (refs, content), so a delivery is one entry.
 //   - Within a region, messages of one group (their entry's subject, an
 //     order) are sent in the order the ledger folds them.
 //   - Only the attempt count, last error and next attempt live in memory.

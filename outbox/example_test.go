@@ -35,11 +35,11 @@ func (c *invoiceMail) Route(_ context.Context, order string) error {
 	return nil
 }
 
-func (c *invoiceMail) Send(_ context.Context, m outbox.Message) error {
+func (c *invoiceMail) Send(_ context.Context, m outbox.Message) (*outbox.Receipt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sent = append(c.sent, m)
-	return nil
+	return nil, nil
 }
 
 // A channel plugs into an outbox with the entry kinds that record its

@@ -61,7 +61,8 @@ type job struct {
 	next     time.Time
 	attempts int
 	lastErr  string
-	sent     bool // accepted by the recipient but not yet recorded
+	sent     bool     // accepted by the recipient but not yet recorded
+	receipt  *Receipt // what the accepted delivery left to record
 	running  bool
 	blocked  bool // waiting for an earlier message of the same group
 	settled  bool // recorded as done elsewhere while an attempt ran
@@ -89,6 +90,9 @@ type record struct {
 	Attempts int    `json:"attempts,omitempty"`
 	Error    string `json:"error,omitempty"`
 	Takeover bool   `json:"takeover,omitempty"`
+	// Refs and Content are a Delivered record's Receipt.
+	Refs    []string        `json:"refs,omitempty"`
+	Content json.RawMessage `json:"content,omitempty"`
 }
 
 func (r *record) group() string {

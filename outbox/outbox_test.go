@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -103,7 +104,21 @@ func (m mailer) Route(_ context.Context, group string) error {
 	return nil
 }
 
-func (m mailer) Send(_ context.Context, msg outbox.Message) error { return m.relay.send(m.region, msg) }
+// Send hands msg to the relay. Emails of orders named "kept-..." leave a
+// receipt (a copy found by "copy:<order>"); those of "huge-..." one too
+// large for any record.
+func (m mailer) Send(_ context.Context, msg outbox.Message) (*outbox.Receipt, error) {
+	if err := m.relay.send(m.region, msg); err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.HasPrefix(msg.Group, "kept-"):
+		return &outbox.Receipt{Refs: []string{"copy:" + msg.Group}, Content: json.RawMessage(`{"copy":"` + msg.ID.String() + `"}`)}, nil
+	case strings.HasPrefix(msg.Group, "huge-"):
+		return &outbox.Receipt{Content: json.RawMessage(`"` + strings.Repeat("x", outbox.MaxReceiptLen) + `"`)}, nil
+	}
+	return nil, nil
+}
 
 // node is one region: its ledger and its email outbox.
 type node struct {
@@ -244,6 +259,40 @@ func TestEmailDeliveredOnce(t *testing.T) {
 		}
 		if _, err := r1.box.Deliveries(context.Background(), "ord-unknown"); !errors.Is(err, outbox.ErrNotFound) {
 			t.Fatalf("unknown group: got %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// A delivery's receipt is kept in its record, the one entry written for
+// it, found by the receipt's refs too; a receipt no record can hold makes
+// the attempt a failure that says why, and nothing is recorded delivered.
+func TestReceiptKeptInTheRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rl := newRelay()
+		r1, _ := startNodes(t, rl)
+		id := r1.issue(t, "kept-1")
+		huge := r1.issue(t, "huge-1")
+		synctest.Wait()
+		es, err := r1.store.EntriesByRef(context.Background(), "copy:kept-1")
+		if err != nil || len(es) != 1 || es[0].Kind != "email.delivered" || es[0].Subject != id.String() {
+			t.Fatalf("found by the receipt's ref: got %+v, %v, want the delivery's record", es, err)
+		}
+		var rec struct {
+			Content struct{ Copy string } `json:"content"`
+			Status  string                `json:"status"`
+			Ref     string                `json:"ref"`
+		}
+		if err := json.Unmarshal(es[0].Data, &rec); err != nil || rec.Content.Copy != id.String() || rec.Status != "delivered" || rec.Ref != "kept-1" {
+			t.Fatalf("record %s: got %+v, %v", es[0].Data, rec, err)
+		}
+		if dl := r1.delivery(t, "kept-1"); dl.Status != "delivered" || dl.Attempts != 1 {
+			t.Fatalf("got %+v, want delivered in one attempt", dl)
+		}
+		if n := r1.records(t, "email.delivered", huge); n != 0 {
+			t.Fatalf("a receipt too large: %d records, want none", n)
+		}
+		if dl := r1.delivery(t, "huge-1"); dl.Status == "delivered" || dl.Attempts != 1 || !strings.Contains(dl.LastError, "more than a record keeps") {
+			t.Fatalf("a receipt too large: got %+v, want a failed attempt that says why", dl)
 		}
 	})
 }

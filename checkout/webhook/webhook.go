@@ -178,7 +178,12 @@ func (c channel) Route(ctx context.Context, group string) error {
 	return err
 }
 
-func (c channel) Send(ctx context.Context, m outbox.Message) error {
+func (c channel) Send(ctx context.Context, m outbox.Message) (*outbox.Receipt, error) {
+	return nil, c.send(ctx, m)
+}
+
+// send posts m's event to its order's notification URL.
+func (c channel) send(ctx context.Context, m outbox.Message) error {
 	d := c.d
 	t, err := d.target(ctx, checkout.OrderID(m.Group))
 	if err != nil {
