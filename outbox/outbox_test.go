@@ -2,8 +2,8 @@ package outbox_test
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
