@@ -53,6 +53,14 @@ type Config struct {
 	// region one of them found not answering is asked last by all (see
 	// Health); nil: this Client keeps its own.
 	Health *Health
+	// Probe, if positive, bounds what a region that answers nothing at all
+	// (frozen, or a black hole) costs an operation: once an attempt has
+	// gone unanswered for Probe, the client asks the region's /healthz,
+	// and if that brings no answer within Probe either, the attempt is
+	// given up as if its timeout had passed. A region that answers the
+	// probe (whatever it says) is only slow: the attempt goes on. 0: no
+	// probe, an attempt waits out Attempt.
+	Probe time.Duration
 }
 
 // Client sends merchant API operations to kassa's regions with failover
@@ -63,6 +71,7 @@ type Client struct {
 	secret   string
 	attempt  time.Duration
 	deadline time.Duration
+	probe    time.Duration
 	http     *retryablehttp.Client
 	health   *Health
 
@@ -96,8 +105,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Secret == "" {
 		return nil, errors.New("client: Config.Secret is empty")
 	}
-	if cfg.Attempt < 0 || cfg.Deadline < 0 {
-		return nil, errors.New("client: Config.Attempt and Config.Deadline must not be negative")
+	if cfg.Attempt < 0 || cfg.Deadline < 0 || cfg.Probe < 0 {
+		return nil, errors.New("client: Config.Attempt, Config.Deadline and Config.Probe must not be negative")
 	}
 	if cfg.Attempt == 0 {
 		cfg.Attempt = DefaultAttempt
@@ -134,6 +143,7 @@ func New(cfg Config) (*Client, error) {
 		secret:   cfg.Secret,
 		attempt:  cfg.Attempt,
 		deadline: cfg.Deadline,
+		probe:    cfg.Probe,
 		http:     rc,
 	}, nil
 }
@@ -345,11 +355,68 @@ func (c *Client) giveUp(ctx context.Context, callerBound bool, method, path stri
 	return last, fmt.Errorf("%s: %w", op, ErrDeadline)
 }
 
-// try makes one attempt at one region, bounded by the attempt timeout. An
-// error means no complete answer came back.
+// try makes one attempt at one region, bounded by the attempt timeout, and
+// with a probe the region's liveness (Config.Probe). An error means no
+// complete answer came back.
 func (c *Client) try(ctx context.Context, region, method, path, key string, body []byte) (*Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.attempt)
 	defer cancel()
+	if c.probe <= 0 {
+		return c.send(ctx, region, method, path, key, body)
+	}
+	type result struct {
+		res *Response
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := c.send(ctx, region, method, path, key, body)
+		done <- result{res, err}
+	}()
+	wait := time.NewTimer(c.probe)
+	defer wait.Stop()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-wait.C:
+	}
+	alive := make(chan bool, 1)
+	go func() { alive <- c.alive(ctx, region) }()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case ok := <-alive:
+		if ok {
+			r := <-done
+			return r.res, r.err
+		}
+	}
+	// The region may still take the request up later (a frozen process
+	// resumes): as after an attempt timeout, the same key makes that safe.
+	cancel()
+	<-done
+	return nil, fmt.Errorf("%s: no answer within %s, nor to a liveness probe", region, 2*c.probe)
+}
+
+// alive reports whether region answers GET /healthz (with any status)
+// within the probe timeout. The merchant's secret is not sent.
+func (c *Client) alive(ctx context.Context, region string) bool {
+	ctx, cancel := context.WithTimeout(ctx, c.probe)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, region+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	res, err := c.http.HTTPClient.Do(req)
+	if err != nil {
+		return false
+	}
+	res.Body.Close()
+	return true
+}
+
+// send makes one request to region and reads its answer.
+func (c *Client) send(ctx context.Context, region, method, path, key string, body []byte) (*Response, error) {
 	var rb any
 	if body != nil {
 		rb = body

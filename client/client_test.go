@@ -546,3 +546,65 @@ func TestSuspectAskedLastInRotation(t *testing.T) {
 		t.Fatalf("the frozen region got %d requests, want 1 (the probe's)", n)
 	}
 }
+
+// frozenRegion answers nothing, not even /healthz, until release is
+// closed: a process stopped with SIGSTOP, whose kernel still accepts
+// connections.
+func frozenRegion(t *testing.T, release <-chan struct{}) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestProbeFailsOverFromAFrozenRegion: with Probe set, an attempt at a
+// region that answers neither it nor /healthz is given up after the probe,
+// long before its own timeout, and the region is suspect; a region that is
+// only slow answers the probe and keeps the attempt; without Probe the
+// attempt waits out its timeout.
+func TestProbeFailsOverFromAFrozenRegion(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	frozen, b := frozenRegion(t, release), newRegion(t, ok)
+	health := client.NewHealth()
+	c := mustNew(t, client.Config{Regions: []string{frozen.URL, b.URL}, Attempt: time.Minute, Deadline: 2 * time.Minute,
+		Probe: 20 * time.Millisecond, Health: health})
+	start := time.Now()
+	res, err := post(t, c, "k1")
+	if err != nil || res.Region != b.URL || res.Attempts != 2 {
+		t.Fatalf("got %+v, %v; want b at the second attempt", res, err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("took %s: the frozen region's attempt was not given up after the probe", took)
+	}
+	if !health.Suspect(frozen.URL) {
+		t.Fatal("the frozen region is not suspect")
+	}
+
+	// Slow, not frozen: the API answer takes 100 ms, /healthz is at once.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			io.WriteString(w, "ok\n")
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the slowness under test, not a synchronisation
+		ok(0, w, r)
+	}))
+	defer slow.Close()
+	c = mustNew(t, client.Config{Regions: []string{slow.URL, b.URL}, Probe: 20 * time.Millisecond})
+	if res, err := post(t, c, "k2"); err != nil || res.Region != slow.URL || res.Attempts != 1 {
+		t.Fatalf("a slow region: got %+v, %v; want its answer at the first attempt", res, err)
+	}
+
+	// No probe: the attempt runs to its timeout.
+	c = mustNew(t, client.Config{Regions: []string{frozen.URL, b.URL}, Attempt: 300 * time.Millisecond})
+	start = time.Now()
+	if res, err := post(t, c, "k3"); err != nil || res.Region != b.URL || time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("without a probe: got %+v, %v after %s; want b after the whole attempt timeout", res, err, time.Since(start))
+	}
+}

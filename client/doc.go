@@ -49,6 +49,17 @@
 //     until it answers. Clients given the same Health (Config.Health)
 //     share this: once one of a merchant's clients has waited out a frozen
 //     region's attempt timeout, the others do not start with it.
+//   - With Config.Probe set, an attempt unanswered for Probe is followed by
+//     a GET /healthz to the same region (without the secret); if that too
+//     goes unanswered for Probe, the attempt is given up as if it had timed
+//     out (the region is suspect, the next one is asked), so a frozen
+//     region costs about 2×Probe instead of Attempt. A region that answers
+//     the probe is slow, not gone: its attempt goes on. The request given
+//     up may still be taken up by that region later, as after a timeout;
+//     the key makes that safe. Without a probe (the default) nothing is
+//     sent but the operation's own requests: a region that is merely
+//     overloaded is never abandoned early, which would move its load onto
+//     the next.
 //   - No operation takes longer than Config.Deadline (or the context's
 //     deadline, if sooner). When no region can be asked again before the
 //     deadline (every one is down or asked to be left alone beyond it), Do
