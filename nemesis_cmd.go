@@ -39,6 +39,8 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		fs.Int64Var(&seed, "seed", 1, "seed of the fault schedule and the workload's choices")
 		fs.StringVar(&jsonFile, "json", "", "write the JSON report to this file")
 		fs.IntVar(&cfg.Workers, "workers", 8, "concurrent checkouts")
+		fs.DurationVar(&cfg.Probe, "probe", nemesis.DefaultProbe, "the failover client's liveness probe: after this long without an answer it asks the region's /healthz, and fails over if that brings none within as long again; 0: wait out the attempt timeout (2s)")
+		fs.Float64Var(&cfg.Rate, "rate", nemesis.DefaultRate, "checkouts started per second over all workers (a worker still busy starts its next at once); 0: whenever a worker is free, as fast as the regions answer")
 		fs.Float64Var(&cfg.Elsewhere, "elsewhere", nemesis.DefaultElsewhere, "share (0 to 1) of hosted-page visits and follow-up calls sent first to a region other than the one that created the session")
 		fs.DurationVar(&cfg.ConvergenceBound, "convergence-bound", 2*time.Second, "how soon after the heal every region's digest must be equal")
 		fs.BoolVar(&keep, "keep", false, "keep the regions' data and logs (their directory is printed)")
@@ -66,6 +68,10 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		return &usageError{fmt.Sprintf("nemesis: --workers must be between 1 and 256, got %d", cfg.Workers)}
 	case !(cfg.Elsewhere >= 0 && cfg.Elsewhere <= 1): // NaN too
 		return &usageError{fmt.Sprintf("nemesis: --elsewhere must be a share between 0 and 1, got %g", cfg.Elsewhere)}
+	case cfg.Probe < 0 || cfg.Probe > time.Second:
+		return &usageError{fmt.Sprintf("nemesis: --probe must be between 0 and 1s, got %s", cfg.Probe)}
+	case !(cfg.Rate >= 0 && cfg.Rate <= 100000): // NaN too
+		return &usageError{fmt.Sprintf("nemesis: --rate must be between 0 and 100000 checkouts a second, got %g", cfg.Rate)}
 	}
 	for _, k := range faults {
 		if !slices.Contains(nemesis.Kinds, k) {

@@ -27,6 +27,18 @@ import (
 // a region other than the session's (Config.Elsewhere).
 const DefaultElsewhere = 0.2
 
+// DefaultRate is the command's steady load, in checkouts started per second:
+// about half of what three regions on the 2-core machines the figures come
+// from sustain with every fault the schedule draws (docs/RELIABILITY.md).
+// A run that starts checkouts as fast as the regions answer (Rate 0)
+// keeps the machine saturated, so that every latency and catch-up figure
+// measures queueing for the cores besides the faults.
+const DefaultRate = 30
+
+// DefaultProbe is the command's client liveness probe: a frozen region costs
+// an operation about twice this before the client asks the next region.
+const DefaultProbe = 30 * time.Millisecond
+
 // Config is one run.
 type Config struct {
 	Regions  int           // number of regions, r1..rN (at least 2)
@@ -34,11 +46,22 @@ type Config struct {
 	Seed     uint64        // seeds the fault schedule and every workload choice
 	Binary   string        // the kassa binary to run regions with
 
-	Workers   int           // concurrent checkouts (default 8)
+	Workers int // concurrent checkouts (default 8)
+	// Rate paces the workload: checkouts started per second over all
+	// workers, each worker starting one every Workers/Rate seconds (none
+	// when it is still busy with the last: it starts the next at once). 0
+	// starts a checkout whenever a worker is free, as fast as the regions
+	// answer. The command's default is DefaultRate.
+	Rate      float64
 	Merchants int           // simulated merchants, each with its clients (default 4)
 	Consumers int           // shoppers' emails, reused across regions (default 24)
 	Attempt   time.Duration // the client's attempt timeout (default 2s)
-	Deadline  time.Duration // the client's deadline (default 10s)
+	// Probe is the client's liveness probe (client.Config.Probe): what an
+	// attempt at a region that answers nothing may cost before the client
+	// fails over. 0: none, an attempt waits out Attempt. The command's
+	// default is DefaultProbe.
+	Probe    time.Duration
+	Deadline time.Duration // the client's deadline (default 10s)
 	// Elsewhere is the share (0 to 1) of hosted-page visits and follow-up
 	// calls (get, authorize, capture, refund, cancel, release) sent first
 	// to a region other than the one that created the session, as a
@@ -90,6 +113,12 @@ func (c *Config) defaults() error {
 	}
 	if !(c.Elsewhere >= 0 && c.Elsewhere <= 1) { // NaN too
 		return fmt.Errorf("elsewhere: must be a share between 0 and 1, got %g", c.Elsewhere)
+	}
+	if c.Probe < 0 {
+		return fmt.Errorf("probe: must not be negative, got %s", c.Probe)
+	}
+	if !(c.Rate >= 0 && c.Rate <= 100000) { // NaN too
+		return fmt.Errorf("rate: must be between 0 and 100000 checkouts a second, got %g", c.Rate)
 	}
 	if c.Binary == "" {
 		return errors.New("binary: the kassa binary is needed to run regions")
@@ -233,7 +262,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			regions = append(regions, h.regions[(w+k)%cfg.Regions].client.URL())
 		}
 		m := h.merchants[w%len(h.merchants)]
-		c, err := client.New(client.Config{Regions: regions, Merchant: m.id, Secret: m.secret, Attempt: cfg.Attempt, Deadline: cfg.Deadline, Health: m.health})
+		c, err := client.New(client.Config{Regions: regions, Merchant: m.id, Secret: m.secret, Attempt: cfg.Attempt, Deadline: cfg.Deadline, Probe: cfg.Probe, Health: m.health})
 		if err != nil {
 			close(stop)
 			wg.Wait()
@@ -241,6 +270,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		wk := &worker{h: h, c: c, m: m, tr: http.DefaultTransport.(*http.Transport).Clone(),
 			rng: rand.New(rand.NewPCG(cfg.Seed, uint64(w+1))), prefix: fmt.Sprintf("nem-%d-w%d", cfg.Seed, w), stop: stop}
+		if cfg.Rate > 0 {
+			every := time.Duration(float64(cfg.Workers) / cfg.Rate * float64(time.Second))
+			// The workers' first starts are spread over one interval.
+			wk.pace = &pacer{every: every, next: time.Now().Add(every * time.Duration(w) / time.Duration(cfg.Workers))}
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); wk.run(ctx) }()
 	}

@@ -66,6 +66,8 @@ func JSON(res *Result, cfg Config) ([]byte, error) {
 	m["seed"] = cfg.Seed
 	m["duration_ms"] = cfg.Duration / time.Millisecond
 	m["workers"] = cfg.Workers
+	m["rate"] = cfg.Rate
+	m["probe_ms"] = cfg.Probe.Milliseconds()
 	m["elsewhere_share"] = cfg.Elsewhere
 	m["peer_bytes"] = res.PeerBytes
 	m["entries"] = res.Entries

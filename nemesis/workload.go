@@ -29,6 +29,48 @@ type worker struct {
 	n      int // checkouts started
 	prefix string
 	stop   <-chan struct{} // closed: start no new operation
+	// pace, if set, says when to start each checkout; nil: whenever the
+	// last one ends.
+	pace *pacer
+}
+
+// pacer schedules a paced worker's checkouts: one every `every`, the first
+// at next. A checkout that ends after its successor was due is followed at
+// once, and the schedule goes on from that start: a slow answer delays
+// the checkouts after it, it never makes them bunch up to catch up.
+type pacer struct {
+	every time.Duration
+	next  time.Time
+}
+
+// start returns when the next checkout starts, given that the last one
+// ended at now, and schedules the one after it.
+func (p *pacer) start(now time.Time) time.Time {
+	at := p.next
+	if now.After(at) {
+		at = now
+	}
+	p.next = at.Add(p.every)
+	return at
+}
+
+// wait blocks until start, or until stop or ctx ends; it reports whether
+// to go on.
+func (w *worker) wait(ctx context.Context, start time.Time) bool {
+	d := time.Until(start)
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (w *worker) stopped() bool {
@@ -76,8 +118,12 @@ type orderView struct {
 // flight then ends after its current operation, which runs to its answer. A checkout is a session, an
 // authorization and, when authorized, a seeded sequence of captures,
 // refunds, cancels and releases; a step without an answer ends it.
+// A paced worker starts each checkout when its pacer says.
 func (w *worker) run(ctx context.Context) {
 	for ctx.Err() == nil && !w.stopped() {
+		if w.pace != nil && !w.wait(ctx, w.pace.start(time.Now())) {
+			return
+		}
 		w.checkout(ctx)
 	}
 }
@@ -198,7 +244,7 @@ func (w *worker) follow(ctx context.Context, creator string, op check.Op, method
 		regions = append(regions, w.h.regions[(first+k)%n].client.URL())
 	}
 	c, err := client.New(client.Config{Regions: regions, Merchant: w.m.id, Secret: w.m.secret,
-		Attempt: w.h.cfg.Attempt, Deadline: w.h.cfg.Deadline, Transport: w.tr, Health: w.m.health})
+		Attempt: w.h.cfg.Attempt, Deadline: w.h.cfg.Deadline, Probe: w.h.cfg.Probe, Transport: w.tr, Health: w.m.health})
 	if err != nil { // the same settings made the worker's own client
 		return w.do(ctx, w.c, op, method, path, body)
 	}

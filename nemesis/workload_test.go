@@ -86,3 +86,29 @@ func TestFollowUpsGoElsewhereAtTheShare(t *testing.T) {
 		}
 	}
 }
+
+// A paced worker starts on schedule; after a checkout that ran past its
+// successor's start, the next starts at once and the schedule goes on
+// from there, so slow answers never make checkouts bunch up.
+func TestPacerNeverBunches(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	p := &pacer{every: 100 * time.Millisecond, next: ms(50)}
+	steps := []struct {
+		ended int // when the last checkout ended
+		want  int // when the next starts
+	}{
+		{0, 50},      // the first start, spread from t0
+		{60, 150},    // on time: waits for its slot
+		{170, 250},   // quick: still its slot
+		{600, 600},   // 350 ms late: at once ...
+		{610, 700},   // ... and the next a whole interval later, not at once
+		{700, 800},   // a checkout that took no time: waits for its slot
+		{1000, 1000}, // 100 ms late: at once
+	}
+	for i, s := range steps {
+		if got := p.start(ms(s.ended)); !got.Equal(ms(s.want)) {
+			t.Fatalf("step %d: after an end at %d ms got a start at %s, want %d ms", i, s.ended, got.Sub(t0), s.want)
+		}
+	}
+}
