@@ -88,7 +88,7 @@ func (b *Mailbox) Send(_ context.Context, m Message) (*outbox.Receipt, error) {
 		return nil, fmt.Errorf("mail: encode mailbox entry: %w", err)
 	}
 	r := &outbox.Receipt{Refs: []string{ref}, Content: data}
-	if n := len(data) + len(ref); n > outbox.MaxReceiptLen {
+	if n := r.Size(); n > outbox.MaxReceiptLen {
 		return nil, fmt.Errorf("mail: message %s is %d bytes, more than the mailbox keeps in one record (%d)", m.ID, n, outbox.MaxReceiptLen)
 	}
 	return r, nil

@@ -65,11 +65,13 @@ func (o *Outbox) attempt(ctx context.Context, j *job) {
 	}
 	o.mu.Unlock()
 	receipt, err := o.ch.Send(ctx, m)
-	if err == nil && receipt != nil && receipt.size() > MaxReceiptLen {
-		// Nothing could record this delivery: a failed attempt, so that
-		// support sees why, rather than a record that never commits.
-		err = fmt.Errorf("%s %s: what the delivery left to record is %d bytes, more than a record keeps (%d)",
-			o.cfg.Name, j.message.Short(), receipt.size(), MaxReceiptLen)
+	if err == nil && receipt != nil {
+		if cerr := receipt.check(); cerr != nil {
+			// Nothing could record this delivery: a failed attempt, so
+			// that support sees why, rather than a record that never
+			// commits.
+			err = fmt.Errorf("%s %s: %w", o.cfg.Name, j.message.Short(), cerr)
+		}
 	}
 	var unsent *unsentError
 	switch {

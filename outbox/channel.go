@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -103,13 +104,25 @@ type Receipt struct {
 	Content json.RawMessage
 }
 
-// size is how many bytes r adds to a record, near enough to bound it.
-func (r *Receipt) size() int {
+// Size is how many bytes r adds to a record, near enough to bound it.
+func (r *Receipt) Size() int {
 	n := len(r.Content)
 	for _, ref := range r.Refs {
 		n += len(ref) + 3
 	}
 	return n
+}
+
+// check refuses a receipt no record can keep: one larger than
+// MaxReceiptLen, or whose Content is not JSON.
+func (r *Receipt) check() error {
+	if n := r.Size(); n > MaxReceiptLen {
+		return fmt.Errorf("what the delivery left to record is %d bytes, more than a record keeps (%d)", n, MaxReceiptLen)
+	}
+	if len(r.Content) > 0 && !json.Valid(r.Content) {
+		return errors.New("what the delivery left to record is not JSON")
+	}
+	return nil
 }
 
 // Observer is a Channel that also learns from the entries it does not

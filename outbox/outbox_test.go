@@ -106,7 +106,7 @@ func (m mailer) Route(_ context.Context, group string) error {
 
 // Send hands msg to the relay. Emails of orders named "kept-..." leave a
 // receipt (a copy found by "copy:<order>"); those of "huge-..." one too
-// large for any record.
+// large for any record, those of "garbled-..." one that is not JSON.
 func (m mailer) Send(_ context.Context, msg outbox.Message) (*outbox.Receipt, error) {
 	if err := m.relay.send(m.region, msg); err != nil {
 		return nil, err
@@ -114,6 +114,8 @@ func (m mailer) Send(_ context.Context, msg outbox.Message) (*outbox.Receipt, er
 	switch {
 	case strings.HasPrefix(msg.Group, "kept-"):
 		return &outbox.Receipt{Refs: []string{"copy:" + msg.Group}, Content: json.RawMessage(`{"copy":"` + msg.ID.String() + `"}`)}, nil
+	case strings.HasPrefix(msg.Group, "garbled-"):
+		return &outbox.Receipt{Content: json.RawMessage(`{"copy":`)}, nil
 	case strings.HasPrefix(msg.Group, "huge-"):
 		return &outbox.Receipt{Content: json.RawMessage(`"` + strings.Repeat("x", outbox.MaxReceiptLen) + `"`)}, nil
 	}
@@ -272,6 +274,7 @@ func TestReceiptKeptInTheRecord(t *testing.T) {
 		r1, _ := startNodes(t, rl)
 		id := r1.issue(t, "kept-1")
 		huge := r1.issue(t, "huge-1")
+		garbled := r1.issue(t, "garbled-1")
 		synctest.Wait()
 		es, err := r1.store.EntriesByRef(context.Background(), "copy:kept-1")
 		if err != nil || len(es) != 1 || es[0].Kind != "email.delivered" || es[0].Subject != id.String() {
@@ -293,6 +296,12 @@ func TestReceiptKeptInTheRecord(t *testing.T) {
 		}
 		if dl := r1.delivery(t, "huge-1"); dl.Status == "delivered" || dl.Attempts != 1 || !strings.Contains(dl.LastError, "more than a record keeps") {
 			t.Fatalf("a receipt too large: got %+v, want a failed attempt that says why", dl)
+		}
+		if n := r1.records(t, "email.delivered", garbled); n != 0 {
+			t.Fatalf("a receipt that is not JSON: %d records, want none", n)
+		}
+		if dl := r1.delivery(t, "garbled-1"); dl.Status == "delivered" || dl.Attempts != 1 || !strings.Contains(dl.LastError, "not JSON") {
+			t.Fatalf("a receipt that is not JSON: got %+v, want a failed attempt that says why", dl)
 		}
 	})
 }
