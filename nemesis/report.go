@@ -21,6 +21,22 @@ func Summary(res *Result) string {
 		r.Elsewhere, r.ElsewhereAnswered, r.ElsewhereOutcomes)
 	fmt.Fprintf(&b, "webhooks: %d deliveries, %d events, %d duplicates\n", r.Webhooks.Deliveries, r.Webhooks.Events, r.Webhooks.Duplicates)
 	fmt.Fprintf(&b, "peer links: %d bytes for %d entries, %.0f bytes per entry\n", res.PeerBytes, res.Entries, res.BytesPerEntry)
+	if len(r.Unanswered) > 0 {
+		fmt.Fprintf(&b, "unanswered (the first %d of %d):\n", len(r.Unanswered), r.Attempted-r.Answered)
+		for _, u := range r.Unanswered {
+			fmt.Fprintf(&b, "  %7.1fs %-9s %-11s after %.0f ms", u.AtMs/1000, u.Kind, u.Outcome, u.Ms)
+			if u.Status != 0 {
+				fmt.Fprintf(&b, ", %d from %s", u.Status, u.Region)
+			}
+			if u.Error != "" {
+				fmt.Fprintf(&b, ": %s", u.Error)
+			}
+			if u.Body != "" {
+				fmt.Fprintf(&b, " %s", u.Body)
+			}
+			b.WriteString("\n")
+		}
+	}
 	fmt.Fprintf(&b, "faults (%d):\n", len(r.Faults))
 	for _, f := range r.Faults {
 		fmt.Fprintf(&b, "  %7.1fs %-20s %6.1fs  %s\n", float64(f.AtMs)/1000, f.Kind, float64(f.Ms)/1000, f.Detail)

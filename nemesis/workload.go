@@ -280,6 +280,9 @@ func (w *worker) do(ctx context.Context, c *client.Client, op check.Op, method, 
 		}
 	}
 	op.Outcome = outcome(op.Kind, res, err)
+	if err != nil {
+		op.Error = err.Error()
+	}
 	if op.Outcome == "ok" && op.Kind == "session" {
 		var s struct {
 			ID string `json:"id"`

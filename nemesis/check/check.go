@@ -1,8 +1,10 @@
 package check
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -93,6 +95,7 @@ func (c *checker) count() Report {
 		ElsewhereOutcomes: map[string]int{},
 	}
 	var auth []time.Duration
+	var un []Op
 	for _, op := range c.h.Ops {
 		a := answered(op, c.opt.Deadline)
 		st := r.Ops[op.Kind]
@@ -106,6 +109,8 @@ func (c *checker) count() Report {
 		if a {
 			st.Answered++
 			r.Answered++
+		} else {
+			un = append(un, op)
 		}
 		r.Ops[op.Kind] = st
 		if op.Elsewhere {
@@ -139,6 +144,15 @@ func (c *checker) count() Report {
 		r.AuthorizeMs.BoundMs, r.AuthorizeMs.WithinBound = ms(b), &within
 	}
 	r.AuthorizeMsDuring = authorizeDuring(c.h)
+	slices.SortStableFunc(un, func(a, b Op) int { return cmp.Compare(a.Start, b.Start) })
+	for _, op := range un[:min(len(un), c.opt.MaxExamples)] {
+		body := string(op.Body)
+		if len(body) > 300 {
+			body = body[:300]
+		}
+		r.Unanswered = append(r.Unanswered, Unanswered{Kind: op.Kind, Outcome: op.Outcome, AtMs: ms(op.Start), Ms: ms(op.End - op.Start),
+			Status: op.Status, Region: op.Region, Error: op.Error, Body: body})
+	}
 	return r
 }
 

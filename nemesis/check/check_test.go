@@ -124,6 +124,9 @@ func TestCleanHistoryPasses(t *testing.T) {
 	if r.Outcomes[check.OutcomeDeclined] != 1 {
 		t.Errorf("got outcomes %v, want one declined", r.Outcomes)
 	}
+	if len(r.Unanswered) != 1 || r.Unanswered[0].Kind != check.KindCapture || r.Unanswered[0].Outcome != check.OutcomeTimeout {
+		t.Errorf("got unanswered %+v, want the capture that timed out", r.Unanswered)
+	}
 	// Authorize latencies 30, 80 and 40 ms.
 	if r.AuthorizeMs.P50 != 40 || r.AuthorizeMs.P99 != 80 || r.AuthorizeMs.Max != 80 {
 		t.Errorf("got authorize_ms %+v, want p50 40, p99 80", r.AuthorizeMs)

@@ -41,6 +41,7 @@ type Op struct {
 	Region   string          // region id that gave the final answer
 	Outcome  string          // see the Outcome constants
 	Body     json.RawMessage // the final answer's body (2xx and 4xx of the API; none for a page)
+	Error    string          // the client's error, if it returned one
 	// Elsewhere says the operation was sent first to a region other than
 	// the one that created its session (it may have failed over from
 	// there).

@@ -67,14 +67,18 @@ type Report struct {
 	// frozen), and "none" while none was.
 	AuthorizeMsDuring map[string]Latency `json:"authorize_ms_during"`
 
-	Attempted            int                `json:"attempted"`             // ops of every kind
-	CheckoutsAnswered    int                `json:"checkouts_answered"`    // authorize ops answered
-	CheckoutAvailability float64            `json:"checkout_availability"` // CheckoutsAnswered / Checkouts
-	Outcomes             map[string]int     `json:"outcomes"`              // ops by outcome
-	Ops                  map[string]OpStats `json:"ops"`                   // ops by kind
-	Webhooks             WebhookStats       `json:"webhooks"`
-	Checks               []Result           `json:"checks"`
-	Series               Series             `json:"series"`
+	Attempted            int            `json:"attempted"`             // ops of every kind
+	CheckoutsAnswered    int            `json:"checkouts_answered"`    // authorize ops answered
+	CheckoutAvailability float64        `json:"checkout_availability"` // CheckoutsAnswered / Checkouts
+	Outcomes             map[string]int `json:"outcomes"`              // ops by outcome
+	// Unanswered are the first operations (by start) that got no final
+	// answer, at most Options.MaxExamples of them: what each was and what
+	// came back instead.
+	Unanswered []Unanswered       `json:"unanswered,omitempty"`
+	Ops        map[string]OpStats `json:"ops"` // ops by kind
+	Webhooks   WebhookStats       `json:"webhooks"`
+	Checks     []Result           `json:"checks"`
+	Series     Series             `json:"series"`
 
 	// Elsewhere counts the operations sent first to a region other than
 	// the one that created their session (Op.Elsewhere), how many of them
@@ -183,4 +187,17 @@ func sortedMs(ds []time.Duration) []float64 {
 	}
 	sort.Float64s(out)
 	return out
+}
+
+// Unanswered is an operation without a final answer, as the report shows
+// it.
+type Unanswered struct {
+	Kind    string  `json:"kind"`
+	Outcome string  `json:"outcome"`
+	AtMs    float64 `json:"at_ms"` // its start, from the run's
+	Ms      float64 `json:"ms"`    // how long it took
+	Status  int     `json:"status,omitempty"`
+	Region  string  `json:"region,omitempty"`
+	Error   string  `json:"error,omitempty"`
+	Body    string  `json:"body,omitempty"` // the answer's, cut at 300 bytes
 }
