@@ -83,30 +83,8 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 	if merchantID != "" && data.Merchant != merchantID {
 		return Order{}, false, ErrNotFound
 	}
-	if st != nil {
-		var last *authData
-		switch {
-		case st.winner != nil:
-			last = &st.auth
-		case st.declined != nil:
-			last = st.declined
-		}
-		if last != nil && key != "" && last.Key == key {
-			if last.RequestHash != hash {
-				return Order{}, false, ErrIdempotencyConflict
-			}
-			return st.asOfDecision(key, hash), true, nil
-		}
-		if last != nil && key == "" && last.Key == "" && last.RequestHash == hash && st.Status != "declined" {
-			return st.asOfDecision(key, hash), true, nil
-		}
-		if st.winner != nil {
-			return Order{}, false, ErrSessionComplete
-		}
-		if st.Status == "pending" {
-			// A card outcome is being settled: nothing else may start.
-			return st.Order, true, nil
-		}
+	if o, replayed, done, err := decided(st, key, hash); done {
+		return o, replayed, err
 	}
 	if sess.Status == "expired" {
 		return Order{}, false, ErrSessionExpired
@@ -161,7 +139,14 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 		}
 		a.Decision = Decision{Outcome: "approved", Reasons: []string{"card_approved"}}
 		a.Payment = res.ID
-		return s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
+		o, replayed, err := s.record(ctx, st, KindOrderAuthorized, oid, a, s.authPostings(oid, a))
+		if ge := (*ledger.GuardError)(nil); errors.As(err, &ge) {
+			// The acquirer call used the order and request as its key, so
+			// an authorization of the same request elsewhere is this
+			// payment.
+			return s.authorizedMeanwhile(ctx, sid, key, hash, err)
+		}
+		return o, replayed, err
 	}
 
 	// Invoices and reminders go to the shopper: the email travels sealed,
@@ -188,7 +173,10 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 		d.Guards = append(d.Guards, ledger.Guard{Account: account.Authorized(string(oid)), Currency: a.Currency, Min: -ledger.Amount(a.Amount)})
 		o, replayed, err := s.write(ctx, st, KindOrderAuthorized, oid, a, append(s.authPostings(oid, a), d.Postings...), d.Guards)
 		var ge *ledger.GuardError
-		if errors.As(err, &ge) && ge.Account != account.Authorized(string(oid)) {
+		if errors.As(err, &ge) && ge.Account == account.Authorized(string(oid)) {
+			return s.authorizedMeanwhile(ctx, sid, key, hash, err)
+		}
+		if errors.As(err, &ge) {
 			if attempt < 5 {
 				continue
 			}
@@ -200,6 +188,59 @@ func (s *Service) authorize(ctx context.Context, merchantID string, sid SessionI
 		}
 		return o, replayed, err
 	}
+}
+
+// decided answers an authorization of an order that already has one (or a
+// decline or a pending card outcome) from the order's state st: the same
+// key and request replay it, the same key with another request is a
+// conflict, and another key for an authorized session is ErrSessionComplete.
+// done is false when st leaves the authorization to be decided.
+func decided(st *orderState, key, hash string) (o Order, replayed, done bool, err error) {
+	if st == nil {
+		return Order{}, false, false, nil
+	}
+	var last *authData
+	switch {
+	case st.winner != nil:
+		last = &st.auth
+	case st.declined != nil:
+		last = st.declined
+	}
+	if last != nil && key != "" && last.Key == key {
+		if last.RequestHash != hash {
+			return Order{}, false, true, ErrIdempotencyConflict
+		}
+		return st.asOfDecision(key, hash), true, true, nil
+	}
+	if last != nil && key == "" && last.Key == "" && last.RequestHash == hash && st.Status != "declined" {
+		return st.asOfDecision(key, hash), true, true, nil
+	}
+	if st.winner != nil {
+		return Order{}, false, true, ErrSessionComplete
+	}
+	if st.Status == "pending" {
+		// A card outcome is being settled: nothing else may start.
+		return st.Order, true, true, nil
+	}
+	return Order{}, false, false, nil
+}
+
+// authorizedMeanwhile answers an authorization whose write was refused by
+// the order's own guard (at most one authorization per order in a
+// region): another region's authorization of the same order arrived while
+// this one was being decided (the same request sent there too, by a client
+// that failed over). Nothing was written; the answer is the one the order
+// now gives, as if the request had come after it. err is returned if the
+// order still shows no authorization.
+func (s *Service) authorizedMeanwhile(ctx context.Context, sid SessionID, key, hash string, err error) (Order, bool, error) {
+	_, _, st, rerr := s.sessionHere(ctx, sid)
+	if rerr != nil {
+		return Order{}, false, err
+	}
+	if o, replayed, done, derr := decided(st, key, hash); done {
+		return o, replayed, derr
+	}
+	return Order{}, false, err
 }
 
 // authPostings give the authorizing region the order's capture rights.
