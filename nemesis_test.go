@@ -67,7 +67,8 @@ func TestNemesisShortForm(t *testing.T) {
 // starts.
 func TestNemesisBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--regions", "1"}, {"--duration", "1s"}, {"--workers", "0"}, {"--seed", "x"},
-		{"--from", "nemesis.json"}, {"--convergence-bound", "0s"}, {"--elsewhere", "1.5"}, {"--elsewhere", "-0.1"}, {"--from", filepath.Join(t.TempDir(), "missing.json"), "--plots", t.TempDir()}} {
+		{"--from", "nemesis.json"}, {"--convergence-bound", "0s"}, {"--elsewhere", "1.5"}, {"--elsewhere", "-0.1"},
+		{"--rate", "-1"}, {"--rate", "NaN"}, {"--probe", "-1ms"}, {"--probe", "2s"}, {"--from", filepath.Join(t.TempDir(), "missing.json"), "--plots", t.TempDir()}} {
 		_, stderr, code := runCmd(t, nil, append([]string{"nemesis"}, args...)...)
 		flag := strings.TrimPrefix(args[0], "--")
 		if code != 2 || !strings.Contains(stderr, flag) {
