@@ -115,10 +115,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// fail answers err through the table, logging the detail of a 5xx.
+// fail answers err through the table, logging the detail of a 5xx (at
+// ERROR unless the client has gone).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := errorOf(err)
-	if e.Status >= 500 {
+	switch {
+	case e.Status >= 500 && r.Context().Err() != nil:
+		// The client hung up (a failover client gave up on this region):
+		// no one reads this answer, and nothing failed here.
+		a.log.Info("api request abandoned by the client", "method", r.Method, "path", r.URL.Path, "correlation_id", httperr.CorrelationID(w), "err", err)
+	case e.Status >= 500:
 		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "correlation_id", httperr.CorrelationID(w), "err", err)
 	}
 	httperr.Write(w, e)

@@ -139,3 +139,20 @@ func TestFailedAuthenticationIsThrottledAndLogged(t *testing.T) {
 		t.Fatalf("after the window: got %d, want 200: %s", w.Code, w.Body)
 	}
 }
+
+// TestAbandonedRequestIsNotAnError: a request whose client went away
+// before it was answered (its context cancelled) fails, but that is the
+// client's doing: it is logged as abandoned, not as an ERROR.
+func TestAbandonedRequestIsNotAnError(t *testing.T) {
+	e := newAuthEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/v1/orders?merchant_reference=x", nil).WithContext(ctx)
+	req.SetBasicAuth("demo", "sk_test_demo")
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, req)
+	logs := e.logs.String()
+	if w.Code < 500 || !strings.Contains(logs, "abandoned by the client") || strings.Contains(logs, "level=ERROR") {
+		t.Fatalf("got %d and logs:\n%s\nwant a 5xx logged as abandoned, no ERROR", w.Code, logs)
+	}
+}
