@@ -59,7 +59,8 @@ type Config struct {
 	// and if that brings no answer within Probe either, the attempt is
 	// given up as if its timeout had passed. A region that answers the
 	// probe (whatever it says) is only slow: the attempt goes on. 0: no
-	// probe, an attempt waits out Attempt.
+	// probe, an attempt waits out Attempt. Not yet safe for money: see the
+	// package doc.
 	Probe time.Duration
 }
 
@@ -391,8 +392,8 @@ func (c *Client) try(ctx context.Context, region, method, path, key string, body
 			return r.res, r.err
 		}
 	}
-	// The region may still take the request up later (a frozen process
-	// resumes): as after an attempt timeout, the same key makes that safe.
+	// The region may still decide the request, later (a frozen process
+	// resumes) or meanwhile (a slow one), as after an attempt timeout.
 	cancel()
 	<-done
 	return nil, fmt.Errorf("%s: no answer within %s, nor to a liveness probe", region, 2*c.probe)

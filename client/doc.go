@@ -55,11 +55,13 @@
 //     out (the region is suspect, the next one is asked), so a frozen
 //     region costs about 2×Probe instead of Attempt. A region that answers
 //     the probe is slow, not gone: its attempt goes on. The request given
-//     up may still be taken up by that region later, as after a timeout;
-//     the key makes that safe. Without a probe (the default) nothing is
-//     sent but the operation's own requests: a region that is merely
-//     overloaded is never abandoned early, which would move its load onto
-//     the next.
+//     up may still be decided by that region, later or meanwhile, as after
+//     a timeout; the key names the same objects everywhere, but an
+//     authorization decided in two regions at once can stand twice, and
+//     captures against both can exceed the order's amount, so the probe is
+//     not yet safe for money (docs/RELIABILITY.md). Without a probe (the
+//     default) nothing is sent but the operation's own requests, and a
+//     region that is merely overloaded is never abandoned early.
 //   - No operation takes longer than Config.Deadline (or the context's
 //     deadline, if sooner). When no region can be asked again before the
 //     deadline (every one is down or asked to be left alone beyond it), Do
