@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"kassa/cards"
 	"kassa/checkout"
 	"kassa/ledger"
 )
@@ -26,6 +28,21 @@ func (a *approver) Decide(_ context.Context, in checkout.DecisionInput) (checkou
 	return checkout.Decision{Outcome: "approved", Reasons: []string{"score_approved"}}, nil
 }
 
+// approvingAcquirer approves every card payment as the same payment per
+// idempotency key, after running before (once) if set.
+type approvingAcquirer struct {
+	checkout.Acquirer
+	before func()
+}
+
+func (a *approvingAcquirer) Authorize(_ context.Context, p cards.Payment) (cards.Result, error) {
+	if f := a.before; f != nil {
+		a.before = nil
+		f()
+	}
+	return cards.Result{ID: "pay_" + p.IdempotencyKey, Approved: true, Amount: p.Amount, Currency: p.Currency}, nil
+}
+
 // TestAuthorizedElsewhereMeanwhile: while r1 decides an authorization, the
 // same request (a client that failed over) is authorized in r2 and its
 // entry reaches r1. r1's write is refused by the order's own guard, and r1
@@ -38,11 +55,13 @@ func TestAuthorizedElsewhereMeanwhile(t *testing.T) {
 		name    string
 		key     string // r1's Idempotency-Key; r2's is "k1"
 		email   string // r1's request; r2's is ada@example.com
+		method  string
 		wantErr error
 	}{
-		{"same key and request", "k1", "ada@example.com", nil},
-		{"another key", "k2", "ada@example.com", checkout.ErrSessionComplete},
-		{"same key, another request", "k1", "bo@example.com", checkout.ErrIdempotencyConflict},
+		{"same key and request", "k1", "ada@example.com", "pay_later", nil},
+		{"another key", "k2", "ada@example.com", "pay_later", checkout.ErrSessionComplete},
+		{"same key, another request", "k1", "bo@example.com", "pay_later", checkout.ErrIdempotencyConflict},
+		{"card, same key and request", "k1", "ada@example.com", "card", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -75,9 +94,9 @@ func TestAuthorizedElsewhereMeanwhile(t *testing.T) {
 					Merchants: []checkout.MerchantConfig{{ID: "demo", APISecret: "sk"}},
 					Consumers: checkout.Consumers{Key: []byte("k")}, FingerprintKey: []byte("f")}
 			}
-			r1Scorer := &approver{}
-			r1 := checkout.New(stores["r1"], r1Scorer, nil, nil, cfg("r1"))
-			r2 := checkout.New(stores["r2"], &approver{}, nil, nil, cfg("r2"))
+			r1Scorer, r1Acquirer := &approver{}, &approvingAcquirer{}
+			r1 := checkout.New(stores["r1"], r1Scorer, r1Acquirer, nil, cfg("r1"))
+			r2 := checkout.New(stores["r2"], &approver{}, &approvingAcquirer{}, nil, cfg("r2"))
 			sess, _, err := r1.CreateSession(ctx, "demo", "s1", checkout.SessionRequest{Amount: 1000, Currency: "SEK", Country: "SE",
 				MerchantReference: "meanwhile", Lines: []checkout.Line{{Name: "A", Quantity: 1, UnitPrice: 1000, Total: 1000}},
 				URLs: checkout.URLs{Confirmation: "https://shop.example/ok", Cancel: "https://shop.example/c"}}, "s1")
@@ -86,17 +105,26 @@ func TestAuthorizedElsewhereMeanwhile(t *testing.T) {
 			}
 			copyTo("r1", "r2")
 			req := func(email string) checkout.AuthorizeRequest {
-				return checkout.AuthorizeRequest{Method: "pay_later", Consumer: checkout.Consumer{
+				r := checkout.AuthorizeRequest{Method: c.method, Consumer: checkout.Consumer{
 					Email: email, GivenName: "Ada", FamilyName: "Lovelace", PostalCode: "11122", Country: "SE"}}
+				if c.method == "card" {
+					r.Card = &checkout.CardInput{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 2, CVC: "123"}
+				}
+				return r
 			}
 			var there checkout.Order
-			r1Scorer.before = func() {
+			elsewhere := func() {
 				o, _, err := r2.AuthorizeWithKey(ctx, "demo", sess.ID, "k1", req("ada@example.com"), "h-ada@example.com")
 				if err != nil || o.Status != "authorized" {
 					t.Fatalf("r2: got %+v, %v", o, err)
 				}
 				there = o
 				copyTo("r2", "r1")
+			}
+			if c.method == "card" {
+				r1Acquirer.before = elsewhere
+			} else {
+				r1Scorer.before = elsewhere
 			}
 			o, replayed, err := r1.AuthorizeWithKey(ctx, "demo", sess.ID, c.key, req(c.email), "h-"+c.email)
 			switch {
