@@ -78,9 +78,15 @@ func (s *Service) sessionHere(ctx context.Context, id SessionID) (Session, *sess
 }
 
 // orderHere folds an order, reading it through from the other regions
-// when this region holds no entry about it.
+// when this region holds no entry about it, or none that authorized it.
 func (s *Service) orderHere(ctx context.Context, id OrderID) (*orderState, error) {
 	st, err := s.order(ctx, id)
+	if err == nil && st.Status == "" {
+		// Entries about the order are here, but not its authorization:
+		// another region's chain (a capture made there) arrived before
+		// the authorizing region's. Ask, as if nothing were here.
+		err = ErrNotFound
+	}
 	if !errors.Is(err, ErrNotFound) || !ValidOrderID(string(id)) {
 		return st, err
 	}

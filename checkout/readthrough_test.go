@@ -180,6 +180,10 @@ func TestReadThrough(t *testing.T) {
 	// The same capture replayed in r3 gets the same answer, once r3 knows
 	// where the order's rights went (until then it is the retryable
 	// rights_unavailable, as for any replay that outruns replication).
+	// r3 may hold r2's capture before r1's authorization (r1's pushes are
+	// held, and r2 does not relay r1's chain while r1 reaches r3 as far as
+	// r2 knows): an order here without its authorization is read through,
+	// not a 404.
 	var again response
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) { // polling replication
 		again = call(t, "POST", r3.url+"/v1/orders/"+ordC+"/captures", "rt-c-capture", map[string]any{"amount": 6_000})
