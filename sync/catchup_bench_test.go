@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"kassa/ledger"
+	regionsync "kassa/sync"
 )
 
 // BenchmarkCatchUp: r3 is cut off from r1 and r2 while each of the three
@@ -19,7 +22,13 @@ func BenchmarkCatchUp(b *testing.B) {
 	const backlog = 4000 // entries per region written during the partition
 	const rate = 300     // appends/s across the cluster after the heal
 	for it := 0; it < b.N; it++ {
-		c := newCluster(b, 3, 1, benchProductionSync)
+		var regs []*prometheus.Registry
+		c := newCluster(b, 3, 1, func(cfg *regionsync.Config) {
+			benchProductionSync(cfg)
+			reg := prometheus.NewRegistry()
+			regs = append(regs, reg)
+			cfg.Registerer = reg
+		})
 		r1, r2, r3 := c.members[0], c.members[1], c.members[2]
 		c.f.partition("r1", "r3", true)
 		c.f.partition("r2", "r3", true)
@@ -88,5 +97,36 @@ func BenchmarkCatchUp(b *testing.B) {
 		b.ReportMetric(4*backlog/took.Seconds(), "entries/s")
 		close(stop)
 		load.Wait()
+		// Entries that arrived at a region already holding them: work a
+		// relay did twice.
+		var dup float64
+		for _, reg := range regs {
+			dup += receivedDuplicates(b, reg)
+		}
+		b.ReportMetric(dup/(4*backlog), "dup/entry")
 	}
+}
+
+// receivedDuplicates sums kassa_sync_entries_received_total{outcome=
+// "duplicate"} in reg.
+func receivedDuplicates(tb testing.TB, reg *prometheus.Registry) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != "kassa_sync_entries_received_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == "duplicate" {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
 }

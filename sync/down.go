@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
+
+	"kassa/ledger"
 )
 
 // DownProbeBudget bounds a rights request to a peer that is down: one such
@@ -51,6 +54,7 @@ func (n *Node) exchanged(p *peerState, err error) {
 	case err == nil || errors.As(err, &pe):
 		if p.down {
 			n.log.Info("peer answers again", "peer", p.ID)
+			n.backAgain(p)
 		}
 		p.down = false
 		n.m.peerDown.WithLabelValues(p.ID).Set(0)
@@ -61,6 +65,37 @@ func (n *Node) exchanged(p *peerState, err error) {
 		}
 		p.down, p.lastErr = true, err.Error()
 		n.m.peerDown.WithLabelValues(p.ID).Set(1)
+	}
+}
+
+// backAgain holds back, for relayHold, relaying to p (which answers
+// again after being down: a partition healed, it was restarted or
+// resumed) the entries of every origin this region reaches: those origins
+// push to p themselves now. Relaying at once as well sent the entries a
+// cut-off region lacked about twice, once from their origin and once from
+// each relay, and the region took its backlog in at about half the rate.
+// An origin this region cannot reach (down, or never heard) is relayed at
+// once; so is one p still lacks once the hold is over. The caller holds
+// n.mu.
+func (n *Node) backAgain(p *peerState) {
+	now := n.cfg.Now()
+	for o := range n.reachable(p) {
+		if p.direct == nil {
+			p.direct = map[ledger.RegionID]time.Time{}
+		}
+		p.direct[o] = now
+	}
+}
+
+// reachable yields the peers other than p that this region has heard and
+// that are not down. The caller holds n.mu.
+func (n *Node) reachable(p *peerState) iter.Seq[ledger.RegionID] {
+	return func(yield func(ledger.RegionID) bool) {
+		for _, q := range n.peers {
+			if q != p && !q.down && !q.heard.IsZero() && !yield(ledger.RegionID(q.ID)) {
+				return
+			}
+		}
 	}
 }
 

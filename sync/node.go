@@ -432,21 +432,23 @@ func (n *Node) AwaitPeer(ctx context.Context, origin ledger.RegionID, seq uint64
 // (and the vectors in the peer's own requests) are merged, whatever order
 // they arrive in. A new process may have started from an older backup and
 // hold less: its first answer replaces what was known, so that what it lost
-// is sent again. The caller holds n.mu.
-func (p *peerState) learn(v map[ledger.RegionID]uint64, incarnation string, seq uint64, now time.Time) {
+// is sent again. It reports whether v replaced what was known (the first
+// answer of a process). The caller holds n.mu.
+func (p *peerState) learn(v map[ledger.RegionID]uint64, incarnation string, seq uint64, now time.Time) bool {
 	if p.vector == nil || incarnation != p.incarnation {
 		if p.vector != nil && seq < p.incarnationFrom {
-			return // a late answer from a process that has since been replaced
+			return false // a late answer from a process that has since been replaced
 		}
 		// A new process may hold less than was sent to the old one: what
-		// it lacks is relayed again from now on.
+		// it lacks is sent again from now on.
 		p.vector, p.incarnation, p.incarnationFrom = v, incarnation, seq
 		p.relayed, p.direct = nil, nil
-		return
+		return true
 	}
 	for o, s := range v {
 		p.raise(o, s, now)
 	}
+	return false
 }
 
 // randomSeq returns a random starting point for push numbers, well below the

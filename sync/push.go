@@ -230,6 +230,17 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 			}
 			var batch []ledger.Wire
 			if sent != nil {
+				// What the peer was seen holding since the round began (its
+				// own pushes carry its vector) need not be sent: without
+				// this, a long round sent the peer back its own entries.
+				// And the relays to hold back are decided again: the peer
+				// may have answered again after being down (backAgain).
+				n.mu.Lock()
+				for o, s := range p.vector {
+					sent[o] = max(sent[o], s)
+				}
+				hold = n.relayHeld(p)
+				n.mu.Unlock()
 				var err error
 				if batch, err = n.missing(ctx, sent, hold); err != nil {
 					failed = err
@@ -332,12 +343,23 @@ func (n *Node) nextPush(p *peerState) uint64 {
 }
 
 // relayHeld returns the origins whose entries are not relayed to p now:
-// p was seen getting them from another region within relayHold. This
+// p was seen getting them from another region within relayHold, or p is
+// down and they are origins this region reaches. This
 // region's own entries, and p's own (p may have been restored from an
 // older backup), are always sent. The caller holds n.mu.
 func (n *Node) relayHeld(p *peerState) map[ledger.RegionID]bool {
 	var hold map[ledger.RegionID]bool
 	now := n.cfg.Now()
+	if p.down {
+		// The pushes that find it back carry no relays of what its
+		// origins will push to it themselves (see backAgain).
+		for o := range n.reachable(p) {
+			if hold == nil {
+				hold = map[ledger.RegionID]bool{}
+			}
+			hold[o] = true
+		}
+	}
 	for o, at := range p.direct {
 		if o != n.store.Region() && string(o) != p.ID && now.Sub(at) < n.relayHold() {
 			if hold == nil {
@@ -421,7 +443,11 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Wire, seq,
 		n.log.Info("peer reachable again", "peer", p.ID)
 	}
 	p.reachable, p.lastOK, p.lastErr = true, n.cfg.Now(), ""
-	p.learn(fromVector(resp.Vector), resp.Incarnation, seq, n.cfg.Now())
+	if p.learn(fromVector(resp.Vector), resp.Incarnation, seq, n.cfg.Now()) {
+		// A process heard for the first time gets the origins this region
+		// reaches from them directly, as one that answers again does.
+		n.backAgain(p)
+	}
 	// Wake AwaitPeer's waiters: the peer may now hold what they wait for.
 	close(n.learned)
 	n.learned = make(chan struct{})

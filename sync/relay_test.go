@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,5 +94,92 @@ func waitHolds(t *testing.T, m *member, e ledger.Entry) {
 			t.Fatalf("%s did not get %s/%d within 10 s", m.id, e.Origin, e.Seq)
 		}
 		time.Sleep(time.Millisecond) // polling the observable state
+	}
+}
+
+// countRelays wraps the transport of region from in c with a counter of
+// origin's entries it pushes to peer.
+func countRelays(cfg *regionsync.Config, from, peer string, origin ledger.RegionID) *relayCounter {
+	tr, ok := cfg.Transport.(*transport)
+	if !ok || tr.from != from {
+		return nil
+	}
+	c := &relayCounter{next: cfg.Transport, peer: peer, origin: origin, to: func(host string) string {
+		tr.f.mu.Lock()
+		defer tr.f.mu.Unlock()
+		return tr.f.hosts[host]
+	}}
+	cfg.Transport = c
+	return c
+}
+
+// TestRelayHeldAfterAHeal: r3 is cut off while r1 and r2 write; after the
+// heal r3 gets r1's entries from r1 and r2's from r2, not each of them a
+// second time from the other region as well.
+func TestRelayHeldAfterAHeal(t *testing.T) {
+	var r1r2, r2r1 *relayCounter // r1 relaying r2's entries to r3, r2 relaying r1's
+	c := newCluster(t, 3, 31, func(cfg *regionsync.Config) {
+		if rc := countRelays(cfg, "r1", "r3", "r2"); rc != nil {
+			r1r2 = rc
+		}
+		if rc := countRelays(cfg, "r2", "r3", "r1"); rc != nil {
+			r2r1 = rc
+		}
+	})
+	r1, r2, r3 := c.members[0], c.members[1], c.members[2]
+	var last ledger.Entry
+	for i := range 20 { // every region hears every other's vector
+		e, err := r1.store.Append(bg, draft("r1", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = e
+	}
+	waitHolds(t, r3, last)
+	c.f.partition("r1", "r3", true)
+	c.f.partition("r2", "r3", true)
+	for i := range 300 {
+		for _, m := range []*member{r1, r2} {
+			if _, err := m.store.Append(bg, draft(m.id, 100+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := r1r2.n.Load() + r2r1.n.Load()
+	c.f.healAll()
+	c.converged(10 * time.Second)
+	if got := r1r2.n.Load() + r2r1.n.Load() - before; got > 30 {
+		t.Errorf("after the heal r3 got %d of the 600 entries r1 and r2 wrote a second time, relayed by the other region; want (almost) none", got)
+	}
+}
+
+// TestNoEntryGoesBackToItsOrigin: r2 writes, and r1 (which r2 pushes to)
+// never sends r2's entries back to r2, however its pushes to r2 and r2's
+// pushes to it interleave.
+func TestNoEntryGoesBackToItsOrigin(t *testing.T) {
+	var echo *relayCounter
+	c := newCluster(t, 2, 37, func(cfg *regionsync.Config) {
+		if rc := countRelays(cfg, "r1", "r2", "r2"); rc != nil {
+			echo = rc
+		}
+	})
+	r1, r2 := c.members[0], c.members[1]
+	var wg sync.WaitGroup
+	for _, m := range []*member{r1, r2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 400 {
+				if _, err := m.store.Append(bg, draft(m.id, i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	c.converged(10 * time.Second)
+	if got := echo.n.Load(); got > 0 {
+		t.Errorf("r1 sent %d of r2's own entries back to r2; want none", got)
 	}
 }

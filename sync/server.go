@@ -206,6 +206,10 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request, from string, bo
 		n.refuse(w, r, from, &requestError{http.StatusRequestEntityTooLarge, "batch_too_large", fmt.Sprintf("%d entries exceeds the batch limit %d", len(req.Entries), n.cfg.BatchSize)})
 		return
 	}
+	// What the peer holds, before its batch is stored here: storing it
+	// wakes this region's pushes, and a push to the peer that started from
+	// the peer's previous vector sent its own entries back to it.
+	n.peerHolds(from, req.Vector)
 	// Verify now; hand the batch to the ledger after the push it continues.
 	// Once verified, the entries are stored even if the sender hangs up:
 	// they are good, and storing them is idempotent.
@@ -241,17 +245,6 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request, from string, bo
 	n.m.received(res.Applied, res.Duplicates)
 	resp := PushResponse{Region: string(n.store.Region()), Incarnation: n.incarnation, Applied: res.Applied, Duplicates: res.Duplicates, Rejected: []Rejection{}}
 	n.mu.Lock()
-	if p := n.peers[from]; p != nil && req.Vector != nil {
-		// The peer's own vector only grows; an older request arriving late
-		// must not make this region resend what the peer already has.
-		if p.vector == nil {
-			p.vector = map[ledger.RegionID]uint64{}
-		}
-		now := n.cfg.Now()
-		for o, seq := range req.Vector {
-			p.raise(ledger.RegionID(o), seq, now)
-		}
-	}
 	for _, rj := range res.Rejected {
 		if errors.Is(rj, ledger.ErrFork) {
 			n.forks[string(rj.Origin)]++
@@ -263,6 +256,26 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request, from string, bo
 	}
 	resp.Vector = toVector(n.store.Vector())
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// peerHolds raises what this region knows the peer from holds to vector,
+// the one its request carried. The peer's own vector only grows; an older
+// request arriving late must not make this region resend what the peer
+// already has.
+func (n *Node) peerHolds(from string, vector map[string]uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.peers[from]
+	if p == nil || vector == nil {
+		return
+	}
+	if p.vector == nil {
+		p.vector = map[ledger.RegionID]uint64{}
+	}
+	now := n.cfg.Now()
+	for o, seq := range vector {
+		p.raise(ledger.RegionID(o), seq, now)
+	}
 }
 
 func (n *Node) servePull(w http.ResponseWriter, r *http.Request, from string, _ []byte) {
