@@ -208,7 +208,6 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 	answers := make(chan answer, window)
 	var (
 		start    map[ledger.RegionID]uint64 // the peer's vector when this round began
-		hold     map[ledger.RegionID]bool   // origins not relayed to the peer in this round
 		sent     map[ledger.RegionID]uint64 // what the peer holds once the pushes in flight land; nil: start a round
 		inflight int
 		last     uint64 // the latest push in flight, which the next one continues
@@ -225,7 +224,6 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 				// A copy: a push received from the peer raises its vector in
 				// place, under the lock, while batches are read.
 				start, sent = maps.Clone(p.vector), maps.Clone(p.vector)
-				hold = n.relayHeld(p)
 				n.mu.Unlock()
 			}
 			var batch []ledger.Wire
@@ -233,13 +231,14 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 				// What the peer was seen holding since the round began (its
 				// own pushes carry its vector) need not be sent: without
 				// this, a long round sent the peer back its own entries.
-				// And the relays to hold back are decided again: the peer
-				// may have answered again after being down (backAgain).
+				// Which relays to hold back is decided for each batch too:
+				// the peer may have answered again after being down
+				// (backAgain).
 				n.mu.Lock()
 				for o, s := range p.vector {
 					sent[o] = max(sent[o], s)
 				}
-				hold = n.relayHeld(p)
+				hold := n.relayHeld(p)
 				n.mu.Unlock()
 				var err error
 				if batch, err = n.missing(ctx, sent, hold); err != nil {
