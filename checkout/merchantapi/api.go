@@ -124,6 +124,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// The client hung up (a failover client gave up on this region):
 		// no one reads this answer, and nothing failed here.
 		a.log.Info("api request abandoned by the client", "method", r.Method, "path", r.URL.Path, "correlation_id", httperr.CorrelationID(w), "err", err)
+	case e.Status == http.StatusServiceUnavailable && e.RetryAfter > 0:
+		// A designed refusal for now (a peer, the acquirer or this region
+		// itself not there yet), not a failure of this region: during a
+		// partition there is one per request that needs the other side.
+		a.log.Warn("api request refused for now", "method", r.Method, "path", r.URL.Path, "correlation_id", httperr.CorrelationID(w), "code", e.Code, "err", err)
 	case e.Status >= 500:
 		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "correlation_id", httperr.CorrelationID(w), "err", err)
 	}

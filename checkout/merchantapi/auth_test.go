@@ -32,6 +32,12 @@ type authEnv struct {
 
 func newAuthEnv(t *testing.T) *authEnv {
 	t.Helper()
+	return newAuthEnvReady(t, nil)
+}
+
+// newAuthEnvReady is newAuthEnv with the API's readiness check.
+func newAuthEnvReady(t *testing.T, ready func() bool) *authEnv {
+	t.Helper()
 	logs := &regiontest.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
@@ -49,7 +55,7 @@ func newAuthEnv(t *testing.T) *authEnv {
 	})
 	clk := clocktest.At(time.Unix(1_700_000_000, 0))
 	r := mux.NewRouter()
-	merchantapi.New(svc, nil, nil, log).WithThrottle(ratelimit.NewThrottle(clk.Now)).Routes(r)
+	merchantapi.New(svc, nil, ready, log).WithThrottle(ratelimit.NewThrottle(clk.Now)).Routes(r)
 	return &authEnv{handler: r, clock: clk, logs: logs}
 }
 
@@ -154,5 +160,23 @@ func TestAbandonedRequestIsNotAnError(t *testing.T) {
 	logs := e.logs.String()
 	if w.Code < 500 || !strings.Contains(logs, "abandoned by the client") || strings.Contains(logs, "level=ERROR") {
 		t.Fatalf("got %d and logs:\n%s\nwant a 5xx logged as abandoned, no ERROR", w.Code, logs)
+	}
+}
+
+// TestRefusalForNowIsNotAnError: a 503 with Retry-After (here the region
+// is not ready yet; in a partition, object_unavailable or
+// rights_unavailable) is logged as a warning with its code, not as a
+// failed request at ERROR: during a partition every request that needs
+// the other side gets one.
+func TestRefusalForNowIsNotAnError(t *testing.T) {
+	e := newAuthEnvReady(t, func() bool { return false })
+	req := httptest.NewRequest("POST", "/v1/sessions", strings.NewReader(`{}`))
+	req.SetBasicAuth("demo", "sk_test_demo")
+	req.Header.Set("Idempotency-Key", "k1")
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, req)
+	got := e.logs.String()
+	if w.Code != 503 || !strings.Contains(got, "level=WARN") || !strings.Contains(got, "code=not_ready") || strings.Contains(got, "level=ERROR") {
+		t.Fatalf("got %d and logs:\n%s\nwant a 503 logged as a warning with its code, no ERROR", w.Code, got)
 	}
 }
