@@ -46,13 +46,8 @@ func (c *relayCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestRelayHeldWhileTheDirectWayWorks(t *testing.T) {
 	var relay *relayCounter
 	c := newCluster(t, 3, 29, func(cfg *regionsync.Config) {
-		if tr := cfg.Transport.(*transport); tr.from == "r2" {
-			relay = &relayCounter{next: cfg.Transport, peer: "r3", origin: "r1", to: func(host string) string {
-				tr.f.mu.Lock()
-				defer tr.f.mu.Unlock()
-				return tr.f.hosts[host]
-			}}
-			cfg.Transport = relay
+		if rc := countRelays(cfg, "r2", "r3", "r1"); rc != nil {
+			relay = rc
 		}
 	})
 	r1, r3 := c.members[0], c.members[2]
@@ -97,8 +92,8 @@ func waitHolds(t *testing.T, m *member, e ledger.Entry) {
 	}
 }
 
-// countRelays wraps the transport of region from in c with a counter of
-// origin's entries it pushes to peer.
+// countRelays wraps cfg's transport, when it is region from's, with a
+// counter of origin's entries it pushes to peer; nil for other regions.
 func countRelays(cfg *regionsync.Config, from, peer string, origin ledger.RegionID) *relayCounter {
 	tr, ok := cfg.Transport.(*transport)
 	if !ok || tr.from != from {
