@@ -44,12 +44,8 @@ func (c *relayCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 // from r1, so r2 does not send them to r3 as well. Once the r1-r3 link is
 // cut, r2 relays them and r3 catches up.
 func TestRelayHeldWhileTheDirectWayWorks(t *testing.T) {
-	var relay *relayCounter
-	c := newCluster(t, 3, 29, func(cfg *regionsync.Config) {
-		if rc := countRelays(cfg, "r2", "r3", "r1"); rc != nil {
-			relay = rc
-		}
-	})
+	c, counters := clusterCountingRelays(t, 3, 29, relay{"r2", "r3", "r1"})
+	relay := counters[0]
 	r1, r3 := c.members[0], c.members[2]
 	write := func(n int) {
 		t.Helper()
@@ -92,35 +88,42 @@ func waitHolds(t *testing.T, m *member, e ledger.Entry) {
 	}
 }
 
-// countRelays wraps cfg's transport, when it is region from's, with a
-// counter of origin's entries it pushes to peer; nil for other regions.
-func countRelays(cfg *regionsync.Config, from, peer string, origin ledger.RegionID) *relayCounter {
-	tr, ok := cfg.Transport.(*transport)
-	if !ok || tr.from != from {
-		return nil
-	}
-	c := &relayCounter{next: cfg.Transport, peer: peer, origin: origin, to: func(host string) string {
-		tr.f.mu.Lock()
-		defer tr.f.mu.Unlock()
-		return tr.f.hosts[host]
-	}}
-	cfg.Transport = c
-	return c
+// relay names what a relayCounter counts: origin's entries that region
+// from pushes to peer.
+type relay struct {
+	from, peer string
+	origin     ledger.RegionID
+}
+
+// clusterCountingRelays starts an n-region cluster whose transports count
+// the relays asked for, one counter per relay in the same order.
+func clusterCountingRelays(t *testing.T, n int, seed uint64, relays ...relay) (*cluster, []*relayCounter) {
+	t.Helper()
+	counters := make([]*relayCounter, len(relays))
+	c := newCluster(t, n, seed, func(cfg *regionsync.Config) {
+		for i, rl := range relays {
+			tr, ok := cfg.Transport.(*transport)
+			if !ok || tr.from != rl.from {
+				continue
+			}
+			counters[i] = &relayCounter{next: cfg.Transport, peer: rl.peer, origin: rl.origin, to: func(host string) string {
+				tr.f.mu.Lock()
+				defer tr.f.mu.Unlock()
+				return tr.f.hosts[host]
+			}}
+			cfg.Transport = counters[i]
+		}
+	})
+	return c, counters
 }
 
 // TestRelayHeldAfterAHeal: r3 is cut off while r1 and r2 write; after the
 // heal r3 gets r1's entries from r1 and r2's from r2, not each of them a
 // second time from the other region as well.
 func TestRelayHeldAfterAHeal(t *testing.T) {
-	var r1r2, r2r1 *relayCounter // r1 relaying r2's entries to r3, r2 relaying r1's
-	c := newCluster(t, 3, 31, func(cfg *regionsync.Config) {
-		if rc := countRelays(cfg, "r1", "r3", "r2"); rc != nil {
-			r1r2 = rc
-		}
-		if rc := countRelays(cfg, "r2", "r3", "r1"); rc != nil {
-			r2r1 = rc
-		}
-	})
+	// r1 relaying r2's entries to r3, and r2 relaying r1's.
+	c, counters := clusterCountingRelays(t, 3, 31, relay{"r1", "r3", "r2"}, relay{"r2", "r3", "r1"})
+	r1r2, r2r1 := counters[0], counters[1]
 	r1, r2, r3 := c.members[0], c.members[1], c.members[2]
 	var last ledger.Entry
 	for i := range 20 { // every region hears every other's vector
@@ -152,12 +155,8 @@ func TestRelayHeldAfterAHeal(t *testing.T) {
 // never sends r2's entries back to r2, however its pushes to r2 and r2's
 // pushes to it interleave.
 func TestNoEntryGoesBackToItsOrigin(t *testing.T) {
-	var echo *relayCounter
-	c := newCluster(t, 2, 37, func(cfg *regionsync.Config) {
-		if rc := countRelays(cfg, "r1", "r2", "r2"); rc != nil {
-			echo = rc
-		}
-	})
+	c, counters := clusterCountingRelays(t, 2, 37, relay{"r1", "r2", "r2"})
+	echo := counters[0]
 	r1, r2 := c.members[0], c.members[1]
 	var wg sync.WaitGroup
 	for _, m := range []*member{r1, r2} {
