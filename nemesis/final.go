@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"kassa/nemesis/check"
@@ -186,17 +187,30 @@ func (h *harness) collect(ctx context.Context, final *check.Final, simURL string
 			}
 		}
 	}
+	final.AcquirerUnread = map[string]string{}
 	for id, n := range orders {
 		if n.method != "card" {
 			continue
 		}
 		jobs <- func() {
 			var b check.Books
-			if getJSON(ctx, hc, simURL+"/payments?reference="+url.QueryEscape(id), "", "", &b) == nil {
-				mu.Lock()
-				final.Acquirer[id] = b
-				mu.Unlock()
+			err := getJSON(ctx, hc, simURL+"/payments?reference="+url.QueryEscape(id), "", "", &b)
+			// A 404 is the acquirer's "no payment with this reference";
+			// anything else leaves its books unknown: ask again, and say
+			// so rather than report them missing.
+			for try := 1; err != nil && !isStatus(err, http.StatusNotFound) && try < 3 && ctx.Err() == nil; try++ {
+				time.Sleep(time.Duration(try) * 100 * time.Millisecond) // the acquirer is in this process; a short pause
+				b = check.Books{}
+				err = getJSON(ctx, hc, simURL+"/payments?reference="+url.QueryEscape(id), "", "", &b)
 			}
+			mu.Lock()
+			switch {
+			case err == nil:
+				final.Acquirer[id] = b
+			case !isStatus(err, http.StatusNotFound):
+				final.AcquirerUnread[id] = err.Error()
+			}
+			mu.Unlock()
 		}
 	}
 	close(jobs)
@@ -220,9 +234,23 @@ func getJSON(ctx context.Context, hc *http.Client, u, user, pass string, v any) 
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, res.Body)
-		return fmt.Errorf("GET %s: %d", u, res.StatusCode)
+		return &statusError{url: u, status: res.StatusCode}
 	}
 	return json.NewDecoder(res.Body).Decode(v)
+}
+
+// statusError is a GET answered with a status other than 200.
+type statusError struct {
+	url    string
+	status int
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("GET %s: %d", e.url, e.status) }
+
+// isStatus reports whether err is a GET answered with status.
+func isStatus(err error, status int) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.status == status
 }
 
 // verifyAll stops every region cleanly and runs `kassa verify` on its

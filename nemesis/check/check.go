@@ -513,6 +513,10 @@ func (c *checker) acquirer() Result {
 		}
 		want := fmt.Sprintf("authorized=%d captured=%d refunded=%d voided=%d", o.Amount, o.Captured, o.Refunded, o.Released)
 		b, ok := c.h.Final.Acquirer[id]
+		if why, unread := c.h.Final.AcquirerUnread[id]; !ok && unread {
+			col.add(Violation{Order: id, Region: r, Detail: "the acquirer's books for a card order could not be read", Want: want, Got: why})
+			continue
+		}
 		if !ok {
 			col.add(Violation{Order: id, Region: r, Detail: "acquirer has no books for a card order", Want: want, Got: "none"})
 			continue

@@ -270,6 +270,10 @@ func TestEachViolationIsCaught(t *testing.T) {
 		{"acquirer never saw a card order", func(h *check.History) {
 			delete(h.Final.Acquirer, "o2")
 		}, check.CheckAcquirer, check.Violation{Order: "o2", Got: "none"}, 0},
+		{"acquirer's books unread", func(h *check.History) {
+			delete(h.Final.Acquirer, "o2")
+			h.Final.AcquirerUnread = map[string]string{"o2": "GET /payments?reference=o2: 502"}
+		}, check.CheckAcquirer, check.Violation{Order: "o2", Detail: "the acquirer's books for a card order could not be read", Got: "GET /payments?reference=o2: 502"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

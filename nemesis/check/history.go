@@ -105,6 +105,7 @@ type Final struct {
 	Orders         map[string]map[string]Order    // region id -> order id -> GET /v1/orders/{id} in that region (decoded)
 	Consumers      map[string]map[string]Consumer // region id -> email -> GET /admin/api/consumers?email= (decoded)
 	Acquirer       map[string]Books               // order id -> GET /simulator/acquirer/v1/payments?reference= (card orders)
+	AcquirerUnread map[string]string              // order id -> why its books could not be read (not "none": the acquirer never answered)
 	Verify         map[string]string              // region id -> "" if `kassa verify` was clean, else its first problem
 }
 
