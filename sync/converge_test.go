@@ -3,8 +3,11 @@ package sync_test
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"kassa/ledger"
 	regionsync "kassa/sync"
@@ -268,6 +271,86 @@ func TestPipelineNarrowsForABusyPeer(t *testing.T) {
 			t.Fatalf("r2 as r1 sees it: reachable %v, last error %q; want reachable with no error", p.Reachable, p.LastError)
 		}
 	}
+}
+
+// TestPipelineWidensAgainAfterABusyMoment: a peer whose slots were full for
+// one push (answered 429) gets one push at a time for a while, then the
+// whole window again; it is not narrowed for the life of the process.
+func TestPipelineWidensAgainAfterABusyMoment(t *testing.T) {
+	var skew atomic.Int64 // how far the regions' clock is ahead of the real one
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	regs := map[string]*prometheus.Registry{}
+	c := newCluster(t, 2, 19, func(cfg *regionsync.Config) {
+		cfg.PushesInFlight, cfg.MaxConcurrentPerPeer, cfg.Now = 4, 8, now
+		self := "r1" // the member whose peer is not r1
+		if cfg.Peers[0].ID == "r1" {
+			self = "r2"
+		}
+		reg := prometheus.NewRegistry()
+		regs[self] = reg
+		cfg.Registerer = reg
+	})
+	r1, r2 := c.members[0], c.members[1]
+	allowed := func() float64 {
+		t.Helper()
+		return gaugeOf(t, regs["r1"], "kassa_sync_pushes_in_flight_allowed", "peer", "r2")
+	}
+	backlog := func(from int) {
+		t.Helper()
+		for i := from; i < from+500; i++ {
+			if _, err := r1.store.Append(bg, draft("r1", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.stop(r2)
+	backlog(0)
+	c.f.mu.Lock()
+	c.f.busyFrom, c.f.busyPushes = "r1", 1
+	c.f.mu.Unlock()
+	c.start(r2)
+	c.converged(20 * time.Second)
+	if got := allowed(); got != 1 {
+		t.Fatalf("after a 429: r1 allows %v pushes in flight to r2, want 1", got)
+	}
+	c.stop(r2)
+	backlog(500)
+	c.start(r2)
+	c.converged(20 * time.Second)
+	if got := allowed(); got != 1 {
+		t.Fatalf("within a minute of the 429: r1 allows %v pushes in flight to r2, want still 1", got)
+	}
+	skew.Store(int64(time.Minute + time.Second))
+	c.stop(r2)
+	backlog(1000)
+	c.start(r2)
+	c.converged(20 * time.Second)
+	if got := allowed(); got != 4 {
+		t.Fatalf("a minute after the 429: r1 allows %v pushes in flight to r2, want 4 again", got)
+	}
+}
+
+// gaugeOf reads the gauge name with the label name=value from reg.
+func gaugeOf(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no gauge %s{%s=%q}", name, label, value)
+	return 0
 }
 
 // TestCursorNeverMovesBack catches a peer up with four pushes in flight

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,6 +49,10 @@ type faults struct {
 	lateAnswers time.Duration
 	cut         map[[2]string]bool
 	hosts       map[string]string // host:port -> region id
+	// busyPushes answers the next this many pushes from busyFrom 429
+	// without delivering them, as a peer whose slots are full does.
+	busyFrom   string
+	busyPushes int
 }
 
 func newFaults(seed uint64) *faults {
@@ -112,9 +117,18 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	to := t.f.hosts[r.URL.Host]
 	cut := t.f.cut[[2]string{t.from, to}]
 	drop, lose, dup := t.f.drop, t.f.loseReply, t.f.dup
+	busy := t.f.busyPushes > 0 && t.from == t.f.busyFrom && r.URL.Path == "/sync/v1/entries"
+	if busy {
+		t.f.busyPushes--
+	}
 	t.f.mu.Unlock()
 	if cut {
 		return nil, fmt.Errorf("%w: %s-%s partitioned", errInjected, t.from, to)
+	}
+	if busy {
+		body := `{"error":{"code":"too_many_requests","message":"injected: no slot free"}}`
+		return &http.Response{StatusCode: http.StatusTooManyRequests, Status: "429 Too Many Requests", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Retry-After": {"1"}, "Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
 	}
 	if d := t.f.delay(); d > 0 {
 		select {

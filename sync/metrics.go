@@ -18,6 +18,8 @@ type metrics struct {
 	peerUp     *prometheus.GaugeVec
 	peerBehind *prometheus.GaugeVec
 	grants     prometheus.Counter
+	// pushWindow is how many pushes may await their answers at once, by peer.
+	pushWindow *prometheus.GaugeVec
 	// peerDown is 1 while a peer is Down; rightsSkipped counts the rights
 	// requests not sent because their owner was down.
 	peerDown      *prometheus.GaugeVec
@@ -57,6 +59,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.grants = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kassa_sync_rights_granted_total", Help: "Rights transfers this region granted to peers on request.",
 	})
+	m.pushWindow = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kassa_sync_pushes_in_flight_allowed", Help: "Pushes this region lets await their answers at once to the peer (1 for a while after the peer answered one 429).",
+	}, []string{"peer"})
 	m.peerDown = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "kassa_sync_peer_down", Help: "1 while the last exchange with the peer failed without an answer (its rights requests are skipped).",
 	}, []string{"peer"})
@@ -75,7 +80,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}, []string{"held"})
 	if reg != nil {
 		reg.MustRegister(m.lookups, m.lookupTime, m.lookupsServed)
-		reg.MustRegister(m.grants, m.peerDown, m.rightsSkipped)
+		reg.MustRegister(m.grants, m.pushWindow, m.peerDown, m.rightsSkipped)
 		reg.MustRegister(m.pushes, m.sent, m.pushTime, m.recv, m.refusals, m.peerUp, m.peerBehind)
 	}
 	return m
@@ -93,6 +98,8 @@ func (m *metrics) pushed(peer string, n int, d time.Duration, behind int64, err 
 	m.pushTime.Observe(d.Seconds())
 	m.peerBehind.WithLabelValues(peer).Set(float64(behind))
 }
+
+func (m *metrics) window(peer string, n int) { m.pushWindow.WithLabelValues(peer).Set(float64(n)) }
 
 func (m *metrics) received(applied, duplicates int) {
 	m.recv.WithLabelValues("applied").Add(float64(applied))

@@ -86,8 +86,10 @@ type peerState struct {
 	// incarnationFrom the push whose answer first came from it.
 	incarnation     string
 	incarnationFrom uint64
-	// window is how many pushes may be in flight to this peer.
-	window int
+	// window is how many pushes may be in flight to this peer; narrowed
+	// is when a 429 to a pipelined push last cut it to one.
+	window   int
+	narrowed time.Time
 	// down: this region's last exchange with the peer (a push, a pull or a
 	// rights request) failed and none has succeeded since. probed is when
 	// the last rights request went to the peer while it was down.
@@ -230,6 +232,7 @@ func New(store *ledger.Store, cfg Config) (*Node, error) {
 		// Push numbers start at random, so that a restarted sender's do
 		// not continue an earlier process's pipeline at the peer.
 		n.peers[p.ID] = &peerState{Peer: p, pushSeq: randomSeq(), window: cfg.PushesInFlight, wake: make(chan struct{}, 1)}
+		n.m.window(p.ID, cfg.PushesInFlight)
 		n.auth.keys[p.ID] = p.PublicKey
 	}
 	n.loadCursors(context.Background())

@@ -170,6 +170,13 @@ func (n *Node) flush(p *peerState) {
 	n.saveCursor(ctx, p)
 }
 
+// widenAfter is how long a peer that answered a pipelined push 429 gets one
+// push at a time before the whole window is tried again: its slots may have
+// been full for a moment (this region's pulls and lookups share them), not
+// only configured fewer than sync.pushes_in_flight. A peer configured fewer
+// costs one refused push a minute.
+const widenAfter = time.Minute
+
 // drain pushes batches until the peer holds everything this region holds,
 // stops making progress, or a request fails. Without probe, a peer already
 // known to hold everything gets no (empty) push.
@@ -183,9 +190,14 @@ func (n *Node) flush(p *peerState) {
 // then drain starts again from the vector the peer reported, unless that
 // round took nothing and the peer's vector did not move, when it waits for
 // the next change or tick rather than spin. A peer that answers a pipelined
-// push 429 gets one push at a time from then on.
+// push 429 gets one push at a time for widenAfter, then the whole window
+// again.
 func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 	n.mu.Lock()
+	if p.window < n.cfg.PushesInFlight && n.cfg.Now().Sub(p.narrowed) >= widenAfter {
+		p.window = n.cfg.PushesInFlight
+		n.m.window(p.ID, p.window)
+	}
 	window := p.window
 	n.mu.Unlock()
 	type answer struct {
@@ -322,7 +334,7 @@ func (n *Node) drain(ctx context.Context, p *peerState, probe bool) error {
 			resync = true
 		case errors.As(a.err, &pe) && pe.Status == http.StatusTooManyRequests && a.pipelined:
 			// The peer serves fewer requests at once than this region
-			// sends: one at a time from now on (push narrowed the window).
+			// sends: one at a time for now (push narrowed the window).
 			window = 1
 			resync = true
 		case a.err != nil:
@@ -418,8 +430,9 @@ func (n *Node) push(ctx context.Context, p *peerState, batch []ledger.Wire, seq,
 		// Not a failure of the peer: it serves fewer requests from this
 		// region at once than this region sends.
 		if p.window > 1 {
-			n.log.Info("peer serves fewer pushes at once than sync.pushes_in_flight; sending one at a time", "peer", p.ID, "pushes_in_flight", p.window)
-			p.window = 1
+			n.log.Info("peer serves fewer pushes at once than sync.pushes_in_flight; sending one at a time for a while", "peer", p.ID, "pushes_in_flight", p.window, "for", widenAfter)
+			p.window, p.narrowed = 1, n.cfg.Now()
+			n.m.window(p.ID, p.window)
 		}
 		return resp, err
 	}
