@@ -295,39 +295,29 @@ func TestPipelineWidensAgainAfterABusyMoment(t *testing.T) {
 		t.Helper()
 		return gaugeOf(t, regs["r1"], "kassa_sync_pushes_in_flight_allowed", "peer", "r2")
 	}
-	backlog := func(from int) {
+	// catchUp stops r2, writes 500 entries at r1, starts r2 and waits
+	// until it holds them; then r1 must allow want pushes in flight.
+	catchUp := func(from int, want float64, when string) {
 		t.Helper()
+		c.stop(r2)
 		for i := from; i < from+500; i++ {
 			if _, err := r1.store.Append(bg, draft("r1", i)); err != nil {
 				t.Fatal(err)
 			}
 		}
+		c.start(r2)
+		c.converged(20 * time.Second)
+		if got := allowed(); got != want {
+			t.Fatalf("%s: r1 allows %v pushes in flight to r2, want %v", when, got, want)
+		}
 	}
-	c.stop(r2)
-	backlog(0)
 	c.f.mu.Lock()
 	c.f.busyFrom, c.f.busyPushes = "r1", 1
 	c.f.mu.Unlock()
-	c.start(r2)
-	c.converged(20 * time.Second)
-	if got := allowed(); got != 1 {
-		t.Fatalf("after a 429: r1 allows %v pushes in flight to r2, want 1", got)
-	}
-	c.stop(r2)
-	backlog(500)
-	c.start(r2)
-	c.converged(20 * time.Second)
-	if got := allowed(); got != 1 {
-		t.Fatalf("within a minute of the 429: r1 allows %v pushes in flight to r2, want still 1", got)
-	}
+	catchUp(0, 1, "after a 429")
+	catchUp(500, 1, "within a minute of the 429")
 	skew.Store(int64(time.Minute + time.Second))
-	c.stop(r2)
-	backlog(1000)
-	c.start(r2)
-	c.converged(20 * time.Second)
-	if got := allowed(); got != 4 {
-		t.Fatalf("a minute after the 429: r1 allows %v pushes in flight to r2, want 4 again", got)
-	}
+	catchUp(1000, 4, "a minute after the 429")
 }
 
 // gaugeOf reads the gauge name with the label name=value from reg.
