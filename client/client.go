@@ -53,14 +53,16 @@ type Config struct {
 	// region one of them found not answering is asked last by all (see
 	// Health); nil: this Client keeps its own.
 	Health *Health
-	// Probe, if positive, bounds what a region that answers nothing at all
-	// (frozen, or a black hole) costs an operation: once an attempt has
-	// gone unanswered for Probe, the client asks the region's /healthz,
-	// and if that brings no answer within Probe either, the attempt is
-	// given up as if its timeout had passed. A region that answers the
-	// probe (whatever it says) is only slow: the attempt goes on. 0: no
-	// probe, an attempt waits out Attempt. Not yet safe for money: see the
-	// package doc.
+	// Probe, if positive, bounds how long a region that answers nothing
+	// at all (frozen, or a black hole) goes on being asked: once an
+	// attempt has gone unanswered for Probe, the client asks the region's
+	// /healthz, and if that brings no answer within Probe either, the
+	// region is suspect at once (see Health) for every operation sharing
+	// the Health, and a read (GET, HEAD) is given up and asked elsewhere.
+	// A write's attempt waits out Attempt all the same, as the region may
+	// still decide it. A region that answers the probe (whatever it says)
+	// is only slow: nothing changes. 0: no probe; a region is suspect only
+	// once an attempt has timed out.
 	Probe time.Duration
 }
 
@@ -357,8 +359,8 @@ func (c *Client) giveUp(ctx context.Context, callerBound bool, method, path stri
 }
 
 // try makes one attempt at one region, bounded by the attempt timeout, and
-// with a probe the region's liveness (Config.Probe). An error means no
-// complete answer came back.
+// with a probe watches the region's liveness (Config.Probe). An error means
+// no complete answer came back.
 func (c *Client) try(ctx context.Context, region, method, path, key string, body []byte) (*Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.attempt)
 	defer cancel()
@@ -392,8 +394,17 @@ func (c *Client) try(ctx context.Context, region, method, path, key string, body
 			return r.res, r.err
 		}
 	}
-	// The region may still decide the request, later (a frozen process
-	// resumes) or meanwhile (a slow one), as after an attempt timeout.
+	// Frozen or gone: every operation sharing the Health asks it last from
+	// now on, not only once this attempt has timed out.
+	c.health.failed(region)
+	if method != http.MethodGet && method != http.MethodHead {
+		// A write is not given up early: the region may still decide it
+		// when it resumes, and the same request decided elsewhere
+		// meanwhile could stand twice (two authorizations of one order).
+		r := <-done
+		return r.res, r.err
+	}
+	// A read changes nothing wherever it is answered.
 	cancel()
 	<-done
 	return nil, fmt.Errorf("%s: no answer within %s, nor to a liveness probe", region, 2*c.probe)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -549,41 +550,82 @@ func TestSuspectAskedLastInRotation(t *testing.T) {
 
 // frozenRegion answers nothing, not even /healthz, until release is
 // closed: a process stopped with SIGSTOP, whose kernel still accepts
-// connections.
-func frozenRegion(t *testing.T, release <-chan struct{}) *httptest.Server {
+// connections. It counts the requests it got other than /healthz.
+func frozenRegion(t *testing.T, release <-chan struct{}) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
+	var n atomic.Int64
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			n.Add(1)
+		}
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	}))
 	t.Cleanup(s.Close)
-	return s
+	return s, &n
 }
 
-// TestProbeFailsOverFromAFrozenRegion: with Probe set, an attempt at a
-// region that answers neither it nor /healthz is given up after the probe,
-// long before its own timeout, and the region is suspect; a region that is
-// only slow answers the probe and keeps the attempt; without Probe the
+// TestProbeFailsOverFromAFrozenRegion: with Probe set, a region that
+// answers neither an attempt nor /healthz is suspect within about twice the
+// probe, so the operations that start after that go elsewhere at once; a
+// write's attempt waits out its own timeout all the same (the region may
+// still decide it), a read's is given up and asked elsewhere; a region that
+// is only slow answers the probe and keeps the attempt; without Probe the
 // attempt waits out its timeout.
 func TestProbeFailsOverFromAFrozenRegion(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	frozen, b := frozenRegion(t, release), newRegion(t, ok)
+	frozen, writes := frozenRegion(t, release)
+	b := newRegion(t, ok)
 	health := client.NewHealth()
-	c := mustNew(t, client.Config{Regions: []string{frozen.URL, b.URL}, Attempt: time.Minute, Deadline: 2 * time.Minute,
+	const attempt = 3 * time.Second
+	c := mustNew(t, client.Config{Regions: []string{frozen.URL, b.URL}, Attempt: attempt, Deadline: time.Minute,
 		Probe: 20 * time.Millisecond, Health: health})
+	type result struct {
+		res  *client.Response
+		err  error
+		took time.Duration
+	}
+	first := make(chan result, 1)
 	start := time.Now()
-	res, err := post(t, c, "k1")
-	if err != nil || res.Region != b.URL || res.Attempts != 2 {
-		t.Fatalf("got %+v, %v; want b at the second attempt", res, err)
+	go func() {
+		res, err := post(t, c, "k1")
+		first <- result{res, err, time.Since(start)}
+	}()
+	for !health.Suspect(frozen.URL) {
+		select {
+		case r := <-first:
+			t.Fatalf("the write ended (%+v, %v after %s) before the frozen region was suspect", r.res, r.err, r.took)
+		default:
+		}
+		time.Sleep(time.Millisecond) // polling the observable state
 	}
-	if took := time.Since(start); took > 20*time.Second {
-		t.Fatalf("took %s: the frozen region's attempt was not given up after the probe", took)
+	if took := time.Since(start); took >= attempt {
+		t.Fatalf("the frozen region became suspect after %s, not before the attempt's timeout (%s)", took, attempt)
 	}
-	if !health.Suspect(frozen.URL) {
-		t.Fatal("the frozen region is not suspect")
+	other := mustNew(t, client.Config{Regions: []string{frozen.URL, b.URL}, Attempt: attempt, Health: health})
+	if res, err := post(t, other, "k2"); err != nil || res.Region != b.URL || res.Attempts != 1 {
+		t.Fatalf("an operation after the probe: got %+v, %v; want b at the first attempt", res, err)
+	}
+	r := <-first
+	if r.err != nil || r.res.Region != b.URL || r.res.Attempts != 2 || r.took < attempt {
+		t.Fatalf("the write that met the frozen region: got %+v, %v after %s; want b at the second attempt, after the whole attempt timeout (%s)", r.res, r.err, r.took, attempt)
+	}
+	if n := writes.Load(); n != 1 {
+		t.Fatalf("the frozen region got %d API requests, want 1", n)
+	}
+
+	// A read is given up after the probe and asked elsewhere.
+	reader := mustNew(t, client.Config{Regions: []string{frozen.URL, b.URL}, Attempt: attempt, Probe: 20 * time.Millisecond})
+	start = time.Now()
+	res, err := reader.Do(context.Background(), http.MethodGet, "/v1/orders/o1", "", nil)
+	if err != nil || res.Region != b.URL {
+		t.Fatalf("a read: got %+v, %v; want b's answer", res, err)
+	}
+	if took := time.Since(start); took >= attempt {
+		t.Fatalf("a read took %s: the frozen region's attempt was not given up after the probe", took)
 	}
 
 	// Slow, not frozen: the API answer takes 100 ms, /healthz is at once.

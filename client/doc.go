@@ -51,17 +51,17 @@
 //     region's attempt timeout, the others do not start with it.
 //   - With Config.Probe set, an attempt unanswered for Probe is followed by
 //     a GET /healthz to the same region (without the secret); if that too
-//     goes unanswered for Probe, the attempt is given up as if it had timed
-//     out (the region is suspect, the next one is asked), so a frozen
-//     region costs about 2×Probe instead of Attempt. A region that answers
-//     the probe is slow, not gone: its attempt goes on. The request given
-//     up may still be decided by that region, later or meanwhile, as after
-//     a timeout; the key names the same objects everywhere, but an
-//     authorization decided in two regions at once can stand twice, and
-//     captures against both can exceed the order's amount, so the probe is
-//     not yet safe for money (docs/RELIABILITY.md). Without a probe (the
-//     default) nothing is sent but the operation's own requests, and a
-//     region that is merely overloaded is never abandoned early.
+//     goes unanswered for Probe, the region is suspect at once, so the
+//     operations that start after it (sharing the Health) go elsewhere
+//     within about 2×Probe of meeting a frozen region, not after a whole
+//     Attempt. The attempt that met it is given up then only if it is a
+//     read (GET or HEAD); a write waits out its Attempt as without a probe,
+//     because the region may still decide it when it resumes, and the
+//     same authorization decided in another region meanwhile could stand
+//     twice (docs/checkout.md, "Conflicts from partitions"). A region that
+//     answers the probe is slow, not gone: nothing changes. Without a
+//     probe (the default) nothing is sent but the operation's own
+//     requests.
 //   - No operation takes longer than Config.Deadline (or the context's
 //     deadline, if sooner). When no region can be asked again before the
 //     deadline (every one is down or asked to be left alone beyond it), Do
