@@ -39,7 +39,7 @@ func (e *cmdEnv) nemesisCmd(ctx context.Context, args []string) error {
 		fs.Int64Var(&seed, "seed", 1, "seed of the fault schedule and the workload's choices")
 		fs.StringVar(&jsonFile, "json", "", "write the JSON report to this file")
 		fs.IntVar(&cfg.Workers, "workers", 8, "concurrent checkouts")
-		fs.DurationVar(&cfg.Probe, "probe", nemesis.DefaultProbe, "the failover client's liveness probe: after this long without an answer it asks the region's /healthz, and fails over if that brings none within as long again (unsafe for now: a region still deciding may authorize an order another region authorizes too, see docs/RELIABILITY.md); 0: wait out the attempt timeout (2s)")
+		fs.DurationVar(&cfg.Probe, "probe", nemesis.DefaultProbe, "the failover client's liveness probe: after this long without an answer it asks the region's /healthz, and if that brings none within as long again the merchant's other operations ask that region last at once (a read is asked elsewhere too; a write waits out its attempt, as the region may still decide it); 0: a region is asked last only once an attempt has timed out (2s)")
 		fs.Float64Var(&cfg.Rate, "rate", nemesis.DefaultRate, "checkouts started per second over all workers (a worker still busy starts its next at once); 0: whenever a worker is free, as fast as the regions answer")
 		fs.Float64Var(&cfg.Elsewhere, "elsewhere", nemesis.DefaultElsewhere, "share (0 to 1) of hosted-page visits and follow-up calls sent first to a region other than the one that created the session")
 		fs.DurationVar(&cfg.ConvergenceBound, "convergence-bound", 2*time.Second, "how soon after the heal every region's digest must be equal")
