@@ -142,6 +142,7 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 		secret      string
 		capture     bool
 		withCeiling bool
+		metricsTok  string
 	)
 	_, err := e.flags("bench", "Drive regions through the public merchant API and report throughput and latency per\noperation (session, authorize, capture, and the whole checkout), the decisions by outcome\nand reason, and the replication lag between targets.", args, func(fs *pflag.FlagSet) {
 		fs.StringVar(&targets, "target", "", "region base URLs, comma-separated (required)")
@@ -152,6 +153,7 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 		fs.StringVar(&merchant, "merchant", "demo", "merchant id")
 		fs.StringVar(&secret, "secret", "sk_test_demo", "merchant API secret")
 		fs.BoolVar(&capture, "capture", true, "capture each approved order")
+		fs.StringVar(&metricsTok, "metrics-token", "", "the targets' http.metrics_token, sent with every read of /metrics and /sync/v1/status (without it, a target that asks for one is polled for orders instead, and --ceiling cannot read it)")
 		fs.BoolVar(&withCeiling, "ceiling", false, "after the run, measure this machine's ceiling for the same checkouts (their requests, and the entries they wrote, appended and taken in by every other target) and report the ratio; meaningful when the targets run on this machine")
 	})
 	if err != nil {
@@ -180,7 +182,10 @@ func (e *cmdEnv) bench(ctx context.Context, args []string) error {
 	if duration <= 0 || duration > 24*time.Hour {
 		return &usageError{"bench: --duration must be positive"}
 	}
-	b, err := newBenchRun(urls, merchant, secret, concurrency, rate, capture)
+	if strings.ContainsAny(metricsTok, " \t\r\n") {
+		return &usageError{"bench: --metrics-token must not contain spaces or line breaks"}
+	}
+	b, err := newBenchRun(urls, merchant, secret, concurrency, rate, capture, metricsTok)
 	if err != nil {
 		return err
 	}
@@ -280,6 +285,19 @@ type lagSample struct {
 	idx int
 }
 
+// bearer sends an operator's token with every request it carries: the
+// reads of /metrics and /sync/v1/status that http.metrics_token guards.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (t bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+t.token)
+	return t.next.RoundTrip(r)
+}
+
 // benchRun is one run of kassa bench.
 type benchRun struct {
 	urls        []string
@@ -297,12 +315,16 @@ type benchRun struct {
 	firstErr    error
 }
 
-func newBenchRun(urls []string, merchant, secret string, concurrency int, rate float64, capture bool) (*benchRun, error) {
+func newBenchRun(urls []string, merchant, secret string, concurrency int, rate float64, capture bool, metricsToken string) (*benchRun, error) {
+	var metrics http.RoundTripper = &http.Transport{MaxIdleConns: 4 * lagSamplers * len(urls),
+		MaxIdleConnsPerHost: 2 * lagSamplers, IdleConnTimeout: time.Minute}
+	if metricsToken != "" {
+		metrics = bearer{token: metricsToken, next: metrics}
+	}
 	b := &benchRun{urls: urls, index: map[string]int{}, concurrency: concurrency, rate: rate, capture: capture,
 		rec: &recorder{lat: map[string][]time.Duration{}, errors: map[string]int{}, decisions: map[string]int{}, reasons: map[string]int{}},
 		id:  fmt.Sprintf("%x", time.Now().UnixNano()), lag: make(chan lagSample, 1024),
-		metrics: &http.Client{Timeout: lagPoll, Transport: &http.Transport{MaxIdleConns: 4 * lagSamplers * len(urls),
-			MaxIdleConnsPerHost: 2 * lagSamplers, IdleConnTimeout: time.Minute}}}
+		metrics: &http.Client{Timeout: lagPoll, Transport: metrics}}
 	// One connection pool for every client. Checkout (w, i) goes through
 	// failover client (w+i) mod n, which prefers target (w+i) mod n and
 	// fails over to the others in order; lag is polled through clients
@@ -616,8 +638,8 @@ const (
 // answer can only add to the figure, by at most that read's latency.
 //
 // A target whose status this bench may not read (production asks for
-// http.metrics_token or a network in http.metrics_allow) is asked for the
-// order instead, which a region that lacks it reads through from its peers:
+// http.metrics_token, which --metrics-token sends, or a network in
+// http.metrics_allow) is asked for the order instead, which a region that lacks it reads through from its peers:
 // then the figure is how soon the order can be read there, not replication.
 func (b *benchRun) sampleLag(s lagSample) {
 	origin, err := b.status(b.urls[s.idx])

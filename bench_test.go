@@ -19,22 +19,26 @@ import (
 // front that refuses every write with 503 and passes reads through to a
 // region, and the region itself. Every checkout must fail over to the
 // region and succeed, and the replication lag is sampled through the
-// front: from the regions' /sync/v1/status, or, where that needs a token
-// the bench does not have, by asking for the order.
+// front: from the regions' /sync/v1/status (with the token, where
+// --metrics-token gives it), or, where that needs a token the bench does
+// not have, by asking for the order.
 func TestBenchFailsOverAndMeasuresLag(t *testing.T) {
+	const token = "metrics-token-0123456789abcdef0123456789"
 	for _, tc := range []struct {
 		name    string
 		environ []string
+		args    []string
 		via     string // the path the front must see lag polled through
 	}{
-		{"status", nil, "/sync/v1/status"},
-		{"orders", []string{"KASSA_HTTP_METRICS_TOKEN=metrics-token-0123456789abcdef0123456789"}, "/v1/orders/"},
+		{"status", nil, nil, "/sync/v1/status"},
+		{"orders", []string{"KASSA_HTTP_METRICS_TOKEN=" + token}, nil, "/v1/orders/"},
+		{"token", []string{"KASSA_HTTP_METRICS_TOKEN=" + token}, []string{"--metrics-token", token}, "/sync/v1/status"},
 	} {
-		t.Run(tc.name, func(t *testing.T) { benchFailsOverAndMeasuresLag(t, tc.environ, tc.via) })
+		t.Run(tc.name, func(t *testing.T) { benchFailsOverAndMeasuresLag(t, tc.environ, tc.args, tc.via) })
 	}
 }
 
-func benchFailsOverAndMeasuresLag(t *testing.T, environ []string, via string) {
+func benchFailsOverAndMeasuresLag(t *testing.T, environ, extra []string, via string) {
 	base, _ := startServe(t, environ, "--data-dir", t.TempDir())
 	u, err := url.Parse(base)
 	if err != nil {
@@ -58,7 +62,7 @@ func benchFailsOverAndMeasuresLag(t *testing.T, environ []string, via string) {
 	t.Cleanup(front.Close)
 
 	out := filepath.Join(t.TempDir(), "bench.json")
-	args := []string{"bench", "--target", front.URL + "," + base, "--duration", "1s", "--concurrency", "2", "--json", out}
+	args := append([]string{"bench", "--target", front.URL + "," + base, "--duration", "1s", "--concurrency", "2", "--json", out}, extra...)
 	if via == "/sync/v1/status" {
 		args = append(args, "--ceiling") // the other target's metrics can be read
 	}
@@ -206,6 +210,15 @@ func TestBenchRejectsBadRate(t *testing.T) {
 		_, stderr, code := runCmd(t, nil, "bench", "--target", "http://127.0.0.1:1", "--rate", rate)
 		if code != 2 || !strings.Contains(stderr, "rate") {
 			t.Errorf("--rate %s: exit %d, stderr %q; want 2 naming --rate", rate, code, stderr)
+		}
+	}
+}
+
+func TestBenchRejectsBadMetricsToken(t *testing.T) {
+	for _, tok := range []string{"two words", "line\nbreak"} {
+		_, stderr, code := runCmd(t, nil, "bench", "--target", "http://127.0.0.1:1", "--metrics-token", tok)
+		if code != 2 || !strings.Contains(stderr, "--metrics-token") || strings.Contains(stderr, tok) {
+			t.Errorf("--metrics-token %q: exit %d, stderr %q; want 2 naming --metrics-token, not echoing the token", tok, code, stderr)
 		}
 	}
 }
