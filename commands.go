@@ -184,7 +184,7 @@ func (e *cmdEnv) verify(ctx context.Context, args []string) error {
 
 func (e *cmdEnv) restore(ctx context.Context, args []string) error {
 	var ts string
-	fs, err := e.flags("restore", "Restore the region database <data_dir>/kassa.db from the Litestream replica (backup.url),\noptionally to a point in time. The target must not exist. The result is verified.", args, func(fs *pflag.FlagSet) {
+	fs, err := e.flags("restore", "Restore the region database <data_dir>/kassa.db from the Litestream replica (backup.url),\noptionally to a point in time. The target must not exist. The result is verified; one that\ndoes not verify is moved to <data_dir>/kassa.db.unverified-<time>, so that serve never opens it.", args, func(fs *pflag.FlagSet) {
 		addConfigFlags(fs, "data-dir", "backup-url")
 		fs.StringVar(&ts, "timestamp", "", "restore the state as of this time (RFC 3339), where the replica allows")
 	})
@@ -219,8 +219,31 @@ func (e *cmdEnv) restore(ctx context.Context, args []string) error {
 	keys = e.ownKeyFor(ctx, cfg, keys)
 	rep, err := ledger.Verify(ctx, cfg.DBPath(), keys)
 	if err != nil {
-		return fmt.Errorf("restored database does not verify: %w", err)
+		// Not where kassa serve would open it and start from it.
+		aside, merr := moveAside(cfg.DBPath(), ".unverified-"+time.Now().UTC().Format("20060102T150405Z"))
+		if merr != nil {
+			return fmt.Errorf("restored database does not verify: %w; move %s away before kassa serve opens it (%v)", err, cfg.DBPath(), merr)
+		}
+		return fmt.Errorf("restored database does not verify: %w; moved it to %s", err, aside)
 	}
 	fmt.Fprintf(e.stdout, "verified: %d entries, digest %s\n", rep.Entries, rep.Digest)
 	return nil
+}
+
+// moveAside renames the database at path, with its -wal and -shm files if
+// any, to path+suffix, never over an existing file, and returns the new
+// name of the database.
+func moveAside(path, suffix string) (string, error) {
+	aside := path + suffix
+	for _, ext := range []string{"", "-wal", "-shm"} {
+		if _, err := os.Lstat(aside + ext); err == nil {
+			return "", fmt.Errorf("%s exists", aside+ext)
+		}
+	}
+	for _, ext := range []string{"-wal", "-shm", ""} { // the database last: it names the rest
+		if err := os.Rename(path+ext, aside+ext); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+	}
+	return aside, nil
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"kassa/region/regiontest"
@@ -458,6 +459,31 @@ func TestRestoreFromReplica(t *testing.T) {
 	}
 	if _, _, code := runCmd(t, nil, "restore", "--data-dir", t.TempDir(), "--timestamp", "yesterday"); code != 2 {
 		t.Fatalf("bad timestamp: got exit %d, want 2", code)
+	}
+}
+
+// TestRestoreThatDoesNotVerifyIsMovedAside restores a replica with a key
+// file that is not the region's: the signatures do not verify, and the
+// restored database must not be left where kassa serve would open it.
+func TestRestoreThatDoesNotVerifyIsMovedAside(t *testing.T) {
+	dir := t.TempDir()
+	writeRegion(t, dir, 5)
+	target := t.TempDir()
+	backupURL := "file://" + filepath.Join(dir, "backup")
+	if _, stderr, code := runCmd(t, nil, "keygen", "--data-dir", target); code != 0 {
+		t.Fatalf("keygen: exit %d: %s", code, stderr)
+	}
+	_, stderr, code := runCmd(t, nil, "restore", "--data-dir", target, "--backup-url", backupURL)
+	if code != 1 || !strings.Contains(stderr, "does not verify") || !strings.Contains(stderr, "moved it to "+filepath.Join(target, "kassa.db.unverified-")) {
+		t.Fatalf("got exit %d, %q; want 1, saying the database did not verify and where it went", code, stderr)
+	}
+	for _, name := range []string{"kassa.db", "kassa.db-wal", "kassa.db-shm"} {
+		if _, err := os.Lstat(filepath.Join(target, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left in the data directory (%v)", name, err)
+		}
+	}
+	if aside, _ := filepath.Glob(filepath.Join(target, "kassa.db.unverified-*")); len(aside) == 0 {
+		t.Error("the unverified database is gone; want it kept aside to look at")
 	}
 }
 

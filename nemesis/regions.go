@@ -258,9 +258,10 @@ func getStatus(ctx context.Context, hc *http.Client, url string) (status, error)
 }
 
 // restoreOld replaces r's database with its Litestream replica's state as
-// of at: r must be stopped. Without a backup from before at, the latest is
-// restored (still older than what r held when it stopped, as the replica
-// lags the database).
+// of at: r must be stopped. Without a usable backup from before at (none,
+// or one that does not verify, which kassa restore moves aside), the latest
+// is restored (still older than what r held when it stopped, as the
+// replica lags the database).
 func (h *harness) restoreOld(ctx context.Context, r *regionProc, at time.Time) (string, error) {
 	aside := filepath.Join(filepath.Dir(r.dir), r.id+"-replaced-"+at.Format("150405.000"))
 	if err := os.MkdirAll(aside, 0o700); err != nil {
@@ -283,5 +284,12 @@ func (h *harness) restoreOld(ctx context.Context, r *regionProc, at time.Time) (
 	if err != nil {
 		return "", fmt.Errorf("restore %s: %v: %s; latest: %s", r.id, err, strings.TrimSpace(out), strings.TrimSpace(out2))
 	}
-	return "latest replica state (none as of " + at.UTC().Format(time.RFC3339) + ")", nil
+	return "latest replica state (as of " + at.UTC().Format(time.RFC3339) + ": " + lastLine(out) + ")", nil
+}
+
+// lastLine is the last non-empty line of a command's output: where kassa
+// says why it failed.
+func lastLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
