@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
 )
 
 // The end of a run: how soon the regions held each other's writes after
@@ -187,6 +189,14 @@ func (h *harness) collect(ctx context.Context, final *check.Final, simURL string
 			}
 		}
 	}
+	// The acquirer's books: a 404 is its "no payment with this reference";
+	// a connection error or a 5xx leaves them unknown, so the request is
+	// asked again (twice), and books still unread are reported as such,
+	// not as missing.
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient, rc.Logger = hc, nil
+	rc.RetryMax, rc.RetryWaitMin, rc.RetryWaitMax = 2, 100*time.Millisecond, 300*time.Millisecond
+	acq := rc.StandardClient()
 	final.AcquirerUnread = map[string]string{}
 	for id, n := range orders {
 		if n.method != "card" {
@@ -194,15 +204,7 @@ func (h *harness) collect(ctx context.Context, final *check.Final, simURL string
 		}
 		jobs <- func() {
 			var b check.Books
-			err := getJSON(ctx, hc, simURL+"/payments?reference="+url.QueryEscape(id), "", "", &b)
-			// A 404 is the acquirer's "no payment with this reference";
-			// anything else leaves its books unknown: ask again, and say
-			// so rather than report them missing.
-			for try := 1; err != nil && !isStatus(err, http.StatusNotFound) && try < 3 && ctx.Err() == nil; try++ {
-				time.Sleep(time.Duration(try) * 100 * time.Millisecond) // the acquirer is in this process; a short pause
-				b = check.Books{}
-				err = getJSON(ctx, hc, simURL+"/payments?reference="+url.QueryEscape(id), "", "", &b)
-			}
+			err := getJSON(ctx, acq, simURL+"/payments?reference="+url.QueryEscape(id), "", "", &b)
 			mu.Lock()
 			switch {
 			case err == nil:
