@@ -61,8 +61,10 @@ type Config struct {
 	// the Health, and a read (GET, HEAD) is given up and asked elsewhere.
 	// A write's attempt waits out Attempt all the same, as the region may
 	// still decide it. A region that answers the probe (whatever it says)
-	// is only slow: nothing changes. 0: no probe; a region is suspect only
-	// once an attempt has timed out.
+	// is only slow: nothing changes. A region still suspect after
+	// SuspectFor is probed before it is sent an operation again. 0: no
+	// probe; a region is suspect only once an attempt has timed out, and
+	// is asked again (with a real operation) after SuspectFor.
 	Probe time.Duration
 }
 
@@ -294,6 +296,20 @@ func (c *Client) Do(ctx context.Context, method, path, key string, body any) (*R
 			}
 		}
 
+		if c.probe > 0 && c.health.lapsed(c.regions[pick]) {
+			// Suspect a while ago and not heard from since: if it is still
+			// frozen, a write sent there would wait out a whole attempt,
+			// where the probe costs at most Probe.
+			if !c.alive(opCtx, c.regions[pick]) {
+				if opCtx.Err() != nil {
+					return c.giveUp(ctx, callerBound, method, path, last, lastErr, attempts)
+				}
+				c.health.failed(c.regions[pick])
+				next = (pick + 1) % n
+				continue
+			}
+			c.health.answered(c.regions[pick])
+		}
 		attempts++
 		res, err := c.try(opCtx, c.regions[pick], method, path, key, raw)
 		switch {

@@ -650,3 +650,77 @@ func TestProbeFailsOverFromAFrozenRegion(t *testing.T) {
 		t.Fatalf("without a probe: got %+v, %v after %s; want b after the whole attempt timeout", res, err, time.Since(start))
 	}
 }
+
+// TestProbeAsksALapsedSuspectFirst: once SuspectFor has passed without an
+// answer from a suspect region, a client with a probe asks its /healthz
+// before sending it an operation: a region still frozen is suspect again
+// and costs the operation the probe, not a write's whole attempt; a region
+// that is back answers the probe and gets the operation.
+func TestProbeAsksALapsedSuspectFirst(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var frozen atomic.Bool
+	frozen.Store(true)
+	var writes atomic.Int64
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if frozen.Load() {
+			if r.URL.Path != "/healthz" {
+				writes.Add(1)
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		if r.URL.Path == "/healthz" {
+			io.WriteString(w, "ok\n")
+			return
+		}
+		writes.Add(1)
+		ok(0, w, r)
+	}))
+	t.Cleanup(a.Close)
+	b := newRegion(t, ok)
+	health := client.NewHealth()
+	var ahead atomic.Int64 // how far the health's clock is ahead of the wall's
+	client.SetClock(health, func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
+	const attempt = 2 * time.Second
+	// A client per operation, each preferring a, all sharing the Health
+	// (a merchant's clients for sessions made at a).
+	c := func() *client.Client {
+		return mustNew(t, client.Config{Regions: []string{a.URL, b.URL}, Attempt: attempt, Deadline: time.Minute,
+			Probe: 20 * time.Millisecond, Health: health})
+	}
+
+	// The first write meets the frozen region and waits out its attempt.
+	if res, err := post(t, c(), "k1"); err != nil || res.Region != b.URL || res.Attempts != 2 {
+		t.Fatalf("the first write: got %+v, %v; want b at the second attempt", res, err)
+	}
+	if !health.Suspect(a.URL) || writes.Load() != 1 {
+		t.Fatalf("after the first write: suspect %v, %d writes at a; want suspect after 1", health.Suspect(a.URL), writes.Load())
+	}
+
+	// SuspectFor passes; a is still frozen.
+	ahead.Add(int64(client.SuspectFor + time.Second))
+	start := time.Now()
+	if res, err := post(t, c(), "k2"); err != nil || res.Region != b.URL || res.Attempts != 1 {
+		t.Fatalf("a write after SuspectFor, a still frozen: got %+v, %v; want b at the first attempt", res, err)
+	}
+	if took := time.Since(start); took >= attempt {
+		t.Fatalf("a write after SuspectFor took %s: it waited on the frozen region", took)
+	}
+	if !health.Suspect(a.URL) || writes.Load() != 1 {
+		t.Fatalf("after the probe: suspect %v, %d writes at a; want suspect again, still 1 write", health.Suspect(a.URL), writes.Load())
+	}
+
+	// a is back: after SuspectFor again, it answers the probe and the write.
+	frozen.Store(false)
+	ahead.Add(int64(client.SuspectFor + time.Second))
+	if res, err := post(t, c(), "k3"); err != nil || res.Region != a.URL || res.Attempts != 1 {
+		t.Fatalf("a write once a is back: got %+v, %v; want a at the first attempt", res, err)
+	}
+	if health.Suspect(a.URL) || writes.Load() != 2 {
+		t.Fatalf("once a is back: suspect %v, %d writes at a; want not suspect, 2 writes", health.Suspect(a.URL), writes.Load())
+	}
+}

@@ -59,9 +59,15 @@
 //     because the region may still decide it when it resumes, and the
 //     same authorization decided in another region meanwhile could stand
 //     twice (docs/checkout.md, "Conflicts from partitions"). A region that
-//     answers the probe is slow, not gone: nothing changes. Without a
-//     probe (the default) nothing is sent but the operation's own
-//     requests.
+//     answers the probe is slow, not gone: nothing changes. When SuspectFor
+//     has passed without an answer from a suspect region, the next
+//     operation that would start there asks its /healthz first: unanswered
+//     within Probe, the region is suspect again and the operation goes on
+//     to the next region without having sent it anything; answered, the
+//     region is no longer suspect and gets the operation. So a region
+//     frozen for long costs the operations after the first about Probe
+//     every SuspectFor, not a write's whole Attempt. Without a probe (the
+//     default) nothing is sent but the operation's own requests.
 //   - No operation takes longer than Config.Deadline (or the context's
 //     deadline, if sooner). When no region can be asked again before the
 //     deadline (every one is down or asked to be left alone beyond it), Do

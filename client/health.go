@@ -7,7 +7,9 @@ import (
 
 // SuspectFor is how long a region that did not answer an attempt (a
 // connection error, or an attempt that timed out) is asked last by every
-// Client sharing its Health, unless it answers sooner.
+// Client sharing its Health, unless it answers sooner. After that, a
+// Client with a probe (Config.Probe) asks the region's /healthz before it
+// sends it an operation again, until the region answers something.
 const SuspectFor = 5 * time.Second
 
 // Health is what Clients remember about regions between operations: which
@@ -18,8 +20,18 @@ const SuspectFor = 5 * time.Second
 // its own. The zero value is ready to use, and it is safe for concurrent
 // use.
 type Health struct {
-	mu      sync.Mutex
-	suspect map[string]time.Time // region -> asked last until
+	mu sync.Mutex
+	// suspect holds, for each region that did not answer and has not
+	// answered since, until when it is asked last.
+	suspect map[string]time.Time
+	now     func() time.Time // time.Now; tests move it
+}
+
+func (h *Health) clock() time.Time {
+	if h.now != nil {
+		return h.now()
+	}
+	return time.Now()
 }
 
 // NewHealth returns an empty Health.
@@ -32,7 +44,7 @@ func (h *Health) failed(region string) {
 	if h.suspect == nil {
 		h.suspect = map[string]time.Time{}
 	}
-	h.suspect[region] = time.Now().Add(SuspectFor)
+	h.suspect[region] = h.clock().Add(SuspectFor)
 }
 
 // answered notes that region answered (whatever it said).
@@ -48,5 +60,14 @@ func (h *Health) Suspect(region string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	until, ok := h.suspect[region]
-	return ok && time.Now().Before(until)
+	return ok && h.clock().Before(until)
+}
+
+// lapsed reports whether region was suspect and has not answered since,
+// though SuspectFor has passed: it may be back, or still frozen.
+func (h *Health) lapsed(region string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	until, ok := h.suspect[region]
+	return ok && !h.clock().Before(until)
 }
