@@ -639,8 +639,9 @@ const (
 //
 // A target whose status this bench may not read (production asks for
 // http.metrics_token, which --metrics-token sends, or a network in
-// http.metrics_allow) is asked for the order instead, which a region that lacks it reads through from its peers:
-// then the figure is how soon the order can be read there, not replication.
+// http.metrics_allow) is asked for the order instead, which a region that
+// lacks it reads through from its peers: then the figure is how soon the
+// order can be read there, not replication.
 func (b *benchRun) sampleLag(s lagSample) {
 	origin, err := b.status(b.urls[s.idx])
 	held := func(j int, u string) bool {
