@@ -539,3 +539,35 @@ func TestStartupFailuresAreClear(t *testing.T) {
 		}
 	})
 }
+
+// TestMoveAsideNeverReplaces: a database is moved aside with its -wal and
+// -shm files, and never over a file already at the new name.
+func TestMoveAsideNeverReplaces(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "kassa.db")
+	for _, name := range []string{"kassa.db", "kassa.db-wal", "kassa.db-shm", "kassa.db.x-shm"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := moveAside(db, ".x"); err == nil {
+		t.Fatal("moved over an existing kassa.db.x-shm")
+	}
+	for _, name := range []string{"kassa.db", "kassa.db-wal", "kassa.db-shm"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != name {
+			t.Errorf("%s after a refused move: %q, %v; want it untouched", name, b, err)
+		}
+	}
+	aside, err := moveAside(db, ".y")
+	if err != nil || aside != db+".y" {
+		t.Fatalf("moveAside: %q, %v; want %s", aside, err, db+".y")
+	}
+	for _, ext := range []string{"", "-wal", "-shm"} {
+		if b, err := os.ReadFile(db + ".y" + ext); err != nil || string(b) != "kassa.db"+ext {
+			t.Errorf("kassa.db.y%s: %q, %v; want the moved kassa.db%s", ext, b, err, ext)
+		}
+		if _, err := os.Lstat(db + ext); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("kassa.db%s still there (%v)", ext, err)
+		}
+	}
+}
