@@ -90,6 +90,10 @@ func (o *Outbox) attempt(ctx context.Context, j *job) {
 		j.attempts++
 		j.sent, j.lastErr, j.receipt = true, "", receipt
 		o.mu.Unlock()
+		if receipt == nil && o.cfg.RecordBatch > 1 {
+			o.awaitRecord(j)
+			return
+		}
 		o.record(ctx, j, o.cfg.Kinds.Delivered, "")
 	}
 }

@@ -37,7 +37,11 @@ func (e *unsentError) Unwrap() error { return e.err }
 
 // Kinds names the entries that record a channel's deliveries. Each has the
 // message id as subject and carries the message's group as "ref" (so
-// EntriesByRef finds a group's records in one lookup).
+// EntriesByRef finds a group's records in one lookup), except a Delivered
+// entry that records several deliveries (Config.RecordBatch): it carries
+// them as "deliveries", each in the form of a record of one, and their
+// message ids as "refs", so EntriesByRef finds it under each message; its
+// subject is the first one's message id.
 type Kinds struct {
 	// Resend asks for one more delivery of a message; the region that
 	// writes it delivers it.
@@ -156,6 +160,14 @@ type Config struct {
 	TakeoverAfter time.Duration
 	// Concurrency bounds the attempts in flight (default 1).
 	Concurrency int
+	// RecordBatch is the most deliveries one Delivered entry records, at
+	// most ledger.MaxRefs; 0 or 1 records each delivery in an entry of its
+	// own. Deliveries that leave a Receipt always have their own. A
+	// delivery waits up to RecordWait (default 250ms) for others to share
+	// its record: fewer entries for every region to take in, at the cost of
+	// sending again, after a crash, what was delivered in that wait.
+	RecordBatch int
+	RecordWait  time.Duration
 	// RetryMin and RetryMax bound the exponential backoff between attempts;
 	// each wait is jittered (equal jitter).
 	RetryMin, RetryMax time.Duration

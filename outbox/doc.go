@@ -27,7 +27,12 @@
 //     order, ref, type, status, attempts, error, takeover), the format
 //     webhook records have always had, so stored ledgers read the same. A
 //     Delivered record also carries its delivery's Receipt, if the channel
-//     left one (refs, content), so a delivery is one entry.
+//     left one (refs, content), so a delivery is one entry. A channel that
+//     sets RecordBatch records the deliveries of RecordWait in one
+//     Delivered entry (each in that payload, under "deliveries", their
+//     message ids as "refs"), and a message is settled by it as by a
+//     record of its own. Such a delivery is recorded before Run returns;
+//     only a crash in RecordWait can make it be sent again.
 //   - Within a region, messages of one group (their entry's subject, an
 //     order) are sent in the order the ledger folds them.
 //   - Only the attempt count, last error and next attempt live in memory.

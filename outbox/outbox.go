@@ -18,9 +18,10 @@ import (
 )
 
 const (
-	scanBatch     = 256
-	maxErrorChars = 200
-	markEvery     = time.Second
+	scanBatch         = 256
+	maxErrorChars     = 200
+	markEvery         = time.Second
+	defaultRecordWait = 250 * time.Millisecond
 )
 
 // Outbox delivers the messages of one Channel. Create it with New and run
@@ -39,7 +40,11 @@ type Outbox struct {
 	byGroup map[string][]*job    // non-resend jobs per group, in message order
 	busy    int
 	rng     *rand.Rand
-	pos     int64 // local position scanned up to
+	// toRecord holds delivered jobs waiting to share a Delivered entry
+	// (Config.RecordBatch), oldest first; recordKick wakes recordLoop.
+	toRecord   []*job
+	recordKick chan struct{}
+	pos        int64 // local position scanned up to
 
 	saved   int64 // the mark last stored
 	savedAt time.Time
@@ -48,26 +53,28 @@ type Outbox struct {
 // job is one requested delivery of a message: the message itself, or a
 // resend.
 type job struct {
-	request  ledger.Hash // the entry that asked for the delivery
-	message  ledger.Hash
-	kind     string
-	group    string
-	origin   ledger.RegionID // the region that wrote the request, and delivers it
-	resend   bool
-	created  time.Time       // when the request was written
-	msgPos   ledger.Position // the message's place in the fold order
-	from     int64           // the scan position the request was read after
-	start    time.Time       // when this region begins to deliver it (later than created on takeover)
-	next     time.Time
-	attempts int
-	lastErr  string
-	sent     bool     // accepted by the recipient but not yet recorded
-	receipt  *Receipt // what the accepted delivery left to record
-	running  bool
-	blocked  bool // waiting for an earlier message of the same group
-	settled  bool // recorded as done elsewhere while an attempt ran
-	waiters  []*job
-	index    int // in queue; -1 when not queued
+	request   ledger.Hash // the entry that asked for the delivery
+	message   ledger.Hash
+	kind      string
+	group     string
+	origin    ledger.RegionID // the region that wrote the request, and delivers it
+	resend    bool
+	created   time.Time       // when the request was written
+	msgPos    ledger.Position // the message's place in the fold order
+	from      int64           // the scan position the request was read after
+	start     time.Time       // when this region begins to deliver it (later than created on takeover)
+	next      time.Time
+	attempts  int
+	lastErr   string
+	sent      bool      // accepted by the recipient but not yet recorded
+	awaiting  bool      // sent, and in toRecord: its group's next message may go
+	awaitedAt time.Time // when it joined toRecord (wall clock: RecordWait is a real wait)
+	receipt   *Receipt  // what the accepted delivery left to record
+	running   bool
+	blocked   bool // waiting for an earlier message of the same group
+	settled   bool // recorded as done elsewhere while an attempt ran
+	waiters   []*job
+	index     int // in queue; -1 when not queued
 }
 
 func (j *job) active(now time.Time) bool {
@@ -90,9 +97,27 @@ type record struct {
 	Attempts int    `json:"attempts,omitempty"`
 	Error    string `json:"error,omitempty"`
 	Takeover bool   `json:"takeover,omitempty"`
-	// Refs and Content are a Delivered record's Receipt.
-	Refs    []string        `json:"refs,omitempty"`
-	Content json.RawMessage `json:"content,omitempty"`
+	// Refs and Content are a Delivered record's Receipt. A record of
+	// several deliveries has their message ids as Refs, and the
+	// deliveries, each a record of one, in Deliveries; its other fields
+	// are empty.
+	Refs       []string        `json:"refs,omitempty"`
+	Content    json.RawMessage `json:"content,omitempty"`
+	Deliveries []record        `json:"deliveries,omitempty"`
+}
+
+// settlements returns the deliveries or give-ups a Delivered or Failed
+// entry records: one, or several (Config.RecordBatch). Nil for data that
+// is not a record.
+func settlements(data json.RawMessage) []record {
+	var w record
+	if json.Unmarshal(data, &w) != nil {
+		return nil
+	}
+	if len(w.Deliveries) > 0 {
+		return w.Deliveries
+	}
+	return []record{w}
 }
 
 func (r *record) group() string {
@@ -118,6 +143,12 @@ func New(store *ledger.Store, ch Channel, cfg Config) (*Outbox, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 1
 	}
+	if cfg.RecordBatch < 0 || cfg.RecordBatch > ledger.MaxRefs {
+		return nil, fmt.Errorf("outbox: RecordBatch must be between 0 and %d, got %d", ledger.MaxRefs, cfg.RecordBatch)
+	}
+	if cfg.RecordWait <= 0 {
+		cfg.RecordWait = defaultRecordWait
+	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
@@ -133,7 +164,7 @@ func New(store *ledger.Store, ch Channel, cfg Config) (*Outbox, error) {
 	}
 	return &Outbox{
 		store: store, ch: ch, cfg: cfg, self: ledger.RegionID(cfg.Region),
-		log: cfg.Logger.With("component", cfg.Name+"s"), kick: make(chan struct{}, 1),
+		log: cfg.Logger.With("component", cfg.Name+"s"), kick: make(chan struct{}, 1), recordKick: make(chan struct{}, 1),
 		jobs: map[ledger.Hash]*job{}, byGroup: map[string][]*job{}, rng: cfg.Rand,
 	}, nil
 }
@@ -141,7 +172,8 @@ func New(store *ledger.Store, ch Channel, cfg Config) (*Outbox, error) {
 // Run delivers messages until ctx is done; call it once. Attempts in
 // flight are abandoned when ctx ends (the recipient may still have received
 // them: they are delivered again later, which at least once allows). Run
-// returns when they have all stopped.
+// returns when they have all stopped and the deliveries waiting to share a
+// record are recorded (within 5 seconds).
 func (o *Outbox) Run(ctx context.Context) {
 	pos, err := o.store.Mark(ctx, o.cfg.Mark)
 	if err != nil {
@@ -155,9 +187,17 @@ func (o *Outbox) Run(ctx context.Context) {
 	defer func() {
 		wg.Wait()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		o.recordAll(sctx)
 		o.saveMark(sctx, true)
 		cancel()
 	}()
+	if o.cfg.RecordBatch > 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.recordLoop(ctx)
+		}()
+	}
 	var lastErr string
 	for {
 		changed := o.store.Changed()
@@ -255,12 +295,10 @@ func (o *Outbox) consider(ctx context.Context, e *ledger.Entry, from int64) erro
 			created: e.HLC.Time(), from: from,
 		})
 	case e.Kind == o.cfg.Kinds.Delivered || e.Kind == o.cfg.Kinds.Failed:
-		var w record
-		if json.Unmarshal(e.Data, &w) != nil {
-			return nil
-		}
-		if req, err := ledger.ParseHash(w.Request); err == nil {
-			o.settle(req)
+		for _, w := range settlements(e.Data) {
+			if req, err := ledger.ParseHash(w.Request); err == nil {
+				o.settle(req)
+			}
 		}
 	}
 	return nil
@@ -359,6 +397,12 @@ func (o *Outbox) removeLocked(j *job) {
 	if j.index >= 0 {
 		heap.Remove(&o.queue, j.index)
 	}
+	o.leaveGroupLocked(j)
+}
+
+// leaveGroupLocked takes j out of its group's order and lets the jobs
+// waiting for it go.
+func (o *Outbox) leaveGroupLocked(j *job) {
 	if !j.resend {
 		q := o.byGroup[j.group]
 		for i, k := range q {
@@ -401,20 +445,42 @@ func (o *Outbox) blockerLocked(j *job, now time.Time) *job {
 
 // isSettled reports whether a delivered or failed entry settles request.
 func (o *Outbox) isSettled(ctx context.Context, message, request ledger.Hash) (bool, error) {
-	es, err := o.store.EntriesBySubject(ctx, message.String())
+	es, err := o.records(ctx, message)
 	if err != nil {
 		return false, err
 	}
 	for _, e := range es {
-		if e.Kind != o.cfg.Kinds.Delivered && e.Kind != o.cfg.Kinds.Failed {
-			continue
-		}
-		var w record
-		if json.Unmarshal(e.Data, &w) == nil && w.Request == request.String() {
-			return true, nil
+		for _, w := range settlements(e.Data) {
+			if w.Request == request.String() {
+				return true, nil
+			}
 		}
 	}
 	return false, nil
+}
+
+// records returns the Delivered and Failed entries about message: records
+// of its deliveries alone (its subject) and, for a channel that records
+// several deliveries in one entry, those too (their refs).
+func (o *Outbox) records(ctx context.Context, message ledger.Hash) ([]ledger.Entry, error) {
+	es, err := o.store.EntriesBySubject(ctx, message.String())
+	if err != nil {
+		return nil, err
+	}
+	if o.cfg.RecordBatch > 1 {
+		more, err := o.store.EntriesByRef(ctx, message.String())
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, more...)
+	}
+	out := es[:0:0]
+	for _, e := range es {
+		if e.Kind == o.cfg.Kinds.Delivered || e.Kind == o.cfg.Kinds.Failed {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // saveMark stores the low-water mark: the scan position before the oldest

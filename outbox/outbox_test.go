@@ -40,12 +40,14 @@ type relay struct {
 	refuse   map[ledger.RegionID]int // attempts still to refuse per region; -1 refuses all
 	attempts []attempt
 	accepted map[ledger.Hash]int
+	gate     chan struct{} // when set, attempts wait until it is closed
 }
 
 type attempt struct {
 	region   ledger.RegionID
 	msg      outbox.Message
 	accepted bool
+	at       time.Time
 }
 
 func newRelay() *relay {
@@ -54,13 +56,19 @@ func newRelay() *relay {
 
 func (r *relay) send(from ledger.RegionID, m outbox.Message) error {
 	r.mu.Lock()
+	gate := r.gate
+	r.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := r.refuse[from]
 	ok := n == 0
 	if n > 0 {
 		r.refuse[from] = n - 1
 	}
-	r.attempts = append(r.attempts, attempt{from, m, ok})
+	r.attempts = append(r.attempts, attempt{from, m, ok, time.Now()})
 	if !ok {
 		return errors.New("relay answered 451 try again later")
 	}
@@ -127,12 +135,18 @@ type node struct {
 	id    ledger.RegionID
 	store *ledger.Store
 	box   *outbox.Outbox
+	stop  func() // ends the outbox's Run and waits for it to return
 }
 
 // startNodes opens the ledgers of regions r1 and r2 and runs an email
 // outbox on each until the test ends. Entries reach the other region only
 // when the test copies them.
 func startNodes(t *testing.T, rl *relay) (r1, r2 *node) {
+	return startNodesWith(t, rl, nil)
+}
+
+// startNodesWith is startNodes with each outbox's Config changed by tune.
+func startNodesWith(t *testing.T, rl *relay, tune func(*outbox.Config)) (r1, r2 *node) {
 	t.Helper()
 	ids := []ledger.RegionID{"r1", "r2"}
 	keys := ledger.Keys{}
@@ -144,37 +158,39 @@ func startNodes(t *testing.T, rl *relay) (r1, r2 *node) {
 		}
 		keys[id], priv[id] = pub, k
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
 	var nodes []*node
 	dir := t.TempDir()
 	for _, id := range ids {
-		store, err := ledger.Open(ctx, ledger.Options{Path: filepath.Join(dir, string(id)+".db"), Region: id, Key: priv[id], Keys: keys})
+		store, err := ledger.Open(context.Background(), ledger.Options{Path: filepath.Join(dir, string(id)+".db"), Region: id, Key: priv[id], Keys: keys})
 		if err != nil {
 			t.Fatal(err)
 		}
-		box, err := outbox.New(store, mailer{id, rl}, outbox.Config{
+		cfg := outbox.Config{
 			Name: "email", Kinds: outbox.Kinds{Resend: "email.resend", Delivered: "email.delivered", Failed: "email.failed"},
 			Mark: "emails.cursor", Region: string(id), Regions: []string{"r1", "r2"},
 			MaxAge: maxAge, TakeoverAfter: takeover, RetryMin: retryMin, RetryMax: retryMax, Concurrency: 4,
 			// The bubble's timers are exact: no need to look at the schedule
 			// more often than it says.
 			Poll: time.Hour,
-		})
+		}
+		if tune != nil {
+			tune(&cfg)
+		}
+		box, err := outbox.New(store, mailer{id, rl}, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wg.Add(1)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
 		go func() {
-			defer wg.Done()
+			defer close(done)
 			box.Run(ctx)
 		}()
-		nodes = append(nodes, &node{id: id, store: store, box: box})
+		nodes = append(nodes, &node{id: id, store: store, box: box, stop: func() { cancel(); <-done }})
 	}
 	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
 		for _, n := range nodes {
+			n.stop()
 			n.store.Close()
 		}
 	})

@@ -61,17 +61,41 @@ func (o *Outbox) Deliveries(ctx context.Context, group string) ([]Delivery, erro
 		return nil, err
 	}
 	resends := map[string][]ledger.Entry{}
-	settled := map[string][]ledger.Entry{}
-	for _, e := range refs {
-		var w record
-		if json.Unmarshal(e.Data, &w) != nil {
-			continue
+	settled := map[string][]settlement{}
+	seen := map[ledger.Hash]bool{}
+	settles := func(e *ledger.Entry) {
+		if id := e.ID(); !seen[id] {
+			seen[id] = true
+			for _, w := range settlements(e.Data) {
+				settled[w.Request] = append(settled[w.Request], settlement{w: w, kind: e.Kind, at: e.HLC, origin: e.Origin})
+			}
 		}
+	}
+	for i := range refs {
+		e := &refs[i]
 		switch e.Kind {
 		case o.cfg.Kinds.Resend:
-			resends[w.Message] = append(resends[w.Message], e)
+			var w record
+			if json.Unmarshal(e.Data, &w) == nil {
+				resends[w.Message] = append(resends[w.Message], *e)
+			}
 		case o.cfg.Kinds.Delivered, o.cfg.Kinds.Failed:
-			settled[w.Request] = append(settled[w.Request], e)
+			settles(e)
+		}
+	}
+	if o.cfg.RecordBatch > 1 {
+		// Records of several deliveries are found under their messages.
+		for _, msg := range es {
+			if !o.ch.Carries(msg.Kind) {
+				continue
+			}
+			more, err := o.records(ctx, msg.ID())
+			if err != nil {
+				return nil, err
+			}
+			for i := range more {
+				settles(&more[i])
+			}
 		}
 	}
 	out := []Delivery{}
@@ -94,22 +118,30 @@ func (o *Outbox) Deliveries(ctx context.Context, group string) ([]Delivery, erro
 	return out, nil
 }
 
-// describe fills a delivery's status from its settling entries (a delivery
-// beats a give-up) or, while pending, from this region's attempts.
-func (o *Outbox) describe(dl *Delivery, request ledger.Hash, settles []ledger.Entry) {
-	var best *ledger.Entry
+// settlement is one delivery or give-up as an entry records it.
+type settlement struct {
+	w      record
+	kind   string
+	at     ledger.HLC
+	origin ledger.RegionID
+}
+
+// describe fills a delivery's status from its settlements (a delivery
+// beats a give-up, an earlier one a later) or, while pending, from this
+// region's attempts.
+func (o *Outbox) describe(dl *Delivery, request ledger.Hash, settles []settlement) {
+	var best *settlement
 	for i := range settles {
-		e := &settles[i]
-		if best == nil || (e.Kind == o.cfg.Kinds.Delivered && best.Kind != o.cfg.Kinds.Delivered) ||
-			(e.Kind == best.Kind && e.HLC.Less(best.HLC)) {
-			best = e
+		s := &settles[i]
+		if best == nil || (s.kind == o.cfg.Kinds.Delivered && best.kind != o.cfg.Kinds.Delivered) ||
+			(s.kind == best.kind && s.at.Less(best.at)) {
+			best = s
 		}
 	}
 	if best != nil {
-		var w record
-		json.Unmarshal(best.Data, &w)
-		at := best.HLC.Time()
-		dl.Status, dl.Region, dl.Takeover, dl.Attempts, dl.LastError, dl.SettledAt = w.Status, string(best.Origin), w.Takeover, w.Attempts, w.Error, &at
+		w := best.w
+		at := best.at.Time()
+		dl.Status, dl.Region, dl.Takeover, dl.Attempts, dl.LastError, dl.SettledAt = w.Status, string(best.origin), w.Takeover, w.Attempts, w.Error, &at
 		return
 	}
 	o.mu.Lock()

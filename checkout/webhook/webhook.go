@@ -88,13 +88,19 @@ type EventData struct {
 	Order checkout.Order `json:"order"`
 }
 
+// recordBatch is the most deliveries one webhook.delivered entry records:
+// each delivered event used to be an entry of its own, a third of what a
+// checkout with webhooks wrote and every region took in.
+const recordBatch = ledger.MaxRefs
+
 // Dispatcher delivers signed webhooks for order state changes, at least
 // once, through an outbox: every order entry of an event kind is an event,
 // and its id is the event id. The region that wrote an event delivers it
 // and records the outcome (webhook.delivered, or after MaxAge
 // webhook.failed); a region that has seen no such record TakeoverAfter
-// after the event delivers it itself. A Dispatcher is safe for concurrent
-// use.
+// after the event delivers it itself. The deliveries of a quarter of a
+// second share one webhook.delivered entry, up to recordBatch of them.
+// A Dispatcher is safe for concurrent use.
 type Dispatcher struct {
 	store  *ledger.Store
 	orders *checkout.Service
@@ -116,7 +122,7 @@ func New(store *ledger.Store, svc *checkout.Service, cfg Config) (*Dispatcher, e
 	box, err := outbox.New(store, channel{d}, outbox.Config{
 		Name: "webhook", Kinds: outbox.Kinds{Resend: KindResend, Delivered: KindDelivered, Failed: KindFailed},
 		Mark: markName, Region: cfg.Region, Regions: append([]string{cfg.Region}, cfg.Peers...),
-		MaxAge: cfg.MaxAge, TakeoverAfter: cfg.TakeoverAfter, Concurrency: cfg.Concurrency,
+		MaxAge: cfg.MaxAge, TakeoverAfter: cfg.TakeoverAfter, Concurrency: cfg.Concurrency, RecordBatch: recordBatch,
 		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, Now: cfg.Now, Rand: cfg.Rand, Poll: cfg.Poll, Logger: cfg.Logger,
 	})
 	if err != nil {

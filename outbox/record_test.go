@@ -1,0 +1,113 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"kassa/ledger"
+	"kassa/outbox"
+)
+
+// batched records up to 16 deliveries in one entry.
+func batched(c *outbox.Config) { c.RecordBatch = ledger.MaxRefs }
+
+// deliveredEntries counts n's email.delivered entries.
+func (n *node) deliveredEntries(t *testing.T) int {
+	t.Helper()
+	es, err := n.store.EntriesByKind(context.Background(), "email.delivered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
+}
+
+// Deliveries made within RecordWait share a record, sixteen at most: the
+// other region, holding those records, knows each message delivered and
+// never takes one over, and both show each delivery as delivered.
+func TestDeliveriesShareARecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rl := newRelay()
+		rl.gate = make(chan struct{})
+		r1, r2 := startNodesWith(t, rl, func(c *outbox.Config) { batched(c); c.Concurrency = 32 })
+		var ids []ledger.Hash
+		for i := range 22 {
+			ids = append(ids, r1.issue(t, fmt.Sprintf("ord-%d", i)))
+		}
+		synctest.Wait() // all 22 at the relay
+		close(rl.gate)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		for _, id := range ids {
+			if as := rl.of(id); len(as) != 1 || as[0].region != "r1" || !as[0].accepted {
+				t.Fatalf("message %s: got attempts %+v, want one accepted by r1", id.Short(), as)
+			}
+		}
+		// 22 deliveries at once: a full record of 16, then the other 6.
+		if got := r1.deliveredEntries(t); got != 2 {
+			t.Fatalf("%d email.delivered entries for 22 deliveries at once, want 2", got)
+		}
+		r1.copyTo(t, r2)
+		time.Sleep(3 * takeover)
+		synctest.Wait()
+		for _, id := range ids {
+			if n := len(rl.of(id)); n != 1 {
+				t.Fatalf("message %s: the relay saw %d attempts, want 1 (taken over despite its record)", id.Short(), n)
+			}
+		}
+		for _, n := range []*node{r1, r2} {
+			for _, order := range []string{"ord-0", "ord-21"} {
+				if dl := n.delivery(t, order); dl.Status != "delivered" || dl.Region != "r1" || dl.Attempts != 1 || dl.SettledAt == nil {
+					t.Fatalf("%s: %s: got %+v, want delivered by r1 in one attempt", n.id, order, dl)
+				}
+			}
+		}
+	})
+}
+
+// The second message of a group goes out as soon as the first is
+// delivered, not once the first's record is written, and both share it.
+func TestGroupGoesOnBeforeTheRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rl := newRelay()
+		r1, _ := startNodesWith(t, rl, batched)
+		first, second := r1.issue(t, "two-1"), r1.issue(t, "two-1")
+		start := time.Now()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		a1, a2 := rl.of(first), rl.of(second)
+		if len(a1) != 1 || len(a2) != 1 || !a2[0].at.Equal(start) || a2[0].at.Before(a1[0].at) {
+			t.Fatalf("got attempts %+v then %+v, want the second right after the first, at %s", a1, a2, start)
+		}
+		if got := r1.deliveredEntries(t); got != 1 {
+			t.Fatalf("%d email.delivered entries for two deliveries at once, want 1", got)
+		}
+		ds, err := r1.box.Deliveries(context.Background(), "two-1")
+		if err != nil || len(ds) != 2 || ds[0].Status != "delivered" || ds[1].Status != "delivered" || ds[0].EventID != first.String() {
+			t.Fatalf("got %+v, %v, want both delivered, the first first", ds, err)
+		}
+	})
+}
+
+// Deliveries still waiting for their record when the outbox stops are
+// recorded before Run returns, so a restart does not send them again.
+func TestWaitingRecordsWrittenOnStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rl := newRelay()
+		r1, _ := startNodesWith(t, rl, batched)
+		id := r1.issue(t, "ord-1")
+		synctest.Wait() // delivered; its record waits for company
+		if as := rl.of(id); len(as) != 1 || !as[0].accepted {
+			t.Fatalf("got attempts %+v, want one accepted", as)
+		}
+		if got := r1.deliveredEntries(t); got != 0 {
+			t.Fatalf("%d records before RecordWait passed, want none yet", got)
+		}
+		r1.stop()
+		if got := r1.records(t, "email.delivered", id); got != 1 {
+			t.Fatalf("%d records of the delivery after the outbox stopped, want 1", got)
+		}
+	})
+}
