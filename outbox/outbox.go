@@ -322,17 +322,17 @@ func (o *Outbox) add(ctx context.Context, j *job) error {
 	case err != nil:
 		return err
 	}
-	if done, err := o.isSettled(ctx, j.message, j.request); err != nil {
-		return err
-	} else if done {
-		return nil
-	}
 	j.index = -1
 	j.start = j.created
 	if j.origin != o.self {
 		j.start = j.created.Add(time.Duration(o.takeoverRank(j.request, j.origin)) * o.cfg.TakeoverAfter)
 	}
 	j.next = j.start
+	// Whether a record settled it already (a restart, an old message, a
+	// takeover's record that came first) is looked up when it is due, by
+	// attempt: most requests are settled by the record the scan reads
+	// next, and a region that only watches another's deliveries until
+	// their records arrive reads nothing more for them.
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if _, dup := o.jobs[j.request]; dup {
