@@ -119,6 +119,12 @@ func (n *Node) serveLookup(w http.ResponseWriter, r *http.Request, from string, 
 		return
 	}
 	resp, err := n.lookupAnswer(r.Context(), req)
+	if err != nil && r.Context().Err() != nil {
+		// The asker stopped waiting (its sync.lookup_timeout passed): no
+		// one reads the answer, and nothing here failed.
+		n.log.Debug("lookup abandoned by the asker", "from", from, "err", err)
+		return
+	}
 	if err != nil {
 		n.log.Error("answer lookup", "from", from, "err", err)
 		n.refuse(w, r, from, &requestError{http.StatusServiceUnavailable, "storage", "could not read entries; retry later"})
