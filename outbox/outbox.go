@@ -67,8 +67,7 @@ type job struct {
 	attempts  int
 	lastErr   string
 	sent      bool      // accepted by the recipient but not yet recorded
-	awaiting  bool      // sent, and in toRecord: its group's next message may go
-	awaitedAt time.Time // when it joined toRecord (wall clock: RecordWait is a real wait)
+	awaitedAt time.Time // when it joined toRecord, sent: RecordWait is a wait on the wall clock
 	receipt   *Receipt  // what the accepted delivery left to record
 	running   bool
 	blocked   bool // waiting for an earlier message of the same group

@@ -22,7 +22,7 @@ func (o *Outbox) awaitRecord(j *job) {
 		o.mu.Unlock()
 		return
 	}
-	j.awaiting, j.awaitedAt = true, time.Now()
+	j.awaitedAt = time.Now()
 	o.leaveGroupLocked(j)
 	o.toRecord = append(o.toRecord, j)
 	o.mu.Unlock()
