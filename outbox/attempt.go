@@ -106,10 +106,7 @@ func (o *Outbox) record(ctx context.Context, j *job, kind, cause string) {
 		o.finish(j)
 		return
 	}
-	w := record{
-		Message: j.message.String(), Request: j.request.String(), Group: j.group, Ref: j.group,
-		Type: j.kind, Status: "delivered", Attempts: j.attempts, Takeover: j.origin != o.self,
-	}
+	w := o.delivered(j)
 	if kind == o.cfg.Kinds.Delivered && j.receipt != nil {
 		w.Refs, w.Content = j.receipt.Refs, j.receipt.Content
 	}
@@ -135,6 +132,14 @@ func (o *Outbox) record(ctx context.Context, j *job, kind, cause string) {
 		o.log.Debug(name+" delivered", "event", j.message.Short(), "type", j.kind, "subject", j.group, "attempts", j.attempts)
 	}
 	o.finish(j)
+}
+
+// delivered is the record of j's delivery; the caller holds o.mu.
+func (o *Outbox) delivered(j *job) record {
+	return record{
+		Message: j.message.String(), Request: j.request.String(), Group: j.group, Ref: j.group,
+		Type: j.kind, Status: "delivered", Attempts: j.attempts, Takeover: j.origin != o.self,
+	}
 }
 
 // retry schedules j's next attempt with backoff, or gives it up when the

@@ -108,10 +108,7 @@ func (o *Outbox) recordBatch(ctx context.Context) error {
 			// Settled by another region's record meanwhile.
 		case len(batch) < o.cfg.RecordBatch:
 			batch = append(batch, j)
-			recs = append(recs, record{
-				Message: j.message.String(), Request: j.request.String(), Group: j.group, Ref: j.group,
-				Type: j.kind, Status: "delivered", Attempts: j.attempts, Takeover: j.origin != o.self,
-			})
+			recs = append(recs, o.delivered(j))
 		default:
 			rest = append(rest, j)
 		}
