@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -146,7 +147,7 @@ func startNodes(t *testing.T, rl *relay) (r1, r2 *node) {
 }
 
 // startNodesWith is startNodes with each outbox's Config changed by tune.
-func startNodesWith(t *testing.T, rl *relay, tune func(*outbox.Config)) (r1, r2 *node) {
+func startNodesWith(t *testing.T, rl *relay, tune func(*outbox.Config), pragmas ...string) (r1, r2 *node) {
 	t.Helper()
 	ids := []ledger.RegionID{"r1", "r2"}
 	keys := ledger.Keys{}
@@ -161,7 +162,8 @@ func startNodesWith(t *testing.T, rl *relay, tune func(*outbox.Config)) (r1, r2 
 	var nodes []*node
 	dir := t.TempDir()
 	for _, id := range ids {
-		store, err := ledger.Open(context.Background(), ledger.Options{Path: filepath.Join(dir, string(id)+".db"), Region: id, Key: priv[id], Keys: keys})
+		store, err := ledger.Open(context.Background(), ledger.Options{Path: filepath.Join(dir, string(id)+".db"), Region: id, Key: priv[id], Keys: keys, Pragmas: pragmas,
+			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,11 @@ package outbox_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -110,4 +114,75 @@ func TestWaitingRecordsWrittenOnStop(t *testing.T) {
 			t.Fatalf("%d records of the delivery after the outbox stopped, want 1", got)
 		}
 	})
+}
+
+// A record that cannot be written (the disk is full) keeps its deliveries
+// waiting: they are neither sent again nor shown as delivered, and the
+// write is tried again, after RetryMin, for as long as it fails.
+func TestRecordThatCannotBeWrittenWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rl := newRelay()
+		rl.gate = make(chan struct{})
+		failed := &countingHandler{msg: "record email outcomes"}
+		// max_page_count makes SQLite answer SQLITE_FULL, as a full disk would.
+		r1, _ := startNodesWith(t, rl, func(c *outbox.Config) { batched(c); c.Logger = slog.New(failed) }, "max_page_count(60)")
+		a, b := r1.issue(t, "ord-1"), r1.issue(t, "ord-2")
+		synctest.Wait() // both at the relay
+		// Fill the ledger: large entries, then small ones, until not even a
+		// small one fits.
+		for _, pad := range []int{3000, 300, 30} {
+			for i := 0; ; i++ {
+				_, err := r1.store.Append(context.Background(), ledger.Draft{Kind: "filler", Subject: fmt.Sprintf("fill-%d-%d", pad, i),
+					Data: []byte(`{"pad":"` + strings.Repeat("x", pad) + `"}`)})
+				if errors.Is(err, ledger.ErrStorageFull) {
+					break
+				}
+				if err != nil || i > 1000 {
+					t.Fatalf("filling the ledger: %v after %d entries", err, i)
+				}
+			}
+		}
+		close(rl.gate)
+		time.Sleep(3 * retryMin)
+		synctest.Wait()
+		for _, id := range []ledger.Hash{a, b} {
+			if as := rl.of(id); len(as) != 1 || !as[0].accepted {
+				t.Fatalf("message %s: got attempts %+v, want one accepted", id.Short(), as)
+			}
+		}
+		if got := r1.deliveredEntries(t); got != 0 {
+			t.Fatalf("%d email.delivered entries on a full ledger, want none", got)
+		}
+		if dl := r1.delivery(t, "ord-1"); dl.Status != "pending" || dl.Attempts != 1 {
+			t.Fatalf("got %+v, want pending after one accepted attempt", dl)
+		}
+		if n := failed.count(); n < 3 || n > 4 {
+			t.Fatalf("the record's write failed %d times in 3 RetryMin, want it tried at once and after each RetryMin", n)
+		}
+	})
+}
+
+// countingHandler counts the log records with one message.
+type countingHandler struct {
+	msg string
+	mu  sync.Mutex
+	n   int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler            { return h }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.mu.Lock()
+		h.n++
+		h.mu.Unlock()
+	}
+	return nil
+}
+
+func (h *countingHandler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
 }
