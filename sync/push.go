@@ -172,10 +172,13 @@ func (n *Node) flush(p *peerState) {
 
 // widenAfter is how long a peer that answered a pipelined push 429 gets one
 // push at a time before the whole window is tried again: its slots may have
-// been full for a moment (this region's pulls and lookups share them), not
-// only configured fewer than sync.pushes_in_flight. A peer configured fewer
-// costs one refused push a minute.
-const widenAfter = time.Minute
+// been full for a moment (this region's pulls and lookups share them, and a
+// peer that was frozen holds this region's abandoned requests for a while
+// after it resumes), not only configured fewer than sync.pushes_in_flight.
+// Longer, and a narrowing after a pause outlasted the partition that came
+// next, the catch-up at its heal pushing one batch at a time. A peer
+// configured fewer costs one refused push every widenAfter.
+const widenAfter = 10 * time.Second
 
 // drain pushes batches until the peer holds everything this region holds,
 // stops making progress, or a request fails. Without probe, a peer already
