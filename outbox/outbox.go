@@ -444,7 +444,7 @@ func (o *Outbox) blockerLocked(j *job, now time.Time) *job {
 
 // isSettled reports whether a delivered or failed entry settles request.
 func (o *Outbox) isSettled(ctx context.Context, message, request ledger.Hash) (bool, error) {
-	es, err := o.records(ctx, message)
+	es, err := o.settlingEntries(ctx, message)
 	if err != nil {
 		return false, err
 	}
@@ -458,10 +458,10 @@ func (o *Outbox) isSettled(ctx context.Context, message, request ledger.Hash) (b
 	return false, nil
 }
 
-// records returns the Delivered and Failed entries about message: records
+// settlingEntries returns the Delivered and Failed entries about message: records
 // of its deliveries alone (its subject) and, for a channel that records
 // several deliveries in one entry, those too (their refs).
-func (o *Outbox) records(ctx context.Context, message ledger.Hash) ([]ledger.Entry, error) {
+func (o *Outbox) settlingEntries(ctx context.Context, message ledger.Hash) ([]ledger.Entry, error) {
 	es, err := o.store.EntriesBySubject(ctx, message.String())
 	if err != nil {
 		return nil, err

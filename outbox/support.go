@@ -89,7 +89,7 @@ func (o *Outbox) Deliveries(ctx context.Context, group string) ([]Delivery, erro
 			if !o.ch.Carries(msg.Kind) {
 				continue
 			}
-			more, err := o.records(ctx, msg.ID())
+			more, err := o.settlingEntries(ctx, msg.ID())
 			if err != nil {
 				return nil, err
 			}

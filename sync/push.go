@@ -175,8 +175,8 @@ func (n *Node) flush(p *peerState) {
 // been full for a moment (this region's pulls and lookups share them, and a
 // peer that was frozen holds this region's abandoned requests for a while
 // after it resumes), not only configured fewer than sync.pushes_in_flight.
-// Longer, and a narrowing after a pause outlasted the partition that came
-// next, the catch-up at its heal pushing one batch at a time. A peer
+// At a minute, a narrowing after a pause outlasted the partition that came
+// next, and the catch-up at its heal went one push at a time. A peer
 // configured fewer costs one refused push every widenAfter.
 const widenAfter = 10 * time.Second
 
