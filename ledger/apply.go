@@ -34,8 +34,6 @@ type remote struct {
 	id        Hash
 	body      []byte // canonical bytes followed by the signature
 	validated bool   // schema already checked (decoded from the wire form)
-	ref       any    // what refsOf finds in the data, decoded while verifying
-	refs      []string
 }
 
 func (r *remote) canonical() []byte { return r.body[:len(r.body)-len(r.e.Sig)] }
@@ -68,9 +66,9 @@ func (s *Store) Apply(ctx context.Context, entries []Entry) (ApplyResult, error)
 // peers send them: each is decoded once, and its bytes serve the id, the
 // signature check and the stored body without being encoded again. If any
 // entry does not decode, the error is a *WireError naming it and nothing is
-// stored. The store reads the bytes of wire until the entries are
-// committed: the caller must not change them before ApplyWire returns (for
-// PrepareWire, before the wait its Submit returns has answered).
+// stored. The store keeps references to the bytes of wire (the latest
+// entries are served to followers from memory): the caller must not change
+// them afterwards.
 func (s *Store) ApplyWire(ctx context.Context, wire [][]byte) (ApplyResult, error) {
 	p, err := s.PrepareWire(ctx, wire)
 	if err != nil {
@@ -154,10 +152,7 @@ func (s *Store) verify(ctx context.Context, rs []remote) (*Prepared, error) {
 		}
 		if len(r.e.Sig) != ed25519.SignatureSize || !ed25519.Verify(pub, r.canonical(), r.e.Sig) {
 			errs[i] = ErrSignature
-			return
 		}
-		// Here, on all cores, rather than in the one committer.
-		r.ref, r.refs = refsOf(r.e.Data)
 	})
 	for i, r := range cands {
 		if errs[i] != nil {

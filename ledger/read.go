@@ -127,8 +127,8 @@ func (s *Store) WireAfter(ctx context.Context, origin RegionID, after uint64, li
 // them, starting after local position pos, and the position of the last one.
 // Positions are local to this database.
 func (s *Store) EntriesSince(ctx context.Context, pos int64, limit int) ([]Entry, int64, error) {
-	if es, last, ok := s.tail.since(pos, nil, limit); ok {
-		return es, last, nil
+	if es, last, ok, err := s.tail.since(pos, nil, limit); ok {
+		return es, last, err
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT pos, origin, seq, body FROM entries WHERE pos > ? ORDER BY pos LIMIT ?`, pos, limit)
 	if err != nil {
@@ -212,7 +212,7 @@ func (s *Store) EntriesBySubject(ctx context.Context, subject string) ([]Entry, 
 	if err := rows.Err(); err != nil || len(out) == 0 {
 		return out, err
 	}
-	return s.tail.complete(subject, out, snap), nil
+	return s.tail.complete(subject, out, snap)
 }
 
 // learn reads the subjects stored before Open into the filter of stored
@@ -285,8 +285,8 @@ func (s *Store) EntriesByRef(ctx context.Context, ref string) ([]Entry, error) {
 // other entries pour in.
 func (s *Store) EntriesOfKindsSince(ctx context.Context, pos int64, kinds []string, limit int) ([]Entry, int64, error) {
 	if len(kinds) > 0 {
-		if es, last, ok := s.tail.since(pos, kinds, limit); ok {
-			return es, last, nil
+		if es, last, ok, err := s.tail.since(pos, kinds, limit); ok {
+			return es, last, err
 		}
 	}
 	var head int64

@@ -14,10 +14,14 @@ import (
 // the tail has not taken yet) is answered as read and not kept.
 func TestCompleteFromTail(t *testing.T) {
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize))
-	entry := func(seq uint64, wall int64, subject string) *Entry {
+	entry := func(seq uint64, wall int64, subject string) (*Entry, tailItem) {
 		e := &Entry{Origin: "r1", Seq: seq, HLC: HLC{Wall: wall}, Kind: "k", Subject: subject, Data: []byte(`{}`)}
 		e.Sign(key)
-		return e
+		body, err := e.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, tailItem{kind: e.Kind, subject: subject, origin: e.Origin, seq: seq, body: body}
 	}
 	subjectsOf := []string{"a", "b", "a", "a", "b", "a"}
 	walls := []int64{10, 11, 12, 9, 13, 14} // the fourth folds first
@@ -25,10 +29,10 @@ func TestCompleteFromTail(t *testing.T) {
 	tl.subjects.learn(nil, true)
 	var all []*Entry
 	for i, s := range subjectsOf {
-		e := entry(uint64(i+1), walls[i], s)
+		e, it := entry(uint64(i+1), walls[i], s)
 		// Nothing is kept for a subject until it is read (learned later).
 		tl.subjects.ready = false
-		tl.add([]*Entry{e})
+		tl.add([]tailItem{it}, []*Entry{e})
 		all = append(all, e)
 	}
 	seqs := func(es []Entry) string {
@@ -39,7 +43,10 @@ func TestCompleteFromTail(t *testing.T) {
 		return b.String()
 	}
 	// The read saw positions 1 and 2: entry 1 about "a".
-	got := tl.complete("a", []Entry{*all[0]}, 2)
+	got, err := tl.complete("a", []Entry{*all[0]}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if want := "4 1 3 6 "; seqs(got) != want {
 		t.Fatalf("completed %q, want %q", seqs(got), want)
 	}
@@ -47,7 +54,7 @@ func TestCompleteFromTail(t *testing.T) {
 		t.Fatalf("kept %q (%v)", seqs(l), ok)
 	}
 	// A read that saw a commit the tail has not taken (position 7).
-	got = tl.complete("b", []Entry{*all[1], *all[4]}, 7)
+	got, _ = tl.complete("b", []Entry{*all[1], *all[4]}, 7)
 	if seqs(got) != "2 5 " {
 		t.Fatalf("b: %q", seqs(got))
 	}
@@ -59,7 +66,7 @@ func TestCompleteFromTail(t *testing.T) {
 	if _, ok := tl.subjects.get("b"); ok {
 		t.Fatal("b known before any read")
 	}
-	got = tl.complete("b", []Entry{*all[1]}, 1)
+	got, _ = tl.complete("b", []Entry{*all[1]}, 1)
 	if seqs(got) != "2 " {
 		t.Fatalf("b: %q", seqs(got))
 	}

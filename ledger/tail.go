@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 )
@@ -11,12 +12,10 @@ import (
 // replication) reads from the database until it is within reach again.
 const tailCap = 16384
 
-// tail keeps the latest committed entries, decoded, in local order, so
-// that EntriesSince and EntriesOfKindsSince serve the region's followers
-// from memory: each of them reads every entry, and reading each back from
-// SQLite once per follower cost more than writing it (and decoding it again
-// for each follower cost a catch-up a sixteenth of its CPU). The entries
-// handed out share their slices with the tail's: readers never change them.
+// tail keeps the stored form of the latest committed entries in local
+// order, so that EntriesSince and EntriesOfKindsSince serve the region's
+// followers from memory: each of them reads every entry, and reading each
+// back from SQLite once per follower cost more than writing it.
 //
 // Positions are SQLite rowids of an INTEGER PRIMARY KEY table that is only
 // ever appended to by the one committer: each inserted entry gets the
@@ -26,18 +25,27 @@ const tailCap = 16384
 type tail struct {
 	mu    sync.RWMutex
 	floor int64 // every entry at a position above floor is in items
-	items []Entry
+	items []tailItem
 	cap   int // tailCap, or less in tests
 
 	// subjects is kept in step with the tail: both change under mu.
 	subjects *subjects
 }
 
+type tailItem struct {
+	kind    string
+	subject string
+	origin  RegionID
+	seq     uint64
+	body    []byte // canonical bytes and signature, as stored
+}
+
 // head is the position of the last entry committed. The caller holds mu.
 func (t *tail) head() int64 { return t.floor + int64(len(t.items)) }
 
-// add records the entries one commit inserted, in insertion order.
-func (t *tail) add(es []*Entry) {
+// add records the entries one commit inserted, in insertion order: items
+// and the same entries decoded.
+func (t *tail) add(items []tailItem, es []*Entry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.subjects.committed(es)
@@ -45,35 +53,37 @@ func (t *tail) add(es []*Entry) {
 	if capacity <= 0 {
 		capacity = tailCap
 	}
-	if over := len(t.items) + len(es) - capacity; over > 0 {
+	if over := len(t.items) + len(items) - capacity; over > 0 {
 		// Drop down to half the capacity, so that trimming is rare.
 		drop := min(len(t.items), over+capacity/2)
 		t.items = slices.Delete(t.items, 0, drop)
 		t.floor += int64(drop)
 	}
-	for _, e := range es {
-		t.items = append(t.items, stored(e))
-	}
-}
-
-// stored returns e as decoding its stored form gives it, so that an entry
-// read from the tail and one read from the database look the same: no
-// postings and no data are nil.
-func stored(e *Entry) Entry {
-	c := *e
-	if len(c.Postings) == 0 {
-		c.Postings = nil
-	}
-	if len(c.Data) == 0 {
-		c.Data = nil
-	}
-	return c
+	t.items = append(t.items, items...)
 }
 
 // since returns, if the tail holds everything after pos, up to limit
 // entries after pos of the given kinds (all kinds when kinds is nil), the
-// position read up to, and true.
-func (t *tail) since(pos int64, kinds []string, limit int) ([]Entry, int64, bool) {
+// position read up to, and true. Only the entries returned are decoded,
+// after the lock is released: the committer's add waits for no decoding.
+func (t *tail) since(pos int64, kinds []string, limit int) ([]Entry, int64, bool, error) {
+	picked, last, ok := t.pick(pos, kinds, limit)
+	if !ok || len(picked) == 0 {
+		return nil, last, ok, nil
+	}
+	out := make([]Entry, len(picked))
+	for i, it := range picked {
+		// Validated when it was stored (a draft on Append, a peer's entry
+		// before it was verified): decoding is all that is left.
+		if err := out[i].decode(it.body, false); err != nil {
+			return nil, pos, true, fmt.Errorf("%w: stored entry %s/%d: %v", ErrCorrupt, it.origin, it.seq, err)
+		}
+	}
+	return out, last, true, nil
+}
+
+// pick copies out the items since returns, under the read lock.
+func (t *tail) pick(pos int64, kinds []string, limit int) ([]tailItem, int64, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if pos < t.floor {
@@ -83,14 +93,11 @@ func (t *tail) since(pos int64, kinds []string, limit int) ([]Entry, int64, bool
 	if pos >= head {
 		return nil, max(pos, head), true
 	}
-	var out []Entry
-	if kinds == nil {
-		out = make([]Entry, 0, min(limit, int(head-pos)))
-	}
+	var out []tailItem
 	last := pos
 	for i := pos - t.floor; i < int64(len(t.items)) && len(out) < limit; i++ {
 		last = t.floor + i + 1
-		if kinds == nil || slices.Contains(kinds, t.items[i].Kind) {
+		if kinds == nil || slices.Contains(kinds, t.items[i].kind) {
 			out = append(out, t.items[i])
 		}
 	}
@@ -105,22 +112,26 @@ func (t *tail) since(pos int64, kinds []string, limit int) ([]Entry, int64, bool
 // committed after snap, and keeps the whole list in memory. It returns es
 // unchanged when the tail no longer holds everything after snap, or when
 // the read saw a commit the tail has not taken yet (it will, in a moment).
-func (t *tail) complete(subject string, es []Entry, snap int64) []Entry {
+func (t *tail) complete(subject string, es []Entry, snap int64) ([]Entry, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	head := t.head()
 	if snap < t.floor || snap > head {
-		return es
+		return es, nil
 	}
 	added := false
 	for i := snap - t.floor; i < int64(len(t.items)); i++ {
-		if it := &t.items[i]; it.Subject == subject {
-			es, added = append(es, *it), true
+		if it := &t.items[i]; it.subject == subject {
+			var e Entry
+			if err := e.decode(it.body, false); err != nil {
+				return nil, fmt.Errorf("%w: stored entry %s/%d: %v", ErrCorrupt, it.origin, it.seq, err)
+			}
+			es, added = append(es, e), true
 		}
 	}
 	if added {
 		sortSubject(es)
 	}
 	t.subjects.fill(subject, es)
-	return es
+	return es, nil
 }

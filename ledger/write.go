@@ -17,8 +17,6 @@ import (
 // append, or remote entries (signatures already verified) to apply.
 type writeReq struct {
 	draft  *Draft
-	ref    any       // the draft's "ref" and "refs" (refsOf), decoded by
-	refs   []string  // the caller rather than the one committer
 	remote []*remote // verified, sorted by (origin, seq)
 	done   chan writeResult
 }
@@ -46,9 +44,7 @@ func (s *Store) Append(ctx context.Context, draft Draft) (Entry, error) {
 	d := draft
 	d.Postings = append([]Posting(nil), draft.Postings...)
 	d.Guards = append([]Guard(nil), draft.Guards...)
-	req := &writeReq{draft: &d}
-	req.ref, req.refs = refsOf(d.Data)
-	res, err := s.submit(ctx, req)
+	res, err := s.submit(ctx, &writeReq{draft: &d})
 	if err != nil {
 		return Entry{}, err
 	}
@@ -163,10 +159,9 @@ type op struct {
 	body  []byte // the stored form: canonical bytes and signature
 	held  bool   // already held at (origin, seq): a duplicate or a fork
 	local bool   // appended here from a draft (not applied from a peer)
-	ref   any    // the entry's "ref" (nil for none) and "refs" (refsOf)
-	refs  []string
-	req   int // index of the request in the group
-	idx   int // index of the entry among the request's remote entries
+	ref   any    // the entry's "ref" (nil for none), decoded with refs
+	req   int    // index of the request in the group
+	idx   int    // index of the entry among the request's remote entries
 }
 
 // writer owns staging: it is the only goroutine that assigns sequence numbers
@@ -309,7 +304,7 @@ func (s *Store) stage(g, base *group, reqs []*writeReq) {
 			body := append(make([]byte, 0, len(c)+ed25519.SignatureSize), c...)
 			id := sha256.Sum256(body)
 			g.heads[e.Origin] = head{Seq: e.Seq, ID: id, HLC: e.HLC}
-			g.ops = append(g.ops, op{e: e, id: id, body: body, req: ri, local: true, ref: r.ref, refs: r.refs})
+			g.ops = append(g.ops, op{e: e, id: id, body: body, req: ri, local: true})
 			toSign = append(toSign, len(g.ops)-1)
 			g.digest = g.digest.Add(id)
 			g.count++
@@ -336,7 +331,7 @@ func (s *Store) stage(g, base *group, reqs []*writeReq) {
 				continue
 			}
 			g.heads[e.Origin] = head{Seq: e.Seq, ID: id, HLC: e.HLC}
-			g.ops = append(g.ops, op{e: e, id: id, body: body, req: ri, idx: j, ref: r.remote[j].ref, refs: r.remote[j].refs})
+			g.ops = append(g.ops, op{e: e, id: id, body: body, req: ri, idx: j})
 			for _, p := range e.Postings {
 				g.deltas[balanceKey{p.Account, p.Currency}] += int64(p.Amount)
 			}
@@ -377,13 +372,18 @@ func (s *Store) commit(g *group) error {
 	}
 	if g.inserts > 0 {
 		// In the order write inserted them: every op not already held.
+		items := make([]tailItem, 0, g.inserts)
 		es := make([]*Entry, 0, g.inserts)
 		for i := range g.ops {
 			if o := &g.ops[i]; !o.held {
+				// An applied entry's bytes may be part of the caller's
+				// buffer (a whole push body), which ApplyWire's callers
+				// hand over for good.
+				items = append(items, tailItem{kind: o.e.Kind, subject: o.e.Subject, origin: o.e.Origin, seq: o.e.Seq, body: o.body})
 				es = append(es, o.e)
 			}
 		}
-		s.tail.add(es)
+		s.tail.add(items, es)
 	}
 	s.mu.Lock()
 	for o, h := range g.heads {
@@ -538,7 +538,9 @@ func (s *Store) write(g *group) error {
 			continue
 		}
 		pending = append(pending, o)
-		for _, ref := range o.refs {
+		var more []string
+		o.ref, more = refsOf(o.e.Data)
+		for _, ref := range more {
 			refs = append(refs, entryRef{ref, o.id})
 		}
 		for _, p := range o.e.Postings {
