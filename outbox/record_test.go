@@ -2,6 +2,8 @@ package outbox_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -128,20 +130,7 @@ func TestRecordThatCannotBeWrittenWaits(t *testing.T) {
 		r1, _ := startNodesWith(t, rl, func(c *outbox.Config) { batched(c); c.Logger = slog.New(failed) }, "max_page_count(60)")
 		a, b := r1.issue(t, "ord-1"), r1.issue(t, "ord-2")
 		synctest.Wait() // both at the relay
-		// Fill the ledger: large entries, then small ones, until not even a
-		// small one fits.
-		for _, pad := range []int{3000, 300, 30} {
-			for i := 0; ; i++ {
-				_, err := r1.store.Append(context.Background(), ledger.Draft{Kind: "filler", Subject: fmt.Sprintf("fill-%d-%d", pad, i),
-					Data: []byte(`{"pad":"` + strings.Repeat("x", pad) + `"}`)})
-				if errors.Is(err, ledger.ErrStorageFull) {
-					break
-				}
-				if err != nil || i > 1000 {
-					t.Fatalf("filling the ledger: %v after %d entries", err, i)
-				}
-			}
-		}
+		fillLedger(t, r1)
 		close(rl.gate)
 		time.Sleep(3 * retryMin)
 		synctest.Wait()
@@ -160,6 +149,73 @@ func TestRecordThatCannotBeWrittenWaits(t *testing.T) {
 			t.Fatalf("the record's write failed %d times in 3 RetryMin, want it tried at once and after each RetryMin", n)
 		}
 	})
+}
+
+// TestSingleRecordThatCannotBeWrittenWaits: the same for a channel that
+// records each delivery alone (the mail): a delivery whose record cannot be
+// written is not sent again and not shown delivered, and its record is
+// tried again after each RetryMin.
+func TestSingleRecordThatCannotBeWrittenWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rl := newRelay()
+		rl.gate = make(chan struct{})
+		failed := &countingHandler{msg: "record email outcome"}
+		r1, _ := startNodesWith(t, rl, func(c *outbox.Config) { c.Logger = slog.New(failed) }, "max_page_count(60)")
+		a, b := r1.issue(t, "ord-1"), r1.issue(t, "ord-2")
+		synctest.Wait() // both at the relay
+		fillLedger(t, r1)
+		close(rl.gate)
+		time.Sleep(3 * retryMin)
+		synctest.Wait()
+		for _, id := range []ledger.Hash{a, b} {
+			if as := rl.of(id); len(as) != 1 || !as[0].accepted {
+				t.Fatalf("message %s: got attempts %+v, want one accepted", id.Short(), as)
+			}
+		}
+		if got := r1.deliveredEntries(t); got != 0 {
+			t.Fatalf("%d email.delivered entries on a full ledger, want none", got)
+		}
+		if dl := r1.delivery(t, "ord-1"); dl.Status != "pending" || dl.Attempts != 1 {
+			t.Fatalf("got %+v, want pending after one accepted attempt", dl)
+		}
+		if n := failed.count(); n < 2*3 || n > 2*4 {
+			t.Fatalf("the records' writes failed %d times in 3 RetryMin, want each tried at once and after each RetryMin", n)
+		}
+	})
+}
+
+// fillLedger appends to n's ledger, large entries and then small ones,
+// until not even a small one fits, and then entries shaped like records
+// (a message id's subject, a record's length) until fifty in a row do not:
+// SQLite is full only for a write that needs a new page, and a record
+// whose subject falls in an index page with room would still fit.
+func fillLedger(t *testing.T, n *node) {
+	t.Helper()
+	for _, pad := range []int{3000, 300, 30} {
+		for i := 0; ; i++ {
+			_, err := n.store.Append(context.Background(), ledger.Draft{Kind: "filler", Subject: fmt.Sprintf("fill-%d-%d", pad, i),
+				Data: []byte(`{"pad":"` + strings.Repeat("x", pad) + `"}`)})
+			if errors.Is(err, ledger.ErrStorageFull) {
+				break
+			}
+			if err != nil || i > 1000 {
+				t.Fatalf("filling the ledger: %v after %d entries", err, i)
+			}
+		}
+	}
+	for i, full := 0, 0; full < 50; i++ {
+		id := sha256.Sum256([]byte(fmt.Sprint(i)))
+		_, err := n.store.Append(context.Background(), ledger.Draft{Kind: "filler", Subject: hex.EncodeToString(id[:]),
+			Data: []byte(`{"pad":"` + strings.Repeat("x", 250) + `"}`)})
+		switch {
+		case errors.Is(err, ledger.ErrStorageFull):
+			full++
+		case err != nil || i > 5000:
+			t.Fatalf("filling the ledger: %v after %d entries", err, i)
+		default:
+			full = 0
+		}
+	}
 }
 
 // countingHandler counts the log records with one message.
