@@ -120,68 +120,49 @@ func TestWaitingRecordsWrittenOnStop(t *testing.T) {
 
 // A record that cannot be written (the disk is full) keeps its deliveries
 // waiting: they are neither sent again nor shown as delivered, and the
-// write is tried again, after RetryMin, for as long as it fails.
+// write is tried again, after RetryMin, for as long as it fails. Both for
+// a record of several deliveries (the webhooks') and for one delivery's
+// record (the mail's).
 func TestRecordThatCannotBeWrittenWaits(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rl := newRelay()
-		rl.gate = make(chan struct{})
-		failed := &countingHandler{msg: "record email outcomes"}
-		// max_page_count makes SQLite answer SQLITE_FULL, as a full disk would.
-		r1, _ := startNodesWith(t, rl, func(c *outbox.Config) { batched(c); c.Logger = slog.New(failed) }, "max_page_count(60)")
-		a, b := r1.issue(t, "ord-1"), r1.issue(t, "ord-2")
-		synctest.Wait() // both at the relay
-		fillLedger(t, r1)
-		close(rl.gate)
-		time.Sleep(3 * retryMin)
-		synctest.Wait()
-		for _, id := range []ledger.Hash{a, b} {
-			if as := rl.of(id); len(as) != 1 || !as[0].accepted {
-				t.Fatalf("message %s: got attempts %+v, want one accepted", id.Short(), as)
-			}
-		}
-		if got := r1.deliveredEntries(t); got != 0 {
-			t.Fatalf("%d email.delivered entries on a full ledger, want none", got)
-		}
-		if dl := r1.delivery(t, "ord-1"); dl.Status != "pending" || dl.Attempts != 1 {
-			t.Fatalf("got %+v, want pending after one accepted attempt", dl)
-		}
-		if n := failed.count(); n < 3 || n > 4 {
-			t.Fatalf("the record's write failed %d times in 3 RetryMin, want it tried at once and after each RetryMin", n)
-		}
-	})
-}
-
-// TestSingleRecordThatCannotBeWrittenWaits: the same for a channel that
-// records each delivery alone (the mail): a delivery whose record cannot be
-// written is not sent again and not shown delivered, and its record is
-// tried again after each RetryMin.
-func TestSingleRecordThatCannotBeWrittenWaits(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rl := newRelay()
-		rl.gate = make(chan struct{})
-		failed := &countingHandler{msg: "record email outcome"}
-		r1, _ := startNodesWith(t, rl, func(c *outbox.Config) { c.Logger = slog.New(failed) }, "max_page_count(60)")
-		a, b := r1.issue(t, "ord-1"), r1.issue(t, "ord-2")
-		synctest.Wait() // both at the relay
-		fillLedger(t, r1)
-		close(rl.gate)
-		time.Sleep(3 * retryMin)
-		synctest.Wait()
-		for _, id := range []ledger.Hash{a, b} {
-			if as := rl.of(id); len(as) != 1 || !as[0].accepted {
-				t.Fatalf("message %s: got attempts %+v, want one accepted", id.Short(), as)
-			}
-		}
-		if got := r1.deliveredEntries(t); got != 0 {
-			t.Fatalf("%d email.delivered entries on a full ledger, want none", got)
-		}
-		if dl := r1.delivery(t, "ord-1"); dl.Status != "pending" || dl.Attempts != 1 {
-			t.Fatalf("got %+v, want pending after one accepted attempt", dl)
-		}
-		if n := failed.count(); n < 2*3 || n > 2*4 {
-			t.Fatalf("the records' writes failed %d times in 3 RetryMin, want each tried at once and after each RetryMin", n)
-		}
-	})
+	for _, tc := range []struct {
+		name   string
+		tune   func(*outbox.Config)
+		logged string // the message each failed write logs
+		writes [2]int // failed writes expected in 3 RetryMin: at once and after each
+	}{
+		{"batched", batched, "record email outcomes", [2]int{3, 4}},
+		{"single", func(*outbox.Config) {}, "record email outcome", [2]int{2 * 3, 2 * 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rl := newRelay()
+				rl.gate = make(chan struct{})
+				failed := &countingHandler{msg: tc.logged}
+				// max_page_count makes SQLite answer SQLITE_FULL, as a full disk would.
+				r1, _ := startNodesWith(t, rl, func(c *outbox.Config) { tc.tune(c); c.Logger = slog.New(failed) }, "max_page_count(60)")
+				a, b := r1.issue(t, "ord-1"), r1.issue(t, "ord-2")
+				synctest.Wait() // both at the relay
+				fillLedger(t, r1)
+				close(rl.gate)
+				time.Sleep(3 * retryMin)
+				synctest.Wait()
+				for _, id := range []ledger.Hash{a, b} {
+					if as := rl.of(id); len(as) != 1 || !as[0].accepted {
+						t.Fatalf("message %s: got attempts %+v, want one accepted", id.Short(), as)
+					}
+				}
+				if got := r1.deliveredEntries(t); got != 0 {
+					t.Fatalf("%d email.delivered entries on a full ledger, want none", got)
+				}
+				if dl := r1.delivery(t, "ord-1"); dl.Status != "pending" || dl.Attempts != 1 {
+					t.Fatalf("got %+v, want pending after one accepted attempt", dl)
+				}
+				if n := failed.count(); n < tc.writes[0] || n > tc.writes[1] {
+					t.Fatalf("writes failed %d times in 3 RetryMin, want %d-%d: tried at once and after each RetryMin", n, tc.writes[0], tc.writes[1])
+				}
+			})
+		})
+	}
 }
 
 // fillLedger appends to n's ledger, large entries and then small ones,
