@@ -1,10 +1,14 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +101,34 @@ func TestLookupServed(t *testing.T) {
 		``,
 	} {
 		refusal(t, rc.do(t, fromR1("POST", lookupURI, []byte(bad))), 400, "malformed", "not a lookup")
+	}
+	unchanged(t, rc.store, before)
+}
+
+// TestLookupAbandonedByTheAsker: a lookup whose asker stopped waiting
+// (its request's context ended while the answer was read) is not an
+// error of this region: nothing is answered, no refusal is counted or
+// logged, and a debug line says what happened.
+func TestLookupAbandonedByTheAsker(t *testing.T) {
+	var logs bytes.Buffer
+	rc := mustOpenReceiver(t, func(c *regionsync.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	before := stateOf(rc.store)
+	// A ref is always read from the database, which the ended context stops.
+	c := fromR1("POST", lookupURI, []byte(`{"from":"r1","refs":["ref:demo:A"],"vector":{}}`))
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, c.method, c.uri, bytes.NewReader(c.body))
+	maps.Copy(req.Header, c.header)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	rc.h.ServeHTTP(rec, req)
+	if rec.Body.Len() != 0 {
+		t.Fatalf("answered %d %s to an asker that had gone", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "lookup abandoned by the asker") || strings.Contains(logs.String(), "level=ERROR") || strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("logged:\n%s\nwant only the debug line of an abandoned lookup", logs.String())
 	}
 	unchanged(t, rc.store, before)
 }
