@@ -134,8 +134,9 @@ func (s *Store) verify(ctx context.Context, rs []remote) (*Prepared, error) {
 		seen[r.id] = true
 		cands = append(cands, r)
 	}
-	// Verify schema and signatures in parallel: verification, not SQLite, is
-	// what bounds how fast a region can take in its peers' entries.
+	// Verify schema and signatures on every core, the signatures in batches:
+	// verification, not SQLite, is what bounds how fast a region can take
+	// in its peers' entries.
 	errs := make([]error, len(cands))
 	parallel(len(cands), func(i int) {
 		r := cands[i]
@@ -145,15 +146,28 @@ func (s *Store) verify(ctx context.Context, rs []remote) (*Prepared, error) {
 				return
 			}
 		}
-		pub, ok := s.opt.Keys[r.e.Origin]
-		if !ok {
+		if _, ok := s.opt.Keys[r.e.Origin]; !ok {
 			errs[i] = fmt.Errorf("%w %q", ErrUnknownOrigin, r.e.Origin)
-			return
-		}
-		if len(r.e.Sig) != ed25519.SignatureSize || !ed25519.Verify(pub, r.canonical(), r.e.Sig) {
-			errs[i] = ErrSignature
 		}
 	})
+	checks := make([]sigCheck, 0, len(cands))
+	checked := make([]int, 0, len(cands))
+	for i, r := range cands {
+		if errs[i] != nil {
+			continue
+		}
+		if len(r.e.Sig) != ed25519.SignatureSize {
+			errs[i] = ErrSignature
+			continue
+		}
+		checks = append(checks, sigCheck{pub: s.opt.Keys[r.e.Origin], msg: r.canonical(), sig: r.e.Sig})
+		checked = append(checked, i)
+	}
+	for j, ok := range verifySigs(checks) {
+		if !ok {
+			errs[checked[j]] = ErrSignature
+		}
+	}
 	for i, r := range cands {
 		if errs[i] != nil {
 			p.res.Rejected = append(p.res.Rejected, s.reject(r.e, r.id, errs[i]))

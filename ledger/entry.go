@@ -152,7 +152,7 @@ func (e *Entry) VerifySignature(pub ed25519.PublicKey) error {
 	if len(e.Sig) != ed25519.SignatureSize {
 		return fmt.Errorf("%w: signature is %d bytes, want %d", ErrSignature, len(e.Sig), ed25519.SignatureSize)
 	}
-	if !ed25519.Verify(pub, e.Canonical(), e.Sig) {
+	if !verifySig(pub, e.Canonical(), e.Sig) {
 		return ErrSignature
 	}
 	return nil
