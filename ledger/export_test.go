@@ -48,3 +48,8 @@ func WaitSubjectsLearned(s *Store) { <-s.learnDone }
 func SubjectFromDatabase(ctx context.Context, s *Store, subject string) ([]Entry, error) {
 	return s.queryEntries(ctx, `SELECT body FROM entries WHERE subject = ? AND subject <> '' ORDER BY hlc, origin, seq`, subject)
 }
+
+// WireFromDatabase is WireAfter read from the database alone.
+func WireFromDatabase(ctx context.Context, s *Store, origin RegionID, after uint64, limit int) ([]Wire, error) {
+	return s.wireFromDatabase(ctx, origin, after, limit)
+}

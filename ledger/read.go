@@ -101,8 +101,24 @@ type Wire struct {
 
 // WireAfter returns up to limit entries of origin with seq > after, in seq
 // order, in their wire form: what a push sends, read without decoding and
-// encoding each entry again.
+// encoding each entry again. The latest entries come from memory (the
+// tail), older ones from the database. The bodies are shared with the
+// store and with other callers: they must not be changed.
 func (s *Store) WireAfter(ctx context.Context, origin RegionID, after uint64, limit int) ([]Wire, error) {
+	s.mu.RLock()
+	head := s.heads[origin].Seq
+	s.mu.RUnlock()
+	if head <= after || limit <= 0 {
+		return nil, nil
+	}
+	if ws, ok := s.tail.wireAfter(origin, after, limit); ok {
+		return ws, nil
+	}
+	return s.wireFromDatabase(ctx, origin, after, limit)
+}
+
+// wireFromDatabase is WireAfter read from the database alone.
+func (s *Store) wireFromDatabase(ctx context.Context, origin RegionID, after uint64, limit int) ([]Wire, error) {
 	st, err := s.stmt(ctx, `SELECT seq, body FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?`)
 	if err != nil {
 		return nil, err

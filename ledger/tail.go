@@ -135,3 +135,35 @@ func (t *tail) complete(subject string, es []Entry, snap int64) ([]Entry, error)
 	t.subjects.fill(subject, es)
 	return es, nil
 }
+
+// wireAfter returns, if the tail holds every entry of origin with seq after
+// after that has been committed, up to limit of them in seq order, and true.
+// An origin's entries are committed in seq order, so once the tail holds
+// after+1 it holds all that came later. The search runs back from the
+// newest entry: a peer that is keeping up asks for a few entries near the
+// end.
+func (t *tail) wireAfter(origin RegionID, after uint64, limit int) ([]Wire, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	start := -1
+	for i := len(t.items) - 1; i >= 0; i-- {
+		it := &t.items[i]
+		if it.origin != origin || it.seq > after+1 {
+			continue
+		}
+		if it.seq == after+1 {
+			start = i
+		}
+		break // below after+1: the entry after it is not in the tail
+	}
+	if start < 0 {
+		return nil, false
+	}
+	var out []Wire
+	for i := start; i < len(t.items) && len(out) < limit; i++ {
+		if it := &t.items[i]; it.origin == origin {
+			out = append(out, Wire{Origin: origin, Seq: it.seq, Body: it.body})
+		}
+	}
+	return out, true
+}

@@ -103,3 +103,65 @@ func TestTailMatchesDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestWireAfterMatchesDatabase: what a push or a rights answer reads
+// (WireAfter, from memory while the tail holds what is asked for) is what
+// the database answers, for every origin, starting point and limit, with
+// the tail trimmed to a few entries (both paths used) and with room for
+// everything; an origin the store has never seen has nothing.
+func TestWireAfterMatchesDatabase(t *testing.T) {
+	ctx := context.Background()
+	for _, tailCap := range []int{5, 1000} {
+		r1, r2, r3 := newRegion("r1"), newRegion("r2"), newRegion("r3")
+		a := MustOpen(t, r1, r2, r3)
+		ledger.SetTailCap(a, tailCap)
+		b := MustOpen(t, r2, r1, r3)
+		for round := range 4 {
+			for i := range 3 {
+				if _, err := a.Append(ctx, sale(round*10+i, 100)); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.Append(ctx, sale(round*10+i+5, 200)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			es, err := b.EntriesAfter(ctx, "r2", 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// b's chain again (duplicates) and its last entry alone.
+			if _, err := a.Apply(ctx, es); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Apply(ctx, es[len(es)-1:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, origin := range []ledger.RegionID{"r1", "r2", "r3"} {
+			for after := uint64(0); after <= 14; after++ {
+				for _, limit := range []int{0, 1, 2, 5, 100} {
+					got, err := a.WireAfter(ctx, origin, after, limit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := ledger.WireFromDatabase(ctx, a, origin, after, limit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(got) != len(want) || (len(got) > 0 && !reflect.DeepEqual(got, want)) {
+						t.Errorf("tail %d, %s after %d, limit %d: read %d entries %v, the database has %d %v",
+							tailCap, origin, after, limit, len(got), seqsOf(got), len(want), seqsOf(want))
+					}
+				}
+			}
+		}
+	}
+}
+
+func seqsOf(ws []ledger.Wire) []uint64 {
+	out := make([]uint64, len(ws))
+	for i, w := range ws {
+		out[i] = w.Seq
+	}
+	return out
+}
