@@ -70,7 +70,8 @@ func freeAddr() (string, error) {
 
 // writeConfig writes r's config file: its peers through its proxies, the
 // shared acquirer, fast sync and webhook retries so a short run shows
-// recovery, and quiet logs.
+// recovery, and quiet logs. Backups replicate as shipped (the default file
+// replica every backup.sync_interval).
 func (h *harness) writeConfig(i int) error {
 	r, pubs := h.regions[i], h.pubs
 	var b strings.Builder
@@ -91,8 +92,6 @@ func (h *harness) writeConfig(i int) error {
   retries: 1
   retry_wait_min: 10ms
   retry_wait_max: 200ms
-backup:
-  sync_interval: 500ms
 checkout:
   acquirer_url: %q
   acquirer_timeout: 3s
