@@ -69,6 +69,9 @@ func (n *Node) serveRights(w http.ResponseWriter, r *http.Request, from string, 
 		return
 	}
 	e, err := g.GrantRights(r.Context(), req.Subject, req.Account, from, req.Amount)
+	if n.rightsAbandoned(r, from, err) {
+		return
+	}
 	if err != nil {
 		// Only "I have none to give" is rights_unavailable: the asker
 		// takes it as the limit. Anything else is no answer about the
@@ -94,6 +97,9 @@ func (n *Node) serveRights(w http.ResponseWriter, r *http.Request, from string, 
 	// The stored bytes are the wire form: nothing is decoded or encoded.
 	have := req.Vector[string(e.Origin)]
 	ws, err := n.store.WireAfter(r.Context(), e.Origin, have, int(e.Seq-min(have, e.Seq)))
+	if n.rightsAbandoned(r, from, err) {
+		return // the transfer is committed: the asker gets it with the next push
+	}
 	if err != nil {
 		n.refuse(w, r, from, &requestError{http.StatusServiceUnavailable, "storage", "could not read entries; retry later"})
 		return
@@ -108,6 +114,19 @@ func (n *Node) serveRights(w http.ResponseWriter, r *http.Request, from string, 
 		resp.Entries = append(resp.Entries, w.Body)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// rightsAbandoned reports whether err came from the asker no longer
+// waiting (its decision's budget for rights passed, and it answered its
+// shopper without them): then no one reads the answer and nothing here
+// failed, so it is logged at debug level and neither answered nor counted
+// as a refusal.
+func (n *Node) rightsAbandoned(r *http.Request, from string, err error) bool {
+	if err == nil || r.Context().Err() == nil {
+		return false
+	}
+	n.log.Debug("rights request abandoned by the asker", "from", from, "err", err)
+	return true
 }
 
 // RequestRights asks owner for amount of rights on subject's account and

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -956,6 +957,38 @@ func TestRightsRequests(t *testing.T) {
 		if r.status != tc.status || got.Error.Code != tc.code || g.calls != i+1 {
 			t.Fatalf("%v: got %d %s after %d grant calls, want %d %s", tc.err, r.status, r.body, g.calls, tc.status, tc.code)
 		}
+	}
+	unchanged(t, rc.store, before)
+}
+
+// TestRightsRequestAbandonedByTheAsker: a rights request whose asker has
+// stopped waiting (its context ended, so granting failed) is answered with
+// nothing and logged only at debug level: neither a refusal nor a warning
+// for the operator, since nothing here failed.
+func TestRightsRequestAbandonedByTheAsker(t *testing.T) {
+	var logs bytes.Buffer
+	rc := mustOpenReceiver(t, func(c *regionsync.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	g := &fakeGranter{store: rc.store, err: fmt.Errorf("append transfer: %w", context.Canceled)}
+	rc.node.SetGranter(g)
+	before := stateOf(rc.store)
+	c := fromR1("POST", "/sync/v1/rights", []byte(`{"from":"r1","subject":"ord_x","account":"order:ord_x:capture:","amount":5,"vector":{}}`))
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, c.method, c.uri, bytes.NewReader(c.body))
+	maps.Copy(req.Header, c.header)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	rc.h.ServeHTTP(rec, req)
+	if g.calls != 1 {
+		t.Fatalf("granter asked %d times, want 1", g.calls)
+	}
+	if rec.Body.Len() != 0 {
+		t.Fatalf("answered %d %s to an asker that had gone", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "rights request abandoned by the asker") || strings.Contains(logs.String(), "level=ERROR") || strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("logged:\n%s\nwant only the debug line of an abandoned rights request", logs.String())
 	}
 	unchanged(t, rc.store, before)
 }
