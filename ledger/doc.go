@@ -7,7 +7,9 @@
 //   - An entry never changes once written. Its id is the SHA-256 of its
 //     canonical encoding and its signature is its origin's ed25519 signature
 //     over the same bytes, so any change to a stored entry is detectable
-//     (see Verify).
+//     (see Verify). Signatures are checked by the rules of ZIP 215, one at a
+//     time or in batches alike, so an entry is accepted or refused whatever
+//     it arrived with.
 //   - Entries of one origin form a chain: seq 1, 2, 3, ... with no gaps, each
 //     prev the id of seq-1, hlc strictly increasing. A region applies an
 //     origin's entries only in that order.
