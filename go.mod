@@ -3,6 +3,7 @@ module kassa
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/benbjohnson/litestream v0.5.18
 	github.com/bits-and-blooms/bloom/v3 v3.7.1
 	github.com/chromedp/cdproto v0.159.0
@@ -27,7 +28,6 @@ require (
 )
 
 require (
-	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/aws/aws-sdk-go-v2 v1.41.5 // indirect
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.8 // indirect
 	github.com/aws/aws-sdk-go-v2/config v1.32.6 // indirect

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hdevalence/ed25519consensus"
+
+	"kassa/ledger"
 )
 
 // ErrBadSignature is returned by Verify when a signature in the pool does
@@ -40,10 +42,6 @@ func Sign(key ed25519.PrivateKey, msgs [][]byte, n int) time.Duration {
 	return Parallel(n, func(i int) { ed25519.Sign(key, msgs[i%len(msgs)]) })
 }
 
-// verifyBatch is how many signatures Verify checks at once: the batch size
-// the ledger verifies peers' entries in.
-const verifyBatch = 64
-
 // Verify verifies n signatures, cycling through msgs and sigs, against pub
 // on every core, in batches by the rules the ledger checks entries with
 // (ZIP 215, ed25519consensus): the bound on how fast a region can take in
@@ -51,9 +49,9 @@ const verifyBatch = 64
 // verify.
 func Verify(pub ed25519.PublicKey, msgs, sigs [][]byte, n int) (time.Duration, error) {
 	var bad atomic.Bool
-	batches := (n + verifyBatch - 1) / verifyBatch
+	batches := (n + ledger.SignatureBatch - 1) / ledger.SignatureBatch
 	d := Parallel(batches, func(b int) {
-		lo, hi := b*verifyBatch, min(n, (b+1)*verifyBatch)
+		lo, hi := b*ledger.SignatureBatch, min(n, (b+1)*ledger.SignatureBatch)
 		bv := ed25519consensus.NewPreallocatedBatchVerifier(hi - lo)
 		for i := lo; i < hi; i++ {
 			bv.Add(pub, msgs[i%len(msgs)], sigs[i%len(sigs)])

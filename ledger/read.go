@@ -101,9 +101,10 @@ type Wire struct {
 
 // WireAfter returns up to limit entries of origin with seq > after, in seq
 // order, in their wire form: what a push sends, read without decoding and
-// encoding each entry again. The latest entries come from memory (the
-// tail), older ones from the database. The bodies are shared with the
-// store and with other callers: they must not be changed.
+// encoding each entry again; a limit of zero or less returns none. While
+// the tail holds the first entry asked for, the answer comes from memory,
+// else from the database. The bodies are shared with the store and with
+// other callers: they must not be changed.
 func (s *Store) WireAfter(ctx context.Context, origin RegionID, after uint64, limit int) ([]Wire, error) {
 	s.mu.RLock()
 	head := s.heads[origin].Seq

@@ -2,7 +2,11 @@ package ledger
 
 import (
 	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"runtime"
 
+	"filippo.io/edwards25519"
 	"github.com/hdevalence/ed25519consensus"
 )
 
@@ -15,10 +19,33 @@ import (
 // honest signer never makes (non-canonical encodings of R, small-order
 // components), which only the holder of an origin's key could produce.
 
-// sigBatch is how many signatures are checked in one batch. Batches of 64
-// checked about twice as many signatures a second on this project's
+// SignatureBatch is the most signatures checked in one batch. Batches of
+// 64 checked about twice as many signatures a second on this project's
 // machines as one-by-one checks; larger batches were no faster.
-const sigBatch = 64
+const SignatureBatch = 64
+
+// ErrWeakKey is returned by CheckPublicKey for a key that is not a point
+// of the curve, or one of small order. Under ZIP 215's cofactored check a
+// small-order key would let anyone sign as its region (S = 0 and an
+// identity R verify for every message), so no such key is ever used to
+// check an entry.
+var ErrWeakKey = errors.New("not a usable ed25519 public key")
+
+// CheckPublicKey returns ErrWeakKey unless pub is 32 bytes that decode to a
+// curve point of large order: a key ed25519.GenerateKey could have made.
+func CheckPublicKey(pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: %d bytes, want %d", ErrWeakKey, len(pub), ed25519.PublicKeySize)
+	}
+	p, err := new(edwards25519.Point).SetBytes(pub)
+	if err != nil {
+		return fmt.Errorf("%w: not a point of the curve", ErrWeakKey)
+	}
+	if p.MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
+		return fmt.Errorf("%w: a point of small order", ErrWeakKey)
+	}
+	return nil
+}
 
 // sigCheck is one signature to check: sig over msg by pub.
 type sigCheck struct {
@@ -33,14 +60,18 @@ func verifySig(pub ed25519.PublicKey, msg, sig []byte) bool {
 }
 
 // verifySigs reports, for each check, whether its signature is valid. The
-// checks are verified in batches of sigBatch on every core; a batch that
+// checks are verified in batches on every core; a batch that
 // does not verify is checked again one signature at a time, so that a bad
 // signature fails only its own check.
 func verifySigs(cs []sigCheck) []bool {
 	ok := make([]bool, len(cs))
-	batches := (len(cs) + sigBatch - 1) / sigBatch
+	// Batches of up to SignatureBatch, but at least one per core, so that
+	// a small push is checked on every core too.
+	cores := runtime.GOMAXPROCS(0)
+	size := max(1, min(SignatureBatch, (len(cs)+cores-1)/cores))
+	batches := (len(cs) + size - 1) / size
 	parallel(batches, func(b int) {
-		lo, hi := b*sigBatch, min(len(cs), (b+1)*sigBatch)
+		lo, hi := b*size, min(len(cs), (b+1)*size)
 		verifyBatch(cs[lo:hi], ok[lo:hi])
 	})
 	return ok

@@ -2,12 +2,16 @@ package ledger
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"math/big"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"filippo.io/edwards25519"
 	"pgregory.net/rapid"
 )
 
@@ -31,7 +35,7 @@ func TestVerifySigsNamesEachBadSignature(t *testing.T) {
 	keys := [2]ed25519.PrivateKey{ed25519.NewKeyFromSeed(sigSeeds[0]), ed25519.NewKeyFromSeed(sigSeeds[1])}
 	pub := keys[0].Public().(ed25519.PublicKey)
 	rapid.Check(t, func(t *rapid.T) {
-		n := rapid.IntRange(0, 3*sigBatch+5).Draw(t, "n")
+		n := rapid.IntRange(0, 3*SignatureBatch+5).Draw(t, "n")
 		cs := make([]sigCheck, n)
 		want := make([]bool, n)
 		for i := range cs {
@@ -66,8 +70,8 @@ func TestVerifySigsNamesEachBadSignature(t *testing.T) {
 	})
 }
 
-// unreducedS returns sig with S replaced by S + L when that still fits in
-// 256 bits: a signature that satisfies the verification equation but is
+// unreducedS returns sig with S replaced by S + L (S < L < 2^253, so it
+// fits): a signature that satisfies the verification equation but is
 // malleable, which both kinds of check must refuse.
 func unreducedS(sig []byte) []byte {
 	s := slices.Clone(sig[32:])
@@ -112,4 +116,45 @@ func BenchmarkVerifySigs(b *testing.B) {
 		}
 		rate(b)
 	})
+}
+
+// TestCheckPublicKey: a generated key is usable; a key that is no curve
+// point, the wrong length, or of small order is refused, and the store
+// will not open with one. A small-order key is refused because under
+// ZIP 215 it verifies a forged signature (S = 0, R the identity) on any
+// message.
+func TestCheckPublicKey(t *testing.T) {
+	good := ed25519.NewKeyFromSeed(sigSeeds[0]).Public().(ed25519.PublicKey)
+	if err := CheckPublicKey(good); err != nil {
+		t.Fatalf("a generated key: %v", err)
+	}
+	identity := make([]byte, 32)
+	identity[0] = 1 // y = 1, x = 0
+	orderTwo := bytes.Repeat([]byte{0xff}, 32)
+	orderTwo[0], orderTwo[31] = 0xec, 0x7f // y = p - 1, x = 0
+	var notPoint []byte
+	for y := byte(2); notPoint == nil; y++ {
+		b := make([]byte, 32)
+		b[0] = y
+		if _, err := new(edwards25519.Point).SetBytes(b); err != nil {
+			notPoint = b
+		}
+	}
+	forged := append(bytes.Clone(identity), make([]byte, 32)...) // R = identity, S = 0
+	if !verifySig(identity, []byte("any entry"), forged) {
+		t.Fatal("the forged signature does not verify under the identity key: the reason for the check is gone")
+	}
+	for name, pub := range map[string][]byte{"identity": identity, "order two": orderTwo, "not a point": notPoint, "short": good[:31]} {
+		if err := CheckPublicKey(pub); !errors.Is(err, ErrWeakKey) {
+			t.Errorf("%s: got %v, want ErrWeakKey", name, err)
+		}
+	}
+	key := ed25519.NewKeyFromSeed(sigSeeds[0])
+	_, err := Open(context.Background(), Options{
+		Path: filepath.Join(t.TempDir(), "kassa.db"), Region: "r1", Key: key,
+		Keys: Keys{"r1": good, "r2": identity},
+	})
+	if !errors.Is(err, ErrWeakKey) {
+		t.Fatalf("open with a small-order peer key: got %v, want ErrWeakKey", err)
+	}
 }

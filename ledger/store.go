@@ -128,6 +128,11 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	if pub, ok := opt.Keys[opt.Region]; !ok || !pub.Equal(opt.Key.Public()) {
 		return nil, fmt.Errorf("ledger: keys must hold this region's public key for %q", opt.Region)
 	}
+	for origin, pub := range opt.Keys {
+		if err := CheckPublicKey(pub); err != nil {
+			return nil, fmt.Errorf("ledger: key of %q: %w", origin, err)
+		}
+	}
 	switch strings.ToUpper(opt.Synchronous) {
 	case "":
 		opt.Synchronous = DefaultSynchronous

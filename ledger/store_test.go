@@ -713,3 +713,38 @@ func TestCheckpointsInTheBackground(t *testing.T) {
 		t.Fatalf("got %d entries after reopening, want 2000", got)
 	}
 }
+
+// TestApplyRejectsEachBadEntryAlone: in one Apply, entries refused before
+// their signature is checked (an unknown origin, a cut signature) and
+// entries whose signature is bad sit among good ones of other origins;
+// each bad one is refused for its own reason, an entry after a refused one
+// is a gap, and every good one is stored.
+func TestApplyRejectsEachBadEntryAlone(t *testing.T) {
+	r1, r2, r3, r4, r5 := newRegion("r1"), newRegion("r2"), newRegion("r3"), newRegion("r4"), newRegion("r5")
+	s := MustOpen(t, r1, r2, r4, r5)
+	rng := rand.New(rand.NewPCG(7, 7))
+	good := signedChain(r2, 4, rng)
+	four := signedChain(r4, 3, rng)
+	four[1].Sign(r1.key) // r1 cannot write r4's entries
+	cut := signedChain(r5, 1, rng)[0]
+	cut.Sig = cut.Sig[:len(cut.Sig)-1]
+	stranger := signedChain(r3, 1, rng)[0]
+	in := []ledger.Entry{stranger, good[0], four[2], cut, good[1], four[0], good[2], four[1], good[3]}
+	res, err := s.Apply(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]error{"r3/1": ledger.ErrUnknownOrigin, "r4/2": ledger.ErrSignature, "r4/3": ledger.ErrGap, "r5/1": ledger.ErrSignature}
+	if res.Applied != 5 || len(res.Rejected) != len(want) {
+		t.Fatalf("applied %d, rejected %v; want 5 applied (r2/1-4, r4/1) and %d refused", res.Applied, res.Rejected, len(want))
+	}
+	for _, r := range res.Rejected {
+		at := fmt.Sprintf("%s/%d", r.Origin, r.Seq)
+		if !errors.Is(r, want[at]) {
+			t.Errorf("%s refused with %v, want %v", at, r.Err, want[at])
+		}
+	}
+	if v := s.Vector(); v["r2"] != 4 || v["r4"] != 1 || v["r5"] != 0 || v["r3"] != 0 {
+		t.Fatalf("vector %v, want r2 at 4 and r4 at 1", v)
+	}
+}

@@ -70,8 +70,8 @@ func freeAddr() (string, error) {
 
 // writeConfig writes r's config file: its peers through its proxies, the
 // shared acquirer, fast sync and webhook retries so a short run shows
-// recovery, and quiet logs. Backups replicate as shipped (the default file
-// replica every backup.sync_interval).
+// recovery, and quiet logs. Backups replicate with the built-in defaults
+// (the file replica, backup.sync_interval 1s).
 func (h *harness) writeConfig(i int) error {
 	r, pubs := h.regions[i], h.pubs
 	var b strings.Builder

@@ -451,6 +451,9 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	if err != nil || len(b) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("must be the base64 of a %d-byte ed25519 public key (as kassa keygen prints)", ed25519.PublicKeySize)
 	}
+	if err := ledger.CheckPublicKey(b); err != nil {
+		return nil, fmt.Errorf("must be a region's ed25519 public key as kassa keygen prints it: %v", err)
+	}
 	return ed25519.PublicKey(b), nil
 }
 
