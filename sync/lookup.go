@@ -174,20 +174,21 @@ func (n *Node) lookupAnswer(ctx context.Context, req LookupRequest) (LookupRespo
 			break
 		}
 		want := upto - after
-		es, err := n.store.EntriesAfter(ctx, ledger.RegionID(o), after, int(min(want, uint64(room))))
+		// The stored bytes are the wire form, and the latest entries are
+		// in memory: nothing is decoded or encoded again.
+		ws, err := n.store.WireAfter(ctx, ledger.RegionID(o), after, int(min(want, uint64(room))))
 		if err != nil {
 			return LookupResponse{}, err
 		}
-		if uint64(len(es)) < want {
+		if uint64(len(ws)) < want {
 			resp.Complete = false
 		}
-		for i := range es {
-			b, _ := es[i].MarshalBinary()
-			if size += int64(len(b))*4/3 + 8; size > budget {
+		for _, w := range ws {
+			if size += int64(len(w.Body))*4/3 + 8; size > budget {
 				resp.Complete = false
 				return resp, nil
 			}
-			resp.Entries = append(resp.Entries, b)
+			resp.Entries = append(resp.Entries, w.Body)
 		}
 	}
 	return resp, nil
