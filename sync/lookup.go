@@ -311,7 +311,7 @@ func (n *Node) lookup(ctx context.Context, req LookupRequest) LookupResult {
 // budget (a peer slower than that is not down).
 func (n *Node) askLookup(ctx context.Context, p *peerState, req LookupRequest) (LookupResponse, error) {
 	req.Vector = toVector(n.store.Vector())
-	var raw json.RawMessage
+	var raw []byte // decoded once, below
 	err := n.call(ctx, p, http.MethodPost, "/sync/v1/lookup", "application/json", mustJSON(req), &raw)
 	var resp LookupResponse
 	if err == nil {

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -493,7 +494,8 @@ func (n *Node) signHook(_ retryablehttp.Logger, r *http.Request, _ int) {
 }
 
 // call sends one signed request to p, with a body of type contentType (or
-// none), and decodes a 200 answer into out.
+// none), and decodes a 200 answer into out; an out of type *[]byte gets the
+// answer's bytes as they came, for a caller that decodes them itself.
 func (n *Node) call(ctx context.Context, p *peerState, method, uri, contentType string, body []byte, out any) error {
 	u := strings.TrimRight(p.URL, "/") + uri
 	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, bodyKey{}, body), method, u, body)
@@ -513,16 +515,23 @@ func (n *Node) call(ctx context.Context, p *peerState, method, uri, contentType 
 	p.heard = n.cfg.Now()
 	n.mu.Unlock()
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, n.cfg.MaxBodyBytes+1))
-	if err != nil {
+	// Sized from Content-Length when it is given, so that a large answer
+	// (a lookup's history) is not copied again each time the buffer grows.
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(res.ContentLength, 0), n.cfg.MaxBodyBytes)+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(res.Body, n.cfg.MaxBodyBytes+1)); err != nil {
 		return fmt.Errorf("read answer: %w", err)
 	}
+	b := buf.Bytes()
 	if res.StatusCode != http.StatusOK {
 		var e struct {
 			Error struct{ Code, Message string }
 		}
 		json.Unmarshal(b, &e)
 		return &PeerError{Peer: p.ID, Status: res.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = b
+		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("%s answered a malformed body: %w", p.ID, err)
