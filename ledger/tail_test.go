@@ -31,28 +31,7 @@ func TestTailMatchesDatabase(t *testing.T) {
 		}
 		return d
 	}
-	for round := range 4 {
-		for i := range 3 {
-			if _, err := a.Append(ctx, draft(round*10+i)); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := b.Append(ctx, draft(round*10+i+5)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		es, err := b.EntriesAfter(ctx, "r2", 0, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Everything of b's again (duplicates), and one entry out of
-		// order (a gap, refused).
-		if _, err := a.Apply(ctx, es); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.Apply(ctx, []ledger.Entry{es[len(es)-1]}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	interleave(t, a, b, draft)
 	// The last of a's own, without postings or data, is in memory still.
 	if _, err := a.Append(ctx, draft(42)); err != nil {
 		t.Fatal(err)
@@ -116,27 +95,7 @@ func TestWireAfterMatchesDatabase(t *testing.T) {
 		a := MustOpen(t, r1, r2, r3)
 		ledger.SetTailCap(a, tailCap)
 		b := MustOpen(t, r2, r1, r3)
-		for round := range 4 {
-			for i := range 3 {
-				if _, err := a.Append(ctx, sale(round*10+i, 100)); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := b.Append(ctx, sale(round*10+i+5, 200)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			es, err := b.EntriesAfter(ctx, "r2", 0, 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// b's chain again (duplicates) and its last entry alone.
-			if _, err := a.Apply(ctx, es); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := a.Apply(ctx, es[len(es)-1:]); err != nil {
-				t.Fatal(err)
-			}
-		}
+		interleave(t, a, b, func(n int) ledger.Draft { return sale(n, ledger.Amount(100+n)) })
 		for _, origin := range []ledger.RegionID{"r1", "r2", "r3"} {
 			for after := uint64(0); after <= 14; after++ {
 				for _, limit := range []int{0, 1, 2, 5, 100} {
@@ -164,4 +123,33 @@ func seqsOf(ws []ledger.Wire) []uint64 {
 		out[i] = w.Seq
 	}
 	return out
+}
+
+// interleave has a (region r1) and b (r2) each append twelve drafts in four
+// rounds; after each round a takes in all of b's chain again (the earlier
+// entries as duplicates) and then b's last entry alone (a duplicate too),
+// so that a's local order mixes its own entries with b's and some applies
+// store nothing.
+func interleave(t *testing.T, a, b *ledger.Store, draft func(n int) ledger.Draft) {
+	t.Helper()
+	for round := range 4 {
+		for i := range 3 {
+			if _, err := a.Append(ctx, draft(round*10+i)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Append(ctx, draft(round*10+i+5)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		es, err := b.EntriesAfter(ctx, "r2", 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Apply(ctx, es); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Apply(ctx, es[len(es)-1:]); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

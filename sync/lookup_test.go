@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,14 +114,7 @@ func TestLookupAbandonedByTheAsker(t *testing.T) {
 	})
 	before := stateOf(rc.store)
 	// A ref is always read from the database, which the ended context stops.
-	c := fromR1("POST", lookupURI, []byte(`{"from":"r1","refs":["ref:demo:A"],"vector":{}}`))
-	ctx, cancel := context.WithCancel(bg)
-	cancel()
-	req := httptest.NewRequestWithContext(ctx, c.method, c.uri, bytes.NewReader(c.body))
-	maps.Copy(req.Header, c.header)
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	rc.h.ServeHTTP(rec, req)
+	rec := rc.serveGone(fromR1("POST", lookupURI, []byte(`{"from":"r1","refs":["ref:demo:A"],"vector":{}}`)))
 	if rec.Body.Len() != 0 {
 		t.Fatalf("answered %d %s to an asker that had gone", rec.Code, rec.Body)
 	}

@@ -906,6 +906,19 @@ func TestPushConcurrencyLimit(t *testing.T) {
 	accepted(t, rc.do(t, fromR1("POST", entriesURI, empty)))
 }
 
+// serveGone serves c, a JSON request, as if its asker had already stopped
+// waiting: its context has ended before the handler runs.
+func (rc *receiver) serveGone(c call) *httptest.ResponseRecorder {
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, c.method, c.uri, bytes.NewReader(c.body))
+	maps.Copy(req.Header, c.header)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	rc.h.ServeHTTP(rec, req)
+	return rec
+}
+
 // fakeGranter grants rights like checkout does: from its own balance.
 type fakeGranter struct {
 	store *ledger.Store
@@ -973,14 +986,7 @@ func TestRightsRequestAbandonedByTheAsker(t *testing.T) {
 	g := &fakeGranter{store: rc.store, err: fmt.Errorf("append transfer: %w", context.Canceled)}
 	rc.node.SetGranter(g)
 	before := stateOf(rc.store)
-	c := fromR1("POST", "/sync/v1/rights", []byte(`{"from":"r1","subject":"ord_x","account":"order:ord_x:capture:","amount":5,"vector":{}}`))
-	ctx, cancel := context.WithCancel(bg)
-	cancel()
-	req := httptest.NewRequestWithContext(ctx, c.method, c.uri, bytes.NewReader(c.body))
-	maps.Copy(req.Header, c.header)
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	rc.h.ServeHTTP(rec, req)
+	rec := rc.serveGone(fromR1("POST", "/sync/v1/rights", []byte(`{"from":"r1","subject":"ord_x","account":"order:ord_x:capture:","amount":5,"vector":{}}`)))
 	if g.calls != 1 {
 		t.Fatalf("granter asked %d times, want 1", g.calls)
 	}
