@@ -135,8 +135,8 @@ func (s *Store) verify(ctx context.Context, rs []remote) (*Prepared, error) {
 		cands = append(cands, r)
 	}
 	// Verify schema and signatures on every core, the signatures in batches:
-	// verification, not SQLite, is what bounds how fast a region can take
-	// in its peers' entries.
+	// checking signatures one by one was the largest cost of taking in a
+	// peer's entries.
 	errs := make([]error, len(cands))
 	parallel(len(cands), func(i int) {
 		r := cands[i]
