@@ -56,7 +56,14 @@ func syncKeys() ledger.Keys {
 
 func mustOpenReceiver(tb testing.TB, tune func(*regionsync.Config)) *receiver {
 	tb.Helper()
-	rc := &receiver{path: filepath.Join(tb.TempDir(), "r2.db")}
+	return openReceiverAt(tb, filepath.Join(tb.TempDir(), "r2.db"), tune)
+}
+
+// openReceiverAt is mustOpenReceiver on the database at path, which may
+// hold entries already: those are not in the new store's memory.
+func openReceiverAt(tb testing.TB, path string, tune func(*regionsync.Config)) *receiver {
+	tb.Helper()
+	rc := &receiver{path: path}
 	var err error
 	rc.store, err = ledger.Open(bg, ledger.Options{Path: rc.path, Region: "r2", Key: keyFor("r2"), Keys: syncKeys(), Logger: quiet()})
 	if err != nil {
@@ -911,6 +918,11 @@ func TestPushConcurrencyLimit(t *testing.T) {
 func (rc *receiver) serveGone(c call) *httptest.ResponseRecorder {
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
+	return rc.serveWith(ctx, c)
+}
+
+// serveWith serves c, a JSON request, under ctx.
+func (rc *receiver) serveWith(ctx context.Context, c call) *httptest.ResponseRecorder {
 	req := httptest.NewRequestWithContext(ctx, c.method, c.uri, bytes.NewReader(c.body))
 	maps.Copy(req.Header, c.header)
 	req.Header.Set("Content-Type", "application/json")
@@ -923,12 +935,17 @@ func (rc *receiver) serveGone(c call) *httptest.ResponseRecorder {
 type fakeGranter struct {
 	store *ledger.Store
 	calls int
+	entry ledger.Entry // the transfer it answers with
 	err   error
+	then  func() // called before it answers
 }
 
 func (g *fakeGranter) GrantRights(ctx context.Context, subject, account, to string, amount int64) (ledger.Entry, error) {
 	g.calls++
-	return ledger.Entry{}, g.err
+	if g.then != nil {
+		g.then()
+	}
+	return g.entry, g.err
 }
 
 type grantErr struct{ none, later bool }
@@ -975,26 +992,58 @@ func TestRightsRequests(t *testing.T) {
 }
 
 // TestRightsRequestAbandonedByTheAsker: a rights request whose asker has
-// stopped waiting (its context ended, so granting failed) is answered with
-// nothing and logged only at debug level: neither a refusal nor a warning
-// for the operator, since nothing here failed.
+// stopped waiting is answered with nothing and logged only at debug level
+// (neither a refusal nor a warning for the operator, since nothing here
+// failed), whether granting failed because of it, or reading the chain to
+// send with a committed transfer (from the database: a store just opened
+// holds none of it in memory).
 func TestRightsRequestAbandonedByTheAsker(t *testing.T) {
-	var logs bytes.Buffer
-	rc := mustOpenReceiver(t, func(c *regionsync.Config) {
-		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	body := []byte(`{"from":"r1","subject":"ord_x","account":"order:ord_x:capture:","amount":5,"vector":{}}`)
+	debugTo := func(logs *bytes.Buffer) func(*regionsync.Config) {
+		return func(c *regionsync.Config) {
+			c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	}
+	check := func(t *testing.T, rec *httptest.ResponseRecorder, g *fakeGranter, logs *bytes.Buffer) {
+		t.Helper()
+		if g.calls != 1 {
+			t.Fatalf("granter asked %d times, want 1", g.calls)
+		}
+		if rec.Body.Len() != 0 {
+			t.Fatalf("answered %d %s to an asker that had gone", rec.Code, rec.Body)
+		}
+		if !strings.Contains(logs.String(), "rights request abandoned by the asker") || strings.Contains(logs.String(), "level=ERROR") || strings.Contains(logs.String(), "level=WARN") {
+			t.Fatalf("logged:\n%s\nwant only the debug line of an abandoned rights request", logs.String())
+		}
+	}
+	t.Run("granting", func(t *testing.T) {
+		var logs bytes.Buffer
+		rc := mustOpenReceiver(t, debugTo(&logs))
+		g := &fakeGranter{store: rc.store, err: fmt.Errorf("append transfer: %w", context.Canceled)}
+		rc.node.SetGranter(g)
+		before := stateOf(rc.store)
+		check(t, rc.serveGone(fromR1("POST", "/sync/v1/rights", body)), g, &logs)
+		unchanged(t, rc.store, before)
 	})
-	g := &fakeGranter{store: rc.store, err: fmt.Errorf("append transfer: %w", context.Canceled)}
-	rc.node.SetGranter(g)
-	before := stateOf(rc.store)
-	rec := rc.serveGone(fromR1("POST", "/sync/v1/rights", []byte(`{"from":"r1","subject":"ord_x","account":"order:ord_x:capture:","amount":5,"vector":{}}`)))
-	if g.calls != 1 {
-		t.Fatalf("granter asked %d times, want 1", g.calls)
-	}
-	if rec.Body.Len() != 0 {
-		t.Fatalf("answered %d %s to an asker that had gone", rec.Code, rec.Body)
-	}
-	if !strings.Contains(logs.String(), "rights request abandoned by the asker") || strings.Contains(logs.String(), "level=ERROR") || strings.Contains(logs.String(), "level=WARN") {
-		t.Fatalf("logged:\n%s\nwant only the debug line of an abandoned rights request", logs.String())
-	}
-	unchanged(t, rc.store, before)
+	t.Run("reading the chain", func(t *testing.T) {
+		first := mustOpenReceiver(t, nil)
+		for i := range 3 {
+			if _, err := first.store.Append(bg, draft("r2", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first.store.Close()
+		var logs bytes.Buffer
+		rc := openReceiverAt(t, first.path, debugTo(&logs))
+		es, err := rc.store.EntriesAfter(bg, "r2", 2, 1)
+		if err != nil || len(es) != 1 {
+			t.Fatalf("the transfer: %v, %d entries", err, len(es))
+		}
+		ctx, cancel := context.WithCancel(bg)
+		g := &fakeGranter{store: rc.store, entry: es[0], then: cancel} // the asker leaves as it is granted
+		rc.node.SetGranter(g)
+		before := stateOf(rc.store)
+		check(t, rc.serveWith(ctx, fromR1("POST", "/sync/v1/rights", body)), g, &logs)
+		unchanged(t, rc.store, before)
+	})
 }
