@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -150,6 +151,52 @@ func interleave(t *testing.T, a, b *ledger.Store, draft func(n int) ledger.Draft
 		}
 		if _, err := a.Apply(ctx, es[len(es)-1:]); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestWireAfterWhileCommitting: reads racing commits and the tail's
+// trimming (a tail of 64 entries) always get a run of consecutive entries
+// starting right after the seq asked for, each body the entry it says.
+func TestWireAfterWhileCommitting(t *testing.T) {
+	r1 := newRegion("r1")
+	a := MustOpen(t, r1)
+	ledger.SetTailCap(a, 64)
+	const n = 1500
+	done := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if _, err := a.Append(ctx, sale(i, 100)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	rng := rand.New(rand.NewPCG(3, 3))
+	for writing := true; writing; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			writing = false
+		default:
+		}
+		head := a.Vector()["r1"]
+		after := head - min(head, uint64(rng.IntN(100)))
+		ws, err := a.WireAfter(ctx, "r1", after, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range ws {
+			var e ledger.Entry
+			if err := e.UnmarshalBinary(w.Body); err != nil {
+				t.Fatal(err)
+			}
+			if want := after + 1 + uint64(i); w.Seq != want || e.Seq != want || e.Origin != "r1" {
+				t.Fatalf("after %d, entry %d: seq %d (body says %s/%d), want %d", after, i, w.Seq, e.Origin, e.Seq, want)
+			}
 		}
 	}
 }
