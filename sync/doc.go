@@ -15,7 +15,10 @@
 // same process of the peer answers, and is replaced by a new process's
 // first answer. A peer whose last exchange failed without an answer is
 // Down until an exchange succeeds, and gets at most one rights request per
-// Interval (a probe of DownProbeBudget) meanwhile. A lookup is answered
+// Interval (a probe of DownProbeBudget, or longer for a peer whose answers
+// take longer) meanwhile; so is a peer that has left every request
+// unanswered for SilentAfter, or for a few times its usual answer time
+// when that is longer. A lookup is answered
 // from this region's ledger alone, never by asking further peers, and its
 // entries are applied only after the same checks as a push. The status it serves is derived from the ledger and from
 // observations of peers only; it never holds or prints secrets.

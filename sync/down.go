@@ -12,8 +12,10 @@ import (
 
 // DownProbeBudget bounds a rights request to a peer that is down: one such
 // probe goes out per Settings.Interval, and a frozen peer costs the
-// decision that carries it at most this long. A peer that is up but slower
-// than this is brought back by the push loop instead (see docs/credit.md).
+// decision that carries it at most this long, or twice the peer's usual
+// answer time when that is longer, up to SilentAfter (see probeBudget). A
+// peer that is up but slower than the probe's budget is brought back by
+// the push loop instead (see docs/credit.md).
 const DownProbeBudget = 50 * time.Millisecond
 
 // PeerDownError is the answer to a rights request that was not sent because
@@ -104,8 +106,45 @@ func (n *Node) reachable(p *peerState) iter.Seq[ledger.RegionID] {
 // process (its listener still accepting) fails no exchange until a timeout
 // runs out, a second or more; meanwhile every decision asking it would
 // wait that long. A busy peer answers some request (pushes go to it after
-// every commit) well within this.
+// every commit) well within this. A peer whose answers take longer (both
+// regions' machines saturated) is given silentTimes its usual answer
+// time, up to maxSilentAfter (see silentAfter).
 const SilentAfter = 250 * time.Millisecond
+
+// silentTimes and maxSilentAfter bound the silence a slow peer is
+// allowed: silentTimes its smoothed answer time, at most maxSilentAfter.
+const (
+	silentTimes    = 4
+	maxSilentAfter = 4 * SilentAfter
+)
+
+// noteAnswer folds the time one request to p took to be answered into
+// p.answer, an average that weighs the newest answer an eighth. The caller
+// holds n.mu.
+func (n *Node) noteAnswer(p *peerState, d time.Duration) {
+	if d < 0 {
+		return
+	}
+	if p.answer == 0 {
+		p.answer = d
+		return
+	}
+	p.answer += (d - p.answer) / 8
+}
+
+// silentAfter is how long p may leave this region's requests unanswered
+// before it counts as silent: SilentAfter, or silentTimes its usual answer
+// time when that is longer, at most maxSilentAfter. The caller holds n.mu.
+func (n *Node) silentAfter(p *peerState) time.Duration {
+	return min(max(SilentAfter, silentTimes*p.answer), maxSilentAfter)
+}
+
+// probeBudget is how long a probe of a silent or down peer may wait:
+// DownProbeBudget, or twice p's usual answer time when that is longer, at
+// most SilentAfter. The caller holds n.mu.
+func (n *Node) probeBudget(p *peerState) time.Duration {
+	return min(max(DownProbeBudget, 2*p.answer), SilentAfter)
+}
 
 // awaiting counts requests to p in flight (d is +1 or -1).
 func (n *Node) awaiting(p *peerState, d int) {
@@ -127,7 +166,7 @@ func (n *Node) silent(p *peerState) bool {
 	if p.heard.After(since) {
 		since = p.heard
 	}
-	return n.cfg.Now().Sub(since) >= SilentAfter
+	return n.cfg.Now().Sub(since) >= n.silentAfter(p)
 }
 
 // rightsGate decides whether a rights request may go to p now: always if
@@ -154,7 +193,7 @@ func (n *Node) rightsGate(ctx context.Context, p *peerState) (context.Context, c
 		return nil, nil, false, &PeerDownError{Peer: p.ID, LastError: last}
 	}
 	p.probed = now
-	ctx, cancel := context.WithTimeout(ctx, DownProbeBudget)
+	ctx, cancel := context.WithTimeout(ctx, n.probeBudget(p))
 	return ctx, cancel, true, nil
 }
 

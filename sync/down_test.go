@@ -3,7 +3,9 @@ package sync_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -197,6 +199,108 @@ func TestRightsSkipSilentPeer(t *testing.T) {
 		t.Fatalf("an ask after the probe: got %v, want a PeerDownError", err)
 	}
 	peer.thaw()
+	<-first
+}
+
+// TestRightsSlowPeerIsNotSilent: a peer whose answers take long (both
+// machines saturated) is not treated as silent, and so not probed with a
+// short budget and taken down, while it keeps this region waiting no more
+// than a few times its usual answer time; past that bound (and past a
+// second whatever its pace) it is.
+func TestRightsSlowPeerIsNotSilent(t *testing.T) {
+	var mu stdsync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	release := make(chan struct{})
+	var held, asked atomic.Int64
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req regionsync.RightsRequest
+		if json.NewDecoder(r.Body).Decode(&req) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		asked.Add(1)
+		switch {
+		case strings.HasPrefix(req.Subject, "held_"):
+			// Left unanswered until released.
+			held.Add(1)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		case strings.HasPrefix(req.Subject, "slow_"):
+			// Answered 400 ms after it was sent, by this region's clock.
+			advance(400 * time.Millisecond)
+		case strings.HasPrefix(req.Subject, "late_"):
+			// Answered later than the shortest probe waits.
+			time.Sleep(2 * regionsync.DownProbeBudget)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		w.Write([]byte(`{"error":{"code":"rights_unavailable","message":"none here"}}`))
+	}))
+	var once stdsync.Once
+	stop := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(peer.Close)
+	t.Cleanup(stop)
+	rc := mustOpenReceiver(t, func(c *regionsync.Config) {
+		c.Peers = []regionsync.Peer{{ID: "r1", URL: peer.URL, PublicKey: keyFor("r1").Public().(ed25519.PublicKey)}}
+		c.Interval, c.Timeout, c.Now = time.Second, 5*time.Second, clock
+	})
+	n := rc.node
+	ask := func(subject string) error {
+		ctx, cancel := context.WithTimeout(bg, 5*time.Second)
+		defer cancel()
+		return n.RequestRights(ctx, "r1", subject, "capture:"+subject+":", 100)
+	}
+	var pe *regionsync.PeerError
+	for i := range 3 {
+		if err := ask(fmt.Sprintf("slow_%d", i)); !errors.As(err, &pe) || !pe.NoRights() {
+			t.Fatalf("slow ask %d: got %v, want the peer's refusal", i, err)
+		}
+	}
+	// A request stays unanswered for 600 ms: silent for a peer that
+	// answers at once, not for one that takes 400 ms.
+	first := make(chan error, 1)
+	go func() { first <- ask("held_0") }()
+	waitFor(t, func() bool { return held.Load() == 1 })
+	advance(600 * time.Millisecond)
+	if err := ask("late_0"); !errors.As(err, &pe) || !pe.NoRights() {
+		t.Fatalf("an ask of a slow peer 600 ms into a wait: got %v, want its refusal", err)
+	}
+	if n.Down("r1") {
+		t.Fatal("a slow peer that answered is down")
+	}
+	// Unanswered for more than a second since its last answer: silent
+	// however slow it was, so the next ask is a probe, and the probe of a
+	// peer that answers later than its budget takes it down.
+	advance(1100 * time.Millisecond)
+	start := time.Now()
+	if err := ask("held_1"); err == nil {
+		t.Fatal("the probe of a peer silent for 1.1 s got an answer")
+	}
+	if waited := time.Since(start); waited >= time.Second {
+		t.Fatalf("the probe of a silent peer waited %s; its budget is at most %s", waited, regionsync.SilentAfter)
+	}
+	if !n.Down("r1") {
+		t.Fatal("a peer silent for 1.1 s whose probe timed out is not down")
+	}
+	// The next probe, an interval later, waits for this peer longer than
+	// for one that answers at once: twice its usual answer time, at most
+	// SilentAfter, so an answer 100 ms late brings it back.
+	advance(time.Second)
+	if err := ask("late_1"); !errors.As(err, &pe) || !pe.NoRights() {
+		t.Fatalf("the probe of a slow peer answering in 100 ms: got %v, want its refusal", err)
+	}
+	if n.Down("r1") {
+		t.Fatal("a slow peer that answered its probe is down")
+	}
+	if got := asked.Load(); got != 7 {
+		t.Fatalf("%d rights requests reached the peer, want 7", got)
+	}
+	stop()
 	<-first
 }
 

@@ -101,6 +101,11 @@ type peerState struct {
 	pending int
 	waiting time.Time
 	heard   time.Time
+	// answer is how long the peer takes to answer one request, smoothed
+	// over its recent answers (see noteAnswer): a peer that is slow
+	// because everything is busy is not silent until it has kept this
+	// region waiting several times longer than that.
+	answer time.Duration
 	// wake cuts short the push loop's wait after a failure: the peer was
 	// just heard from, so it is likely reachable again.
 	wake chan struct{}

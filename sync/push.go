@@ -490,15 +490,26 @@ type bodyKey struct{}
 // one), so that a retry is not refused as a replay of the first attempt.
 func (n *Node) signHook(_ retryablehttp.Logger, r *http.Request, _ int) {
 	body, _ := r.Context().Value(bodyKey{}).([]byte)
-	signRequest(r, string(n.store.Region()), n.cfg.Key, n.cfg.Now(), body)
+	now := n.cfg.Now()
+	signRequest(r, string(n.store.Region()), n.cfg.Key, now, body)
+	if sent, ok := r.Context().Value(sentKey{}).(*time.Time); ok {
+		*sent = now
+	}
 }
+
+// sentKey carries where call wants the time its request's last attempt
+// went out: the answer's time is measured from there, not from before
+// the retries and their waits.
+type sentKey struct{}
 
 // call sends one signed request to p, with a body of type contentType (or
 // none), and decodes a 200 answer into out; an out of type *[]byte gets the
 // answer's bytes as they came, for a caller that decodes them itself.
 func (n *Node) call(ctx context.Context, p *peerState, method, uri, contentType string, body []byte, out any) error {
 	u := strings.TrimRight(p.URL, "/") + uri
-	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, bodyKey{}, body), method, u, body)
+	sent := n.cfg.Now()
+	ctx = context.WithValue(context.WithValue(ctx, bodyKey{}, body), sentKey{}, &sent)
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return err
 	}
@@ -513,6 +524,7 @@ func (n *Node) call(ctx context.Context, p *peerState, method, uri, contentType 
 	}
 	n.mu.Lock()
 	p.heard = n.cfg.Now()
+	n.noteAnswer(p, p.heard.Sub(sent))
 	n.mu.Unlock()
 	defer res.Body.Close()
 	// Sized from Content-Length when it is given, so that a large answer
