@@ -6,7 +6,7 @@ import "context"
 // store does but without it: the same write-connection DSN and the same
 // multi-row statements.
 var (
-	WriteDSN     = func(path string) string { return dsn(path, "NORMAL", false, nil) }
+	WriteDSN     = func(path string) string { return dsn(path, "NORMAL", false, 0, nil) }
 	Placeholders = placeholders
 )
 

@@ -41,8 +41,11 @@ func (s *Store) SetMark(ctx context.Context, name string, v int64) error {
 	if s.closed {
 		return ErrClosed
 	}
-	_, err = s.wdb.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+	err = retryBusy(ctx, s.opt.Metrics, func() error {
+		_, err := s.wdb.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, []byte(strconv.FormatInt(v, 10)))
+		return err
+	})
 	if err != nil {
 		return classify(fmt.Errorf("ledger: set mark %s: %w", name, err))
 	}

@@ -15,6 +15,8 @@ type Metrics struct {
 	commitErrors prometheus.Counter
 	rejections   *prometheus.CounterVec
 	forks        prometheus.Counter
+	lockWaits    prometheus.Counter
+	lockWaited   prometheus.Counter
 }
 
 // NewMetrics creates the ledger's metrics and registers them with reg.
@@ -51,7 +53,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Entries quarantined as forks (a second entry at an origin and seq already held).",
 		}),
 	}
-	reg.MustRegister(m.entries, m.written, m.batches, m.commitTime, m.commitErrors, m.rejections, m.forks)
+	m.lockWaits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kassa_ledger_write_lock_waits_total",
+		Help: "Writes that found SQLite's write lock held by another connection (the backup's checkpoint) and waited for it.",
+	})
+	m.lockWaited = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kassa_ledger_write_lock_wait_seconds_total",
+		Help: "Time writes spent waiting for SQLite's write lock held by another connection.",
+	})
+	reg.MustRegister(m.entries, m.written, m.batches, m.commitTime, m.commitErrors, m.rejections, m.forks, m.lockWaits, m.lockWaited)
 	return m
 }
 
@@ -82,5 +92,12 @@ func (m *Metrics) rejected(reason string) {
 func (m *Metrics) fork() {
 	if m != nil {
 		m.forks.Inc()
+	}
+}
+
+func (m *Metrics) waitedForLock(d time.Duration) {
+	if m != nil {
+		m.lockWaits.Inc()
+		m.lockWaited.Add(d.Seconds())
 	}
 }

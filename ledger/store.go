@@ -167,13 +167,13 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		changed: make(chan struct{}),
 	}
 	var err error
-	if s.wdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, false, opt.Pragmas)); err != nil {
+	if s.wdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, false, 0, opt.Pragmas)); err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
 	}
 	s.wdb.SetMaxOpenConns(1)
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
-	if s.rdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, true, nil)); err != nil {
+	if s.rdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, true, busyWait, nil)); err != nil {
 		s.wdb.Close()
 		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
 	}
@@ -183,24 +183,26 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	s.rdb.SetMaxIdleConns(max(16, runtime.GOMAXPROCS(0)*8))
 	// The writer checks guards while staging; it must never queue for a
 	// read connection behind request handlers.
-	if s.gdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, true, nil)); err != nil {
+	if s.gdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, true, busyWait, nil)); err != nil {
 		s.rdb.Close()
 		s.wdb.Close()
 		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
 	}
 	s.gdb.SetMaxOpenConns(1)
-	if s.cdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, false, nil)); err != nil {
+	if s.cdb, err = sql.Open("sqlite", dsn(opt.Path, opt.Synchronous, false, busyWait, nil)); err != nil {
 		s.gdb.Close()
 		s.rdb.Close()
 		s.wdb.Close()
 		return nil, fmt.Errorf("ledger: open %s: %w", opt.Path, err)
 	}
 	s.cdb.SetMaxOpenConns(1)
-	if err := s.migrate(ctx); err != nil {
+	// The write connection waits for the lock in retryBusy (see busy.go);
+	// the backup may be checkpointing while the store opens.
+	if err := retryBusy(ctx, nil, func() error { return s.migrate(ctx) }); err != nil {
 		s.closeDBs()
 		return nil, classify(fmt.Errorf("ledger: migrate %s: %w", opt.Path, err))
 	}
-	if err := s.checkIdentity(ctx); err != nil {
+	if err := retryBusy(ctx, nil, func() error { return s.checkIdentity(ctx) }); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
@@ -222,9 +224,12 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	return s, nil
 }
 
-func dsn(path, synchronous string, readOnly bool, extra []string) string {
+// dsn is the connection string for a connection to path. A connection
+// that meets SQLite's lock taken waits up to busy for it inside SQLite; the
+// write connection is given none and waits in retryBusy instead.
+func dsn(path, synchronous string, readOnly bool, busy time.Duration, extra []string) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Add("_pragma", "foreign_keys(1)")

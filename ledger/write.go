@@ -495,7 +495,11 @@ func (s *Store) finishedCommit(g *group, err error) {
 type balanceKey struct{ account, currency string }
 
 func (s *Store) write(g *group) error {
-	tx, err := s.wdb.Begin()
+	var tx *sql.Tx
+	err := retryBusy(context.Background(), s.opt.Metrics, func() (err error) {
+		tx, err = s.wdb.Begin()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
