@@ -89,3 +89,79 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no counter %s", name)
 	return 0
 }
+
+// TestOpenAndMarksWaitForTheWriteLock: a store opening while another
+// connection holds the write lock (the backup may be checkpointing) waits
+// for it rather than failing, since its write connection has no busy
+// timeout of its own; a mark written while the lock is held gives up when
+// its caller's context ends, not after the whole wait.
+func TestOpenAndMarksWaitForTheWriteLock(t *testing.T) {
+	r := newRegion("r1")
+	path := filepath.Join(t.TempDir(), "kassa.db")
+	first := MustOpenPath(t, path, r)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	ctx := context.Background()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	var s *ledger.Store
+	go func() {
+		var err error
+		s, err = ledger.Open(ctx, ledger.Options{Path: path, Region: r.id, Key: r.key, Keys: keysOf(r),
+			Now: newTestClock().Now, Logger: quietLogger()})
+		opened <- err
+	}()
+	// The lock is held for a while: the condition under test.
+	time.Sleep(50 * time.Millisecond)
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-opened; err != nil {
+		t.Fatalf("opening while the write lock was held for 50 ms: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	// A mark waits for the lock like a commit does.
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	marked := make(chan error, 1)
+	go func() { marked <- s.SetMark(ctx, "test.mark", 1) }()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-marked; err != nil {
+		t.Fatalf("a mark while the write lock was held for 50 ms: %v", err)
+	}
+	if v, err := s.Mark(ctx, "test.mark"); err != nil || v != 1 {
+		t.Fatalf("mark after the wait: %d, %v", v, err)
+	}
+	// ... and gives up when its caller's context ends.
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := s.SetMark(short, "test.mark", 2); err == nil {
+		t.Fatal("a mark was written while another connection held the write lock")
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Fatalf("a mark whose context ended after 30 ms waited %s", waited)
+	}
+}
