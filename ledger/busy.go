@@ -29,14 +29,15 @@ func isBusy(err error) bool {
 
 // retryBusy runs f, which takes the write lock, and runs it again every
 // busyPoll while it fails because another connection holds the lock, for
-// up to busyWait or until ctx ends; it returns f's last error. A wait is
-// counted in m.
+// up to busyWait or until ctx ends; it returns f's last error. Every wait,
+// however it ends, is counted in m.
 func retryBusy(ctx context.Context, m *Metrics, f func() error) error {
 	err := f()
 	if err == nil || !isBusy(err) {
 		return err
 	}
 	start := time.Now()
+	defer func() { m.waitedForLock(time.Since(start)) }()
 	t := time.NewTimer(busyPoll)
 	defer t.Stop()
 	for isBusy(err) && time.Since(start) < busyWait {
@@ -48,6 +49,5 @@ func retryBusy(ctx context.Context, m *Metrics, f func() error) error {
 		err = f()
 		t.Reset(busyPoll)
 	}
-	m.waitedForLock(time.Since(start))
 	return err
 }

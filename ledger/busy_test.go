@@ -118,10 +118,11 @@ func TestOpenAndMarksWaitForTheWriteLock(t *testing.T) {
 	}
 	opened := make(chan error, 1)
 	var s *ledger.Store
+	reg := prometheus.NewRegistry()
 	go func() {
 		var err error
 		s, err = ledger.Open(ctx, ledger.Options{Path: path, Region: r.id, Key: r.key, Keys: keysOf(r),
-			Now: newTestClock().Now, Logger: quietLogger()})
+			Now: newTestClock().Now, Logger: quietLogger(), Metrics: ledger.NewMetrics(reg)})
 		opened <- err
 	}()
 	// The lock is held for a while: the condition under test.
@@ -163,5 +164,9 @@ func TestOpenAndMarksWaitForTheWriteLock(t *testing.T) {
 	}
 	if waited := time.Since(start); waited > time.Second {
 		t.Fatalf("a mark whose context ended after 30 ms waited %s", waited)
+	}
+	// Both marks' waits are counted, the one given up too.
+	if waits := counterValue(t, reg, "kassa_ledger_write_lock_waits_total"); waits != 2 {
+		t.Fatalf("%v write lock waits counted, want 2 (the marks')", waits)
 	}
 }
